@@ -1,0 +1,5 @@
+/**
+ * cdktf-grommunio public API.
+ */
+export * from "./topology";
+export * from "./render/types";

@@ -1,0 +1,166 @@
+/**
+ * Address arithmetic and name checks. Pure functions, no resolver, no I/O.
+ */
+
+/** Parses dotted-quad IPv4 (no leading zeros, each part 0–255) to a 32-bit unsigned number. */
+export function parseIpv4(text: string): number | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
+    const v = Number(p);
+    if (v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+export function formatIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+export interface Ipv4Cidr {
+  readonly text: string;
+  /** Network address as a number. */
+  readonly network: number;
+  readonly prefix: number;
+  /** Number of addresses, 2^(32-prefix). */
+  readonly size: number;
+}
+
+/** Parses `a.b.c.d/n`; the address must be the network address (no host bits set). */
+export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
+  if (!m) return undefined;
+  const addr = parseIpv4(m[1]!);
+  const prefix = Number(m[2]);
+  if (addr === undefined || prefix > 32) return undefined;
+  const size = 2 ** (32 - prefix);
+  if (addr % size !== 0) return undefined;
+  return { text, network: addr, prefix, size };
+}
+
+export function cidrContains(cidr: Ipv4Cidr, addr: number): boolean {
+  return addr >= cidr.network && addr < cidr.network + cidr.size;
+}
+
+/** The IPv4-mapped IPv6 form gromox compares peers with: `::ffff:10.10.10.20`. */
+export function mappedIpv6(ipv4: string): string {
+  return `::ffff:${ipv4}`;
+}
+
+/**
+ * Canonical RFC 5952 text of an IPv6 address (lower case, longest zero run compressed), which is
+ * what `inet_ntop` prints and therefore what gromox's exact-match allow lists compare against.
+ * Undefined when the text is not an IPv6 address. Embedded IPv4 (`::ffff:1.2.3.4`) is kept in
+ * dotted form for the mapped prefix, as inet_ntop does.
+ */
+export function canonicalIpv6(text: string): string | undefined {
+  const groups = expandIpv6(text);
+  if (!groups) return undefined;
+  // ::ffff:a.b.c.d
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${formatIpv4(groups[6]! * 65536 + groups[7]!)}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(":");
+  const head = hex.slice(0, bestStart).join(":");
+  const tail = hex.slice(bestStart + bestLen).join(":");
+  return `${head}::${tail}`;
+}
+
+function expandIpv6(text: string): number[] | undefined {
+  if (!/^[0-9A-Fa-f:.]+$/.test(text) || text.length > 45) return undefined;
+  let words = text;
+  const tailV4: number[] = [];
+  const lastColon = words.lastIndexOf(":");
+  if (words.includes(".")) {
+    const v4 = parseIpv4(words.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tailV4.push(v4 >>> 16, v4 & 0xffff);
+    words = words.slice(0, lastColon + 1) + "0:0";
+  }
+  const halves = words.split("::");
+  if (halves.length > 2) return undefined;
+  const parse = (s: string): number[] | undefined => {
+    if (s === "") return [];
+    const out: number[] = [];
+    for (const g of s.split(":")) {
+      if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return undefined;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const a = parse(halves[0]!);
+  const b = halves.length === 2 ? parse(halves[1]!) : [];
+  if (!a || !b) return undefined;
+  let groups: number[];
+  if (halves.length === 2) {
+    const missing = 8 - a.length - b.length;
+    if (missing < 1) return undefined;
+    groups = [...a, ...new Array<number>(missing).fill(0), ...b];
+  } else {
+    groups = a;
+  }
+  if (groups.length !== 8) return undefined;
+  if (tailV4.length) {
+    groups[6] = tailV4[0]!;
+    groups[7] = tailV4[1]!;
+  }
+  return groups;
+}
+
+/** IPv4 or IPv6 CIDR (`203.0.113.0/24`, `2001:db8::/32`) or a bare address (a /32 or /128). */
+export function isCidrOrAddress(text: string): boolean {
+  const [addr, prefix, extra] = text.split("/");
+  if (extra !== undefined || addr === undefined) return false;
+  if (parseIpv4(addr) !== undefined) {
+    if (prefix === undefined) return true;
+    return /^\d{1,2}$/.test(prefix) && Number(prefix) <= 32;
+  }
+  if (canonicalIpv6(addr) !== undefined) {
+    if (prefix === undefined) return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= 128;
+  }
+  return false;
+}
+
+/** True for `0.0.0.0/0` and `::/0` (and equivalents): the whole internet. */
+export function isWorld(cidr: string): boolean {
+  const [addr, prefix] = cidr.split("/");
+  return prefix === "0" && (addr === "0.0.0.0" || canonicalIpv6(addr ?? "") === "::");
+}
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** A DNS label: lower-case letters, digits, hyphens, 1–63 chars, no leading/trailing hyphen. */
+export function isDnsLabel(text: string): boolean {
+  return LABEL.test(text);
+}
+
+/**
+ * A fully qualified host or domain name: at least two labels, lower case, ≤ 253 chars, the last
+ * label not all digits.
+ */
+export function isFqdn(text: string): boolean {
+  if (text.length > 253) return false;
+  const labels = text.split(".");
+  if (labels.length < 2 || !labels.every(isDnsLabel)) return false;
+  return !/^\d+$/.test(labels[labels.length - 1]!);
+}

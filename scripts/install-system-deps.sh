@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that `npm run test:system` runs, without starting daemons.
+# Idempotent; needs root. Used by .ci/run and by developers.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(
+  postfix postfix-mysql        # postfix check / postconf, PROXY-protocol tests
+  mariadb-server mariadb-client # servers seed SQL, failover drills
+  haproxy                      # haproxy -c -dW, routing tests on loopback
+  nginx libnginx-mod-stream libnginx-mod-http-headers-more-filter
+  cloud-init                   # cloud-init schema
+  nftables                     # nft -c -f
+  util-linux bsdutils          # unshare (private mount namespaces), script (tty for postfix)
+  curl openssl python3 ca-certificates socat
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system test packages: all present"
+  exit 0
+fi
+guard=/usr/sbin/policy-rc.d
+had_guard=0; [ -e "$guard" ] && had_guard=1
+if [ $had_guard -eq 0 ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$guard"; chmod +x "$guard"
+fi
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+[ $had_guard -eq 1 ] || rm -f "$guard"

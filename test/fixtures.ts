@@ -1,0 +1,59 @@
+/**
+ * Cluster inputs shared by tests: the documented 3-node layout (seed: mail1/mail2/mail3.gro.at at
+ * 10.10.10.20/.30/.40) and a larger layout with 5 mailbox and 2 classic nodes.
+ */
+import { ClusterInput } from "../lib/topology";
+
+/** The documented layout, plus the classic, LB, admin and database nodes it implies. */
+export function documentedLayout(overrides: Partial<ClusterInput> = {}): ClusterInput {
+  return {
+    domain: "gro.at",
+    gromoxVersion: "3.10",
+    storage: "shared",
+    network: { cidr: "10.10.10.0/24" },
+    database: { node: "db1", password: "db-secret" },
+    loadBalancer: {
+      flavor: "haproxy",
+      publicName: "mail.gro.at",
+      nodeAwareRouting: true,
+      adminAllowFrom: ["203.0.113.0/24"],
+    },
+    nodes: [
+      { name: "mail1", hostname: "mail1.gro.at", roles: ["mailbox", "admin"], ipv4: "10.10.10.20", serverId: 1 },
+      { name: "mail2", hostname: "mail2.gro.at", roles: ["mailbox"], ipv4: "10.10.10.30", serverId: 2 },
+      { name: "mail3", hostname: "mail3.gro.at", roles: ["mailbox"], ipv4: "10.10.10.40", serverId: 3 },
+      { name: "classic1", hostname: "classic1.gro.at", roles: ["classic"], ipv4: "10.10.10.50" },
+      { name: "lb1", hostname: "lb1.gro.at", roles: ["load-balancer"], ipv4: "10.10.10.10" },
+      { name: "db1", hostname: "db1.gro.at", roles: ["database"], ipv4: "10.10.10.60" },
+    ],
+    ...overrides,
+  };
+}
+
+/** Five mailbox nodes (ids with a gap), two classic nodes, two LBs, a separate admin node. */
+export function largeLayout(overrides: Partial<ClusterInput> = {}): ClusterInput {
+  return {
+    domain: "example.com",
+    gromoxVersion: "3.10",
+    storage: "share-nothing",
+    network: { cidr: "10.20.0.0/24" },
+    database: { node: "db1", password: "db-secret" },
+    loadBalancer: { flavor: "haproxy", publicName: "mail.example.com", adminAllowFrom: ["198.51.100.0/24"] },
+    nodes: [
+      ...[1, 2, 3, 4, 6].map((i) => ({
+        name: `mail${i}`,
+        hostname: `mail${i}.int.example.com`,
+        roles: ["mailbox" as const],
+        ipv4: `10.20.0.${10 + i}`,
+        serverId: i,
+      })),
+      { name: "classic1", hostname: "classic1.int.example.com", roles: ["classic"], ipv4: "10.20.0.31" },
+      { name: "classic2", hostname: "classic2.int.example.com", roles: ["classic"], ipv4: "10.20.0.32" },
+      { name: "admin1", hostname: "admin1.int.example.com", roles: ["admin"], ipv4: "10.20.0.41" },
+      { name: "lb1", hostname: "lb1.int.example.com", roles: ["load-balancer"], ipv4: "10.20.0.5" },
+      { name: "lb2", hostname: "lb2.int.example.com", roles: ["load-balancer"], ipv4: "10.20.0.6" },
+      { name: "db1", hostname: "db1.int.example.com", roles: ["database"], ipv4: "10.20.0.50" },
+    ],
+    ...overrides,
+  };
+}
