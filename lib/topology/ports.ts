@@ -130,6 +130,21 @@ export const PORTS = {
     exposure: "cluster",
     description: "SMTP submission on classic nodes",
   },
+  /**
+   * Internal relay on classic nodes: where gromox-http (emsmdb, exmdb rules/OOF) and gromox-zcore
+   * on mailbox nodes hand over outgoing mail (`gromox.cfg:outgoing_smtp_url`). A separate smtpd
+   * because 25 and 587 expect a PROXY header from the load balancer when PROXY is on, and a
+   * direct connection there would hang for 5 s and get `421` (validators.md §9). No PROXY, relay
+   * only for the cluster's nodes.
+   */
+  relay: {
+    port: 10025,
+    protocol: "tcp",
+    server: "postfix",
+    clients: ["gromox-http", "gromox-zcore"],
+    exposure: "cluster",
+    description: "postfix relay for mail submitted by gromox on mailbox nodes (outgoing_smtp_url)",
+  },
   imaps: {
     port: 993,
     protocol: "tcp",
