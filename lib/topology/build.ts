@@ -118,6 +118,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
 
   // --- nodes ---
   const nodes = new Map<string, ClusterNode>();
+  const names = new Set<string>();
   const byHostname = new Map<string, string>();
   const byIp = new Map<number, string>();
   const byServerId = new Map<number, string>();
@@ -137,7 +138,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
         "Use a DNS label: lower-case letters, digits and hyphens, 1–63 characters.",
       );
       ok = false;
-    } else if (nodes.has(n.name)) {
+    } else if (names.has(n.name)) {
       c.add(
         "GRX008",
         path,
@@ -146,6 +147,8 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
         "Give every node a unique name; resources are keyed by it.",
       );
       ok = false;
+    } else {
+      names.add(n.name);
     }
     if (!isFqdn(n.hostname ?? "")) {
       c.add(
@@ -321,7 +324,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
     );
   } else if (hubName !== undefined) {
     const h = nodes.get(hubName);
-    if (h && !h.has("mailbox")) {
+    if (!nodeInputs.some((n) => n.name === hubName && n.roles?.includes("mailbox"))) {
       c.add(
         "GRX024",
         root,
@@ -336,7 +339,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
   let schemaUpgradeNode = hub;
   if (input.schemaUpgradeNode !== undefined) {
     const s = nodes.get(input.schemaUpgradeNode);
-    if (!s || !s.has("mailbox")) {
+    if (!nodeInputs.some((n) => n.name === input.schemaUpgradeNode && n.roles?.includes("mailbox"))) {
       c.add(
         "GRX025",
         root,
@@ -353,7 +356,8 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
   const database = resolveDatabase(input, root, nodes, nodeInputs, c);
 
   // --- load balancer tier ---
-  const loadBalancer = resolveLoadBalancer(input, root, lbNodes, c);
+  const lbInputs = nodeInputs.filter((n) => n.roles?.includes("load-balancer")).map((n) => n.name);
+  const loadBalancer = resolveLoadBalancer(input, root, lbNodes, lbInputs, c);
 
   if (c.issues.length > 0 || !version || !cidr || !hub || !schemaUpgradeNode || !database) return undefined;
 
@@ -472,7 +476,7 @@ function resolveDatabase(
   if (db && "node" in db) {
     const n = nodes.get(db.node);
     const exists = nodeInputs.some((x) => x.name === db.node);
-    if (!exists || (n && !n.has("database"))) {
+    if (!exists || !nodeInputs.some((x) => x.name === db.node && x.roles?.includes("database"))) {
       c.add(
         "GRX029",
         root,
@@ -482,7 +486,7 @@ function resolveDatabase(
           : `database node "${db.node}" is not a node of this cluster.`,
         "Name the node with the database role (Database.onNode), or use an external database.",
       );
-      return undefined;
+      bad = true;
     }
     if (nodeDb.length > 1) {
       c.add(
@@ -492,7 +496,7 @@ function resolveDatabase(
         `${nodeDb.length} nodes carry the database role; the cluster has one database.`,
         "Keep the database role on one node.",
       );
-      return undefined;
+      bad = true;
     }
     if (!n || bad) return undefined;
     return { host: n.ipv4, port: PORTS.mysql.port, name, user, password: db.password, node: n };
@@ -507,7 +511,7 @@ function resolveDatabase(
         `"${db.host}:${port}" is not a usable database endpoint.`,
         "Give a host name or IPv4 address and a port from 1 to 65535.",
       );
-      return undefined;
+      bad = true;
     }
     if (nodeDb.length > 0) {
       c.add(
@@ -517,7 +521,7 @@ function resolveDatabase(
         "nodes carry the database role although the database is external.",
         "Remove the database role, or use Database.onNode.",
       );
-      return undefined;
+      bad = true;
     }
     if (bad) return undefined;
     return { host: db.host, port, name, user, password: db.password };
@@ -530,23 +534,24 @@ function resolveLoadBalancer(
   input: ClusterInput,
   root: string,
   lbNodes: readonly ClusterNode[],
+  lbInputs: readonly string[],
   c: IssueCollector,
 ): LoadBalancerTierSpec | undefined {
   const lb = input.loadBalancer;
   if (!lb) {
-    if (lbNodes.length > 0) {
+    if (lbInputs.length > 0) {
       c.add(
         "GRX033",
         root,
         "loadBalancer",
-        `nodes ${lbNodes.map((n) => `"${n.name}"`).join(", ")} carry the load-balancer role but the cluster declares no load-balancer tier.`,
+        `nodes ${lbInputs.map((n) => `"${n}"`).join(", ")} carry the load-balancer role but the cluster declares no load-balancer tier.`,
         "Declare the tier (LoadBalancerTier) or remove the role.",
       );
     }
     return undefined;
   }
   const path = `${root}/loadBalancer`;
-  if (lbNodes.length === 0) {
+  if (lbInputs.length === 0) {
     c.add(
       "GRX034",
       path,
@@ -635,8 +640,8 @@ function resolveLoadBalancer(
     }
     const resolved: PoolMember[] = [];
     for (const m of members) {
-      const nameOk = isDnsLabel(m.name) || isFqdn(m.name);
-      const addrOk = isFqdn(m.address) || parseIpv4(m.address) !== undefined;
+      const nameOk = isDnsLabel(m.name ?? "") || isFqdn(m.name ?? "");
+      const addrOk = isFqdn(m.address ?? "") || parseIpv4(m.address ?? "") !== undefined;
       const portOk = Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535;
       if (!nameOk || !addrOk || !portOk) {
         c.add(
