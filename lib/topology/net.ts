@@ -141,10 +141,13 @@ export function isCidrOrAddress(text: string): boolean {
   return false;
 }
 
-/** True for `0.0.0.0/0` and `::/0` (and equivalents): the whole internet. */
+/**
+ * True for `0.0.0.0/0` and `::/0` and their equivalents: the whole internet. A zero-length prefix
+ * covers every address whatever its address part (`10.0.0.0/0`, `2001:db8::/0`, `0.0.0.0/00`).
+ */
 export function isWorld(cidr: string): boolean {
-  const [addr, prefix] = cidr.split("/");
-  return prefix === "0" && (addr === "0.0.0.0" || canonicalIpv6(addr ?? "") === "::");
+  const prefix = cidr.split("/")[1];
+  return isCidrOrAddress(cidr) && prefix !== undefined && Number(prefix) === 0;
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
