@@ -1,0 +1,352 @@
+/**
+ * The Platform strategy: what the cluster constructs ask of a cloud or hypervisor, and the facts
+ * they need to know about it. One implementation per folder (`aws/`, `hcloud/`, …); nothing outside
+ * `lib/platforms/` ever asks *which* platform it is talking to — it reads `capabilities` instead.
+ *
+ * Life cycle (all calls come from `GrommunioCluster`):
+ *
+ * 1. `platform.bind(cluster, context)` once, in the cluster's constructor → a `PlatformDeployment`
+ *    that owns the network (VPC/subnet, hcloud network, …) and keeps per-cluster state.
+ * 2. While the user adds nodes (constructors): `addMachine` per node (keyed by node NAME, created
+ *    under the node's construct so resource addresses follow the name), `addVolume` per data
+ *    volume, `addSharedFileSystem` / `addManagedDatabase` when the storage/database asks for them.
+ * 3. At synth, once the whole topology is known and valid: `addLoadBalancer` (optional), then
+ *    `applyFirewall(plan)` (whose rules may name the load balancer as a peer), then
+ *    `machine.setUserData(...)` for every machine.
+ *
+ * Problems a person can fix are reported through `context.report` (codes GRX200–GRX299) and are
+ * thrown together at synth with every other validation error; never throw for bad input.
+ */
+import { Construct } from "constructs";
+import type { TerraformResource } from "cdktf";
+import type { NodeRole, PortKey, ValidationIssue } from "../topology";
+
+/**
+ * What happens to a running machine when its rendered configuration (user-data) changes.
+ * - `replace`: the machine is destroyed and re-created with the new user-data (data volumes are
+ *   detached and re-attached, never destroyed). Changes reach the node; the node reboots fresh.
+ * - `ignore`: the running machine is left alone (Terraform ignores the user-data difference);
+ *   new machines get the new configuration. Apply changes to running nodes out of band.
+ */
+export type ConfigChangePolicy = "replace" | "ignore";
+
+export const CONFIG_CHANGE_POLICIES: readonly ConfigChangePolicy[] = ["replace", "ignore"];
+
+/** Guest operating systems the provisioning layer can target. */
+export type OperatingSystem = "debian-12" | "ubuntu-24.04";
+
+export const OPERATING_SYSTEMS: readonly OperatingSystem[] = ["debian-12", "ubuntu-24.04"];
+
+/** Facts about how the platform delivers user-data (cloud-init) to a machine. */
+export interface UserDataFacts {
+  /** The largest user-data the platform accepts, in bytes (AWS 16,384; Hetzner 32,768). */
+  readonly limitBytes: number;
+  /**
+   * What the limit counts: `raw-bytes` = the bytes cloud-init receives, before any base64 used only
+   * as transport (AWS counts the raw, possibly gzip-compressed, bytes); `base64-bytes` = the
+   * base64 text. Provisioning compares its (conservative) size estimate in this unit.
+   */
+  readonly countedAs: "raw-bytes" | "base64-bytes";
+  /** The platform accepts binary gzip user-data (cloud-init decompresses it transparently). */
+  readonly binaryGzip: boolean;
+  /** What the provider does on its own when user-data changes (before any policy is applied). */
+  readonly nativeChangeBehaviour: "replace" | "update-in-place" | "never-applied";
+}
+
+/** Facts the cluster needs about a platform. Read these instead of asking which platform it is. */
+export interface PlatformCapabilities {
+  readonly userData: UserDataFacts;
+  /** The `configChangePolicy` values this platform can honour. */
+  readonly configChangePolicies: readonly ConfigChangePolicy[];
+  /** The policy used when the cluster does not choose one (documented in docs/platforms.md). */
+  readonly defaultConfigChangePolicy: ConfigChangePolicy;
+  readonly firewall: {
+    /** A provider-side firewall exists (AWS security groups, hcloud firewalls). */
+    readonly cloud: boolean;
+    /**
+     * The provider firewall also filters traffic on the private network. When false (Hetzner
+     * filters public interfaces only; libvirt/vSphere/Docker have none) provisioning adds an
+     * in-guest nftables ruleset built from the same firewall plan.
+     */
+    readonly filtersPrivateNetwork: boolean;
+    /** How many firewall groups one machine may belong to (AWS: 5 security groups per ENI). */
+    readonly maxGroupsPerMachine?: number;
+  };
+  /** Addresses of every subnet the platform keeps for itself. */
+  readonly subnet: {
+    /** At the start: AWS 4 (network, router, DNS, future), Hetzner 2 (network, gateway). */
+    readonly reservedLow: number;
+    /** At the end: AWS 1 (broadcast). */
+    readonly reservedHigh: number;
+    /** Smallest allowed prefix length (largest network), e.g. 16 on AWS. */
+    readonly minPrefix: number;
+    /** Largest allowed prefix length (smallest network), e.g. 28 on AWS. */
+    readonly maxPrefix: number;
+  };
+  /**
+   * How `SharedStorage` is implemented: `managed` = a provider file system (AWS EFS), created by
+   * `addSharedFileSystem`; `nfs-node` = the cluster adds a node with the `nfs` role and a volume;
+   * `none` = shared storage is not possible (use ShareNothing).
+   */
+  readonly sharedStorage: "managed" | "nfs-node" | "none";
+  /** `addManagedDatabase` exists (AWS RDS for MariaDB). */
+  readonly managedDatabase: boolean;
+  /** `addLoadBalancer` exists; whether it can send PROXY protocol v2 to the targets. */
+  readonly cloudLoadBalancer: { readonly available: boolean; readonly proxyProtocolV2: boolean };
+  /** Separate block volumes can be attached (mailbox data, database data). */
+  readonly blockVolumes: boolean;
+  readonly operatingSystems: readonly OperatingSystem[];
+}
+
+/** Facts about a Terraform token that ends up in user-data (its final value is unknown at synth). */
+export interface TokenFacts {
+  /** Upper bound of the resolved value's length in bytes. */
+  readonly maxLength: number;
+  /**
+   * `safe`: the value only ever holds `[A-Za-z0-9._:/@+=-]` (ids, addresses, host names), so it may
+   * stand unquoted in YAML and shell words. `any`: arbitrary text (passwords): provisioning only
+   * ships it inside base64 computed by Terraform.
+   */
+  readonly charset: "safe" | "any";
+  /** What it is, for error messages ("EBS volume id of mail1"). */
+  readonly description: string;
+}
+
+/** Where platforms (and the cluster) declare the tokens they put into user-data. */
+export interface TokenSink {
+  /** `value` is the exact token string that will appear in rendered text (e.g. from `Fn.replace`). */
+  declareToken(value: string, facts: TokenFacts): void;
+}
+
+/** What `bind` receives. */
+export interface PlatformBindContext {
+  /** The cluster's construct id, e.g. `mail`; use it for names and tags. */
+  readonly clusterName: string;
+  /** The cluster's construct path, for error messages. */
+  readonly clusterPath: string;
+  /** The mail domain. */
+  readonly domain: string;
+  /** The private network all nodes live in (the cluster subnet), e.g. `10.10.10.0/24`. */
+  readonly network: { readonly cidr: string };
+  readonly os: OperatingSystem;
+  /** Collect a problem (GRX200–GRX299); it is thrown with all others at synth. */
+  report(issue: ValidationIssue): void;
+  readonly tokens: TokenSink;
+}
+
+/** A Platform: capabilities plus a factory for the per-cluster deployment. */
+export interface Platform {
+  /** Short name for messages and tags ("aws"). Never branch on it outside lib/platforms/. */
+  readonly name: string;
+  readonly capabilities: PlatformCapabilities;
+  /** Creates the network and returns the object the cluster talks to. Called once per cluster. */
+  bind(scope: Construct, context: PlatformBindContext): PlatformDeployment;
+}
+
+/**
+ * Factories, one per platform: `Platform.aws({...})`. Each platform module adds its entry by
+ * declaration merging (`declare module "../platform" { interface PlatformFactories { … } }`) and
+ * assigns the function on import, so this file never imports an implementation.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface PlatformFactories {}
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const Platform: PlatformFactories = {} as PlatformFactories;
+
+/** The network the deployment created. */
+export interface PlatformNetwork {
+  /** The cluster subnet (node addresses live here). */
+  readonly cidr: string;
+  /** The provider resource of the network (aws_vpc, hcloud_network, …), for overrides. */
+  readonly resource?: TerraformResource;
+}
+
+export interface MachineSpec {
+  /** Node name (DNS label); keys every resource of the machine. */
+  readonly name: string;
+  /** Internal FQDN. */
+  readonly hostname: string;
+  readonly roles: readonly NodeRole[];
+  /** The role that chose the address block and the default size. */
+  readonly primaryRole: NodeRole;
+  /** Fixed private IPv4 inside the cluster subnet. */
+  readonly privateIpv4: string;
+  /** Platform machine type (`m6i.large`, `cx42`). @default the platform's default for `primaryRole` */
+  readonly size?: string;
+  readonly configChangePolicy: ConfigChangePolicy;
+  /** Construct path, for error messages. */
+  readonly path: string;
+}
+
+/** What the provisioning layer hands a machine. */
+export interface UserData {
+  /**
+   * `text`: `value` is the user-data itself as a Terraform string (literal `${`/`%{` already escaped,
+   * tokens as cdktf markers). `gzip-base64`: `value` is base64 of the gzip-compressed user-data
+   * (only chosen when `capabilities.userData.binaryGzip`).
+   */
+  readonly encoding: "text" | "gzip-base64";
+  readonly value: string;
+  /** Upper bound of the delivered size in the unit of `capabilities.userData.countedAs`. */
+  readonly maxBytes: number;
+}
+
+export interface PlatformMachine {
+  readonly name: string;
+  readonly privateIpv4: string;
+  /** The provider resource (aws_instance, hcloud_server, …): reachable for overrides. */
+  readonly resource: TerraformResource;
+  /** Sets the machine's user-data (called once, at synth) honouring its config change policy. */
+  setUserData(userData: UserData): void;
+}
+
+export type VolumePurpose = "mailbox-data" | "database-data" | "nfs-export";
+
+export interface VolumeSpec {
+  /** Stable id under the machine's construct, e.g. `data`. */
+  readonly id: string;
+  readonly purpose: VolumePurpose;
+  readonly sizeGb: number;
+  /** File system label the guest formats it with (≤ 16 chars); the mount uses `LABEL=`. */
+  readonly label: string;
+  /** Where provisioning mounts it. */
+  readonly mountPoint: string;
+  /** Platform volume type (`gp3`). @default the platform's default */
+  readonly type?: string;
+  /** Provisioned IOPS/throughput where the type supports them. */
+  readonly iops?: number;
+  readonly throughputMiBps?: number;
+}
+
+export interface PlatformVolume {
+  readonly resource: TerraformResource;
+  /**
+   * The block device path as the guest sees it, stable across reboots (may contain a declared
+   * `safe` token), e.g. `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0abc…`.
+   */
+  readonly devicePath: string;
+}
+
+export interface SharedFileSystemSpec {
+  /** Where clients mount it. */
+  readonly mountPoint: string;
+  /** Node names that mount it (firewall and mount targets). */
+  readonly clients: readonly string[];
+}
+
+export interface SharedFileSystem {
+  readonly resource: TerraformResource;
+  /** NFS source, e.g. `10.10.11.5:/` (literal or a declared `safe` token). */
+  readonly source: string;
+  readonly fsType: "nfs4";
+  /** fstab options. */
+  readonly options: string;
+  /** Packages the clients need. */
+  readonly clientPackages: readonly string[];
+}
+
+export interface ManagedDatabaseSpec {
+  readonly engine: "mariadb";
+  readonly engineVersion?: string;
+  readonly size?: string;
+  readonly storageGb: number;
+  readonly databaseName: string;
+  readonly user: string;
+  /** A token (random_password) or literal. */
+  readonly password: string;
+  /** The internal DNS name nodes use for the database (literal FQDN, known at synth). */
+  readonly hostname: string;
+  readonly deletionProtection: boolean;
+}
+
+export interface ManagedDatabase {
+  readonly resource: TerraformResource;
+  /** What the nodes connect to (equals `spec.hostname`). */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CloudLoadBalancerListener {
+  /** Port-table key of the frontend (`publicSmtp`, `publicAdmin`, …). */
+  readonly portKey: PortKey;
+  readonly port: number;
+  /** CIDRs allowed to reach this listener (`0.0.0.0/0`, `::/0`, or the admin allow list). */
+  readonly allowFrom: readonly string[];
+}
+
+export interface CloudLoadBalancerSpec {
+  readonly listeners: readonly CloudLoadBalancerListener[];
+  /** Names of the load-balancer-tier machines to forward to (same port). */
+  readonly targets: readonly string[];
+  /** Send PROXY protocol v2 to the targets. */
+  readonly proxyProtocolV2: boolean;
+}
+
+export interface CloudLoadBalancer {
+  readonly resource: TerraformResource;
+  /** Public DNS name (a token). */
+  readonly dnsName: string;
+}
+
+/** Managed services that can be firewall peers. */
+export type ManagedService = "shared-storage" | "database" | "load-balancer";
+
+export interface FirewallGroupMember {
+  readonly name: string;
+  readonly ipv4: string;
+}
+
+/** A set of machines with the same exposure (one security group on AWS). */
+export interface FirewallGroup {
+  /** Stable name (`node`, `mailbox`, `hub`, …); keys resources. */
+  readonly name: string;
+  readonly description: string;
+  /** Sorted by name. */
+  readonly members: readonly FirewallGroupMember[];
+}
+
+export type FirewallPeer =
+  | { readonly group: string }
+  | { readonly service: ManagedService }
+  /** IPv4 or IPv6 CIDR (or a bare address). */
+  | { readonly cidr: string };
+
+export type FirewallTarget = { readonly group: string } | { readonly service: ManagedService };
+
+/** One allow rule: inbound TCP `port` on `target` from `source`. Everything else is denied. */
+export interface FirewallRule {
+  /** Stable, unique within its target: `<portKey>-from-<peer>`. */
+  readonly key: string;
+  readonly target: FirewallTarget;
+  readonly source: FirewallPeer;
+  readonly port: number;
+  readonly protocol: "tcp";
+  /** The port table entry the rule comes from (absent for user-defined ports). */
+  readonly portKey?: PortKey;
+  readonly description: string;
+}
+
+/** Every inbound rule of the cluster, generated from the port table (sorted by target, key). */
+export interface FirewallPlan {
+  readonly groups: readonly FirewallGroup[];
+  readonly rules: readonly FirewallRule[];
+}
+
+/** The per-cluster object a platform returns from `bind`. */
+export interface PlatformDeployment {
+  readonly network: PlatformNetwork;
+  addMachine(scope: Construct, spec: MachineSpec): PlatformMachine;
+  addVolume(scope: Construct, machine: PlatformMachine, spec: VolumeSpec): PlatformVolume;
+  /** Present when `capabilities.sharedStorage === "managed"`. */
+  addSharedFileSystem?(scope: Construct, spec: SharedFileSystemSpec): SharedFileSystem;
+  /** Present when `capabilities.managedDatabase`. */
+  addManagedDatabase?(scope: Construct, spec: ManagedDatabaseSpec): ManagedDatabase;
+  /** Present when `capabilities.cloudLoadBalancer.available`. Called at synth, before applyFirewall. */
+  addLoadBalancer?(scope: Construct, spec: CloudLoadBalancerSpec): CloudLoadBalancer;
+  /**
+   * Creates the provider firewall for the plan and attaches it to the machines (and to the managed
+   * services the plan names). Called once at synth, after every machine and service exists.
+   */
+  applyFirewall(scope: Construct, plan: FirewallPlan): void;
+}
