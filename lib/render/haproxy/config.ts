@@ -1,0 +1,350 @@
+/**
+ * A typed model of the haproxy.cfg subset this library writes, and the ONE serializer that turns
+ * it into text. Sections keep their directives in typed, ordered lists; the serializer emits them
+ * in HAProxy's evaluation order (ACLs before every rule that uses them, `http-request` rules
+ * before `redirect`, `use_backend` after both), so the ordering defects of the upstream
+ * documentation (an ACL used before its declaration, a `redirect` before `http-request` rules)
+ * cannot be expressed. It also refuses references to undeclared ACLs, backends and servers.
+ */
+
+/** `if <expr>` / `unless <expr>`; `expr` uses named ACLs, `!`, `or`, and anonymous `{ … }` ACLs. */
+export interface Condition {
+  readonly kind: "if" | "unless";
+  readonly expr: string;
+}
+
+/** `if <expr>`. */
+export function when(expr: string): Condition {
+  return { kind: "if", expr };
+}
+
+/** `unless <expr>`. */
+export function unless(expr: string): Condition {
+  return { kind: "unless", expr };
+}
+
+/** A plain directive: `keyword arg…`; args with blanks or `#` are quoted by the serializer. */
+export interface Directive {
+  readonly keyword: string;
+  readonly args?: readonly string[];
+  readonly cond?: Condition;
+  /** Comment lines written above the directive. */
+  readonly comment?: readonly string[];
+}
+
+/** `acl <name> <criterion…>`. */
+export interface Acl {
+  readonly name: string;
+  /** Fetch (with converters) followed by flags and patterns, e.g. `["path_beg", "-i", "/mapi"]`. */
+  readonly criterion: readonly string[];
+  readonly comment?: readonly string[];
+}
+
+/** A rule of a rule list (`tcp-request`, `http-request`, `redirect`, `http-response`): the words after the keyword. */
+export interface Rule {
+  readonly action: readonly string[];
+  readonly cond?: Condition;
+  readonly comment?: readonly string[];
+}
+
+export interface Bind {
+  /** `:443`, `127.0.0.10:443`, `:::443`. */
+  readonly address: string;
+  readonly params?: readonly string[];
+}
+
+export interface Server {
+  readonly name: string;
+  /** IPv4 literal or host name (resolved by HAProxy at start). */
+  readonly address: string;
+  readonly port: number;
+  readonly params?: readonly string[];
+}
+
+export interface GlobalSection {
+  readonly kind: "global";
+  readonly directives: readonly Directive[];
+}
+
+export interface DefaultsSection {
+  readonly kind: "defaults";
+  readonly directives: readonly Directive[];
+}
+
+export interface FrontendSection {
+  readonly kind: "frontend";
+  readonly name: string;
+  readonly mode: "http" | "tcp";
+  readonly comment?: readonly string[];
+  /** `option …`, `timeout …`, `maxconn …`. */
+  readonly settings?: readonly Directive[];
+  readonly binds: readonly Bind[];
+  readonly acls?: readonly Acl[];
+  /** `tcp-request …` rules (evaluated first). */
+  readonly tcpRequest?: readonly Rule[];
+  /** `http-request …` rules, in order. */
+  readonly httpRequest?: readonly Rule[];
+  /** `redirect …` rules (HAProxy evaluates them after all `http-request` rules). */
+  readonly redirects?: readonly Rule[];
+  readonly httpResponse?: readonly Rule[];
+  readonly useBackends?: ReadonlyArray<{ readonly backend: string; readonly cond: Condition }>;
+  readonly defaultBackend: string;
+}
+
+export interface BackendSection {
+  readonly kind: "backend";
+  readonly name: string;
+  readonly mode: "http" | "tcp";
+  readonly comment?: readonly string[];
+  /** `balance`, `hash-type`, `option …`, `timeout …`, `cookie …`, `stick-table …`, `default-server …`. */
+  readonly settings?: readonly Directive[];
+  readonly acls?: readonly Acl[];
+  /** `use-server <name-or-log-format> <cond>` rules, in order. */
+  readonly useServers?: ReadonlyArray<{
+    readonly server: string;
+    readonly cond: Condition;
+    readonly comment?: readonly string[];
+  }>;
+  /** `stick …` rules (`stick on`, `stick match`, `stick store-request`). */
+  readonly stickRules?: readonly Directive[];
+  readonly servers: readonly Server[];
+}
+
+export type Section = GlobalSection | DefaultsSection | FrontendSection | BackendSection;
+
+export interface HaproxyConfig {
+  /** Comment lines at the top of the file. */
+  readonly header?: readonly string[];
+  readonly sections: readonly Section[];
+}
+
+/** ACLs HAProxy predefines (configuration manual §7.4); usable without declaration. */
+export const PREDEFINED_ACLS: ReadonlySet<string> = new Set([
+  "FALSE",
+  "HTTP",
+  "HTTP_1.0",
+  "HTTP_1.1",
+  "HTTP_2.0",
+  "HTTP_CONTENT",
+  "HTTP_URL_ABS",
+  "HTTP_URL_SLASH",
+  "HTTP_URL_STAR",
+  "LOCALHOST",
+  "METH_CONNECT",
+  "METH_DELETE",
+  "METH_GET",
+  "METH_HEAD",
+  "METH_OPTIONS",
+  "METH_POST",
+  "METH_PUT",
+  "METH_TRACE",
+  "RDP_COOKIE",
+  "REQ_CONTENT",
+  "TRUE",
+  "WAIT_END",
+]);
+
+/**
+ * The named ACLs a condition refers to (anonymous `{ … }` ACLs and operators removed), in order
+ * of appearance.
+ */
+export function aclNamesIn(expr: string): string[] {
+  const names: string[] = [];
+  let depth = 0;
+  for (const raw of expr.trim().split(/\s+/)) {
+    if (raw === "{") {
+      depth++;
+      continue;
+    }
+    if (raw === "}") {
+      depth--;
+      continue;
+    }
+    if (depth > 0 || raw === "" || raw === "or" || raw === "||" || raw === "!") continue;
+    const name = raw.replace(/^!+/, "");
+    if (name === "{") {
+      depth++;
+      continue;
+    }
+    if (name !== "") names.push(name);
+  }
+  if (depth !== 0) throw new Error(`unbalanced braces in condition "${expr}"`);
+  return names;
+}
+
+const INDENT = "    ";
+
+function quote(arg: string): string {
+  if (arg === "") return '""';
+  if (!/[\s#"'\\]/.test(arg)) return arg;
+  return `"${arg.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function condText(cond: Condition | undefined): string {
+  return cond ? ` ${cond.kind} ${cond.expr.trim().split(/\s+/).join(" ")}` : "";
+}
+
+function checkLine(text: string): string {
+  if (/[\r\n\0]/.test(text)) throw new Error(`haproxy.cfg line would contain a line break: ${JSON.stringify(text)}`);
+  return text;
+}
+
+function comments(lines: readonly string[] | undefined, indent: string): string[] {
+  return (lines ?? []).map((c) => checkLine(`${indent}# ${c}`.trimEnd()));
+}
+
+function directiveLines(d: Directive): string[] {
+  const args = (d.args ?? []).map(quote).join(" ");
+  return [
+    ...comments(d.comment, INDENT),
+    checkLine(`${INDENT}${d.keyword}${args ? " " + args : ""}${condText(d.cond)}`),
+  ];
+}
+
+function ruleLines(keyword: string, r: Rule): string[] {
+  return directiveLines({
+    keyword,
+    args: r.action,
+    ...(r.cond ? { cond: r.cond } : {}),
+    ...(r.comment ? { comment: r.comment } : {}),
+  });
+}
+
+/** Conditions of a section must only name ACLs declared in that section (or predefined ones). */
+function checkConditions(section: string, declared: ReadonlySet<string>, conds: ReadonlyArray<Condition | undefined>) {
+  for (const c of conds) {
+    if (!c) continue;
+    for (const name of aclNamesIn(c.expr)) {
+      if (!declared.has(name) && !PREDEFINED_ACLS.has(name)) {
+        throw new Error(`${section}: condition "${c.expr}" uses ACL "${name}", which is not declared in the section`);
+      }
+    }
+  }
+}
+
+function declaredAcls(section: string, acls: readonly Acl[]): Set<string> {
+  const set = new Set<string>();
+  for (const a of acls) {
+    if (!/^[A-Za-z0-9_.:-]+$/.test(a.name)) throw new Error(`${section}: invalid ACL name "${a.name}"`);
+    set.add(a.name);
+  }
+  return set;
+}
+
+function frontendLines(f: FrontendSection): string[] {
+  const acls = f.acls ?? [];
+  const declared = declaredAcls(`frontend ${f.name}`, acls);
+  checkConditions(`frontend ${f.name}`, declared, [
+    ...(f.tcpRequest ?? []).map((r) => r.cond),
+    ...(f.httpRequest ?? []).map((r) => r.cond),
+    ...(f.redirects ?? []).map((r) => r.cond),
+    ...(f.httpResponse ?? []).map((r) => r.cond),
+    ...(f.useBackends ?? []).map((u) => u.cond),
+  ]);
+  if (f.mode === "tcp" && ((f.httpRequest?.length ?? 0) > 0 || (f.redirects?.length ?? 0) > 0)) {
+    throw new Error(`frontend ${f.name}: HTTP rules in a TCP frontend`);
+  }
+  if (f.binds.length === 0) throw new Error(`frontend ${f.name}: no bind line`);
+  return [
+    ...comments(f.comment, ""),
+    `frontend ${f.name}`,
+    `${INDENT}mode ${f.mode}`,
+    ...(f.settings ?? []).flatMap(directiveLines),
+    ...f.binds.map((b) => checkLine(`${INDENT}bind ${[b.address, ...(b.params ?? []).map(quote)].join(" ")}`)),
+    ...acls.flatMap((a) => [
+      ...comments(a.comment, INDENT),
+      checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
+    ]),
+    ...(f.tcpRequest ?? []).flatMap((r) => ruleLines("tcp-request", r)),
+    ...(f.httpRequest ?? []).flatMap((r) => ruleLines("http-request", r)),
+    ...(f.redirects ?? []).flatMap((r) => ruleLines("redirect", r)),
+    ...(f.httpResponse ?? []).flatMap((r) => ruleLines("http-response", r)),
+    ...(f.useBackends ?? []).map((u) => checkLine(`${INDENT}use_backend ${u.backend}${condText(u.cond)}`)),
+    `${INDENT}default_backend ${f.defaultBackend}`,
+  ];
+}
+
+function backendLines(b: BackendSection): string[] {
+  const acls = b.acls ?? [];
+  const declared = declaredAcls(`backend ${b.name}`, acls);
+  checkConditions(`backend ${b.name}`, declared, [
+    ...(b.useServers ?? []).map((u) => u.cond),
+    ...(b.stickRules ?? []).map((s) => s.cond),
+  ]);
+  const names = new Set<string>();
+  for (const s of b.servers) {
+    if (names.has(s.name)) throw new Error(`backend ${b.name}: server "${s.name}" is declared twice`);
+    if (!/^[^\s#]+$/.test(s.name)) throw new Error(`backend ${b.name}: invalid server name "${s.name}"`);
+    names.add(s.name);
+  }
+  for (const u of b.useServers ?? []) {
+    // A log-format target (`%[…]`) is resolved at run time; a plain name must exist now.
+    if (!u.server.includes("%[") && !names.has(u.server)) {
+      throw new Error(`backend ${b.name}: use-server names unknown server "${u.server}"`);
+    }
+  }
+  if (b.servers.length === 0) throw new Error(`backend ${b.name}: no server`);
+  return [
+    ...comments(b.comment, ""),
+    `backend ${b.name}`,
+    `${INDENT}mode ${b.mode}`,
+    ...(b.settings ?? []).flatMap(directiveLines),
+    ...acls.flatMap((a) => [
+      ...comments(a.comment, INDENT),
+      checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
+    ]),
+    ...(b.useServers ?? []).flatMap((u) => [
+      ...comments(u.comment, INDENT),
+      checkLine(`${INDENT}use-server ${u.server}${condText(u.cond)}`),
+    ]),
+    ...(b.stickRules ?? []).flatMap(directiveLines),
+    ...b.servers.map((s) =>
+      checkLine(
+        `${INDENT}server ${s.name} ${s.address}:${s.port}${(s.params ?? []).map((p) => " " + quote(p)).join("")}`,
+      ),
+    ),
+  ];
+}
+
+/**
+ * Serializes a config. Throws (a programming error, not user input) when a condition names an
+ * undeclared ACL, a `use_backend`/`default_backend` names a missing backend, a plain `use-server`
+ * names a missing server, or a name is declared twice.
+ */
+export function serializeHaproxyConfig(config: HaproxyConfig): string {
+  const proxies = new Set<string>();
+  const backends = new Set<string>();
+  for (const s of config.sections) {
+    if (s.kind === "frontend" || s.kind === "backend") {
+      if (proxies.has(s.name)) throw new Error(`section name "${s.name}" is used twice`);
+      proxies.add(s.name);
+      if (s.kind === "backend") backends.add(s.name);
+    }
+  }
+  for (const s of config.sections) {
+    if (s.kind !== "frontend") continue;
+    for (const b of [s.defaultBackend, ...(s.useBackends ?? []).map((u) => u.backend)]) {
+      if (!backends.has(b)) throw new Error(`frontend ${s.name} routes to missing backend "${b}"`);
+    }
+  }
+  const blocks: string[][] = [];
+  const header = comments(config.header, "");
+  if (header.length > 0) blocks.push(header);
+  for (const s of config.sections) {
+    switch (s.kind) {
+      case "global":
+        blocks.push(["global", ...s.directives.flatMap(directiveLines)]);
+        break;
+      case "defaults":
+        blocks.push(["defaults", ...s.directives.flatMap(directiveLines)]);
+        break;
+      case "frontend":
+        blocks.push(frontendLines(s));
+        break;
+      case "backend":
+        blocks.push(backendLines(s));
+        break;
+    }
+  }
+  return blocks.map((b) => b.join("\n")).join("\n\n") + "\n";
+}

@@ -1,0 +1,138 @@
+import { GrommunioValidationError } from "../../lib/topology";
+import {
+  mailboxId,
+  mailboxMapEntries,
+  publicStoreMailboxId,
+  renderMailboxMap,
+  validateMailboxMap,
+} from "../../lib/render/haproxy";
+
+function entriesOf(content: string): string[] {
+  return content.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+describe("mailboxId (gromox.md §14)", () => {
+  test("the two documented examples", () => {
+    expect(mailboxId("john.doe@example.com", 5)).toBe("6a6f686e-2e64-6f65-4065-786105000000@example.com");
+    expect(publicStoreMailboxId("example.com", 1)).toBe("6578616d-706c-652e-636f-6d0001000000@example.com");
+  });
+
+  test("ids are 4 bytes least-significant first; short names are zero-padded; case is kept", () => {
+    expect(mailboxId("a@b.c", 0x01020304)).toBe("6140622e-6300-0000-0000-000004030201@b.c");
+    expect(mailboxId("John.Doe@example.com", 5)).toBe("4a6f686e-2e44-6f65-4065-786105000000@example.com");
+    expect(() => mailboxId("a@b.c", -1)).toThrow(RangeError);
+    expect(() => mailboxId("a@b.c", 2 ** 32)).toThrow(RangeError);
+  });
+});
+
+describe("renderMailboxMap", () => {
+  const rows = [
+    {
+      id: 5,
+      username: "john.doe@example.com",
+      aliases: ["JD@example.com", "john@example.org"],
+      homeserver: "mail2.gro.at",
+    },
+    { id: 7, username: "Alice@Example.com", homeserver: "mail1.gro.at" },
+    { id: 9, username: "nobody@example.com", aliases: ["nb@example.com"] }, // homeserver 0
+    { id: 11, username: "empty@example.com", homeserver: "" },
+  ];
+  const domains = [
+    { id: 1, name: "example.com", homeserver: "mail3.gro.at" },
+    { id: 2, name: "example.org" },
+  ];
+
+  test("lower-cased keys: usernames, aliases, both MailboxId variants, the public store; sorted", () => {
+    const f = renderMailboxMap(rows, domains);
+    expect(f.path).toBe("/etc/haproxy/mailbox.map");
+    expect(f.content.endsWith("\n")).toBe(true);
+    expect(f.content.startsWith("#")).toBe(true);
+    const lines = entriesOf(f.content);
+    expect(lines).toEqual([...lines].sort());
+    expect(lines).toEqual(
+      [
+        "alice@example.com mail1.gro.at",
+        `${mailboxId("Alice@Example.com", 7).toLowerCase()} mail1.gro.at`, // 416c6963-… (stored case)
+        `${mailboxId("alice@example.com", 7)} mail1.gro.at`, // 616c6963-… (lower-cased, RPC/HTTP referral)
+        "jd@example.com mail2.gro.at",
+        "john.doe@example.com mail2.gro.at",
+        "john@example.org mail2.gro.at",
+        "6a6f686e-2e64-6f65-4065-786105000000@example.com mail2.gro.at",
+        "6578616d-706c-652e-636f-6d0001000000@example.com mail3.gro.at",
+      ].sort(),
+    );
+    expect(mailboxId("Alice@Example.com", 7)).not.toBe(mailboxId("alice@example.com", 7));
+    for (const l of lines) {
+      const [key, value, ...rest] = l.split(" ");
+      expect(rest).toEqual([]);
+      expect(key).toBe(key!.toLowerCase());
+      expect(value).toMatch(/^mail\d\.gro\.at$/);
+    }
+  });
+
+  test("rows without a homeserver are skipped", () => {
+    const content = renderMailboxMap(rows, domains).content;
+    for (const gone of ["nobody@", "nb@", "empty@", mailboxId("nobody@example.com", 9)]) {
+      expect(content).not.toContain(gone);
+    }
+    expect(content).not.toContain(publicStoreMailboxId("example.org", 2));
+  });
+
+  test("the empty map is a comment line only", () => {
+    expect(entriesOf(renderMailboxMap([]).content)).toEqual([]);
+  });
+
+  test("mailboxMapEntries gives the same pairs for the runtime API", () => {
+    const pairs = mailboxMapEntries(rows, domains);
+    expect(pairs.map(([k, v]) => `${k} ${v}`)).toEqual(entriesOf(renderMailboxMap(rows, domains).content));
+  });
+
+  test("an alias equal to a username of the same home is one entry", () => {
+    const lines = entriesOf(
+      renderMailboxMap([
+        { id: 1, username: "a@x.org", homeserver: "mail1.gro.at" },
+        { id: 2, username: "b@x.org", aliases: ["A@x.org"], homeserver: "mail1.gro.at" },
+      ]).content,
+    );
+    expect(lines.filter((l) => l.startsWith("a@x.org "))).toEqual(["a@x.org mail1.gro.at"]);
+  });
+});
+
+describe("mailbox map errors (GRX120–GRX124), all collected", () => {
+  test("bad keys, conflicts, non-host values, unknown servers, bad ids", () => {
+    const issues = validateMailboxMap(
+      [
+        { id: 1, username: "with space@x.org", homeserver: "mail1.gro.at" },
+        { id: 2, username: "a@x.org", homeserver: "mail1.gro.at" },
+        { id: 3, username: "b@x.org", aliases: ["a@x.org"], homeserver: "mail2.gro.at" },
+        { id: 4, username: "c@x.org", homeserver: "gromox01" },
+        { id: 5, username: "d@x.org", homeserver: "mail9.gro.at" },
+        { id: -1, username: "e@x.org", homeserver: "mail1.gro.at" },
+        { id: 6, username: "#f@x.org", homeserver: "mail1.gro.at" },
+      ],
+      [],
+      { servers: ["mail1.gro.at", "mail2.gro.at"] },
+    );
+    expect(issues.map((i) => `${i.code} ${i.field}`)).toEqual([
+      "GRX120 users[0].username",
+      "GRX121 users[2].aliases[0]",
+      "GRX122 users[3].homeserver",
+      "GRX123 users[4].homeserver",
+      "GRX124 users[5].id",
+      "GRX120 users[6].username",
+    ]);
+    expect(issues[1]!.message).toContain('"a@x.org" maps to "mail1.gro.at"');
+    expect(issues[3]!.fix).toContain("mail1.gro.at, mail2.gro.at");
+  });
+
+  test("renderMailboxMap throws them as one GrommunioValidationError", () => {
+    let err: unknown;
+    try {
+      renderMailboxMap([], [{ id: 1.5, name: "x.org", homeserver: "mail1.gro.at" }]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GrommunioValidationError);
+    expect((err as GrommunioValidationError).codes).toEqual(["GRX124"]);
+  });
+});

@@ -1,0 +1,497 @@
+import { buildTopology, ClusterInput, GrommunioValidationError, Topology } from "../../lib/topology";
+import { PORTS, SOCKETS } from "../../lib/topology/ports";
+import {
+  aclNamesIn,
+  fdLimitFor,
+  renderHaproxy,
+  serializeHaproxyConfig,
+  TLS12_CIPHERS,
+  TLS13_CIPHERSUITES,
+  validateHaproxy,
+  when,
+  HaproxyOptions,
+} from "../../lib/render/haproxy";
+import { documentedLayout, largeLayout } from "../fixtures";
+import { docHaproxyConfig } from "../doc-haproxy";
+import { aclOrderProblems, section, sectionsOf } from "./haproxy-cfg";
+
+function render(input: ClusterInput, node = "lb1", options?: HaproxyOptions) {
+  const topo = buildTopology(input);
+  return renderHaproxy(topo, topo.node(node), options);
+}
+
+function cfgOf(input: ClusterInput, node = "lb1", options?: HaproxyOptions): string {
+  const f = render(input, node, options).find((x) => x.path === "/etc/haproxy/haproxy.cfg");
+  if (!f) throw new Error("no haproxy.cfg");
+  return f.content;
+}
+
+function codesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof GrommunioValidationError) return e.codes;
+    throw e;
+  }
+  throw new Error("expected a GrommunioValidationError");
+}
+
+const doc = documentedLayout();
+const docCfg = cfgOf(doc);
+
+describe("renderHaproxy: files", () => {
+  test("documented layout: haproxy.cfg and every file it references, sorted, newline-terminated", () => {
+    const files = render(doc);
+    expect(files.map((f) => f.path)).toEqual([
+      "/etc/haproxy/admin-allow.lst",
+      "/etc/haproxy/blocklist-http.lst",
+      "/etc/haproxy/blocklist-imaps.lst",
+      "/etc/haproxy/blocklist-pop3s.lst",
+      "/etc/haproxy/blocklist-smtp.lst",
+      "/etc/haproxy/blocklist-submission.lst",
+      "/etc/haproxy/haproxy.cfg",
+      "/etc/haproxy/mailbox.map",
+      "/etc/systemd/system/haproxy.service.d/limits.conf",
+    ]);
+    for (const f of files) expect(f.content.endsWith("\n")).toBe(true);
+    // Every absolute /etc/haproxy path the config names is among the files (the certificate is not rendered).
+    const referenced = [...docCfg.matchAll(/(\/etc\/haproxy\/[^\s),]+)/g)].map((m) => m[1]!);
+    const paths = new Set(files.map((f) => f.path));
+    for (const p of referenced) if (p !== "/etc/haproxy/proxy.pem") expect(paths).toContain(p);
+    expect(new Set(referenced)).toContain("/etc/haproxy/proxy.pem");
+  });
+
+  test("deterministic: the same input gives byte-identical files", () => {
+    expect(render(documentedLayout())).toEqual(render(documentedLayout()));
+  });
+
+  test("the initial mailbox.map holds no entry; the admin allow list holds adminAllowFrom", () => {
+    const files = render(doc);
+    const map = files.find((f) => f.path === "/etc/haproxy/mailbox.map")!;
+    expect(map.content.split("\n").filter((l) => l !== "" && !l.startsWith("#"))).toEqual([]);
+    const allow = files.find((f) => f.path === "/etc/haproxy/admin-allow.lst")!;
+    expect(allow.content.split("\n").filter((l) => l !== "" && !l.startsWith("#"))).toEqual(["203.0.113.0/24"]);
+  });
+
+  test("no node-aware routing: no mailbox.map, no use-server, plain stick on src", () => {
+    const input = documentedLayout({ loadBalancer: { ...documentedLayout().loadBalancer!, nodeAwareRouting: false } });
+    const files = render(input);
+    expect(files.map((f) => f.path)).not.toContain("/etc/haproxy/mailbox.map");
+    const cfg = files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
+    const directives = [...sectionsOf(cfg).values()].flat().join("\n");
+    expect(directives).not.toMatch(/mailbox\.map|use-server|txn\.mbox|wait-for-body/);
+    expect(section(cfg, "backend be_gromox")).toContain("stick on src");
+  });
+});
+
+describe("renderHaproxy: global and TLS", () => {
+  const global = section(docCfg, "global");
+
+  test("stats socket: unix only, mode 600, level admin", () => {
+    expect(global).toContain(`stats socket ${SOCKETS.haproxyStats} mode 600 level admin`);
+    expect(global.filter((l) => l.startsWith("stats socket"))).toHaveLength(1);
+    expect(docCfg).not.toMatch(/stats socket (ipv4@|ipv6@|\d|:)/);
+  });
+
+  test("maxconn, ulimit-n and systemd LimitNOFILE agree (2 x maxconn + headroom)", () => {
+    for (const maxConnections of [undefined, 4000]) {
+      const files = render(doc, "lb1", maxConnections ? { maxConnections } : {});
+      const cfg = section(files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content, "global");
+      const max = Number(/^maxconn (\d+)$/.exec(cfg.find((l) => l.startsWith("maxconn"))!)![1]);
+      const ulimit = Number(/^ulimit-n (\d+)$/.exec(cfg.find((l) => l.startsWith("ulimit-n"))!)![1]);
+      const limits = files.find((f) => f.path === "/etc/systemd/system/haproxy.service.d/limits.conf")!.content;
+      expect(max).toBe(maxConnections ?? 40000);
+      expect(ulimit).toBe(fdLimitFor(max));
+      expect(ulimit).toBeGreaterThanOrEqual(2 * max);
+      expect(limits).toMatch(/^\[Service\]$/m);
+      expect(limits).toContain(`\nLimitNOFILE=${ulimit}\n`);
+    }
+  });
+
+  test("TLS >= 1.2, ECDHE-only TLS 1.2 suites, TLS 1.3 suites in ciphersuites, no 3DES", () => {
+    expect(global).toContain("ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets");
+    expect(global).toContain(`ssl-default-bind-ciphers ${TLS12_CIPHERS.join(":")}`);
+    expect(global).toContain(`ssl-default-bind-ciphersuites ${TLS13_CIPHERSUITES.join(":")}`);
+    for (const c of TLS12_CIPHERS) {
+      expect(c).toMatch(/^ECDHE-(RSA|ECDSA)-/);
+      expect(c).not.toMatch(/DES|RC4|NULL|-SHA$/);
+    }
+    for (const c of TLS13_CIPHERSUITES) expect(c).toMatch(/^TLS_/);
+  });
+});
+
+describe("renderHaproxy: fe_http", () => {
+  const fe = section(docCfg, "frontend fe_http");
+
+  test("binds 80 plain and 443 TLS with the certificate and ALPN", () => {
+    expect(fe).toContain(`bind :${PORTS.publicHttp.port}`);
+    expect(fe).toContain(`bind :${PORTS.publicHttps.port} ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1`);
+  });
+
+  test("X-Forwarded-Proto and X-Real-IP are request headers; HSTS and the documented response headers", () => {
+    expect(fe).toContain("http-request set-header X-Forwarded-Proto https if { ssl_fc }");
+    expect(fe).toContain("http-request set-header X-Real-IP %[src]");
+    expect(fe.filter((l) => l.startsWith("http-response") && l.includes("X-Forwarded-Proto"))).toEqual([]);
+    expect(fe).toContain("http-response set-header Strict-Transport-Security max-age=31536000 if { ssl_fc }");
+    expect(fe).toContain("http-response set-header X-Content-Type-Options nosniff");
+    expect(fe).toContain("http-response set-header X-Frame-Options SAMEORIGIN");
+  });
+
+  test("80 redirects to https after every http-request rule", () => {
+    const redirect = fe.indexOf("redirect scheme https code 301 unless { ssl_fc }");
+    expect(redirect).toBeGreaterThan(0);
+    const lastHttpRequest = fe.map((l, i) => (l.startsWith("http-request") ? i : -1)).reduce((a, b) => Math.max(a, b));
+    expect(redirect).toBeGreaterThan(lastHttpRequest);
+  });
+
+  test("path routing: Autodiscover, EWS, MAPI, RPC and OAB to the mailbox backend; EAS, dav, web to be_web", () => {
+    expect(fe).toContain("acl oab path_beg -i /oab");
+    expect(fe).toContain("acl eas path_beg -i /microsoft-server-activesync");
+    expect(fe).toContain("use_backend be_gromox if autodiscover or ews or mapi or rpc or oab");
+    expect(fe).toContain("use_backend be_web if eas or dav or web");
+    expect(fe[fe.length - 1]).toBe("default_backend be_web");
+  });
+
+  test("no Host-header condition, no silent drop of HTTP/1.0 by default; the option adds it", () => {
+    expect(docCfg).not.toMatch(/hdr\(host\)|silent-drop/);
+    const dropping = section(cfgOf(doc, "lb1", { dropHttp10: true }), "frontend fe_http");
+    expect(dropping).toContain("http-request silent-drop if HTTP_1.0");
+  });
+
+  test("every ACL is declared before its first use, in every section", () => {
+    expect(aclOrderProblems(docCfg)).toEqual([]);
+    expect(aclOrderProblems(cfgOf(largeLayout()))).toEqual([]);
+  });
+
+  test("the ACL-order check bites on the documentation's node-aware config", () => {
+    expect(aclOrderProblems(docHaproxyConfig("node-aware"))).toEqual(
+      expect.arrayContaining(["frontend fe_http: autodiscover", "frontend fe_http: mapi"]),
+    );
+  });
+
+  test("node-aware routing: keys from Basic auth, MailboxId, RPC id and login body, URL-decoded and lower-cased", () => {
+    expect(fe).toContain("acl mbox_auth http_auth_user,lower,map(/etc/haproxy/mailbox.map) -m found");
+    expect(fe).toContain("acl mbox_id urlp(MailboxId),url_dec,lower,map(/etc/haproxy/mailbox.map) -m found");
+    expect(fe).toContain(
+      "acl mbox_login req.body_param(username),url_dec(1),lower,map(/etc/haproxy/mailbox.map) -m found",
+    );
+    expect(fe).toContain("http-request wait-for-body time 2s if web METH_POST { ssl_fc }");
+    const setVars = fe.filter((l) => l.startsWith("http-request set-var(txn.mbox)"));
+    expect(setVars).toEqual([
+      "http-request set-var(txn.mbox) http_auth_user,lower if mbox_auth",
+      "http-request set-var(txn.mbox) req.body_param(username),url_dec(1),lower if web METH_POST mbox_login",
+      "http-request set-var(txn.mbox) query,field(1,:),url_dec,lower if rpc mbox_rpc",
+      "http-request set-var(txn.mbox) urlp(MailboxId),url_dec,lower if mbox_id",
+    ]);
+    // The body is awaited before it is read.
+    expect(fe.findIndex((l) => l.startsWith("http-request wait-for-body"))).toBeLessThan(
+      fe.findIndex((l) => l.includes("req.body_param(username),url_dec(1),lower if")),
+    );
+  });
+
+  test("bindAddress binds every frontend to that address only; an IPv6 node also gets :::port v6only", () => {
+    const cfg = cfgOf(doc, "lb1", { bindAddress: "127.0.0.10" });
+    const bindLines = cfg.split("\n").filter((l) => l.trim().startsWith("bind "));
+    expect(bindLines).toHaveLength(7); // 80, 443, 8443, 993, 995, 25, 587
+    for (const l of bindLines) expect(l.trim()).toMatch(/^bind 127\.0\.0\.10:\d+( |$)/);
+    const v6 = documentedLayout({
+      nodes: documentedLayout().nodes.map((n) => (n.name === "lb1" ? { ...n, ipv6: "2001:db8::10" } : n)),
+    });
+    expect(section(cfgOf(v6), "frontend fe_http")).toEqual(
+      expect.arrayContaining([
+        "bind :443 ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1",
+        "bind :::443 v6only ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1",
+      ]),
+    );
+  });
+});
+
+describe("renderHaproxy: backends", () => {
+  test("mailbox servers are named by servers.hostname at the private IPv4, gromox-http TLS port, checked", () => {
+    const be = section(docCfg, "backend be_gromox");
+    expect(be.filter((l) => l.startsWith("server "))).toEqual([
+      "server mail1.gro.at 10.10.10.20:10443 check ssl verify none",
+      "server mail2.gro.at 10.10.10.30:10443 check ssl verify none",
+      "server mail3.gro.at 10.10.10.40:10443 check ssl verify none",
+    ]);
+    expect(be).toContain("option redispatch");
+    expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
+  });
+
+  test("stick table: match always, store only when the map did not choose the server", () => {
+    const be = section(docCfg, "backend be_gromox");
+    expect(be).toContain("stick-table type ip size 1m expire 60m");
+    expect(be).toContain("stick match src");
+    expect(be).toContain("stick store-request src unless { var(txn.mbox) -m found }");
+    expect(be).not.toContain("stick on src");
+  });
+
+  test("be_web pins web sessions with a cookie; use-server still routes logins home", () => {
+    const be = section(docCfg, "backend be_web");
+    expect(be).toContain("cookie grommunio_node insert indirect nocache httponly secure");
+    expect(be).toContain("server mail2.gro.at 10.10.10.30:10443 check ssl verify none cookie mail2");
+    expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
+    expect(be).toContain("option redispatch");
+  });
+
+  test("backendCaFile verifies backends against their host name", () => {
+    const be = section(cfgOf(doc, "lb1", { backendCaFile: "/etc/haproxy/backend-ca.pem" }), "backend be_gromox");
+    expect(be).toContain(
+      "server mail1.gro.at 10.10.10.20:10443 check ssl verify required ca-file /etc/haproxy/backend-ca.pem verifyhost mail1.gro.at sni str(mail1.gro.at)",
+    );
+  });
+
+  test("TCP backends: classic nodes with check, redispatch and PROXY v2 exactly where declared", () => {
+    for (const [svc, be, port] of [
+      ["smtp", "be_smtp", 25],
+      ["submission", "be_submission", 587],
+      ["imap", "be_imaps", 993],
+      ["pop3", "be_pop3s", 995],
+    ] as const) {
+      const on = section(docCfg, `backend ${be}`);
+      expect(on).toContain(`server classic1.gro.at 10.10.10.50:${port} check send-proxy-v2`);
+      expect(on).toContain("option redispatch");
+      const input = documentedLayout({
+        loadBalancer: { ...documentedLayout().loadBalancer!, proxyProtocol: { [svc]: false } },
+      });
+      const off = section(cfgOf(input), `backend ${be}`);
+      expect(off).toContain(`server classic1.gro.at 10.10.10.50:${port} check`);
+      expect(off.join("\n")).not.toMatch(/send-proxy/);
+    }
+    expect(docCfg).not.toMatch(/send-proxy( |$)/m);
+  });
+
+  test("TCP frontends 993/995/25/587 with per-protocol block lists", () => {
+    for (const [name, port] of [
+      ["imaps", 993],
+      ["pop3s", 995],
+      ["smtp", 25],
+      ["submission", 587],
+    ] as const) {
+      const fe = section(docCfg, `frontend fe_${name}`);
+      expect(fe).toContain("mode tcp");
+      expect(fe).toContain(`bind :${port}`);
+      expect(fe).toContain(`acl blocked src -f /etc/haproxy/blocklist-${name}.lst`);
+      expect(fe).toContain("tcp-request connection reject if blocked");
+      expect(fe).toContain(`default_backend be_${name}`);
+    }
+  });
+
+  test("no classic node: no TCP frontend, no block lists for them", () => {
+    const input = documentedLayout({ nodes: documentedLayout().nodes.filter((n) => n.name !== "classic1") });
+    const files = render(input);
+    const cfg = files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
+    expect([...sectionsOf(cfg).keys()].filter((k) => /fe_(smtp|submission|imaps|pop3s)/.test(k))).toEqual([]);
+    expect(files.map((f) => f.path)).not.toContain("/etc/haproxy/blocklist-smtp.lst");
+  });
+
+  test("fe_admin on 8443 exists only with adminAllowFrom and rejects everyone else", () => {
+    const fe = section(docCfg, "frontend fe_admin");
+    expect(fe).toContain(`bind :${PORTS.publicAdmin.port} ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1`);
+    expect(fe).toContain("acl admin_allowed src -f /etc/haproxy/admin-allow.lst");
+    expect(fe).toContain("tcp-request connection reject unless admin_allowed");
+    expect(section(docCfg, "backend be_admin")).toContain("server mail1.gro.at 10.10.10.20:8443 check ssl verify none");
+    const input = documentedLayout({
+      loadBalancer: { flavor: "haproxy", publicName: "mail.gro.at", nodeAwareRouting: true },
+    });
+    const files = render(input);
+    const cfg = files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
+    expect(cfg).not.toMatch(/fe_admin|be_admin|:8443/);
+    expect(files.map((f) => f.path)).not.toContain("/etc/haproxy/admin-allow.lst");
+  });
+
+  test("optional pools get a route and a checked backend each", () => {
+    const input = largeLayout({
+      loadBalancer: {
+        ...largeLayout().loadBalancer!,
+        pools: {
+          meet: [
+            { name: "meet1", address: "10.20.0.71", port: 443 },
+            { name: "meet2", address: "10.20.0.72", port: 443 },
+          ],
+          chat: [{ name: "chat1", address: "10.20.0.73", port: 8065, tls: false }],
+        },
+      },
+    });
+    const cfg = cfgOf(input);
+    const fe = section(cfg, "frontend fe_http");
+    expect(fe).toContain("acl pool_meet path_beg -i /meet /colibri-ws");
+    expect(fe).toContain("use_backend be_meet if pool_meet");
+    expect(fe).toContain("use_backend be_chat if pool_chat");
+    expect(fe.indexOf("use_backend be_chat if pool_chat")).toBeLessThan(
+      fe.indexOf("use_backend be_gromox if autodiscover or ews or mapi or rpc or oab"),
+    );
+    expect(section(cfg, "backend be_meet")).toEqual(
+      expect.arrayContaining([
+        "balance url_param room",
+        "hash-type consistent",
+        "server meet1 10.20.0.71:443 check ssl verify none",
+      ]),
+    );
+    expect(section(cfg, "backend be_chat")).toContain("server chat1 10.20.0.73:8065 check");
+    expect(cfg).not.toMatch(/be_(auth|files|office|archive)\b/);
+  });
+
+  test("large layout: five mailbox servers, two classic servers per TCP backend, separate admin node", () => {
+    const cfg = cfgOf(largeLayout(), "lb2");
+    expect(section(cfg, "backend be_gromox").filter((l) => l.startsWith("server "))).toHaveLength(5);
+    expect(section(cfg, "backend be_smtp").filter((l) => l.startsWith("server "))).toEqual([
+      "server classic1.int.example.com 10.20.0.31:25 check send-proxy-v2",
+      "server classic2.int.example.com 10.20.0.32:25 check send-proxy-v2",
+    ]);
+    expect(section(cfg, "backend be_admin")).toContain(
+      "server admin1.int.example.com 10.20.0.41:8443 check ssl verify none",
+    );
+  });
+});
+
+describe("validateHaproxy: coded errors", () => {
+  const topo = buildTopology(documentedLayout());
+  const lb1 = topo.node("lb1");
+  const lbOf = (t: Topology) => t.loadBalancer!;
+
+  test("valid input: no issue", () => {
+    expect(validateHaproxy(topo, lb1)).toEqual([]);
+  });
+
+  test("GRX100 no tier, GRX101 nginx tier, GRX102 not a load-balancer node", () => {
+    const noLb = buildTopology(
+      documentedLayout({ loadBalancer: undefined, nodes: documentedLayout().nodes.filter((n) => n.name !== "lb1") }),
+    );
+    expect(codesOf(() => renderHaproxy(noLb, noLb.node("mail1")))).toEqual(["GRX100"]);
+    const nginx = buildTopology(
+      documentedLayout({
+        loadBalancer: {
+          flavor: "nginx",
+          publicName: "mail.gro.at",
+          proxyProtocol: { imap: false, pop3: false },
+        },
+      }),
+    );
+    expect(codesOf(() => renderHaproxy(nginx, nginx.node("lb1")))).toEqual(["GRX101"]);
+    expect(codesOf(() => renderHaproxy(topo, topo.node("mail2")))).toEqual(["GRX102"]);
+  });
+
+  test("GRX103 node-aware routing with no mailbox node (a hand-made topology)", () => {
+    const t: Topology = { ...topo, mailboxNodes: [] };
+    const issues = validateHaproxy(t, lb1);
+    expect(issues.map((i) => i.code)).toEqual(["GRX103"]);
+    expect(issues[0]!.field).toBe("nodeAwareRouting");
+  });
+
+  test("GRX104 admin frontend without an admin node", () => {
+    const input = documentedLayout({
+      nodes: documentedLayout().nodes.map((n) => (n.name === "mail1" ? { ...n, roles: ["mailbox" as const] } : n)),
+    });
+    const t = buildTopology(input);
+    expect(codesOf(() => renderHaproxy(t, t.node("lb1")))).toEqual(["GRX104"]);
+  });
+
+  test("GRX105 PROXY declared for a backend that cannot read it (old gromox; daemon not running)", () => {
+    const old: Topology = { ...topo, gromoxVersion: { major: 2, minor: 20, patch: 0, text: "2.20" } };
+    const issues = validateHaproxy(old, lb1);
+    expect(issues.map((i) => `${i.code} ${i.field}`)).toEqual([
+      "GRX105 proxyProtocol.imap",
+      "GRX105 proxyProtocol.pop3",
+    ]);
+    const classic = topo.node("classic1");
+    const noImap = { ...classic, runs: (d: string) => d !== "gromox-imap" && classic.runs(d as never) };
+    const t: Topology = { ...topo, classicNodes: [noImap] };
+    expect(validateHaproxy(t, lb1).map((i) => `${i.code} ${i.field}`)).toEqual(["GRX105 proxyProtocol.imap"]);
+    const off: Topology = {
+      ...t,
+      loadBalancer: { ...lbOf(t), proxyProtocol: { ...lbOf(t).proxyProtocol, imap: false } },
+    };
+    expect(validateHaproxy(off, lb1)).toEqual([]);
+  });
+
+  test("GRX106 unknown pool, GRX107 empty pool, GRX108 duplicate server name (hand-made topology)", () => {
+    const member = { name: "m1", address: "10.10.10.70", port: 443, tls: true };
+    const t: Topology = {
+      ...topo,
+      loadBalancer: {
+        ...lbOf(topo),
+        pools: new Map<never, never>([
+          ["wiki" as never, [member] as never],
+          ["chat" as never, [] as never],
+          ["meet" as never, [member, member] as never],
+        ]),
+      },
+    };
+    expect(validateHaproxy(t, lb1).map((i) => i.code)).toEqual(["GRX106", "GRX107", "GRX108"]);
+  });
+
+  test("GRX109 the load-balancer node also runs a daemon on a frontend port", () => {
+    const input = documentedLayout({
+      nodes: documentedLayout().nodes.map((n) =>
+        n.name === "lb1" ? { ...n, roles: ["load-balancer" as const, "classic" as const] } : n,
+      ),
+    });
+    const t = buildTopology(input);
+    const issues = validateHaproxy(t, t.node("lb1"));
+    expect(issues.map((i) => i.code)).toEqual(["GRX109", "GRX109", "GRX109", "GRX109"]);
+    expect(issues.map((i) => i.message).join("\n")).toMatch(/listens on 25 .*postfix/);
+  });
+
+  test("GRX110–GRX112 bad options, all reported at once", () => {
+    const issues = validateHaproxy(topo, lb1, {
+      bindAddress: "localhost",
+      certificatePath: "proxy.pem",
+      backendCaFile: "/etc/haproxy/my ca.pem",
+      maxConnections: 0,
+    });
+    expect(issues.map((i) => `${i.code} ${i.field}`)).toEqual([
+      "GRX110 bindAddress",
+      "GRX111 certificatePath",
+      "GRX111 backendCaFile",
+      "GRX112 maxConnections",
+    ]);
+    expect(codesOf(() => renderHaproxy(topo, lb1, { maxConnections: 600000 }))).toEqual(["GRX112"]);
+    for (const i of issues) {
+      expect(i.path).toBe("cluster/loadBalancer");
+      expect(i.fix.length).toBeGreaterThan(10);
+    }
+  });
+});
+
+describe("serializeHaproxyConfig", () => {
+  const backend = {
+    kind: "backend" as const,
+    name: "be",
+    mode: "http" as const,
+    servers: [{ name: "s1", address: "10.0.0.1", port: 80 }],
+  };
+
+  test("aclNamesIn skips anonymous ACLs and operators", () => {
+    expect(aclNamesIn("a or !b { ssl_fc } !{ var(x) -m found } c")).toEqual(["a", "b", "c"]);
+    expect(() => aclNamesIn("{ ssl_fc")).toThrow(/unbalanced/);
+  });
+
+  test("refuses an undeclared ACL, a missing backend and an unknown plain use-server target", () => {
+    const fe = {
+      kind: "frontend" as const,
+      name: "fe",
+      mode: "http" as const,
+      binds: [{ address: ":80" }],
+      defaultBackend: "be",
+    };
+    expect(() =>
+      serializeHaproxyConfig({
+        sections: [{ ...fe, httpRequest: [{ action: ["deny"], cond: when("nope") }] }, backend],
+      }),
+    ).toThrow(/uses ACL "nope"/);
+    expect(() => serializeHaproxyConfig({ sections: [{ ...fe, defaultBackend: "be_x" }, backend] })).toThrow(
+      /missing backend "be_x"/,
+    );
+    expect(() =>
+      serializeHaproxyConfig({ sections: [fe, { ...backend, useServers: [{ server: "s9", cond: when("TRUE") }] }] }),
+    ).toThrow(/unknown server "s9"/);
+  });
+
+  test("quotes arguments with blanks and ends with a newline", () => {
+    const out = serializeHaproxyConfig({
+      sections: [{ kind: "global", directives: [{ keyword: "description", args: ['a "b" c'] }] }],
+    });
+    expect(out).toBe('global\n    description "a \\"b\\" c"\n');
+  });
+});
