@@ -1,0 +1,3 @@
+export * from "./model";
+export * from "./serialize";
+export * from "./firewall";

@@ -1,0 +1,120 @@
+import "cdktf/lib/testing/adapters/jest";
+import { ClusterNode, PORTS, PortKey, Topology, buildTopology, listeningPorts } from "../../lib/topology";
+import { NftRule, nodeFirewall, portRules, renderNftables, rule, serializeNftables } from "../../lib/render/nftables";
+import { documentedLayout, largeLayout } from "../fixtures";
+
+const SSH = ["198.51.100.7", "2001:db8:1::/48"];
+
+function acceptedPorts(rules: readonly NftRule[]): Map<number, NftRule[]> {
+  const m = new Map<number, NftRule[]>();
+  for (const r of rules) for (const p of r.dport ?? []) m.set(p, [...(m.get(p) ?? []), r]);
+  return m;
+}
+
+describe.each([
+  ["documented layout", buildTopology(documentedLayout())],
+  ["large layout", buildTopology(largeLayout())],
+])("nftables host firewall, %s", (_name, topo: Topology) => {
+  test.each(topo.nodes.map((n) => [n.name, n] as const))(
+    "%s: every cluster port is open exactly to clientsOf(port), never to the world",
+    (_n, node: ClusterNode) => {
+      const rules = portRules(topo, node, { sshAllowFrom: SSH });
+      for (const key of listeningPorts(node)) {
+        const spec = PORTS[key];
+        const mine = rules.filter((r) => r.comment === key);
+        if (spec.exposure === "cluster") {
+          const clients = topo.clientsOf(key).map((n) => n.ipv4);
+          expect(mine).toEqual(
+            clients.length ? [expect.objectContaining({ ipSaddr: clients, dport: [spec.port] })] : [],
+          );
+          expect(mine.every((r) => r.ip6Saddr === undefined)).toBe(true);
+        }
+        if (spec.exposure === "local") expect(mine).toEqual([]);
+      }
+      // Only public ports come without a source restriction.
+      for (const r of rules.filter((r) => !r.ipSaddr && !r.ip6Saddr)) {
+        expect(PORTS[r.comment as PortKey].exposure).toBe("public");
+      }
+      // Nothing is accepted that the node does not listen on.
+      const listening = new Set<number>(listeningPorts(node).map((k) => PORTS[k].port));
+      for (const p of acceptedPorts(rules).keys()) expect(listening.has(p)).toBe(true);
+    },
+  );
+
+  test("SSH only from the operator list (IPv4 and IPv6 rules), admin only from adminAllowFrom", () => {
+    for (const node of topo.nodes) {
+      const ssh = portRules(topo, node, { sshAllowFrom: SSH }).filter((r) => r.comment === "ssh");
+      expect(ssh).toEqual([
+        expect.objectContaining({ ipSaddr: ["198.51.100.7"], dport: [22] }),
+        expect.objectContaining({ ip6Saddr: ["2001:db8:1::/48"], dport: [22] }),
+      ]);
+      expect(portRules(topo, node).filter((r) => r.comment === "ssh")).toEqual([]);
+    }
+    for (const lb of topo.loadBalancer!.nodes) {
+      const admin = portRules(topo, lb).filter((r) => r.comment === "publicAdmin");
+      expect(admin).toEqual([
+        expect.objectContaining({ ipSaddr: topo.loadBalancer!.adminAllowFrom, dport: [PORTS.publicAdmin.port] }),
+      ]);
+    }
+  });
+});
+
+describe("nftables serialization", () => {
+  const topo = buildTopology(documentedLayout());
+
+  test("the mailbox hub's file: replaces only its own table, default drop, exact port rules", () => {
+    const text = renderNftables(topo, topo.node("mail1"), { sshAllowFrom: ["198.51.100.7"] });
+    expect(text.path).toBe("/etc/nftables.conf");
+    expect(text.mode).toBe("0755");
+    const lines = text.content.split("\n");
+    expect(lines[0]).toBe("#!/usr/sbin/nft -f");
+    expect(lines).toContain("table inet grommunio");
+    expect(lines).toContain("delete table inet grommunio");
+    expect(text.content).not.toMatch(/flush ruleset/);
+    expect(lines).toContain("\t\ttype filter hook input priority 0; policy drop;");
+    expect(lines).toContain(
+      '\t\tip saddr { 10.10.10.20, 10.10.10.30, 10.10.10.40, 10.10.10.50 } tcp dport 5000 accept comment "exmdb"',
+    );
+    expect(lines).toContain('\t\tip saddr 10.10.10.50 tcp dport 5555 accept comment "midb"');
+    expect(lines).toContain('\t\tip saddr 10.10.10.10 tcp dport 10443 accept comment "gromoxHttps"');
+    expect(lines).toContain('\t\tip saddr 198.51.100.7 tcp dport 22 accept comment "ssh"');
+    // mail2 is not the hub: no timer/event rules.
+    const mail2 = renderNftables(topo, topo.node("mail2")).content;
+    expect(mail2).not.toMatch(/dport (6666|33333)/);
+  });
+
+  test("is deterministic and stable when an unrelated node is added", () => {
+    const a = renderNftables(topo, topo.node("db1")).content;
+    expect(renderNftables(topo, topo.node("db1")).content).toBe(a);
+    const more = documentedLayout();
+    const bigger = buildTopology({
+      ...more,
+      nodes: [...more.nodes, { name: "lb2", hostname: "lb2.gro.at", roles: ["load-balancer"], ipv4: "10.10.10.11" }],
+    });
+    // mail3's exmdb clients do not include LBs: unchanged. db1's mysql clients do: one address more.
+    expect(renderNftables(bigger, bigger.node("mail3")).content).toContain(
+      "ip saddr { 10.10.10.20, 10.10.10.30, 10.10.10.40, 10.10.10.50 } tcp dport 5000",
+    );
+    expect(renderNftables(bigger, bigger.node("db1")).content).toContain("10.10.10.10, 10.10.10.11, 10.10.10.20");
+  });
+
+  test("reverse-path filter can be turned off; table name and path can be changed", () => {
+    const rs = nodeFirewall(topo, topo.node("lb1"), { reversePathFilter: false, tableName: "grx" });
+    expect(rs.tables[0]!.chains[0]!.rules.some((r) => r.reversePathMissing)).toBe(false);
+    expect(serializeNftables(rs)).toContain("table inet grx {");
+    expect(renderNftables(topo, topo.node("lb1"), { path: "/etc/nftables.d/grx.nft" }).path).toBe(
+      "/etc/nftables.d/grx.nft",
+    );
+  });
+
+  test("rule(): fixed match order, sets only for several elements, refuses bad input", () => {
+    expect(
+      rule({ protocol: "tcp", dport: [25, 587], ipSaddr: ["10.0.0.1"], verdict: "accept", comment: 'a "b"' }),
+    ).toBe("ip saddr 10.0.0.1 tcp dport { 25, 587 } accept comment \"a 'b'\"");
+    expect(() => rule({ dport: [22], verdict: "accept" })).toThrow(/needs a protocol/);
+    expect(() => rule({ protocol: "tcp", dport: [70000], verdict: "accept" })).toThrow(/bad port/);
+    expect(() => rule({ ipSaddr: ["10.0.0.1; flush ruleset"], verdict: "accept" })).toThrow(/not an address/);
+    expect(() => rule({ ipSaddr: [], verdict: "accept" })).toThrow(/empty set/);
+    expect(() => rule({ iifname: 'lo" accept', verdict: "accept" })).toThrow(/interface name/);
+  });
+});
