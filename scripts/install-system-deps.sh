@@ -12,6 +12,9 @@ PACKAGES=(
   nftables                     # nft -c -f
   util-linux bsdutils          # unshare (private mount namespaces), script (tty for postfix)
   curl openssl python3 ca-certificates socat
+  bind9 bind9-utils bind9-dnsutils # named (loopback), named-checkzone, dig: DNS zone tests
+  python3-dkim python3-dnspython   # DKIM verification against the published key
+  graphviz                         # dot -Tsvg: topology diagram
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
