@@ -1,6 +1,17 @@
 import "cdktf/lib/testing/adapters/jest";
 import { ClusterNode, PORTS, PortKey, Topology, buildTopology, listeningPorts } from "../../lib/topology";
-import { NftRule, nodeFirewall, portRules, renderNftables, rule, serializeNftables } from "../../lib/render/nftables";
+import {
+  NftRule,
+  allowRuleToNft,
+  nodeFirewall,
+  planAllowRules,
+  portRules,
+  renderHostFirewall,
+  renderNftables,
+  rule,
+  serializeNftables,
+} from "../../lib/render/nftables";
+import type { FirewallPlan } from "../../lib/platforms/platform";
 import { documentedLayout, largeLayout } from "../fixtures";
 
 const SSH = ["198.51.100.7", "2001:db8:1::/48"];
@@ -116,5 +127,143 @@ describe("nftables serialization", () => {
     expect(() => rule({ ipSaddr: ["10.0.0.1; flush ruleset"], verdict: "accept" })).toThrow(/not an address/);
     expect(() => rule({ ipSaddr: [], verdict: "accept" })).toThrow(/empty set/);
     expect(() => rule({ iifname: 'lo" accept', verdict: "accept" })).toThrow(/interface name/);
+  });
+});
+
+describe("host firewall from a firewall plan", () => {
+  const plan: FirewallPlan = {
+    groups: [
+      { name: "lb", description: "", members: [{ name: "lb1", ipv4: "10.0.0.5" }] },
+      {
+        name: "mailbox",
+        description: "",
+        members: [
+          { name: "mail1", ipv4: "10.0.0.11" },
+          { name: "mail2", ipv4: "10.0.0.12" },
+        ],
+      },
+      { name: "classic", description: "", members: [{ name: "classic1", ipv4: "10.0.0.21" }] },
+    ],
+    rules: [
+      {
+        key: "exmdb-from-mailbox",
+        target: { group: "mailbox" },
+        source: { group: "mailbox" },
+        port: 5000,
+        protocol: "tcp",
+        portKey: "exmdb",
+        description: "",
+      },
+      {
+        key: "exmdb-from-classic",
+        target: { group: "mailbox" },
+        source: { group: "classic" },
+        port: 5000,
+        protocol: "tcp",
+        portKey: "exmdb",
+        description: "",
+      },
+      {
+        key: "gromoxHttps-from-lb",
+        target: { group: "mailbox" },
+        source: { group: "lb" },
+        port: 10443,
+        protocol: "tcp",
+        portKey: "gromoxHttps",
+        description: "",
+      },
+      {
+        key: "publicSmtp-from-nlb",
+        target: { group: "lb" },
+        source: { service: "load-balancer" },
+        port: 25,
+        protocol: "tcp",
+        portKey: "publicSmtp",
+        description: "",
+      },
+      {
+        key: "publicHttps-from-world4",
+        target: { group: "lb" },
+        source: { cidr: "0.0.0.0/0" },
+        port: 443,
+        protocol: "tcp",
+        portKey: "publicHttps",
+        description: "",
+      },
+      {
+        key: "publicHttps-from-world6",
+        target: { group: "lb" },
+        source: { cidr: "::/0" },
+        port: 443,
+        protocol: "tcp",
+        portKey: "publicHttps",
+        description: "",
+      },
+      {
+        key: "ssh-from-ops",
+        target: { group: "lb" },
+        source: { cidr: "2001:db8::/48" },
+        port: 22,
+        protocol: "tcp",
+        portKey: "ssh",
+        description: "",
+      },
+      {
+        key: "nfs-from-mailbox",
+        target: { service: "shared-storage" },
+        source: { group: "mailbox" },
+        port: 2049,
+        protocol: "tcp",
+        portKey: "nfs",
+        description: "",
+      },
+    ],
+  };
+
+  test("rules of a machine merge per port key; group sources become member addresses", () => {
+    expect(planAllowRules(plan, "mail2")).toEqual([
+      { port: 5000, protocol: "tcp", comment: "exmdb", from: ["10.0.0.11", "10.0.0.12", "10.0.0.21"] },
+      { port: 10443, protocol: "tcp", comment: "gromoxHttps", from: ["10.0.0.5"] },
+    ]);
+    expect(planAllowRules(plan, "classic1")).toEqual([]);
+  });
+
+  test("managed-service sources resolve through the platform, or are left out", () => {
+    expect(planAllowRules(plan, "lb1").map((r) => r.comment)).toEqual(["ssh", "publicHttps"]);
+    const withLb = planAllowRules(plan, "lb1", (s) => (s === "load-balancer" ? ["10.0.0.253"] : undefined));
+    expect(withLb).toEqual([
+      { port: 22, protocol: "tcp", comment: "ssh", from: ["2001:db8::/48"] },
+      { port: 25, protocol: "tcp", comment: "publicSmtp", from: ["10.0.0.253"] },
+      { port: 443, protocol: "tcp", comment: "publicHttps", from: ["0.0.0.0/0", "::/0"] },
+    ]);
+    // A world CIDR opens the port to any source in both families, in one rule.
+    expect(allowRuleToNft(withLb[2]!)).toEqual([
+      { protocol: "tcp", dport: [443], verdict: "accept", comment: "publicHttps" },
+    ]);
+    const text = renderHostFirewall({ hostname: "lb1.example.com", ipv4: "10.0.0.5" }, withLb).content;
+    expect(text).toContain('ip6 saddr 2001:db8::/48 tcp dport 22 accept comment "ssh"');
+    expect(text).toContain('ip saddr 10.0.0.253 tcp dport 25 accept comment "publicSmtp"');
+  });
+
+  test("the plan path and the port-table path agree when the plan is the port table", () => {
+    const topo = buildTopology(documentedLayout());
+    const node = topo.node("mail1");
+    const derived: FirewallPlan = {
+      groups: topo.nodes.map((n) => ({ name: n.name, description: "", members: [{ name: n.name, ipv4: n.ipv4 }] })),
+      rules: listeningPorts(node).flatMap((key) =>
+        PORTS[key].exposure === "cluster"
+          ? topo.clientsOf(key).map((c) => ({
+              key: `${key}-from-${c.name}`,
+              target: { group: node.name },
+              source: { group: c.name },
+              port: PORTS[key].port,
+              protocol: "tcp" as const,
+              portKey: key,
+              description: "",
+            }))
+          : [],
+      ),
+    };
+    expect(renderHostFirewall(node, planAllowRules(derived, "mail1")).content).toBe(renderNftables(topo, node).content);
   });
 });

@@ -1,3 +1,4 @@
 export * from "./model";
 export * from "./serialize";
 export * from "./firewall";
+export * from "./plan";
