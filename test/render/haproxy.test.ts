@@ -229,7 +229,10 @@ describe("renderHaproxy: backends", () => {
   test("be_web pins web sessions with a cookie; use-server still routes logins home", () => {
     const be = section(docCfg, "backend be_web");
     expect(be).toContain("cookie grommunio_node insert indirect nocache httponly secure");
-    expect(be).toContain("server mail2.gro.at 10.10.10.30:10443 check ssl verify none cookie mail2");
+    expect(be).toContain("server mail2.gro.at 10.10.10.30:10443 check ssl verify none cookie mail2.gro.at");
+    expect(be).toContain(
+      'http-after-response add-header Set-Cookie "grommunio_node=%[srv_name]; path=/; HttpOnly; Secure" if { var(txn.mbox) -m found }',
+    );
     expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
     expect(be).toContain("option redispatch");
   });

@@ -99,6 +99,11 @@ export interface BackendSection {
   /** `balance`, `hash-type`, `option …`, `timeout …`, `cookie …`, `stick-table …`, `default-server …`. */
   readonly settings?: readonly Directive[];
   readonly acls?: readonly Acl[];
+  /**
+   * `http-after-response …` rules: run after HAProxy's own response processing (cookie
+   * insertion included), so a `Set-Cookie` added here is not taken for the server's and removed.
+   */
+  readonly httpAfterResponse?: readonly Rule[];
   /** `use-server <name-or-log-format> <cond>` rules, in order. */
   readonly useServers?: ReadonlyArray<{
     readonly server: string;
@@ -268,6 +273,7 @@ function backendLines(b: BackendSection): string[] {
   const acls = b.acls ?? [];
   const declared = declaredAcls(`backend ${b.name}`, acls);
   checkConditions(`backend ${b.name}`, declared, [
+    ...(b.httpAfterResponse ?? []).map((r) => r.cond),
     ...(b.useServers ?? []).map((u) => u.cond),
     ...(b.stickRules ?? []).map((s) => s.cond),
   ]);
@@ -284,6 +290,8 @@ function backendLines(b: BackendSection): string[] {
     }
   }
   if (b.servers.length === 0) throw new Error(`backend ${b.name}: no server`);
+  if (b.mode === "tcp" && (b.httpAfterResponse?.length ?? 0) > 0)
+    throw new Error(`backend ${b.name}: HTTP rules in TCP mode`);
   return [
     ...comments(b.comment, ""),
     `backend ${b.name}`,
@@ -293,6 +301,7 @@ function backendLines(b: BackendSection): string[] {
       ...comments(a.comment, INDENT),
       checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
     ]),
+    ...(b.httpAfterResponse ?? []).flatMap((r) => ruleLines("http-after-response", r)),
     ...(b.useServers ?? []).flatMap((u) => [
       ...comments(u.comment, INDENT),
       checkLine(`${INDENT}use-server ${u.server}${condText(u.cond)}`),

@@ -179,12 +179,13 @@ const POOL_PATHS: Readonly<Record<OptionalPool, readonly string[]>> = {
   archive: ["/archive"],
 };
 
+/** Mailbox-node servers; with `cookie`, the web cookie's value is the server name (`%[srv_name]`). */
 function mailboxServers(topology: Topology, o: ResolvedHaproxyOptions, cookie: boolean): Server[] {
   return topology.mailboxNodes.map((n) => ({
     name: n.hostname,
     address: n.ipv4,
     port: PORTS.gromoxHttps.port,
-    params: ["check", ...serverTls(o, n.hostname), ...(cookie ? ["cookie", n.name] : [])],
+    params: ["check", ...serverTls(o, n.hostname), ...(cookie ? ["cookie", n.hostname] : [])],
   }));
 }
 
@@ -414,7 +415,11 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       "grommunio-web, -sync (ActiveSync) and -dav on the mailbox nodes. A web session lives on the",
       "node that served the login: the cookie pins the browser there.",
       ...(nodeAware
-        ? ["use-server is evaluated before cookies: a login POST still goes home and re-pins the cookie."]
+        ? [
+            "use-server is evaluated before cookies, so a login POST goes home even with a cookie for",
+            "another node; but HAProxy inserts no cookie for a request use-server routed (and strips a",
+            "same-named Set-Cookie set by http-response), hence http-after-response adds it.",
+          ]
         : []),
     ],
     settings: [
@@ -423,7 +428,17 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       d("cookie", WEB_NODE_COOKIE, "insert", "indirect", "nocache", "httponly", "secure"),
       CHECK_TIMING,
     ],
-    ...(nodeAware ? { useServers: [USE_HOME_SERVER] } : {}),
+    ...(nodeAware
+      ? {
+          httpAfterResponse: [
+            {
+              action: ["add-header", "Set-Cookie", `${WEB_NODE_COOKIE}=%[srv_name]; path=/; HttpOnly; Secure`],
+              cond: when("{ var(txn.mbox) -m found }"),
+            },
+          ],
+          useServers: [USE_HOME_SERVER],
+        }
+      : {}),
     servers: mailboxServers(topology, o, true),
   });
   if (lb.adminAllowFrom !== undefined) {
