@@ -30,6 +30,7 @@ import {
   parseIpv4Cidr,
 } from "./net";
 import { Daemon, PORTS, PortKey } from "./ports";
+import { resolveMapReader } from "./database-accounts";
 import { NEWEST_GROMOX, OLDEST_GROMOX, gromoxFeatures, isKnownGromoxVersion, parseGromoxVersion } from "./versions";
 
 /** `servers.id` is an unsigned TINYINT. */
@@ -472,6 +473,9 @@ function resolveDatabase(
     );
     bad = true;
   }
+  const mapReader = resolveMapReader(db, user, root, c);
+  if (mapReader === null) bad = true;
+  const reader = mapReader ? { mapReader } : {};
   const nodeDb = nodeInputs.filter((n) => n.roles?.includes("database"));
   if (db && "node" in db) {
     const n = nodes.get(db.node);
@@ -499,7 +503,7 @@ function resolveDatabase(
       bad = true;
     }
     if (!n || bad) return undefined;
-    return { host: n.ipv4, port: PORTS.mysql.port, name, user, password: db.password, node: n };
+    return { host: n.ipv4, port: PORTS.mysql.port, name, user, password: db.password, node: n, ...reader };
   }
   if (db && "host" in db) {
     const port = db.port ?? PORTS.mysql.port;
@@ -524,7 +528,7 @@ function resolveDatabase(
       bad = true;
     }
     if (bad) return undefined;
-    return { host: db.host, port, name, user, password: db.password };
+    return { host: db.host, port, name, user, password: db.password, ...reader };
   }
   c.add("GRX032", root, "database", "no database given.", "Give database: { node } or database: { host, port }.");
   return undefined;

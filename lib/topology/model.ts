@@ -74,6 +74,18 @@ export type DatabaseInput = (DatabaseOnNodeInput | ExternalDatabaseInput) & {
    * files of mode 0640/0600 only.
    */
   readonly password: string;
+  /**
+   * Read-only account of the load balancers' mailbox-map job: column-level SELECT on `users`,
+   * `aliases`, `servers` and `domains` (never the password hashes), granted from the
+   * load-balancer nodes' private addresses only (`renderMapReaderGrants`).
+   * @default "grommunio_map"
+   */
+  readonly mapReaderUser?: string;
+  /**
+   * Password of `mapReaderUser` (a Terraform token, like `password`).
+   * @default undefined: the account is not created, and the load balancers cannot read the database
+   */
+  readonly mapReaderPassword?: string;
 };
 
 export interface ProxyProtocolInput {
@@ -168,6 +180,8 @@ export interface DatabaseEndpoint {
   readonly password: string;
   /** The database node, when the database runs on a cluster node. */
   readonly node?: ClusterNode;
+  /** The load balancers' read-only account; present when `mapReaderPassword` was given. */
+  readonly mapReader?: { readonly user: string; readonly password: string };
 }
 
 export interface ProxyProtocol {

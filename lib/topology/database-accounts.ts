@@ -1,0 +1,54 @@
+/**
+ * Validation of the database accounts beyond the main one (codes GRX050–GRX069, reserved for
+ * the postfix/SQL side). Called from `buildTopology`; kept
+ * apart so the SQL side's rules live in one file.
+ */
+import { IssueCollector } from "./errors";
+import { ClusterInput } from "./model";
+
+/** Characters that would break an SQL statement line, a postfix map file or a YAML line. */
+const UNSAFE_SECRET = /[\r\n\0]/;
+
+/** Default name of the load balancers' read-only account. */
+export const DEFAULT_MAP_READER_USER = "grommunio_map";
+
+/**
+ * The load balancers' read-only database account: undefined when neither `mapReaderUser` nor
+ * `mapReaderPassword` was given (no account), null when invalid (GRX050, GRX051 added to `c`).
+ */
+export function resolveMapReader(
+  db: ClusterInput["database"] | undefined,
+  user: string,
+  root: string,
+  c: IssueCollector,
+): { user: string; password: string } | undefined | null {
+  if (db?.mapReaderPassword === undefined && db?.mapReaderUser === undefined) return undefined;
+  const readerUser = db.mapReaderUser ?? DEFAULT_MAP_READER_USER;
+  let ok = true;
+  if (!/^[A-Za-z0-9_]{1,32}$/.test(readerUser) || readerUser === user) {
+    c.add(
+      "GRX050",
+      root,
+      "database.mapReaderUser",
+      readerUser === user
+        ? `the map reader "${readerUser}" is the same account as database.user; the bootstrap would give it write grants.`
+        : `"${readerUser}" is not a plain MariaDB user name.`,
+      `Use letters, digits and _ (at most 32), different from database.user (default "${DEFAULT_MAP_READER_USER}").`,
+    );
+    ok = false;
+  }
+  const pw = db.mapReaderPassword;
+  if (typeof pw !== "string" || pw.length === 0 || UNSAFE_SECRET.test(pw)) {
+    c.add(
+      "GRX051",
+      root,
+      "database.mapReaderPassword",
+      pw === undefined
+        ? "database.mapReaderUser is set but mapReaderPassword is missing."
+        : "the map reader password is empty or spans lines.",
+      "Pass a random_password result (or another secret reference) for the load balancers' read-only account.",
+    );
+    ok = false;
+  }
+  return ok ? { user: readerUser, password: pw! } : null;
+}
