@@ -2,15 +2,46 @@
  * Every configuration file one node needs, from the whole topology. The provisioning layer
  * (cloud-init, container uploads) ships exactly these.
  */
-import { ClusterNode, Topology } from "../topology";
+import { ClusterNode, LoadBalancerTierSpec, Topology } from "../topology";
+import { renderAdminApi } from "./admin-api";
+import { renderMariadbConfig } from "./database/mariadb";
 import { renderGromox } from "./gromox";
+import { renderHaproxy } from "./haproxy";
+import { renderNginx } from "./nginx";
+import { renderPostfix } from "./postfix";
 import { renderHosts } from "./system/hosts";
 import { ConfigFile, sortFiles } from "./types";
 
-/** All rendered files for `node`, sorted by path. Pure and deterministic. */
+/** The renderer of each load-balancer flavour. */
+const LOAD_BALANCER_RENDERERS: Record<
+  LoadBalancerTierSpec["flavor"],
+  (topology: Topology, node: ClusterNode) => ConfigFile[]
+> = {
+  haproxy: (t, n) => renderHaproxy(t, n),
+  nginx: (t, n) => renderNginx(t, n),
+};
+
+/** The load-balancer files of `node` (none unless it is on the load-balancer tier). */
+export function renderLoadBalancer(topology: Topology, node: ClusterNode): ConfigFile[] {
+  const lb = topology.loadBalancer;
+  if (!lb || !node.has("load-balancer")) return [];
+  return LOAD_BALANCER_RENDERERS[lb.flavor](topology, node);
+}
+
+/**
+ * All rendered files for `node`, sorted by path. Pure and deterministic. Throws
+ * `GrommunioValidationError` when a renderer refuses the topology, and a plain error if two
+ * renderers claim one path (a bug in this library).
+ */
 export function renderNodeFiles(topology: Topology, node: ClusterNode): ConfigFile[] {
-  const files: ConfigFile[] = [renderHosts(topology, node), ...renderGromox(topology, node)];
-  // Wired in as they land: postfix, admin-api, mariadb, haproxy/nginx.
+  const files: ConfigFile[] = [
+    renderHosts(topology, node),
+    ...renderGromox(topology, node),
+    ...renderPostfix(topology, node),
+    ...renderAdminApi(topology, node),
+    ...renderMariadbConfig(topology, node),
+    ...renderLoadBalancer(topology, node),
+  ];
   const seen = new Set<string>();
   for (const f of files) {
     if (seen.has(f.path)) throw new Error(`two renderers produced ${f.path} for node ${node.name}`);
