@@ -93,10 +93,12 @@ export function parseReportAddress(text: string): { local: string; domain: strin
 
 /**
  * The regular expression (RE2 and JavaScript alike) that strips a PEM block down to its base64
- * body: the `-----BEGIN …-----`/`-----END …-----` lines and all white space. `MailDns` hands the
- * same pattern to Terraform's `replace(public_key_pem, "/…/", "")`, so both sides agree.
+ * body: the `-----BEGIN …-----`/`-----END …-----` lines and the line breaks. `MailDns` hands the
+ * same pattern to Terraform's `replace(public_key_pem, "/…/", "")`, so both sides agree. The line
+ * break is a real newline character, not `\n`: cdktf passes function arguments to Terraform
+ * without escaping backslashes, and HCL rejects `\s`.
  */
-export const PEM_ARMOR_PATTERN = "-----[A-Z ]+-----|\\s";
+export const PEM_ARMOR_PATTERN = "-----[A-Z ]+-----|\n";
 
 /** Base64 body of a PEM block, exactly as Terraform's `replace` with `PEM_ARMOR_PATTERN` computes it. */
 export function pemBody(pem: string): string {
@@ -123,7 +125,7 @@ export function checkDkimPublicKey(publicKey: string): DkimKeyCheck {
     if (!/^-----BEGIN PUBLIC KEY-----[\s\S]*-----END PUBLIC KEY-----$/.test(trimmed)) {
       return { ok: false, reason: "it is not a PEM PUBLIC KEY block (SubjectPublicKeyInfo)" };
     }
-    base64 = pemBody(trimmed);
+    base64 = pemBody(trimmed).replace(/\s/g, "");
   } else {
     base64 = trimmed.replace(/\s/g, "");
   }
