@@ -252,7 +252,8 @@ describe("renderHaproxy: backends", () => {
       ["pop3", "be_pop3s", 995],
     ] as const) {
       const on = section(docCfg, `backend ${be}`);
-      expect(on).toContain(`server classic1.gro.at 10.10.10.50:${port} check send-proxy-v2`);
+      // PROXY for traffic; health checks without it (a check port turns it off for checks).
+      expect(on).toContain(`server classic1.gro.at 10.10.10.50:${port} check port ${port} send-proxy-v2`);
       expect(on).toContain("option redispatch");
       const input = documentedLayout({
         loadBalancer: { ...documentedLayout().loadBalancer!, proxyProtocol: { [svc]: false } },
@@ -339,8 +340,8 @@ describe("renderHaproxy: backends", () => {
     const cfg = cfgOf(largeLayout(), "lb2");
     expect(section(cfg, "backend be_gromox").filter((l) => l.startsWith("server "))).toHaveLength(5);
     expect(section(cfg, "backend be_smtp").filter((l) => l.startsWith("server "))).toEqual([
-      "server classic1.int.example.com 10.20.0.31:25 check send-proxy-v2",
-      "server classic2.int.example.com 10.20.0.32:25 check send-proxy-v2",
+      "server classic1.int.example.com 10.20.0.31:25 check port 25 send-proxy-v2",
+      "server classic2.int.example.com 10.20.0.32:25 check port 25 send-proxy-v2",
     ]);
     expect(section(cfg, "backend be_admin")).toContain(
       "server admin1.int.example.com 10.20.0.41:8443 check ssl verify none",

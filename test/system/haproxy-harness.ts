@@ -11,6 +11,7 @@ import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
 import { ConfigFile } from "../../lib/render/types";
+import { ownScratchDir, removeScratchDir } from "./scratch";
 import { requireProgram, run, runInSandbox, scratchDir } from "./support";
 
 export interface ExecResult {
@@ -133,7 +134,7 @@ export function dummyBackend(name: string, address: string, port: number, tls: {
 
 export interface RunningHaproxy {
   readonly pid: number;
-  /** Scratch directory mounted at /run/haproxy (stats socket, pid file, log of the start). */
+  /** Scratch directory mounted at /run/haproxy (stats socket, pid file, log of the start); removed by stop(). */
   readonly runDir: string;
   /** Scratch directory mounted at /etc/haproxy. */
   readonly etcDir: string;
@@ -156,9 +157,9 @@ export function startHaproxy(opts: {
   config?: string;
 }): RunningHaproxy {
   requireProgram("haproxy", "haproxy");
-  const etcDir = scratchDir("etc-haproxy");
-  const runDir = scratchDir("run-haproxy");
-  fs.chmodSync(runDir, 0o755);
+  // Not under the jest TMPDIR: another jest run's global teardown may remove that meanwhile.
+  const etcDir = ownScratchDir("haproxy-etc");
+  const runDir = ownScratchDir("haproxy-run");
   for (const f of opts.files) {
     if (!f.path.startsWith("/etc/haproxy/")) continue;
     const target = path.join(etcDir, path.relative("/etc/haproxy", f.path));
@@ -171,7 +172,11 @@ export function startHaproxy(opts: {
     { hosts: opts.hosts ?? {}, binds: { "/etc/haproxy": etcDir, "/run/haproxy": runDir } },
     `haproxy -D -p /run/haproxy/haproxy.pid -f ${cfg} </dev/null >/run/haproxy/start.log 2>&1 || { cat /run/haproxy/start.log; exit 1; }`,
   );
-  if (r.status !== 0) throw new Error(`haproxy did not start (rc ${r.status}):\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) {
+    removeScratchDir(etcDir);
+    removeScratchDir(runDir);
+    throw new Error(`haproxy did not start (rc ${r.status}):\n${r.stdout}${r.stderr}`);
+  }
   const pid = Number(fs.readFileSync(path.join(runDir, "haproxy.pid"), "utf8").trim().split("\n")[0]);
   if (!Number.isInteger(pid) || pid <= 1) throw new Error("haproxy wrote no pid file");
   const sock = path.join(runDir, "admin.sock");
@@ -198,20 +203,19 @@ export function startHaproxy(opts: {
       return rows.map((row) => Object.fromEntries(row.split(",").map((v, i) => [cols[i] ?? `c${i}`, v])));
     },
     async stop() {
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        return; // already gone
-      }
-      for (let i = 0; i < 50; i++) {
+      const alive = () => {
         try {
           process.kill(pid, 0);
+          return true;
         } catch {
-          return;
+          return false;
         }
-        await sleep(100);
-      }
-      process.kill(pid, "SIGKILL");
+      };
+      if (alive()) process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 50 && alive(); i++) await sleep(100);
+      if (alive()) process.kill(pid, "SIGKILL");
+      removeScratchDir(etcDir);
+      removeScratchDir(runDir);
     },
   };
 }

@@ -488,11 +488,13 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       kind: "backend",
       name: `be_${s.name}`,
       mode: "tcp",
-      comment: [
-        proxy
-          ? `PROXY v2 to ${PORTS[s.backend].server}: it logs the client's address (proxyProtocol.${s.service})`
-          : `no PROXY header (proxyProtocol.${s.service} is false): the backend sees the load balancer's address`,
-      ],
+      comment: proxy
+        ? [
+            `PROXY v2 to ${PORTS[s.backend].server}: it logs the client's address (proxyProtocol.${s.service}).`,
+            "Health checks connect without the header (check port): postfix's smtpd dies on the v2 LOCAL",
+            "header HAProxy would send on checks, and its master then throttles the service.",
+          ]
+        : [`no PROXY header (proxyProtocol.${s.service} is false): the backend sees the load balancer's address`],
       settings: [
         d("balance", long ? "leastconn" : "roundrobin"),
         d("option", "redispatch"),
@@ -503,7 +505,10 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
         name: n.hostname,
         address: n.ipv4,
         port: PORTS[s.backend].port,
-        params: ["check", ...(proxy ? ["send-proxy-v2"] : [])],
+        // With send-proxy-v2, HAProxy's health checks would send a PROXY v2 LOCAL header, which
+        // postfix 3.7's smtpd does not survive ("fatal: smtpd_peer_hostaddr_to_sockaddr"; the master
+        // then throttles the whole service). A check `port` turns PROXY off for checks only.
+        params: proxy ? ["check", "port", String(PORTS[s.backend].port), "send-proxy-v2"] : ["check"],
       })),
     });
   }
