@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, ClusterInput } from "../../lib/topology";
-import { renderHaproxy } from "../../lib/render/haproxy";
+import { HaproxyOptions, renderHaproxy } from "../../lib/render/haproxy";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { docHaproxyConfig, docServerHosts, DOC_LIST_FILES } from "../doc-haproxy";
 import { requireProgram, run, runInSandbox, scratchDir } from "./support";
@@ -42,10 +42,14 @@ beforeAll(() => {
 });
 
 /** Writes the generated /etc/haproxy files (plus the certificate) into a scratch dir. */
-function etcHaproxyFor(input: ClusterInput, node = "lb1"): { dir: string; hosts: Record<string, string> } {
+function etcHaproxyFor(
+  input: ClusterInput,
+  node = "lb1",
+  options: HaproxyOptions = {},
+): { dir: string; hosts: Record<string, string> } {
   const topo = buildTopology(input);
   const dir = scratchDir("etc-haproxy");
-  for (const f of renderHaproxy(topo, topo.node(node))) {
+  for (const f of renderHaproxy(topo, topo.node(node), options)) {
     if (!f.path.startsWith("/etc/haproxy/")) continue;
     const target = path.join(dir, path.relative("/etc/haproxy", f.path));
     fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -109,6 +113,27 @@ describe("haproxy -c -dW on the generated configuration", () => {
     );
     expect(r.stdout).toBe("Configuration file is valid\n");
     expect(r.status).toBe(0);
+  });
+
+  test("options: backend CA verification, IPv6 binds, HTTP/1.0 drop: valid, zero warnings", () => {
+    const input = documentedLayout({
+      nodes: documentedLayout().nodes.map((n) => (n.name === "lb1" ? { ...n, ipv6: "2001:db8::10" } : n)),
+    });
+    const { dir, hosts } = etcHaproxyFor(input, "lb1", {
+      backendCaFile: "/etc/haproxy/backend-ca.pem",
+      dropHttp10: true,
+      maxConnections: 5000,
+    });
+    fs.writeFileSync(path.join(dir, "backend-ca.pem"), certPem.slice(0, certPem.indexOf("-----BEGIN PRIVATE KEY")));
+    const r = runInSandbox(
+      { hosts, binds: { "/etc/haproxy": dir } },
+      "haproxy -c -dW -f /etc/haproxy/haproxy.cfg 2>&1",
+    );
+    expect(r.stdout).toBe("Configuration file is valid\n");
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "haproxy.cfg"), "utf8")).toContain(
+      "verify required ca-file /etc/haproxy/backend-ca.pem",
+    );
   });
 
   test("the check bites: a referenced file missing from the generated set fails", () => {
