@@ -30,7 +30,7 @@ import {
   parseIpv4Cidr,
 } from "./net";
 import { Daemon, PORTS, PortKey } from "./ports";
-import { resolveMapReader } from "./database-accounts";
+import { resolveInnodbBufferPool, resolveMapReader } from "./database-accounts";
 import { NEWEST_GROMOX, OLDEST_GROMOX, gromoxFeatures, isKnownGromoxVersion, parseGromoxVersion } from "./versions";
 
 /** `servers.id` is an unsigned TINYINT. */
@@ -502,8 +502,18 @@ function resolveDatabase(
       );
       bad = true;
     }
-    if (!n || bad) return undefined;
-    return { host: n.ipv4, port: PORTS.mysql.port, name, user, password: db.password, node: n, ...reader };
+    const pool = resolveInnodbBufferPool(db, root, c);
+    if (!n || bad || pool === undefined) return undefined;
+    return {
+      host: n.ipv4,
+      port: PORTS.mysql.port,
+      name,
+      user,
+      password: db.password,
+      node: n,
+      ...reader,
+      innodbBufferPoolSize: pool,
+    };
   }
   if (db && "host" in db) {
     const port = db.port ?? PORTS.mysql.port;

@@ -1,10 +1,10 @@
 /**
- * Validation of the database accounts beyond the main one (codes GRX050–GRX069, reserved for
- * the postfix/SQL side). Called from `buildTopology`; kept
- * apart so the SQL side's rules live in one file.
+ * Validation of the database accounts beyond the main one and of the database node's settings
+ * (codes GRX050–GRX069, reserved for the postfix/SQL side). Called from `buildTopology`; kept
+ * apart so that the SQL side's rules live in one file.
  */
 import { IssueCollector } from "./errors";
-import { ClusterInput } from "./model";
+import { ClusterInput, DatabaseOnNodeInput } from "./model";
 
 /** Characters that would break an SQL statement line, a postfix map file or a YAML line. */
 const UNSAFE_SECRET = /[\r\n\0]/;
@@ -51,4 +51,24 @@ export function resolveMapReader(
     ok = false;
   }
   return ok ? { user: readerUser, password: pw! } : null;
+}
+
+/** Default MariaDB buffer pool of the database node. */
+export const DEFAULT_INNODB_BUFFER_POOL_SIZE = "1G";
+
+/**
+ * The database node's `innodb_buffer_pool_size` (default `DEFAULT_INNODB_BUFFER_POOL_SIZE`), or
+ * undefined when it is not a MariaDB size (GRX052 added to `c`).
+ */
+export function resolveInnodbBufferPool(db: DatabaseOnNodeInput, root: string, c: IssueCollector): string | undefined {
+  const size = db.innodbBufferPoolSize ?? DEFAULT_INNODB_BUFFER_POOL_SIZE;
+  if (typeof size === "string" && /^[1-9][0-9]{0,6}[KMG]$/.test(size)) return size;
+  c.add(
+    "GRX052",
+    root,
+    "database.innodbBufferPoolSize",
+    `"${String(size)}" is not a MariaDB size.`,
+    'Give a whole number with the unit K, M or G, e.g. "4G" (50–70 % of the database VM\'s RAM).',
+  );
+  return undefined;
 }

@@ -55,6 +55,11 @@ export interface NodeInput {
 export interface DatabaseOnNodeInput {
   /** Name of the node with the `database` role. */
   readonly node: string;
+  /**
+   * MariaDB `innodb_buffer_pool_size` on that node, `<number><K|M|G>`: give 50–70 % of its RAM.
+   * @default "1G" (fits a 2 GB VM; raise it on larger ones)
+   */
+  readonly innodbBufferPoolSize?: string;
 }
 
 export interface ExternalDatabaseInput {
@@ -182,6 +187,8 @@ export interface DatabaseEndpoint {
   readonly node?: ClusterNode;
   /** The load balancers' read-only account; present when `mapReaderPassword` was given. */
   readonly mapReader?: { readonly user: string; readonly password: string };
+  /** MariaDB `innodb_buffer_pool_size` of the database node (only with `node`). */
+  readonly innodbBufferPoolSize?: string;
 }
 
 export interface ProxyProtocol {

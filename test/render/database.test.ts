@@ -1,0 +1,254 @@
+import { buildTopology, ClusterInput, GrommunioValidationError, validateCluster } from "../../lib/topology";
+import {
+  MAP_READER_COLUMNS,
+  MARIADB_CONFIG_PATH,
+  maxConnections,
+  renderDatabaseBootstrap,
+  renderMapReaderGrants,
+  renderMariadbConfig,
+  renderServersSeed,
+  sqlAccount,
+  sqlIdent,
+  sqlString,
+} from "../../lib/render/database";
+import { documentedLayout, largeLayout } from "../fixtures";
+
+const withReader = (overrides: Partial<ClusterInput["database"]> = {}): ClusterInput =>
+  documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret", ...overrides } });
+
+describe("SQL literals", () => {
+  it("escapes quote, backslash and control characters", () => {
+    expect(sqlString("plain")).toBe("'plain'");
+    expect(sqlString("it's")).toBe("'it''s'");
+    expect(sqlString("a\\b")).toBe("'a\\\\b'");
+    expect(sqlString("l1\nl2\r\0\x1a")).toBe("'l1\\nl2\\r\\0\\Z'");
+    expect(sqlString("${TfToken[TOKEN.12]}")).toBe("'${TfToken[TOKEN.12]}'");
+  });
+  it("quotes identifiers and accounts", () => {
+    expect(sqlIdent("grommunio")).toBe("`grommunio`");
+    expect(sqlIdent("we`ird")).toBe("`we``ird`");
+    expect(() => sqlIdent("")).toThrow(/identifier/);
+    expect(sqlAccount("grommunio", "10.10.10.20")).toBe("'grommunio'@'10.10.10.20'");
+  });
+});
+
+describe("map reader account validation (GRX050, GRX051)", () => {
+  it("accepts a password and defaults the user", () => {
+    const t = buildTopology(withReader());
+    expect(t.database.mapReader).toEqual({ user: "grommunio_map", password: "map-secret" });
+    expect(buildTopology(documentedLayout()).database.mapReader).toBeUndefined();
+  });
+  it("rejects a reader that is the gromox account, a bad name, a missing or multi-line password", () => {
+    const codes = (db: Partial<ClusterInput["database"]>) => validateCluster(withReader(db)).map((i) => i.code);
+    expect(codes({ mapReaderUser: "grommunio" })).toEqual(["GRX050"]);
+    expect(codes({ mapReaderUser: "map-reader" })).toEqual(["GRX050"]);
+    expect(codes({ mapReaderPassword: "" })).toEqual(["GRX051"]);
+    expect(codes({ mapReaderPassword: "two\nlines" })).toEqual(["GRX051"]);
+    const onlyUser = documentedLayout({ database: { node: "db1", password: "x", mapReaderUser: "lbmap" } });
+    const issues = validateCluster(onlyUser);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({
+      code: "GRX051",
+      field: "database.mapReaderPassword",
+      message: "database.mapReaderUser is set but mapReaderPassword is missing.",
+    });
+  });
+});
+
+describe("renderDatabaseBootstrap", () => {
+  it("renders the documented layout exactly", () => {
+    const t = buildTopology(withReader({ password: "it's\\secret" }));
+    const pw = "'it''s\\\\secret'";
+    const gromox = ["10.10.10.20", "10.10.10.30", "10.10.10.40", "10.10.10.50"].flatMap((h) => [
+      `CREATE USER IF NOT EXISTS 'grommunio'@'${h}' IDENTIFIED BY ${pw};`,
+      `ALTER USER 'grommunio'@'${h}' IDENTIFIED BY ${pw};`,
+      `GRANT ALL PRIVILEGES ON \`grommunio\`.* TO 'grommunio'@'${h}';`,
+    ]);
+    expect(renderDatabaseBootstrap(t)).toBe(
+      [
+        "-- cluster: database bootstrap, rendered by cdktf-grommunio.",
+        "-- Run as the MariaDB root user before gromox-dbop -C; idempotent.",
+        "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
+        "CREATE DATABASE IF NOT EXISTS `grommunio` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;",
+        "-- grommunio: gromox, postfix maps and admin-api, one account per node address",
+        ...gromox,
+        "-- grommunio_map: the load balancers' mailbox-map job (grants: renderMapReaderGrants)",
+        "CREATE USER IF NOT EXISTS 'grommunio_map'@'10.10.10.10' IDENTIFIED BY 'map-secret';",
+        "ALTER USER 'grommunio_map'@'10.10.10.10' IDENTIFIED BY 'map-secret';",
+        "-- accounts of these names from addresses that are not (or no longer) cluster nodes",
+        "SET @grx_stale = (SELECT GROUP_CONCAT(CONCAT(QUOTE(User), '@', QUOTE(Host)) ORDER BY User, Host SEPARATOR ', ') FROM mysql.user WHERE (User = 'grommunio' AND Host NOT IN ('10.10.10.20', '10.10.10.30', '10.10.10.40', '10.10.10.50')) OR (User = 'grommunio_map' AND Host NOT IN ('10.10.10.10')));",
+        "SET @grx_drop = IF(@grx_stale IS NULL, 'DO 0', CONCAT('DROP USER ', @grx_stale));",
+        "PREPARE grx_drop_stale FROM @grx_drop;",
+        "EXECUTE grx_drop_stale;",
+        "DEALLOCATE PREPARE grx_drop_stale;",
+        "FLUSH PRIVILEGES;",
+        "",
+      ].join("\n"),
+    );
+  });
+  it("never grants to a wildcard host, the database node or the load balancers (gromox account)", () => {
+    const t = buildTopology(largeLayout({ database: { node: "db1", password: "pw", mapReaderPassword: "m" } }));
+    const sql = renderDatabaseBootstrap(t);
+    expect(sql).not.toMatch(/@'%'|@'10\.20\.0\.%'|\/24/);
+    const gromoxHosts = [...sql.matchAll(/^GRANT ALL PRIVILEGES ON `grommunio`\.\* TO 'grommunio'@'([^']+)';$/gm)].map(
+      (m) => m[1],
+    );
+    // mail1-4, mail6, classic1-2, admin1 — sorted by address; not db1 (.50), not lb1/lb2 (.5/.6).
+    expect(gromoxHosts).toEqual([
+      "10.20.0.11",
+      "10.20.0.12",
+      "10.20.0.13",
+      "10.20.0.14",
+      "10.20.0.16",
+      "10.20.0.31",
+      "10.20.0.32",
+      "10.20.0.41",
+    ]);
+    const readerHosts = [...sql.matchAll(/^CREATE USER IF NOT EXISTS 'grommunio_map'@'([^']+)'/gm)].map((m) => m[1]);
+    expect(readerHosts).toEqual(["10.20.0.5", "10.20.0.6"]);
+  });
+  it("without a map reader creates no reader account and cleans up only the gromox account", () => {
+    const sql = renderDatabaseBootstrap(buildTopology(documentedLayout()));
+    expect(sql).not.toContain("grommunio_map");
+    expect(sql).toContain(
+      "FROM mysql.user WHERE (User = 'grommunio' AND Host NOT IN ('10.10.10.20', '10.10.10.30', '10.10.10.40', '10.10.10.50')));",
+    );
+  });
+});
+
+describe("renderMapReaderGrants", () => {
+  it("grants SELECT on exactly the map columns, never users.password", () => {
+    const sql = renderMapReaderGrants(buildTopology(withReader()));
+    expect(sql).toBe(
+      [
+        "-- cluster: map reader grants, rendered by cdktf-grommunio.",
+        "-- Run as the MariaDB root user after gromox-dbop -C (the tables must exist); idempotent.",
+        "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
+        "GRANT SELECT (`id`, `username`, `homeserver`, `address_status`) ON `grommunio`.`users` TO 'grommunio_map'@'10.10.10.10';",
+        "GRANT SELECT (`aliasname`, `mainname`) ON `grommunio`.`aliases` TO 'grommunio_map'@'10.10.10.10';",
+        "GRANT SELECT (`id`, `hostname`, `extname`) ON `grommunio`.`servers` TO 'grommunio_map'@'10.10.10.10';",
+        "GRANT SELECT (`id`, `domainname`, `homeserver`, `domain_status`) ON `grommunio`.`domains` TO 'grommunio_map'@'10.10.10.10';",
+        "",
+      ].join("\n"),
+    );
+    expect(MAP_READER_COLUMNS.users).not.toContain("password");
+  });
+  it("grants nothing without a map reader", () => {
+    const sql = renderMapReaderGrants(buildTopology(documentedLayout()));
+    expect(sql).not.toMatch(/GRANT/);
+    expect(sql).toContain("No map reader declared");
+  });
+});
+
+describe("renderServersSeed", () => {
+  it("updates by id and inserts missing rows, one per mailbox node, in a transaction", () => {
+    const sql = renderServersSeed(buildTopology(documentedLayout()));
+    const rows = [1, 2, 3].flatMap((i) => [
+      `UPDATE \`servers\` SET \`hostname\` = 'mail${i}.gro.at', \`extname\` = 'mail.gro.at' WHERE \`id\` = ${i};`,
+      `INSERT INTO \`servers\` (\`id\`, \`hostname\`, \`extname\`) SELECT ${i}, 'mail${i}.gro.at', 'mail.gro.at' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM \`servers\` WHERE \`id\` = ${i});`,
+    ]);
+    expect(sql).toBe(
+      [
+        "-- cluster: servers seed, rendered by cdktf-grommunio.",
+        "-- Run after gromox-dbop -C; idempotent. Never deletes a servers row.",
+        "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
+        "START TRANSACTION;",
+        ...rows,
+        "COMMIT;",
+        "-- rows of former mailbox nodes: kept, listed with what still points at them",
+        "SELECT s.`id` AS retired_server_id, s.`hostname`, (SELECT COUNT(*) FROM `users` u WHERE u.`homeserver` = s.`id`) AS users, (SELECT COUNT(*) FROM `domains` d WHERE d.`homeserver` = s.`id`) AS domains FROM `servers` s WHERE s.`id` NOT IN (1, 2, 3) ORDER BY s.`id`;",
+        "",
+      ].join("\n"),
+    );
+    expect(sql).not.toMatch(/DELETE|ON DUPLICATE KEY/);
+  });
+  it("uses serverId and per-node external names, ids with gaps kept", () => {
+    const input = largeLayout();
+    const nodes = input.nodes.map((n) => (n.name === "mail6" ? { ...n, externalName: "mx6.example.com" } : n));
+    const sql = renderServersSeed(buildTopology({ ...input, nodes }));
+    expect(sql).toContain(
+      "UPDATE `servers` SET `hostname` = 'mail6.int.example.com', `extname` = 'mx6.example.com' WHERE `id` = 6;",
+    );
+    expect(sql).toContain("WHERE s.`id` NOT IN (1, 2, 3, 4, 6) ORDER BY");
+    expect(sql.match(/^INSERT INTO/gm)).toHaveLength(5);
+  });
+  it("does not depend on the order of the node list", () => {
+    const input = largeLayout();
+    const reversed = { ...input, nodes: [...input.nodes].reverse() };
+    expect(renderServersSeed(buildTopology(reversed))).toBe(renderServersSeed(buildTopology(input)));
+    expect(renderDatabaseBootstrap(buildTopology(reversed))).toBe(renderDatabaseBootstrap(buildTopology(input)));
+  });
+});
+
+describe("renderMariadbConfig", () => {
+  it("renders the database node's settings exactly and nothing for other nodes", () => {
+    const t = buildTopology(documentedLayout());
+    expect(renderMariadbConfig(t, t.node("mail1"))).toEqual([]);
+    expect(renderMariadbConfig(t, t.node("lb1"))).toEqual([]);
+    expect(renderMariadbConfig(t, t.node("db1"))).toEqual([
+      {
+        path: MARIADB_CONFIG_PATH,
+        mode: "0644",
+        owner: "root:root",
+        content: [
+          "# cluster: MariaDB settings for db1.gro.at, rendered by cdktf-grommunio.",
+          "# Read after 50-server.cnf; overrides its bind-address.",
+          "",
+          "[mariadbd]",
+          "bind-address = 10.10.10.60",
+          "port = 3306",
+          "skip-name-resolve = ON",
+          "character-set-server = utf8mb4",
+          "collation-server = utf8mb4_general_ci",
+          "max_connections = 250",
+          "innodb_buffer_pool_size = 1G",
+          "innodb_log_file_size = 256M",
+          "innodb_flush_log_at_trx_commit = 1",
+          "innodb_file_per_table = ON",
+          "innodb_flush_method = O_DIRECT",
+          "",
+        ].join("\n"),
+      },
+    ]);
+  });
+  it("sizes max_connections by client nodes (load balancers count with a map reader)", () => {
+    expect(maxConnections(buildTopology(documentedLayout()))).toBe(4 * 50 + 50);
+    expect(maxConnections(buildTopology(withReader()))).toBe(5 * 50 + 50);
+    expect(maxConnections(buildTopology(largeLayout()))).toBe(8 * 50 + 50);
+    const single = documentedLayout({
+      nodes: documentedLayout().nodes.filter((n) => ["mail1", "db1", "lb1"].includes(n.name)),
+    });
+    expect(maxConnections(buildTopology(single))).toBe(151);
+  });
+  it("takes the buffer pool size from the topology; a malformed one is GRX052", () => {
+    const t = buildTopology(
+      documentedLayout({ database: { node: "db1", password: "pw", innodbBufferPoolSize: "12G" } }),
+    );
+    expect(renderMariadbConfig(t, t.node("db1"))[0]!.content).toContain("\ninnodb_buffer_pool_size = 12G\n");
+    for (const bad of ["12 GB", "0G", "1.5G", "12g", ""]) {
+      const issues = validateCluster(
+        documentedLayout({ database: { node: "db1", password: "pw", innodbBufferPoolSize: bad } }),
+      );
+      expect(issues).toEqual([
+        {
+          code: "GRX052",
+          path: "cluster",
+          field: "database.innodbBufferPoolSize",
+          message: `"${bad}" is not a MariaDB size.`,
+          fix: 'Give a whole number with the unit K, M or G, e.g. "4G" (50–70 % of the database VM\'s RAM).',
+        },
+      ]);
+    }
+    expect(() =>
+      buildTopology(documentedLayout({ database: { node: "db1", password: "pw", innodbBufferPoolSize: "x" } })),
+    ).toThrow(GrommunioValidationError);
+  });
+  it("renders nothing for an external database", () => {
+    const input = documentedLayout({
+      database: { host: "db.example.net", port: 3307, password: "pw" },
+      nodes: documentedLayout().nodes.filter((n) => n.name !== "db1"),
+    });
+    const t = buildTopology(input);
+    expect(t.nodes.flatMap((n) => renderMariadbConfig(t, n))).toEqual([]);
+  });
+});
