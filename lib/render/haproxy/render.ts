@@ -78,14 +78,22 @@ export const TLS13_CIPHERSUITES: readonly string[] = [
 /** Cookie that keeps a grommunio-web session on the node that served its login. */
 export const WEB_NODE_COOKIE = "grommunio_node";
 
-/** Seconds HAProxy waits for a web-login POST body before routing without it. */
+/** How long HAProxy waits for a web-login POST body before routing without it. */
 export const LOGIN_BODY_WAIT = "2s";
 
 const BE_GROMOX = "be_gromox";
 const BE_WEB = "be_web";
 const BE_ADMIN = "be_admin";
 
-/** `haproxy.cfg` for `node`, plus every file it references. Throws on GRX100–GRX112. */
+/**
+ * The HAProxy files of load-balancer node `node` (tier flavor haproxy), sorted by path:
+ * `/etc/haproxy/haproxy.cfg`; the block lists it references (empty: one comment line); the admin
+ * allow list (when `adminAllowFrom` is set); an initial, empty `/etc/haproxy/mailbox.map` (with
+ * node-aware routing; fill it with `renderMailboxMap`, or at run time through the stats socket);
+ * and the systemd drop-in `haproxy.service.d/limits.conf` whose `LimitNOFILE` equals `ulimit-n`.
+ * The TLS certificate (`options.certificatePath`) is not rendered. Pure and deterministic.
+ * Throws `GrommunioValidationError` with every issue of `validateHaproxy` (GRX100–GRX112).
+ */
 export function renderHaproxy(topology: Topology, node: ClusterNode, options: HaproxyOptions = {}): ConfigFile[] {
   const issues = validateHaproxy(topology, node, options);
   if (issues.length > 0) throw new GrommunioValidationError(issues);
