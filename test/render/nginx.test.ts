@@ -135,6 +135,12 @@ describe("renderNginx: nginx.conf main level", () => {
     }
   });
 
+  test("no daemon or master_process: Debian's nginx.service passes them with -g (a duplicate fails)", () => {
+    const names = allStatements(withPools).map((x) => x.stmt.name);
+    expect(names).not.toContain("daemon");
+    expect(names).not.toContain("master_process");
+  });
+
   test("loads the stream module explicitly, and not headers-more (nothing uses it)", () => {
     expect(only(main, "load_module").args).toEqual(["/usr/lib/nginx/modules/ngx_stream_module.so"]);
     for (const f of render(withPools)) expect(f.content).not.toMatch(/headers_more|more_set_headers|more_clear/);
