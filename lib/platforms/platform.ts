@@ -134,13 +134,16 @@ export interface PlatformBindContext {
   readonly tokens: TokenSink;
 }
 
-/** A Platform: capabilities plus a factory for the per-cluster deployment. */
-export interface Platform {
+/**
+ * A Platform: capabilities plus a factory for the per-cluster deployment. `D` is the concrete
+ * deployment type, so `cluster.deployment` is typed (e.g. `AwsDeployment.securityGroups`).
+ */
+export interface Platform<D extends PlatformDeployment = PlatformDeployment> {
   /** Short name for messages and tags ("aws"). Never branch on it outside lib/platforms/. */
   readonly name: string;
   readonly capabilities: PlatformCapabilities;
   /** Creates the network and returns the object the cluster talks to. Called once per cluster. */
-  bind(scope: Construct, context: PlatformBindContext): PlatformDeployment;
+  bind(scope: Construct, context: PlatformBindContext): D;
 }
 
 /**
@@ -287,6 +290,12 @@ export interface CloudLoadBalancer {
   readonly resource: TerraformResource;
   /** Public DNS name (a token). */
   readonly dnsName: string;
+  /**
+   * The addresses the load balancer connects to its targets from, when known at synth (e.g. its
+   * fixed address on a Hetzner network): in-guest firewalls admit them. Undefined on AWS, where the
+   * security group reference does this.
+   */
+  readonly privateIpv4s?: readonly string[];
 }
 
 /** Managed services that can be firewall peers. */
