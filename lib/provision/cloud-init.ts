@@ -1,0 +1,222 @@
+/**
+ * `NodeProvisioning` → one `#cloud-config` document (cloud-init 22.4, Debian 12 / Ubuntu 24.04),
+ * rendered with the `yaml` package as YAML 1.1 (what cloud-init's PyYAML reads, so `"0640"`,
+ * `"yes"`, `"on"` stay strings). Deterministic: same input, same bytes.
+ *
+ * Module order on the node (cloud.cfg): bootcmd → write_files → … (init stage, network up);
+ * package-update-upgrade-install → write_files with `defer: true` → runcmd (final stage).
+ *
+ * Encoding of `write_files`:
+ * - content without tokens: `gz+b64` computed here when that is at least a quarter smaller than
+ *   the text, else the text itself (block scalar);
+ * - content with Terraform tokens (secrets): base64 computed by Terraform (`b64`, or `gz+b64`
+ *   via `base64gzip` when that is smaller), so no secret character can break the YAML and the
+ *   rest of the document stays byte-for-byte deterministic.
+ */
+import { Document, Scalar, visit } from "yaml";
+import { IssueCollector, ValidationIssue } from "../topology";
+import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
+import { TokenRegistry, gzipDeterministic, hasNonStringTokens, hasTokens } from "./tokens";
+
+/** gz+b64 is used when its text is at most this fraction of the plain content. */
+export const GZIP_WORTHWHILE = 0.75;
+
+/** How long a block device may take to appear (the volume is attached after the machine starts). */
+export const DEVICE_WAIT_SECONDS = 600;
+
+/**
+ * Mounts a block volume: waits for the device, formats it ONLY when `blkid -p` finds no signature
+ * at all (exit 2), so a replaced node keeps its data, adds an fstab line by label, mounts.
+ * Arguments: device, label, mount point. Runs on every boot (idempotent).
+ */
+export const BLOCK_MOUNT_SCRIPT = [
+  'dev="$1"; label="$2"; dir="$3"; fresh=0; i=0',
+  'while [ ! -b "$dev" ]; do',
+  `  i=$((i+1)); if [ "$i" -gt ${DEVICE_WAIT_SECONDS} ]; then echo "grommunio: $dev did not appear" >&2; exit 1; fi`,
+  "  sleep 1",
+  "done",
+  'blkid -p "$dev" >/dev/null 2>&1; rc=$?',
+  'if [ "$rc" -eq 2 ]; then mkfs.ext4 -q -L "$label" "$dev"; fresh=1',
+  'elif [ "$rc" -ne 0 ]; then echo "grommunio: cannot probe $dev (blkid exit $rc), not formatting" >&2; exit 1; fi',
+  'mkdir -p "$dir"',
+  'grep -q "^LABEL=$label " /etc/fstab || echo "LABEL=$label $dir ext4 defaults,nofail,x-systemd.device-timeout=600 0 2" >> /etc/fstab',
+  'mountpoint -q "$dir" || mount "$dir"',
+  'if [ "$fresh" -eq 1 ]; then rmdir "$dir/lost+found" 2>/dev/null || true; fi',
+].join("\n");
+
+/** Mounts an NFS export (EFS, the NFS node): fstab line, then mount with retries. Args: source, dir, options. */
+export const NFS_MOUNT_SCRIPT = [
+  'src="$1"; dir="$2"; opts="$3"; i=0',
+  'mkdir -p "$dir"',
+  'grep -q " $dir nfs4 " /etc/fstab || echo "$src $dir nfs4 $opts 0 0" >> /etc/fstab',
+  'until mountpoint -q "$dir" || mount "$dir"; do',
+  '  i=$((i+1)); if [ "$i" -gt 120 ]; then echo "grommunio: cannot mount $src" >&2; exit 1; fi',
+  "  sleep 5",
+  "done",
+].join("\n");
+
+export interface RenderedCloudConfig {
+  /** `#cloud-config` text; may hold cdktf token markers (literal `${` not yet escaped). */
+  readonly text: string;
+  /** Upper bound of the text's size in bytes once Terraform has resolved every token. */
+  readonly maxBytes: number;
+  readonly issues: readonly ValidationIssue[];
+}
+
+interface WriteFile {
+  path: string;
+  owner: string;
+  permissions: string;
+  encoding?: "b64" | "gz+b64";
+  content: string;
+  defer?: boolean;
+}
+
+/**
+ * How `write_files` contents are encoded: `per-file` gzips each file that shrinks enough (for
+ * platforms that take the document as text); `none` ships files as text (the whole document is
+ * compressed once instead, which also catches what files have in common).
+ */
+export type FileCompression = "per-file" | "none";
+
+function writeFile(f: ProvisionedFile, tokens: TokenRegistry, compression: FileCompression): WriteFile {
+  const base: WriteFile = { path: f.path, owner: f.owner, permissions: f.mode, content: f.content };
+  const deferred = f.stage === "late" ? { defer: true } : {};
+  const found = tokens.tokensIn(f.content);
+  if (found.some((t) => t.facts.charset !== "safe")) {
+    // Arbitrary characters (a password of the user's choosing): only ever inside base64 made by
+    // Terraform, so no character can break the YAML.
+    const b64 = tokens.base64(f.content, f.path);
+    const gz = tokens.base64Gzip(f.content, f.path);
+    return compression === "per-file" && gz.maxLength < b64.maxLength
+      ? { ...base, encoding: "gz+b64", content: gz.value, ...deferred }
+      : { ...base, encoding: "b64", content: b64.value, ...deferred };
+  }
+  if (compression === "per-file") {
+    const raw = tokens.maxBytes(f.content);
+    if (found.length === 0) {
+      const gz = gzipDeterministic(f.content).toString("base64");
+      if (gz.length <= raw * GZIP_WORTHWHILE) return { ...base, encoding: "gz+b64", content: gz, ...deferred };
+    } else {
+      const gz = tokens.base64Gzip(f.content, f.path);
+      if (gz.maxLength <= raw * GZIP_WORTHWHILE) return { ...base, encoding: "gz+b64", content: gz.value, ...deferred };
+    }
+  }
+  // Text (safe tokens, e.g. generated passwords of letters and digits, may stand in it).
+  return { ...base, ...deferred };
+}
+
+function mountCommand(m: DataMount): string[] {
+  return m.kind === "block"
+    ? ["sh", "-c", BLOCK_MOUNT_SCRIPT, "grommunio-mount", m.device, m.label, m.mountPoint]
+    : ["sh", "-c", NFS_MOUNT_SCRIPT, "grommunio-mount-nfs", m.source, m.mountPoint, m.options];
+}
+
+function commandLine(c: ProvisionCommand): string {
+  return c.shell;
+}
+
+/** The cloud-config object (before YAML). Exposed for tests and other delivery layers. */
+export function cloudConfigObject(
+  p: NodeProvisioning,
+  tokens: TokenRegistry,
+  compression: FileCompression = "per-file",
+): Record<string, unknown> {
+  const bootcmd: unknown[] = [];
+  const nfsPackages = [...new Set(p.mounts.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : [])))].sort();
+  if (nfsPackages.length) {
+    bootcmd.push([
+      "cloud-init-per",
+      "once",
+      "grommunio-nfs-client",
+      "sh",
+      "-c",
+      `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${nfsPackages.join(" ")}`,
+    ]);
+  }
+  for (const m of p.mounts) bootcmd.push(mountCommand(m));
+  for (const r of p.repositories) {
+    if (r.armoredKey === undefined && r.keyUrl !== undefined) {
+      bootcmd.push([
+        "cloud-init-per",
+        "once",
+        `grommunio-key-${r.name}`,
+        "curl",
+        "-fsSL",
+        "--retry",
+        "10",
+        "-o",
+        r.keyringPath,
+        r.keyUrl,
+      ]);
+    }
+  }
+  const before = p.commands.filter((c) => c.phase === "before-services").map(commandLine);
+  const after = p.commands.filter((c) => c.phase === "after-services").map(commandLine);
+  const runcmd: string[] = [
+    ...before,
+    "systemctl daemon-reload",
+    ...(p.services.length ? [`systemctl enable ${p.services.join(" ")}`] : []),
+    ...p.services.map((s) => `systemctl restart ${s}`),
+    ...after,
+  ];
+  const early = p.files.filter((f) => f.stage === "early");
+  const late = p.files.filter((f) => f.stage === "late");
+  return {
+    hostname: p.name,
+    fqdn: p.fqdn,
+    prefer_fqdn_over_hostname: true,
+    // The hosts file is rendered (every node by its private address); cloud-init must not replace it.
+    manage_etc_hosts: false,
+    ...(bootcmd.length ? { bootcmd } : {}),
+    write_files: [...early, ...late].map((f) => writeFile(f, tokens, compression)),
+    package_update: true,
+    ...(p.packages.length ? { packages: [...p.packages] } : {}),
+    runcmd,
+  };
+}
+
+/**
+ * Renders the `#cloud-config` document and checks every token in it: tokens outside file contents
+ * must be declared `safe` (GRX302); list/map tokens are never allowed (GRX302).
+ */
+export function renderCloudConfig(
+  p: NodeProvisioning,
+  tokens: TokenRegistry,
+  path: string,
+  compression: FileCompression = "per-file",
+): RenderedCloudConfig {
+  const c = new IssueCollector();
+  const doc = new Document(cloudConfigObject(p, tokens, compression), { version: "1.1" });
+  visit(doc, {
+    Scalar(_key, node: Scalar) {
+      if (typeof node.value !== "string") return;
+      if (hasNonStringTokens(node.value)) {
+        c.add(
+          "GRX302",
+          path,
+          "user-data",
+          "a list or map Terraform value was rendered into text.",
+          "Pass strings (Token.asString / Fn.join) to the renderers.",
+        );
+      }
+      if (!hasTokens(node.value)) return;
+      for (const t of tokens.tokensIn(node.value)) {
+        if (t.facts.charset !== "safe") {
+          c.add(
+            "GRX302",
+            path,
+            "user-data",
+            `${t.facts.description} (arbitrary characters) would appear outside a file's content, where it could break the YAML or a shell command.`,
+            'Only put such values (passwords) into file contents, which are base64-encoded by Terraform; declare ids and addresses with charset "safe".',
+          );
+        }
+      }
+      // Safe tokens only hold [A-Za-z0-9._:/@+=-]: in a block scalar (file contents) anything goes;
+      // on one line, double quotes keep a value such as "1234" a string.
+      node.type = node.value.includes("\n") ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
+    },
+  });
+  const text = "#cloud-config\n" + doc.toString({ lineWidth: 0, blockQuote: "literal" });
+  return { text, maxBytes: tokens.maxBytes(text), issues: [...c.issues] };
+}

@@ -1,0 +1,84 @@
+/**
+ * What one node needs at boot, independent of the delivery mechanism (cloud-init today, container
+ * files later): repositories, packages, files, data mounts, first-boot commands and services.
+ */
+import type { ConfigFile } from "../render/types";
+
+/** A deb822 APT source (`/etc/apt/sources.list.d/<name>.sources`). */
+export interface AptRepository {
+  /** File name stem, e.g. `grommunio`. */
+  readonly name: string;
+  readonly uris: string;
+  readonly suites: string;
+  readonly components: readonly string[];
+  /** The keyring file `Signed-By:` names. */
+  readonly keyringPath: string;
+  /**
+   * The ASCII-armored key, written with the source (pinned; nothing fetched). When absent the key is
+   * downloaded once at first boot from `keyUrl` over HTTPS (trust on first use).
+   */
+  readonly armoredKey?: string;
+  readonly keyUrl?: string;
+}
+
+/**
+ * When a file is written: `early` = before packages are installed (APT sources, keys; owner must be
+ * root); `late` = after the packages (their users and groups exist, package defaults are
+ * replaced), before the first-boot commands.
+ */
+export type FileStage = "early" | "late";
+
+export interface ProvisionedFile extends ConfigFile {
+  readonly stage: FileStage;
+}
+
+/** A block volume: formatted on first boot only when blank, mounted by label, on every boot. */
+export interface BlockMount {
+  readonly kind: "block";
+  /** Stable device path (may hold a declared `safe` token). */
+  readonly device: string;
+  /** ext4 label (≤ 16 characters); fstab mounts `LABEL=<label>`. */
+  readonly label: string;
+  readonly mountPoint: string;
+}
+
+/** An NFS export (EFS or the NFS node). */
+export interface NfsMount {
+  readonly kind: "nfs";
+  /** `host:/path` (may hold a declared `safe` token). */
+  readonly source: string;
+  readonly mountPoint: string;
+  readonly options: string;
+  /** Packages needed before mounting (installed at boot, before the other packages). */
+  readonly clientPackages: readonly string[];
+}
+
+export type DataMount = BlockMount | NfsMount;
+
+/**
+ * One first-boot step, run once after the late files, in order: `before-services` steps run before
+ * the node's services are (re)started (waiting for the database, creating the schema),
+ * `after-services` steps after them (the database bootstrap needs MariaDB running).
+ */
+export interface ProvisionCommand {
+  readonly phase: "before-services" | "after-services";
+  /** What it does, e.g. `create the gromox schema`. */
+  readonly description: string;
+  /** Run by `sh -c`; POSIX shell. */
+  readonly shell: string;
+}
+
+export interface NodeProvisioning {
+  readonly name: string;
+  readonly fqdn: string;
+  readonly repositories: readonly AptRepository[];
+  /** Sorted, unique. */
+  readonly packages: readonly string[];
+  /** Sorted by path. */
+  readonly files: readonly ProvisionedFile[];
+  readonly mounts: readonly DataMount[];
+  /** In execution order. */
+  readonly commands: readonly ProvisionCommand[];
+  /** systemd units: enabled, then (re)started in this order after the commands. */
+  readonly services: readonly string[];
+}

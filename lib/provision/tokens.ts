@@ -1,0 +1,209 @@
+/**
+ * Terraform tokens inside rendered text: splitting text into literal and token parts, escaping the
+ * literal parts for Terraform's template syntax, computing base64/gzip in Terraform when a text
+ * holds tokens, and knowing an upper bound of each token's final length (for the user-data size
+ * check). Deterministic: nothing here depends on the clock or on randomness.
+ */
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import type { TokenFacts, TokenSink } from "../platforms/platform";
+import { Fn, IResolvable, Tokenization } from "./cdktf";
+
+/** cdktf's string token marker, `${TfToken[TOKEN.12]}` (never a global regex: no shared lastIndex). */
+const STRING_TOKEN = /\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}/;
+/** List and map token markers have no place in rendered text. */
+const OTHER_TOKEN = /[#&]\{TfToken\[[a-zA-Z0-9:._-]+\]\}/;
+
+export type TextPart =
+  | { readonly kind: "literal"; readonly text: string }
+  | { readonly kind: "token"; readonly marker: string; readonly token: IResolvable };
+
+/** Splits text into literal and token parts, in order. Adjacent literals are merged. */
+export function splitTokens(text: string): TextPart[] {
+  const parts: TextPart[] = [];
+  let last = 0;
+  for (const m of text.matchAll(new RegExp(STRING_TOKEN.source, "g"))) {
+    if (m.index > last) parts.push({ kind: "literal", text: text.slice(last, m.index) });
+    const token = Tokenization.reverseString(m[0]).firstToken;
+    if (token) parts.push({ kind: "token", marker: m[0], token });
+    else parts.push({ kind: "literal", text: m[0] });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) parts.push({ kind: "literal", text: text.slice(last) });
+  const merged: TextPart[] = [];
+  for (const p of parts) {
+    const prev = merged[merged.length - 1];
+    if (p.kind === "literal" && prev?.kind === "literal")
+      merged[merged.length - 1] = { kind: "literal", text: prev.text + p.text };
+    else merged.push(p);
+  }
+  return merged;
+}
+
+export function hasTokens(text: string): boolean {
+  return STRING_TOKEN.test(text) || OTHER_TOKEN.test(text);
+}
+
+/** True when the text holds a list or map token (never valid in rendered text). */
+export function hasNonStringTokens(text: string): boolean {
+  return OTHER_TOKEN.test(text);
+}
+
+/**
+ * Escapes literal text for Terraform's string templates (JSON syntax interprets `${` and `%{`
+ * in every string): `${` → `$${`, `%{` → `%%{`. cdktf does not do this for attribute values.
+ */
+export function escapeTemplateLiteral(text: string): string {
+  return text.replace(/\$\{/g, "$${").replace(/%\{/g, "%%{");
+}
+
+/**
+ * The text as a Terraform string value: literal parts escaped, token markers kept (cdktf turns
+ * them into `${…}` interpolations). A literal `$` right before a token would merge with the
+ * token's `${` into the escape sequence `$${`, so it is written as an interpolation of itself.
+ */
+export function toTerraformString(text: string): string {
+  const parts = splitTokens(text);
+  let out = "";
+  parts.forEach((p, i) => {
+    if (p.kind === "token") {
+      out += p.marker;
+      return;
+    }
+    let lit = escapeTemplateLiteral(p.text);
+    if (parts[i + 1]?.kind === "token") {
+      const run = /\$+$/.exec(lit);
+      if (run) lit = lit.slice(0, run.index) + '${"$"}'.repeat(run[0].length);
+    }
+    out += lit;
+  });
+  return out;
+}
+
+/** The text as Terraform's `join("", [base64decode(<literal>), token, …])`: no escaping needed. */
+function joinExpression(parts: readonly TextPart[]): string {
+  const items = parts.map((p) =>
+    p.kind === "token" ? p.marker : Fn.base64decode(Buffer.from(p.text, "utf8").toString("base64")),
+  );
+  return items.length === 1 ? items[0]! : Fn.join("", items);
+}
+
+/** Deterministic gzip: maximum compression, mtime 0, OS byte "Unix". */
+export function gzipDeterministic(data: Buffer | string): Buffer {
+  const out = gzipSync(typeof data === "string" ? Buffer.from(data, "utf8") : data, { level: 9 });
+  out[9] = 3;
+  return out;
+}
+
+/** Length of base64 text for n bytes. */
+export function base64Length(n: number): number {
+  return 4 * Math.ceil(n / 3);
+}
+
+/**
+ * Terraform's gzip (Go compress/gzip) does not produce zlib's bytes; allow this much more than
+ * zlib's size when bounding a gzip computed by Terraform.
+ */
+export const TERRAFORM_GZIP_SLACK = { factor: 1.1, bytes: 64 } as const;
+
+/** The facts assumed for a token nobody declared. */
+export const UNKNOWN_TOKEN_FACTS: TokenFacts = {
+  maxLength: 256,
+  charset: "any",
+  description: "an undeclared Terraform value",
+};
+
+/**
+ * Knows the declared tokens: their maximum length and whether their value is safe to stand in
+ * YAML and shell words unquoted. Also computes base64/gzip of texts that hold tokens (in
+ * Terraform) and declares the resulting tokens with a conservative bound.
+ */
+export class TokenRegistry implements TokenSink {
+  private readonly facts = new Map<IResolvable, TokenFacts>();
+
+  public declareToken(value: string, facts: TokenFacts): void {
+    for (const p of splitTokens(value)) if (p.kind === "token") this.facts.set(p.token, facts);
+  }
+
+  /** Facts of a token part; `UNKNOWN_TOKEN_FACTS` when it was never declared. */
+  public factsOf(token: IResolvable): TokenFacts {
+    return this.facts.get(token) ?? UNKNOWN_TOKEN_FACTS;
+  }
+
+  /** Token parts of `text` with their facts. */
+  public tokensIn(text: string): { marker: string; facts: TokenFacts }[] {
+    return splitTokens(text).flatMap((p) =>
+      p.kind === "token" ? [{ marker: p.marker, facts: this.factsOf(p.token) }] : [],
+    );
+  }
+
+  /** Upper bound of the UTF-8 byte length of `text` once Terraform has resolved its tokens. */
+  public maxBytes(text: string): number {
+    let n = 0;
+    for (const p of splitTokens(text))
+      n += p.kind === "literal" ? Buffer.byteLength(p.text, "utf8") : this.factsOf(p.token).maxLength;
+    return n;
+  }
+
+  /**
+   * The text with every token replaced by incompressible filler of the token's maximum length:
+   * compressing this bounds the compressed size of the real text.
+   */
+  public worstCase(text: string): Buffer {
+    const chunks: Buffer[] = [];
+    let counter = 0;
+    for (const p of splitTokens(text)) {
+      if (p.kind === "literal") chunks.push(Buffer.from(p.text, "utf8"));
+      else chunks.push(filler(this.factsOf(p.token).maxLength, counter++));
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Upper bound of gzip(text) in bytes, allowing for Terraform's gzip being worse than zlib's. */
+  public maxGzipBytes(text: string, computedByTerraform: boolean): number {
+    const n = gzipDeterministic(this.worstCase(text)).length;
+    return computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
+  }
+
+  /**
+   * base64 of the text: computed now when the text holds no token, else by Terraform
+   * (`base64encode(join(...))`); the result is declared as a `safe` token with its bound.
+   */
+  public base64(text: string, description: string): { value: string; maxLength: number } {
+    const parts = splitTokens(text);
+    if (!parts.some((p) => p.kind === "token")) {
+      const value = Buffer.from(text, "utf8").toString("base64");
+      return { value, maxLength: value.length };
+    }
+    const value = Fn.base64encode(joinExpression(parts));
+    const maxLength = base64Length(this.maxBytes(text));
+    this.declareToken(value, { maxLength, charset: "safe", description: `base64 of ${description}` });
+    return { value, maxLength };
+  }
+
+  /**
+   * base64 of gzip(text): computed now (deterministic) when the text holds no token, else by
+   * Terraform (`base64gzip(join(...))`), declared as a `safe` token with a conservative bound.
+   */
+  public base64Gzip(text: string, description: string): { value: string; maxLength: number } {
+    const parts = splitTokens(text);
+    if (!parts.some((p) => p.kind === "token")) {
+      const value = gzipDeterministic(text).toString("base64");
+      return { value, maxLength: value.length };
+    }
+    const value = Fn.base64gzip(joinExpression(parts));
+    const maxLength = base64Length(this.maxGzipBytes(text, true));
+    this.declareToken(value, { maxLength, charset: "safe", description: `gzip+base64 of ${description}` });
+    return { value, maxLength };
+  }
+}
+
+/** Deterministic incompressible bytes (SHA-256 in counter mode). */
+function filler(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  for (let off = 0, block = 0; off < length; block++) {
+    const h = createHash("sha256").update(`grommunio-filler:${seed}:${block}`).digest();
+    off += h.copy(out, off, 0, Math.min(h.length, length - off));
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+/**
+ * From a rendered `#cloud-config` to what a platform receives, with the size check against the
+ * platform's limit. Sizes are upper bounds: every Terraform token counts at its declared maximum
+ * length (a password at its full length, a volume id at its longest form), and a gzip computed by
+ * Terraform counts with slack for Go's compressor.
+ */
+import type { UserData, UserDataFacts } from "../platforms/platform";
+import { IssueCollector, ValidationIssue } from "../topology";
+import { FileCompression, RenderedCloudConfig } from "./cloud-init";
+import { TokenRegistry, base64Length, hasTokens, toTerraformString } from "./tokens";
+
+/**
+ * On platforms that accept binary gzip user-data, the document is compressed once its plain size
+ * passes this fraction of the limit (keeps room to grow; below it the readable text is shipped).
+ */
+export const GZIP_ABOVE_FRACTION = 0.5;
+
+export interface UserDataReport {
+  readonly node: string;
+  readonly encoding: UserData["encoding"];
+  /** Upper bound in the platform's unit (`countedAs`). */
+  readonly maxBytes: number;
+  readonly limitBytes: number;
+  /** maxBytes / limitBytes. */
+  readonly fraction: number;
+  /** Upper bound of the plain text in bytes (whatever the encoding). */
+  readonly textBytes: number;
+}
+
+function measure(facts: UserDataFacts, rawBytes: number): number {
+  return facts.countedAs === "raw-bytes" ? rawBytes : base64Length(rawBytes);
+}
+
+/**
+ * Chooses the encoding and reports GRX301 when even the chosen form may exceed the platform's
+ * limit. `render` renders the document with a file compression: `per-file` for text user-data;
+ * when the platform takes binary gzip and that text passes `GZIP_ABOVE_FRACTION` of the limit,
+ * the document is rendered with plain files and gzipped whole.
+ */
+export function buildUserData(
+  node: string,
+  path: string,
+  render: (compression: FileCompression) => RenderedCloudConfig,
+  facts: UserDataFacts,
+  tokens: TokenRegistry,
+): { userData: UserData; report: UserDataReport; rendered: RenderedCloudConfig; issues: ValidationIssue[] } {
+  const c = new IssueCollector();
+  let rendered = render("per-file");
+  let textBytes = rendered.maxBytes;
+  let userData: UserData = {
+    encoding: "text",
+    value: toTerraformString(rendered.text),
+    maxBytes: measure(facts, textBytes),
+  };
+  if (facts.binaryGzip && userData.maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
+    rendered = render("none");
+    textBytes = rendered.maxBytes;
+    const gz = tokens.base64Gzip(rendered.text, `user-data of ${node}`);
+    const gzBytes = tokens.maxGzipBytes(rendered.text, hasTokens(rendered.text));
+    userData = { encoding: "gzip-base64", value: gz.value, maxBytes: measure(facts, gzBytes) };
+  }
+  if (userData.maxBytes > facts.limitBytes) {
+    c.add(
+      "GRX301",
+      path,
+      "user-data",
+      `the user-data of ${node} may reach ${userData.maxBytes} bytes (${userData.encoding}, tokens counted at their maximum length), over the platform's limit of ${facts.limitBytes} bytes.`,
+      "Ship less in user-data: fetch large files at boot (the mailbox map is built from the database on the node), " +
+        "split roles over more nodes, or use a platform with a larger limit.",
+    );
+  }
+  const report: UserDataReport = {
+    node,
+    encoding: userData.encoding,
+    maxBytes: userData.maxBytes,
+    limitBytes: facts.limitBytes,
+    fraction: userData.maxBytes / facts.limitBytes,
+    textBytes,
+  };
+  return { userData, report, rendered, issues: [...c.issues] };
+}
