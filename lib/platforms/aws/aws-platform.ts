@@ -1,0 +1,638 @@
+/**
+ * AWS: VPC with one cluster subnet (single AZ), internet gateway, security groups generated from
+ * the firewall plan, one `aws_instance` per node (keyed by node name, fixed `private_ip`, IMDSv2
+ * required, encrypted gp3 root volume), encrypted gp3 EBS data volumes, EFS for shared storage,
+ * RDS for MariaDB, and an optional internet-facing NLB in front of the load-balancer tier.
+ *
+ * Facts: platforms.md §3–§8 (user-data 16 KB raw, gzip accepted; NVMe device names; EFS;
+ * NLB security groups only at creation; outbound port 25 blocked by default).
+ */
+import { Construct } from "constructs";
+import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
+import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
+import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
+import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { Lb } from "@cdktf/provider-aws/lib/lb";
+import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
+import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import { LbTargetGroupAttachment } from "@cdktf/provider-aws/lib/lb-target-group-attachment";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { Route } from "@cdktf/provider-aws/lib/route";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { Route53Zone } from "@cdktf/provider-aws/lib/route53-zone";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Annotations, Fn, TerraformStack } from "../../provision/cdktf";
+import { NodeRole, parseIpv4 } from "../../topology";
+import {
+  CloudLoadBalancer,
+  CloudLoadBalancerSpec,
+  FirewallPeer,
+  FirewallPlan,
+  MachineSpec,
+  ManagedDatabase,
+  ManagedDatabaseSpec,
+  ManagedService,
+  OperatingSystem,
+  Platform,
+  PlatformBindContext,
+  PlatformCapabilities,
+  PlatformDeployment,
+  PlatformMachine,
+  PlatformNetwork,
+  PlatformVolume,
+  SharedFileSystem,
+  SharedFileSystemSpec,
+  UserData,
+  VolumeSpec,
+} from "../platform";
+import { AwsNetworkLayout, awsNetworkLayout } from "./network";
+
+/** What AWS can do (platforms.md). */
+export const AWS_CAPABILITIES: PlatformCapabilities = {
+  userData: {
+    limitBytes: 16_384,
+    countedAs: "raw-bytes",
+    binaryGzip: true,
+    nativeChangeBehaviour: "update-in-place",
+  },
+  configChangePolicies: ["replace", "ignore"],
+  defaultConfigChangePolicy: "ignore",
+  firewall: { cloud: true, filtersPrivateNetwork: true, maxGroupsPerMachine: 5 },
+  subnet: { reservedLow: 4, reservedHigh: 1, minPrefix: 17, maxPrefix: 27 },
+  sharedStorage: "managed",
+  managedDatabase: true,
+  cloudLoadBalancer: { available: true, proxyProtocolV2: true },
+  blockVolumes: true,
+  operatingSystems: ["debian-12", "ubuntu-24.04"],
+};
+
+/** Instance types per role when neither the node nor `instanceTypes` says otherwise (Nitro: NVMe EBS). */
+export const AWS_DEFAULT_INSTANCE_TYPES: Readonly<Record<NodeRole, string>> = {
+  mailbox: "m6i.large",
+  classic: "t3.medium",
+  "load-balancer": "t3.small",
+  database: "r6i.large",
+  admin: "t3.medium",
+  nfs: "t3.medium",
+};
+
+/** Official images (owner account, name pattern) looked up when no `ami` is given. */
+export const AWS_IMAGES: Readonly<Record<OperatingSystem, { owner: string; name: string }>> = {
+  "debian-12": { owner: "136693071363", name: "debian-12-amd64-*" },
+  "ubuntu-24.04": { owner: "099720109477", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*" },
+};
+
+/** How EBS volumes appear on Nitro instances (by-id link named after the volume id without dash). */
+export const EBS_NVME_BY_ID = "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_";
+
+/** `device_name` values for data volumes, in attachment order (Nitro ignores them but AWS wants one). */
+const DEVICE_NAMES = ["/dev/sdf", "/dev/sdg", "/dev/sdh", "/dev/sdi", "/dev/sdj"];
+
+export interface AwsPlatformProps {
+  /**
+   * AWS region. When given and the stack has no AWS provider yet, the platform adds one.
+   * @default undefined: the stack must configure `provider "aws"` itself
+   */
+  readonly region?: string;
+  /**
+   * Availability zone of the cluster subnet, the EBS volumes and the NLB/EFS subnet.
+   * @default the region's first available zone (looked up at plan time)
+   */
+  readonly availabilityZone?: string;
+  /**
+   * Second availability zone (only used for the RDS subnet group, which needs two).
+   * @default the region's second available zone
+   */
+  readonly secondAvailabilityZone?: string;
+  /**
+   * The VPC block. Must contain the cluster network and the services subnets beside it.
+   * @default the cluster network's supernet, e.g. 10.10.10.0/23 for 10.10.10.0/24
+   */
+  readonly vpcCidr?: string;
+  /** Instance type per role. @default AWS_DEFAULT_INSTANCE_TYPES (m6i.large mailbox, t3.medium classic, …) */
+  readonly instanceTypes?: Partial<Record<NodeRole, string>>;
+  /**
+   * AMI id for every node. Pinning it is the only way to upgrade images deliberately.
+   * @default the newest official Debian 12 (or Ubuntu 24.04) AMI at first deploy; later AMI
+   * releases are ignored (`lifecycle.ignore_changes = [ami]`) so they never replace a node
+   */
+  readonly ami?: string;
+  /** EC2 key pair for SSH (SSH is only reachable from the cluster's `sshAllowFrom`). @default no key pair */
+  readonly keyName?: string;
+  /** Root volume size in GiB (encrypted gp3). @default 20 */
+  readonly rootVolumeSizeGb?: number;
+  /** KMS key for the EBS, EFS and RDS encryption. @default the AWS-managed keys */
+  readonly kmsKeyId?: string;
+  /**
+   * Protect the data: `prevent_destroy` on EBS data volumes and EFS, deletion protection and a
+   * final snapshot on RDS. Turn off only for throw-away clusters.
+   * @default true
+   */
+  readonly protectData?: boolean;
+  /**
+   * Give nodes a public IPv4 address. They need outbound internet access for packages (and
+   * mail); inbound stays closed by the security groups except the load-balancer frontends.
+   * @default true (no NAT gateway is created)
+   */
+  readonly associatePublicIpAddress?: boolean;
+  /** Tags on every resource that takes them. @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** The AWS platform. `Platform.aws(props)` is the same as `new AwsPlatform(props)`. */
+export class AwsPlatform implements Platform<AwsDeployment> {
+  public readonly name = "aws";
+  public readonly capabilities = AWS_CAPABILITIES;
+
+  constructor(public readonly props: AwsPlatformProps = {}) {}
+
+  public bind(scope: Construct, context: PlatformBindContext): AwsDeployment {
+    return new AwsDeployment(scope, this.props, context);
+  }
+}
+
+/** A machine on AWS: the `aws_instance` is `instance` (and `resource`). */
+export class AwsMachine implements PlatformMachine {
+  constructor(
+    public readonly name: string,
+    public readonly privateIpv4: string,
+    public readonly instance: Instance,
+  ) {}
+
+  public get resource(): Instance {
+    return this.instance;
+  }
+
+  public setUserData(userData: UserData): void {
+    if (userData.encoding === "gzip-base64") this.instance.userDataBase64 = userData.value;
+    else this.instance.userData = userData.value;
+  }
+}
+
+function slug(text: string): string {
+  return text.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
+}
+
+function isIpv6(cidr: string): boolean {
+  return parseIpv4(cidr.split("/")[0] ?? "") === undefined;
+}
+
+function peerName(peer: FirewallPeer): string {
+  if ("group" in peer) return peer.group;
+  if ("service" in peer) return `svc-${peer.service}`;
+  return slug(peer.cidr);
+}
+
+/** The per-cluster AWS deployment. Its resources are reachable as properties. */
+export class AwsDeployment implements PlatformDeployment {
+  public readonly network: PlatformNetwork;
+  public readonly vpc: Vpc;
+  public readonly subnet: Subnet;
+  public readonly internetGateway: InternetGateway;
+  public readonly routeTable: RouteTable;
+  /** Security group per firewall group name (after synth). */
+  public readonly securityGroups = new Map<string, SecurityGroup>();
+  /** Security groups of the managed services (created with them: NLB SGs only at creation). */
+  public readonly serviceSecurityGroups = new Map<ManagedService, SecurityGroup>();
+  public readonly machines = new Map<string, AwsMachine>();
+  /** The VPC, cluster and services blocks. */
+  public readonly layout: AwsNetworkLayout;
+  private readonly networkScope: Construct;
+  private readonly tags: Record<string, string>;
+  private servicesSubnetsCache?: [Subnet, Subnet];
+  private azs?: DataAwsAvailabilityZones;
+  private amiId?: string;
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly props: AwsPlatformProps,
+    private readonly context: PlatformBindContext,
+  ) {
+    this.tags = { ...(props.tags ?? {}), "grommunio:cluster": context.clusterName };
+    if (props.region !== undefined) ensureProvider(scope, props.region);
+    const result = awsNetworkLayout(context.network.cidr, props.vpcCidr);
+    let layout: AwsNetworkLayout;
+    if ("problem" in result) {
+      // The cluster network itself is checked by the topology (GRX004) and the cluster (GRX205,
+      // against `capabilities.subnet`); the VPC block is ours.
+      if (result.problem.field === "vpcCidr") {
+        context.report({ code: "GRX220", path: context.clusterPath, ...result.problem });
+      }
+      layout = { vpc: "10.0.0.0/16", cluster: "10.0.0.0/24", servicesA: "10.0.1.0/25", servicesB: "10.0.1.128/25" };
+    } else {
+      layout = result.layout;
+    }
+    this.layout = layout;
+    Annotations.of(scope).addWarning(
+      "AWS blocks outbound port 25 on new accounts: classic nodes cannot deliver to the internet until " +
+        "AWS lifts the restriction (EC2 'email sending limitations' request) or postfix relays through a smarthost.",
+    );
+    this.networkScope = new Construct(scope, "network");
+    this.vpc = new Vpc(this.networkScope, "vpc", {
+      cidrBlock: layout.vpc,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: { ...this.tags, Name: `${context.clusterName}-vpc` },
+    });
+    this.subnet = new Subnet(this.networkScope, "subnet", {
+      vpcId: this.vpc.id,
+      cidrBlock: layout.cluster,
+      availabilityZone: props.availabilityZone ?? this.zone(0),
+      mapPublicIpOnLaunch: false,
+      tags: { ...this.tags, Name: `${context.clusterName}-nodes` },
+    });
+    this.internetGateway = new InternetGateway(this.networkScope, "igw", {
+      vpcId: this.vpc.id,
+      tags: { ...this.tags, Name: `${context.clusterName}-igw` },
+    });
+    this.routeTable = new RouteTable(this.networkScope, "routes", {
+      vpcId: this.vpc.id,
+      tags: { ...this.tags, Name: `${context.clusterName}-routes` },
+    });
+    new Route(this.networkScope, "default-route", {
+      routeTableId: this.routeTable.id,
+      destinationCidrBlock: "0.0.0.0/0",
+      gatewayId: this.internetGateway.id,
+    });
+    new RouteTableAssociation(this.networkScope, "subnet-routes", {
+      subnetId: this.subnet.id,
+      routeTableId: this.routeTable.id,
+    });
+    this.network = { cidr: layout.cluster, resource: this.vpc };
+  }
+
+  private zone(index: number): string {
+    this.azs ??= new DataAwsAvailabilityZones(this.networkScope, "zones", { state: "available" });
+    return Fn.element(this.azs.names, index);
+  }
+
+  /** The services subnets (NLB, EFS, RDS), created on first use. */
+  private servicesSubnets(): [Subnet, Subnet] {
+    if (!this.servicesSubnetsCache) {
+      const make = (id: string, cidr: string, az: string) => {
+        const s = new Subnet(this.networkScope, id, {
+          vpcId: this.vpc.id,
+          cidrBlock: cidr,
+          availabilityZone: az,
+          mapPublicIpOnLaunch: false,
+          tags: { ...this.tags, Name: `${this.context.clusterName}-${id}` },
+        });
+        new RouteTableAssociation(this.networkScope, `${id}-routes`, {
+          subnetId: s.id,
+          routeTableId: this.routeTable.id,
+        });
+        return s;
+      };
+      this.servicesSubnetsCache = [
+        make("services-a", this.layout.servicesA, this.subnet.availabilityZone),
+        make("services-b", this.layout.servicesB, this.props.secondAvailabilityZone ?? this.zone(1)),
+      ];
+    }
+    return this.servicesSubnetsCache;
+  }
+
+  private ami(): string {
+    if (this.props.ami !== undefined) return this.props.ami;
+    if (this.amiId === undefined) {
+      const image = AWS_IMAGES[this.context.os] ?? AWS_IMAGES["debian-12"];
+      const data = new DataAwsAmi(this.scope, "image", {
+        mostRecent: true,
+        owners: [image.owner],
+        filter: [
+          { name: "name", values: [image.name] },
+          { name: "architecture", values: ["x86_64"] },
+          { name: "virtualization-type", values: ["hvm"] },
+        ],
+      });
+      this.amiId = data.id;
+    }
+    return this.amiId;
+  }
+
+  public addMachine(scope: Construct, spec: MachineSpec): AwsMachine {
+    const ignore = [
+      ...(this.props.ami === undefined ? ["ami"] : []),
+      ...(spec.configChangePolicy === "ignore" ? ["user_data", "user_data_base64"] : []),
+    ];
+    const instance = new Instance(scope, "instance", {
+      ami: this.ami(),
+      instanceType:
+        spec.size ?? this.props.instanceTypes?.[spec.primaryRole] ?? AWS_DEFAULT_INSTANCE_TYPES[spec.primaryRole],
+      subnetId: this.subnet.id,
+      privateIp: spec.privateIpv4,
+      associatePublicIpAddress: this.props.associatePublicIpAddress ?? true,
+      ...(this.props.keyName !== undefined ? { keyName: this.props.keyName } : {}),
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      rootBlockDevice: {
+        encrypted: true,
+        volumeType: "gp3",
+        volumeSize: this.props.rootVolumeSizeGb ?? 20,
+        deleteOnTermination: true,
+        ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      },
+      userDataReplaceOnChange: spec.configChangePolicy === "replace",
+      ...(ignore.length ? { lifecycle: { ignoreChanges: ignore } } : {}),
+      tags: {
+        ...this.tags,
+        Name: spec.hostname,
+        "grommunio:node": spec.name,
+        "grommunio:roles": [...spec.roles].sort().join(" "),
+      },
+    });
+    const machine = new AwsMachine(spec.name, spec.privateIpv4, instance);
+    this.machines.set(spec.name, machine);
+    return machine;
+  }
+
+  public addVolume(scope: Construct, machine: PlatformMachine, spec: VolumeSpec): PlatformVolume {
+    const aws = this.machines.get(machine.name);
+    const attached = [...scope.node.children].filter((c) => c instanceof VolumeAttachment).length;
+    const protect = this.props.protectData ?? true;
+    const volume = new EbsVolume(scope, `${spec.id}-volume`, {
+      availabilityZone: this.subnet.availabilityZone,
+      size: spec.sizeGb,
+      type: spec.type ?? "gp3",
+      encrypted: true,
+      ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      ...(spec.iops !== undefined ? { iops: spec.iops } : {}),
+      ...(spec.throughputMiBps !== undefined ? { throughput: spec.throughputMiBps } : {}),
+      ...(protect ? { lifecycle: { preventDestroy: true } } : {}),
+      tags: {
+        ...this.tags,
+        Name: `${machine.name}-${spec.id}`,
+        "grommunio:node": machine.name,
+        "grommunio:purpose": spec.purpose,
+      },
+    });
+    new VolumeAttachment(scope, `${spec.id}-attachment`, {
+      deviceName: DEVICE_NAMES[attached] ?? `/dev/sd${String.fromCharCode(102 + attached)}`,
+      volumeId: volume.id,
+      instanceId: aws?.instance.id ?? "",
+      stopInstanceBeforeDetaching: true,
+    });
+    const idWithoutDash = Fn.replace(volume.id, "-", "");
+    this.context.tokens.declareToken(idWithoutDash, {
+      maxLength: 24,
+      charset: "safe",
+      description: `the EBS volume id of ${machine.name}/${spec.id}`,
+    });
+    return { resource: volume, devicePath: `${EBS_NVME_BY_ID}${idWithoutDash}` };
+  }
+
+  /** The security group of a managed service, created with the service. */
+  private serviceGroup(scope: Construct, service: ManagedService, description: string): SecurityGroup {
+    let sg = this.serviceSecurityGroups.get(service);
+    if (!sg) {
+      sg = new SecurityGroup(scope, "security-group", {
+        name: `${this.context.clusterName}-${service}`,
+        description,
+        vpcId: this.vpc.id,
+        tags: { ...this.tags, Name: `${this.context.clusterName}-${service}` },
+      });
+      this.serviceSecurityGroups.set(service, sg);
+    }
+    return sg;
+  }
+
+  public addSharedFileSystem(scope: Construct, spec: SharedFileSystemSpec): SharedFileSystem {
+    const [servicesA] = this.servicesSubnets();
+    const sg = this.serviceGroup(scope, "shared-storage", "EFS mount target of the grommunio mailbox store");
+    const fs = new EfsFileSystem(scope, "file-system", {
+      encrypted: true,
+      ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      performanceMode: "generalPurpose",
+      throughputMode: "elastic",
+      ...((this.props.protectData ?? true) ? { lifecycle: { preventDestroy: true } } : {}),
+      tags: { ...this.tags, Name: `${this.context.clusterName}-mailstore` },
+    });
+    const target = new EfsMountTarget(scope, "mount-target", {
+      fileSystemId: fs.id,
+      subnetId: servicesA.id,
+      securityGroups: [sg.id],
+    });
+    // One token string, declared and used (each getter call would make a new token).
+    const address = target.ipAddress;
+    this.context.tokens.declareToken(address, {
+      maxLength: 15,
+      charset: "safe",
+      description: "the EFS mount target address",
+    });
+    void spec;
+    return {
+      resource: fs,
+      source: `${address}:/`,
+      fsType: "nfs4",
+      options: "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev,nofail",
+      clientPackages: ["nfs-common"],
+    };
+  }
+
+  public addManagedDatabase(scope: Construct, spec: ManagedDatabaseSpec): ManagedDatabase {
+    const [a, b] = this.servicesSubnets();
+    const sg = this.serviceGroup(scope, "database", "RDS MariaDB of the grommunio cluster");
+    const protect = spec.deletionProtection;
+    const subnets = new DbSubnetGroup(scope, "subnet-group", {
+      namePrefix: `${this.context.clusterName}-`,
+      subnetIds: [a.id, b.id],
+      tags: this.tags,
+    });
+    const db = new DbInstance(scope, "instance", {
+      identifierPrefix: `${this.context.clusterName}-`,
+      engine: spec.engine,
+      engineVersion: spec.engineVersion ?? "10.11",
+      instanceClass: spec.size ?? "db.t4g.medium",
+      allocatedStorage: spec.storageGb,
+      storageType: "gp3",
+      storageEncrypted: true,
+      ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      dbName: spec.databaseName,
+      username: spec.user,
+      password: spec.password,
+      dbSubnetGroupName: subnets.name,
+      vpcSecurityGroupIds: [sg.id],
+      availabilityZone: this.subnet.availabilityZone,
+      multiAz: false,
+      publiclyAccessible: false,
+      backupRetentionPeriod: 7,
+      copyTagsToSnapshot: true,
+      deletionProtection: protect,
+      skipFinalSnapshot: !protect,
+      ...(protect ? { finalSnapshotIdentifier: `${this.context.clusterName}-final` } : {}),
+      tags: { ...this.tags, Name: `${this.context.clusterName}-db` },
+    });
+    const zoneName = spec.hostname.split(".").slice(1).join(".");
+    const zone = new Route53Zone(scope, "zone", {
+      name: zoneName,
+      vpc: [{ vpcId: this.vpc.id }],
+      comment: `private names of the grommunio cluster ${this.context.clusterName}`,
+      tags: this.tags,
+    });
+    new Route53Record(scope, "record", {
+      zoneId: zone.zoneId,
+      name: spec.hostname,
+      type: "CNAME",
+      ttl: 60,
+      records: [db.address],
+    });
+    return { resource: db, host: spec.hostname, port: 3306 };
+  }
+
+  public addLoadBalancer(scope: Construct, spec: CloudLoadBalancerSpec): CloudLoadBalancer {
+    const [servicesA] = this.servicesSubnets();
+    const sg = this.serviceGroup(scope, "load-balancer", "NLB in front of the grommunio load-balancer tier");
+    for (const l of spec.listeners) {
+      for (const cidr of l.allowFrom) {
+        new VpcSecurityGroupIngressRule(scope, `${l.portKey}-from-${slug(cidr)}`, {
+          securityGroupId: sg.id,
+          ipProtocol: "tcp",
+          fromPort: l.port,
+          toPort: l.port,
+          ...(isIpv6(cidr) ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
+          description: `${l.portKey} from ${cidr}`,
+        });
+      }
+    }
+    new VpcSecurityGroupEgressRule(scope, "egress-vpc", {
+      securityGroupId: sg.id,
+      ipProtocol: "-1",
+      cidrIpv4: this.layout.vpc,
+      description: "to the load-balancer tier and its health checks",
+    });
+    const lb = new Lb(scope, "nlb", {
+      loadBalancerType: "network",
+      internal: false,
+      subnets: [servicesA.id],
+      // Security groups can only be attached when an NLB is created (platforms.md §5).
+      securityGroups: [sg.id],
+      tags: { ...this.tags, Name: `${this.context.clusterName}-nlb` },
+    });
+    for (const l of spec.listeners) {
+      const tg = new LbTargetGroup(scope, `${l.portKey}-targets`, {
+        port: l.port,
+        protocol: "TCP",
+        vpcId: this.vpc.id,
+        targetType: "instance",
+        proxyProtocolV2: spec.proxyProtocolV2,
+        preserveClientIp: "true",
+        deregistrationDelay: "30",
+        healthCheck: {
+          protocol: "TCP",
+          port: "traffic-port",
+          interval: 10,
+          healthyThreshold: 3,
+          unhealthyThreshold: 3,
+        },
+        tags: { ...this.tags, Name: `${this.context.clusterName}-${l.portKey}` },
+      });
+      new LbListener(scope, `${l.portKey}-listener`, {
+        loadBalancerArn: lb.arn,
+        port: l.port,
+        protocol: "TCP",
+        defaultAction: [{ type: "forward", targetGroupArn: tg.arn }],
+      });
+      for (const name of spec.targets) {
+        const m = this.machines.get(name);
+        if (!m) continue;
+        new LbTargetGroupAttachment(scope, `${l.portKey}-${name}`, {
+          targetGroupArn: tg.arn,
+          targetId: m.instance.id,
+          port: l.port,
+        });
+      }
+    }
+    return { resource: lb, dnsName: lb.dnsName };
+  }
+
+  public applyFirewall(scope: Construct, plan: FirewallPlan): void {
+    const groupScope = (name: string) => new Construct(scope, name);
+    const scopes = new Map<string, Construct>();
+    for (const g of plan.groups) {
+      const s = groupScope(g.name);
+      scopes.set(g.name, s);
+      const sg = new SecurityGroup(s, "security-group", {
+        name: `${this.context.clusterName}-${g.name}`,
+        description: g.description,
+        vpcId: this.vpc.id,
+        tags: { ...this.tags, Name: `${this.context.clusterName}-${g.name}` },
+      });
+      this.securityGroups.set(g.name, sg);
+      new VpcSecurityGroupEgressRule(s, "egress-ipv4", {
+        securityGroupId: sg.id,
+        ipProtocol: "-1",
+        cidrIpv4: "0.0.0.0/0",
+        description: "outbound: packages, DNS, mail",
+      });
+      new VpcSecurityGroupEgressRule(s, "egress-ipv6", {
+        securityGroupId: sg.id,
+        ipProtocol: "-1",
+        cidrIpv6: "::/0",
+        description: "outbound: packages, DNS, mail",
+      });
+    }
+    const targetSg = (t: FirewallPlan["rules"][number]["target"]) =>
+      "group" in t ? this.securityGroups.get(t.group) : this.serviceSecurityGroups.get(t.service);
+    for (const rule of plan.rules) {
+      const sg = targetSg(rule.target);
+      if (!sg) continue; // a service the deployment did not create (reported by the cluster)
+      const ownerName = "group" in rule.target ? rule.target.group : `svc-${rule.target.service}`;
+      let owner = scopes.get(ownerName);
+      if (!owner) {
+        owner = groupScope(ownerName);
+        scopes.set(ownerName, owner);
+      }
+      const src = rule.source;
+      let peer: { referencedSecurityGroupId: string } | { cidrIpv4: string } | { cidrIpv6: string } | undefined;
+      if ("group" in src) {
+        const ref = this.securityGroups.get(src.group);
+        if (ref) peer = { referencedSecurityGroupId: ref.id };
+      } else if ("service" in src) {
+        const ref = this.serviceSecurityGroups.get(src.service);
+        if (ref) peer = { referencedSecurityGroupId: ref.id };
+      } else {
+        peer = isIpv6(src.cidr) ? { cidrIpv6: src.cidr } : { cidrIpv4: src.cidr };
+      }
+      if (!peer) continue;
+      new VpcSecurityGroupIngressRule(owner, rule.key, {
+        securityGroupId: sg.id,
+        ipProtocol: rule.protocol,
+        fromPort: rule.port,
+        toPort: rule.port,
+        ...peer,
+        description: `${rule.description} from ${peerName(src)}`.slice(0, 255),
+      });
+    }
+    // Attach: every machine gets the groups it is a member of.
+    const max = AWS_CAPABILITIES.firewall.maxGroupsPerMachine ?? 5;
+    for (const [name, machine] of this.machines) {
+      const groups = plan.groups.filter((g) => g.members.some((m) => m.name === name)).map((g) => g.name);
+      if (groups.length > max) {
+        this.context.report({
+          code: "GRX214",
+          path: machine.instance.node.scope?.node.path ?? name,
+          field: "roles",
+          message: `${name} needs ${groups.length} security groups (${groups.join(", ")}); AWS attaches at most ${max} to an instance.`,
+          fix: "Spread the roles over more nodes (e.g. a separate admin node).",
+        });
+      }
+      machine.instance.vpcSecurityGroupIds = groups.map((g) => this.securityGroups.get(g)!.id);
+    }
+  }
+}
+
+/** Adds `provider "aws" { region }` unless the stack already has an AWS provider. */
+function ensureProvider(scope: Construct, region: string): void {
+  const stack = TerraformStack.of(scope);
+  if (!stack.node.findAll().some((c) => c instanceof AwsProvider)) new AwsProvider(stack, "aws", { region });
+}
