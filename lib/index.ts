@@ -3,3 +3,7 @@
  */
 export * from "./topology";
 export * from "./render/types";
+export * from "./platforms/platform";
+export * from "./platforms/aws";
+export * from "./provision";
+export * from "./cluster";

@@ -1,0 +1,462 @@
+/**
+ * `GrommunioCluster`: the composition root. It owns the platform deployment (network first), the
+ * storage and database choices and the secrets; nodes and the load-balancer tier register into it.
+ * At synth it builds the `ClusterInput` from what registered, validates it into a `Topology`
+ * (collecting every error: construct, platform and topology issues are thrown together), then
+ * creates the firewall from the port table, the optional cloud load balancer, and renders and
+ * provisions every node's files into its user-data.
+ */
+import { Construct } from "constructs";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import type {
+  CloudLoadBalancer,
+  ConfigChangePolicy,
+  FirewallPlan,
+  OperatingSystem,
+  Platform,
+  PlatformCapabilities,
+  PlatformDeployment,
+  TokenFacts,
+} from "../platforms/platform";
+import {
+  DataMount,
+  NFTABLES_PATH,
+  NodeProvisioning,
+  RenderedCloudConfig,
+  RepositoryOptions,
+  TokenRegistry,
+  UserDataReport,
+  buildUserData,
+  nfsExportsFile,
+  provisionNode,
+  renderCloudConfig,
+} from "../provision";
+import { Annotations, Aspects, IAspect, TerraformStack, Token } from "../provision/cdktf";
+import { renderNodeFiles } from "../render/node";
+import { planAllowRules, renderHostFirewall } from "../render/nftables";
+import type { ConfigFile } from "../render/types";
+import {
+  ClusterInput,
+  GrommunioValidationError,
+  IssueCollector,
+  PORTS,
+  PortKey,
+  Topology,
+  ValidationIssue,
+  buildTopology,
+  isCidrOrAddress,
+  parseIpv4Cidr,
+} from "../topology";
+import { ClusterContext, ClusterMember, MailboxVolume, TierMember, markCluster } from "./context";
+import { Database, DatabaseBinding } from "./database";
+import { Connections, FirewallRules, planFirewall } from "./firewall";
+import { NFS_EXPORT } from "./nodes";
+import { clusterSql } from "./sql";
+import { ClusterStorage, ShareNothing, StorageBinding } from "./storage";
+
+export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDeployment> {
+  /** Where the cluster runs: `Platform.aws({...})`, `Platform.hcloud({...})`, … */
+  readonly platform: Platform<D>;
+  /** The mail domain, e.g. `example.com`. */
+  readonly domain: string;
+  /** gromox version on the nodes (`M.m`), 2.30–3.10; decides the config dialect. */
+  readonly gromoxVersion: string;
+  /**
+   * The private network of the nodes (the platform's subnet for them), e.g. `10.10.10.0/24`.
+   * Node addresses are derived from it and from node names; never change it on a running cluster.
+   */
+  readonly network: { readonly cidr: string };
+  /** @default new ShareNothing(): a 100 GiB volume per mailbox node */
+  readonly storage?: ClusterStorage;
+  /** `Database.onNode()`, `Database.external({...})` or `Database.rds()`. */
+  readonly database: Database;
+  /** Domain of the nodes' internal FQDNs (`mail1.<internalDomain>`). @default the mail domain */
+  readonly internalDomain?: string;
+  /** Node running gromox-event/-timer. @default the mailbox node with the lowest serverId */
+  readonly hub?: string;
+  /** Node that creates and upgrades the schema. @default the hub */
+  readonly schemaUpgradeNode?: string;
+  /** @default the domain */
+  readonly x500OrgName?: string;
+  /**
+   * CIDRs allowed to reach SSH (22) on every node.
+   * @default [] — SSH is closed; use the provider's console or session manager
+   */
+  readonly sshAllowFrom?: readonly string[];
+  /**
+   * What happens to a running node when its configuration (user-data) changes: `replace`
+   * re-creates it (data volumes survive), `ignore` leaves it running unchanged (new nodes get the
+   * new configuration; apply changes out of band). See docs/platforms.md for each platform.
+   * @default the platform's `defaultConfigChangePolicy` (AWS: ignore)
+   */
+  readonly configChangePolicy?: ConfigChangePolicy;
+  /** Guest OS. @default "debian-12" */
+  readonly os?: OperatingSystem;
+  /** grommunio repository overrides (mirror, pinned key). @default the community repository */
+  readonly repository?: RepositoryOptions;
+  /**
+   * Ship an in-guest nftables firewall (from the same firewall plan) to every node.
+   * @default true when the platform's firewall does not filter the private network (Hetzner,
+   * libvirt, vSphere), false where it does (AWS security groups)
+   */
+  readonly hostFirewall?: boolean;
+}
+
+/** The cluster. Create nodes with it as scope: `new GromoxNode(cluster, "mail1")`. */
+export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment> extends Construct {
+  public readonly platform: Platform<D>;
+  public readonly capabilities: PlatformCapabilities;
+  /** The platform's per-cluster deployment (e.g. `AwsDeployment`: vpc, subnet, securityGroups). */
+  public readonly deployment: D;
+  public readonly domain: string;
+  public readonly configChangePolicy: ConfigChangePolicy;
+  public readonly os: OperatingSystem;
+  /** Tokens that may appear in user-data, with their bounds. */
+  public readonly tokens = new TokenRegistry();
+  /** The firewall plan (after synth). */
+  public firewallPlan?: FirewallPlan;
+  /** Per node (after synth): the provisioning, the cloud-config text and its size report. */
+  public readonly provisioning = new Map<string, NodeProvisioning>();
+  public readonly cloudConfigs = new Map<string, RenderedCloudConfig>();
+  public readonly userDataReports = new Map<string, UserDataReport>();
+
+  private readonly props: GrommunioClusterProps<D>;
+  private readonly issues = new IssueCollector();
+  private readonly members = new Map<string, ClusterMember>();
+  private readonly order: ClusterMember[] = [];
+  private readonly tiers: TierMember[] = [];
+  private readonly extraRules = new FirewallRules();
+  private readonly secrets = new Map<string, string>();
+  private readonly storageBinding: StorageBinding;
+  private readonly databaseBinding: DatabaseBinding;
+  private topologyCache?: Topology;
+  private finalized = false;
+
+  constructor(scope: Construct, id: string, props: GrommunioClusterProps<D>) {
+    super(scope, id);
+    this.props = props;
+    this.platform = props.platform;
+    this.capabilities = props.platform.capabilities;
+    this.domain = props.domain;
+    const caps = this.capabilities;
+    this.configChangePolicy = props.configChangePolicy ?? caps.defaultConfigChangePolicy;
+    this.os = props.os ?? "debian-12";
+    this.checkProps();
+    this.deployment = props.platform.bind(this, {
+      clusterName: id,
+      clusterPath: this.node.path,
+      domain: props.domain,
+      network: { cidr: props.network.cidr },
+      os: this.os,
+      report: (issue) => this.issues.addAll([issue]),
+      tokens: this.tokens,
+    });
+    const context = this.context();
+    markCluster(this, context);
+    this.storageBinding = (props.storage ?? new ShareNothing()).bind(context);
+    (context as { mailboxVolume?: MailboxVolume }).mailboxVolume = this.storageBinding.mailboxVolume;
+    this.databaseBinding = props.database.bind(context, id);
+    const self = this;
+    const finalizer: IAspect = {
+      visit(node) {
+        if (node === self) self.finalize();
+      },
+    };
+    Aspects.of(this).add(finalizer);
+  }
+
+  private checkProps(): void {
+    const caps = this.capabilities;
+    const path = this.node.path;
+    if (!caps.configChangePolicies.includes(this.configChangePolicy)) {
+      this.issues.add(
+        "GRX212",
+        path,
+        "configChangePolicy",
+        `"${this.configChangePolicy}" is not supported on ${this.platform.name} (supported: ${caps.configChangePolicies.join(", ")}).`,
+        `Use one of: ${caps.configChangePolicies.join(", ")} (see docs/platforms.md).`,
+      );
+    }
+    if (!caps.operatingSystems.includes(this.os)) {
+      this.issues.add(
+        "GRX213",
+        path,
+        "os",
+        `"${this.os}" is not available on ${this.platform.name}.`,
+        `Use one of: ${caps.operatingSystems.join(", ")}.`,
+      );
+    }
+    const net = parseIpv4Cidr(this.props.network.cidr);
+    if (net && (net.prefix < caps.subnet.minPrefix || net.prefix > caps.subnet.maxPrefix)) {
+      this.issues.add(
+        "GRX205",
+        path,
+        "network.cidr",
+        `${net.text} is a /${net.prefix}; ${this.platform.name} takes cluster networks from /${caps.subnet.minPrefix} to /${caps.subnet.maxPrefix}.`,
+        `Use a network of that size, e.g. a /24 such as 10.10.10.0/24.`,
+      );
+    }
+    for (const cidr of this.props.sshAllowFrom ?? []) {
+      if (!isCidrOrAddress(cidr)) {
+        this.issues.add(
+          "GRX218",
+          path,
+          "sshAllowFrom",
+          `"${cidr}" is not an address or CIDR.`,
+          "Use forms like 198.51.100.0/24 or 2001:db8::/48.",
+        );
+      }
+    }
+  }
+
+  private context(): ClusterContext {
+    const self = this;
+    return {
+      construct: this,
+      deployment: this.deployment,
+      capabilities: this.capabilities,
+      domain: this.props.domain,
+      internalDomain: this.props.internalDomain ?? this.props.domain,
+      networkCidr: this.props.network.cidr,
+      configChangePolicy: this.configChangePolicy,
+      os: this.os,
+      registerNode(node) {
+        self.assertOpen(node.nodeName);
+        if (!self.members.has(node.nodeName)) self.members.set(node.nodeName, node);
+        self.order.push(node);
+      },
+      registerLoadBalancerTier(tier) {
+        self.assertOpen(tier.path);
+        if (self.tiers.length > 0) {
+          self.issues.add(
+            "GRX215",
+            tier.path,
+            "loadBalancer",
+            `the cluster already has a load-balancer tier (${self.tiers[0]!.path}).`,
+            "Use one LoadBalancerTier with more nodes.",
+          );
+        }
+        self.tiers.push(tier);
+      },
+      connections: (group) => this.connections(group),
+      report: (issue) => this.issues.addAll([issue]),
+      declareToken: (value, facts) => this.declareToken(value, facts),
+      secret: (id, length) => this.secret(id, length),
+    };
+  }
+
+  private assertOpen(what: string): void {
+    if (this.finalized) throw new Error(`${what} was added to ${this.node.path} after synthesis began.`);
+  }
+
+  /** Declares a Terraform token that may appear in user-data (ignored for literal strings). */
+  public declareToken(value: string, facts: TokenFacts): void {
+    if (Token.isUnresolved(value)) this.tokens.declareToken(value, facts);
+  }
+
+  /** A `random_password` (letters and digits, sensitive), one per id. */
+  public secret(id: string, length: number): string {
+    let value = this.secrets.get(id);
+    if (value === undefined) {
+      ensureRandomProvider(this);
+      const pw = new Password(this, id, { length, special: false });
+      value = pw.result;
+      // Letters and digits only (special = false): safe in YAML, shell words and every config syntax.
+      this.tokens.declareToken(value, { maxLength: length, charset: "safe", description: `the secret ${id}` });
+      this.secrets.set(id, value);
+    }
+    return value;
+  }
+
+  /** Firewall rules of a node group (`mailbox`, `classic`, `load-balancer`, `node`, `hub`, …). */
+  public connections(group: string): Connections {
+    return this.extraRules.connections({ group });
+  }
+
+  /** The cluster description the topology is built from (what registered so far). */
+  public clusterInput(): ClusterInput {
+    const tier = this.tiers[0];
+    return {
+      path: this.node.path,
+      domain: this.props.domain,
+      gromoxVersion: this.props.gromoxVersion,
+      storage: this.storageBinding.mode,
+      network: {
+        cidr: this.props.network.cidr,
+        reservedLow: this.capabilities.subnet.reservedLow,
+        reservedHigh: this.capabilities.subnet.reservedHigh,
+      },
+      database: this.databaseBinding.input,
+      ...(this.props.hub !== undefined ? { hub: this.props.hub } : {}),
+      ...(this.props.schemaUpgradeNode !== undefined ? { schemaUpgradeNode: this.props.schemaUpgradeNode } : {}),
+      ...(this.props.x500OrgName !== undefined ? { x500OrgName: this.props.x500OrgName } : {}),
+      ...(tier ? { loadBalancer: tier.loadBalancerInput(this.props.domain) } : {}),
+      nodes: this.order.map((m) => m.nodeInput()),
+    };
+  }
+
+  /**
+   * The validated topology. Throws `GrommunioValidationError` with every issue found so far
+   * (constructs, platform, topology). Call it once all nodes exist (synth calls it for you).
+   */
+  public get topology(): Topology {
+    if (this.topologyCache) return this.topologyCache;
+    const all: ValidationIssue[] = [...this.issues.issues];
+    const tier = this.tiers[0];
+    if (tier && !this.order.some((m) => m.roles.includes("mailbox"))) {
+      all.push({
+        code: "GRX209",
+        path: tier.path,
+        field: "nodes",
+        message: "the load-balancer tier has no mailbox node to send web, MAPI and EWS traffic to.",
+        fix: "Add at least one GromoxNode to the cluster, or remove the tier.",
+      });
+    }
+    let topology: Topology | undefined;
+    try {
+      topology = buildTopology(this.clusterInput());
+    } catch (e) {
+      if (!(e instanceof GrommunioValidationError)) throw e;
+      all.push(...e.issues);
+    }
+    if (all.length > 0 || !topology) throw new GrommunioValidationError(all);
+    this.topologyCache = topology;
+    return topology;
+  }
+
+  /** Creates the firewall, the cloud load balancer and every node's user-data. Runs once, at synth. */
+  private finalize(): void {
+    if (this.finalized) return;
+    this.finalized = true;
+    const topology = this.topology;
+    const caps = this.capabilities;
+    const late = new IssueCollector();
+    const tier = this.tiers[0];
+
+    // Cloud load balancer (before the firewall: its rules name it as a peer).
+    let cloudLb: CloudLoadBalancer | undefined;
+    if (tier?.cloudLoadBalancer) {
+      const add = this.deployment.addLoadBalancer?.bind(this.deployment);
+      if (!caps.cloudLoadBalancer.available || !add) {
+        late.add(
+          "GRX210",
+          tier.path,
+          "cloudLoadBalancer",
+          `${this.platform.name} has no cloud load balancer.`,
+          "Remove cloudLoadBalancer; the tier's nodes take traffic on their own addresses.",
+        );
+      } else if (tier.cloudLoadBalancer.proxyProtocolV2) {
+        late.add(
+          "GRX211",
+          tier.path,
+          "cloudLoadBalancer.proxyProtocolV2",
+          "the cloud load balancer would send PROXY v2 to the tier, whose frontends do not expect it (both ends must come from one declaration).",
+          "Leave proxyProtocolV2 off: the cloud load balancer preserves client addresses without it.",
+        );
+      } else {
+        const lb = topology.loadBalancer!;
+        const listeners = (Object.keys(PORTS) as PortKey[])
+          .filter((k) => PORTS[k].server === "load-balancer")
+          .filter((k) => PORTS[k].exposure === "public" || (PORTS[k].exposure === "admin" && lb.adminAllowFrom?.length))
+          .sort((a, b) => PORTS[a].port - PORTS[b].port)
+          .map((k) => ({
+            portKey: k,
+            port: PORTS[k].port,
+            allowFrom: PORTS[k].exposure === "admin" ? [...(lb.adminAllowFrom ?? [])] : ["0.0.0.0/0", "::/0"],
+          }));
+        const created = add(new Construct(tier as unknown as Construct, "cloud"), {
+          listeners,
+          targets: lb.nodes.map((n) => n.name),
+          proxyProtocolV2: false,
+        });
+        tier.setCloudLoadBalancer(created);
+        cloudLb = created;
+      }
+    }
+
+    // Firewall, from the port table.
+    const plan = planFirewall(
+      topology,
+      this.node.id,
+      {
+        sshAllowFrom: this.props.sshAllowFrom ?? [],
+        services: {
+          database: this.databaseBinding.managed,
+          sharedStorage: this.storageBinding.managed,
+          loadBalancer: cloudLb !== undefined,
+        },
+      },
+      this.extraRules,
+    );
+    this.firewallPlan = plan;
+    this.deployment.applyFirewall(new Construct(this, "firewall"), plan);
+
+    // Every node: files → provisioning → cloud-config → user-data.
+    const sql = clusterSql(topology);
+    const hostFirewall = this.props.hostFirewall ?? !caps.firewall.filtersPrivateNetwork;
+    const nfsClients = new Set(topology.clientsOf("nfs").map((n) => n.name));
+    const lbAddresses = cloudLb?.privateIpv4s ?? [];
+    for (const node of topology.nodes) {
+      const member = this.members.get(node.name)!;
+      let files: ConfigFile[];
+      try {
+        files = renderNodeFiles(topology, node);
+      } catch (e) {
+        if (!(e instanceof GrommunioValidationError)) throw e;
+        late.addAll(e.issues);
+        continue;
+      }
+      const extra: ConfigFile[] = [];
+      if (hostFirewall && !files.some((f) => f.path === NFTABLES_PATH)) {
+        extra.push(
+          renderHostFirewall(
+            node,
+            planAllowRules(plan, node.name, (s) => (s === "load-balancer" ? lbAddresses : undefined)),
+          ),
+        );
+      }
+      if (node.has("nfs")) extra.push(nfsExportsFile(topology, NFS_EXPORT));
+      const mounts: DataMount[] = [...member.mounts()];
+      if (this.storageBinding.sharedMount && nfsClients.has(node.name)) mounts.push(this.storageBinding.sharedMount);
+      const { provisioning, issues } = provisionNode({
+        topology,
+        node,
+        files,
+        extraFiles: extra,
+        os: this.os,
+        mounts,
+        ...(this.props.repository !== undefined ? { repository: this.props.repository } : {}),
+        sql,
+      });
+      late.addAll(issues);
+      const built = buildUserData(
+        node.name,
+        node.path,
+        (compression) => renderCloudConfig(provisioning, this.tokens, node.path, compression),
+        caps.userData,
+        this.tokens,
+      );
+      const rendered = built.rendered;
+      late.addAll(rendered.issues);
+      late.addAll(built.issues);
+      member.machine.setUserData(built.userData);
+      this.provisioning.set(node.name, provisioning);
+      this.cloudConfigs.set(node.name, rendered);
+      this.userDataReports.set(node.name, built.report);
+    }
+    const all = [...this.issues.issues, ...late.issues];
+    if (all.length > 0) throw new GrommunioValidationError(all);
+    if (this.databaseBinding.input.password !== undefined && !Token.isUnresolved(this.databaseBinding.input.password)) {
+      Annotations.of(this).addWarning(
+        "the database password is a literal: it ends up in the synthesized JSON and the user-data. Omit it (a random_password is generated) or pass a secret reference.",
+      );
+    }
+  }
+}
+
+/** Adds `provider "random"` unless the stack has one (random_password needs it). */
+function ensureRandomProvider(scope: Construct): void {
+  const stack = TerraformStack.of(scope);
+  if (!stack.node.findAll().some((c) => c instanceof RandomProvider)) new RandomProvider(stack, "random");
+}

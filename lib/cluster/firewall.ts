@@ -1,0 +1,232 @@
+/**
+ * The cluster's firewall as data: groups of machines and allow rules, generated from THE port
+ * table (`PORTS`) and the node graph through one connections-style API (`Connections.allowFrom`),
+ * which users may also call for extra rules. Platforms turn the plan into security groups, cloud
+ * firewalls or in-guest nftables (`planAllowRules`). Pure: no cdktf.
+ *
+ * - `cluster` ports: from the groups whose daemons are the port's clients, to the groups whose
+ *   daemons serve it (or to the managed service that replaces them: RDS for 3306, EFS for 2049);
+ * - `public` ports: load-balancer tier from anywhere (or only from the cloud load balancer);
+ * - `admin` ports: load-balancer tier from `adminAllowFrom` only (or the cloud load balancer);
+ * - `operator` (SSH): every node from `sshAllowFrom` only (default: nobody);
+ * - `local` ports: never opened.
+ */
+import type {
+  FirewallGroup,
+  FirewallPeer,
+  FirewallPlan,
+  FirewallRule,
+  FirewallTarget,
+  ManagedService,
+} from "../platforms/platform";
+import {
+  ClusterNode,
+  Daemon,
+  HUB_DAEMONS,
+  NODE_ROLES,
+  NodeRole,
+  PORTS,
+  PortKey,
+  ROLE_DAEMONS,
+  Topology,
+} from "../topology";
+
+/** A port to open: one from the port table, or a user-defined extra. */
+export class Port {
+  /** A port from the port table, e.g. `Port.of("exmdb")`. */
+  public static of(key: PortKey): Port {
+    return new Port(PORTS[key].port, key, key, PORTS[key].description);
+  }
+
+  /** A port outside the port table (monitoring agents, …): `name` keys the rule. */
+  public static tcp(port: number, name: string, description = name): Port {
+    return new Port(port, name, undefined, description);
+  }
+
+  private constructor(
+    public readonly port: number,
+    public readonly name: string,
+    public readonly portKey: PortKey | undefined,
+    public readonly description: string,
+  ) {}
+}
+
+/** Sources of traffic. */
+export const Peer = {
+  /** An IPv4/IPv6 CIDR or a single address. */
+  cidr(cidr: string): FirewallPeer {
+    return { cidr };
+  },
+  anyIpv4(): FirewallPeer {
+    return { cidr: "0.0.0.0/0" };
+  },
+  anyIpv6(): FirewallPeer {
+    return { cidr: "::/0" };
+  },
+  group(name: string): FirewallPeer {
+    return { group: name };
+  },
+  service(service: ManagedService): FirewallPeer {
+    return { service };
+  },
+};
+
+function peerName(peer: FirewallPeer): string {
+  if ("group" in peer) return peer.group;
+  if ("service" in peer) return `svc-${peer.service}`;
+  return peer.cidr.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "any";
+}
+
+function targetName(t: FirewallTarget): string {
+  return "group" in t ? t.group : `svc-${t.service}`;
+}
+
+/** Collects allow rules (keyed by target and `<port>-from-<peer>`, so duplicates merge). */
+export class FirewallRules {
+  private readonly rules = new Map<string, FirewallRule>();
+
+  public add(rule: FirewallRule): void {
+    this.rules.set(`${targetName(rule.target)}/${rule.key}`, rule);
+  }
+
+  /** Rules sorted by target, then port, then key. */
+  public list(): FirewallRule[] {
+    return [...this.rules.values()].sort(
+      (a, b) => cmp(targetName(a.target), targetName(b.target)) || a.port - b.port || cmp(a.key, b.key),
+    );
+  }
+
+  /** The connections of a group or service (what `allowFrom` opens on). */
+  public connections(target: FirewallTarget): Connections {
+    return new Connections(this, target);
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** aws-cdk style: `servers.allowFrom(clients, Port.of("exmdb"))`. */
+export class Connections {
+  constructor(
+    private readonly rules: FirewallRules,
+    public readonly target: FirewallTarget,
+  ) {}
+
+  /** Allows `port` on this target from `peer` (a CIDR, a group, a service, or other connections). */
+  public allowFrom(peer: FirewallPeer | Connections, port: Port, description?: string): void {
+    const source: FirewallPeer = peer instanceof Connections ? peer.target : peer;
+    this.rules.add({
+      key: `${port.name}-from-${peerName(source)}`,
+      target: this.target,
+      source,
+      port: port.port,
+      protocol: "tcp",
+      ...(port.portKey !== undefined ? { portKey: port.portKey } : {}),
+      description: description ?? port.description,
+    });
+  }
+}
+
+/** Managed services the platform created instead of cluster nodes. */
+export interface ManagedServices {
+  /** RDS (or another managed MariaDB) serves 3306. */
+  readonly database?: boolean;
+  /** EFS serves 2049. */
+  readonly sharedStorage?: boolean;
+  /** A cloud load balancer in front of the load-balancer tier. */
+  readonly loadBalancer?: boolean;
+}
+
+export interface FirewallPlanOptions {
+  /** CIDRs allowed to reach SSH on every node. @default [] */
+  readonly sshAllowFrom?: readonly string[];
+  readonly services?: ManagedServices;
+}
+
+/** The group every node belongs to (SSH, egress). */
+export const ALL_NODES_GROUP = "node";
+/** The group of the node running gromox-event and gromox-timer. */
+export const HUB_GROUP = "hub";
+
+const WORLD = ["0.0.0.0/0", "::/0"];
+
+/** Firewall groups: `node` (all), one per role in use, and `hub`. Members sorted by name. */
+export function firewallGroups(topology: Topology, clusterName: string): FirewallGroup[] {
+  const member = (n: ClusterNode) => ({ name: n.name, ipv4: n.ipv4 });
+  const byName = (a: ClusterNode, b: ClusterNode) => cmp(a.name, b.name);
+  const groups: FirewallGroup[] = [
+    {
+      name: ALL_NODES_GROUP,
+      description: `every node of ${clusterName}`,
+      members: [...topology.nodes].sort(byName).map(member),
+    },
+  ];
+  for (const role of NODE_ROLES) {
+    const members = topology.nodes.filter((n) => n.has(role)).sort(byName);
+    if (members.length)
+      groups.push({ name: role, description: `${role} nodes of ${clusterName}`, members: members.map(member) });
+  }
+  groups.push({
+    name: HUB_GROUP,
+    description: `the event/timer hub of ${clusterName}`,
+    members: [member(topology.hub)],
+  });
+  return groups;
+}
+
+/** Daemons a group's members all run (role daemons; the hub's extra daemons). */
+function groupDaemons(name: string): readonly Daemon[] {
+  if (name === HUB_GROUP) return HUB_DAEMONS;
+  if ((NODE_ROLES as readonly string[]).includes(name)) return ROLE_DAEMONS[name as NodeRole];
+  return [];
+}
+
+/** The plan: groups and every rule from the port table, plus `extra` user rules. */
+export function planFirewall(
+  topology: Topology,
+  clusterName: string,
+  options: FirewallPlanOptions = {},
+  extra?: FirewallRules,
+): FirewallPlan {
+  const groups = firewallGroups(topology, clusterName);
+  const rules = extra ?? new FirewallRules();
+  const services = options.services ?? {};
+  const groupsRunning = (daemons: readonly Daemon[]) =>
+    groups.filter((g) => groupDaemons(g.name).some((d) => daemons.includes(d))).map((g) => g.name);
+  const keys = (Object.keys(PORTS) as PortKey[]).sort((a, b) => PORTS[a].port - PORTS[b].port || cmp(a, b));
+  for (const key of keys) {
+    const spec = PORTS[key];
+    const port = Port.of(key);
+    let targets: FirewallTarget[] = groupsRunning([spec.server]).map((group) => ({ group }));
+    if (spec.server === "mariadb" && services.database) targets = [{ service: "database" }];
+    if (spec.server === "nfs-server" && services.sharedStorage) targets = [{ service: "shared-storage" }];
+    let sources: FirewallPeer[] = [];
+    switch (spec.exposure) {
+      case "cluster":
+        sources = groupsRunning(spec.clients).map((group) => ({ group }));
+        break;
+      case "public":
+        sources = services.loadBalancer ? [{ service: "load-balancer" }] : WORLD.map((cidr) => ({ cidr }));
+        break;
+      case "admin":
+        sources = services.loadBalancer
+          ? topology.loadBalancer?.adminAllowFrom?.length
+            ? [{ service: "load-balancer" }]
+            : []
+          : (topology.loadBalancer?.adminAllowFrom ?? []).map((cidr) => ({ cidr }));
+        break;
+      case "operator":
+        targets = [{ group: ALL_NODES_GROUP }];
+        sources = (options.sshAllowFrom ?? []).map((cidr) => ({ cidr }));
+        break;
+      case "local":
+        break;
+    }
+    for (const t of targets) {
+      const conn = rules.connections(t);
+      for (const s of sources) conn.allowFrom(s, port);
+    }
+  }
+  return { groups, rules: rules.list() };
+}

@@ -1,0 +1,116 @@
+/**
+ * The load-balancer tier: N HAProxy or nginx nodes (`<id>1` … `<id>N`) that take the public
+ * mail and web ports and route to classic and mailbox nodes, optionally behind the platform's
+ * cloud load balancer (AWS NLB).
+ */
+import { Construct } from "constructs";
+import type { CloudLoadBalancer } from "../platforms/platform";
+import type { LoadBalancerInput, ProxyProtocolInput } from "../topology";
+import { ClusterContext, TierMember, clusterOf } from "./context";
+import { Connections } from "./firewall";
+import { LoadBalancerNode } from "./nodes";
+
+export interface LoadBalancerTierProps {
+  readonly flavor: "haproxy" | "nginx";
+  /**
+   * How many nodes. They are named `<tier id>1` … `<tier id>N`; scaling down removes the highest
+   * numbers, scaling up adds new ones, existing nodes never change.
+   * @default 2 (one can fail or be replaced while the other serves)
+   */
+  readonly nodes?: number;
+  /** Machine type. @default the platform's default for load-balancer nodes (AWS t3.small) */
+  readonly size?: string;
+  /** The public mail host name clients use. @default `mail.<domain>` */
+  readonly publicName?: string;
+  /**
+   * Route each request to the user's home mailbox node (mailbox.map, built from the database on
+   * the load-balancer nodes).
+   * @default false: mailbox nodes are balanced; every node reaches every store over exmdb
+   */
+  readonly nodeAwareRouting?: boolean;
+  /**
+   * CIDRs allowed to reach the admin frontend (8443). The security groups/firewalls open 8443
+   * from exactly these.
+   * @default undefined: no admin frontend, 8443 stays closed
+   */
+  readonly adminAllowFrom?: readonly string[];
+  /** PROXY protocol towards postfix and gromox (one declaration for both ends). @default as LoadBalancerInput */
+  readonly proxyProtocol?: ProxyProtocolInput;
+  readonly pools?: LoadBalancerInput["pools"];
+  /**
+   * Put the platform's cloud load balancer in front of the tier (AWS: an internet-facing NLB
+   * with security groups, TCP listeners for every public port; client addresses are preserved).
+   * `proxyProtocolV2` would make the NLB send PROXY v2 to the tier, which the tier's frontends
+   * do not accept yet: asking for it is an error (GRX211) rather than a broken hop.
+   * @default undefined: no cloud load balancer; the tier's nodes take traffic on their own addresses
+   */
+  readonly cloudLoadBalancer?: boolean | { readonly proxyProtocolV2?: boolean };
+}
+
+export class LoadBalancerTier extends Construct implements TierMember {
+  public readonly nodes: LoadBalancerNode[] = [];
+  public readonly path: string;
+  public readonly cloudLoadBalancer?: { readonly proxyProtocolV2: boolean };
+  /** The cloud load balancer (after synth, when asked for). */
+  public cloud?: CloudLoadBalancer;
+  private readonly cluster: ClusterContext;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: LoadBalancerTierProps,
+  ) {
+    super(scope, id);
+    this.cluster = clusterOf(scope);
+    this.path = this.node.path;
+    const count = props.nodes ?? 2;
+    if (!Number.isInteger(count) || count < 1) {
+      this.cluster.report({
+        code: "GRX216",
+        path: this.path,
+        field: "nodes",
+        message: `a load-balancer tier needs a whole number of nodes ≥ 1, got ${count}.`,
+        fix: "Give nodes: 2 (or more) for redundancy.",
+      });
+    } else {
+      for (let i = 1; i <= count; i++) {
+        this.nodes.push(
+          new LoadBalancerNode(this, `${id}${i}`, { ...(props.size !== undefined ? { size: props.size } : {}) }),
+        );
+      }
+    }
+    if (props.cloudLoadBalancer) {
+      const v2 =
+        typeof props.cloudLoadBalancer === "object" ? (props.cloudLoadBalancer.proxyProtocolV2 ?? false) : false;
+      this.cloudLoadBalancer = { proxyProtocolV2: v2 };
+    }
+    this.cluster.registerLoadBalancerTier(this);
+  }
+
+  public get nodeNames(): string[] {
+    return this.nodes.map((n) => n.nodeName);
+  }
+
+  /** Firewall rules of the tier's nodes (group `load-balancer`). */
+  public get connections(): Connections {
+    return this.cluster.connections("load-balancer");
+  }
+
+  /** @internal */
+  public loadBalancerInput(domain: string): LoadBalancerInput {
+    const p = this.props;
+    return {
+      flavor: p.flavor,
+      publicName: p.publicName ?? `mail.${domain}`,
+      ...(p.nodeAwareRouting !== undefined ? { nodeAwareRouting: p.nodeAwareRouting } : {}),
+      ...(p.adminAllowFrom !== undefined ? { adminAllowFrom: p.adminAllowFrom } : {}),
+      ...(p.proxyProtocol !== undefined ? { proxyProtocol: p.proxyProtocol } : {}),
+      ...(p.pools !== undefined ? { pools: p.pools } : {}),
+    };
+  }
+
+  /** @internal */
+  public setCloudLoadBalancer(lb: CloudLoadBalancer): void {
+    this.cloud = lb;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Where mailboxes live. `ShareNothing` (grommunio 2025.01.1+): each mailbox node keeps its own
+ * mailboxes on its own volume. `SharedStorage`: one file system every mailbox and admin node
+ * mounts at /var/lib/gromox (AWS EFS; an NFS node on platforms without a managed file system).
+ */
+import { Construct } from "constructs";
+import type { NfsMount } from "../provision";
+import type { StorageMode } from "../topology";
+import { ClusterContext, MailboxVolume } from "./context";
+import { MAILSTORE, NFS_EXPORT, NfsNode, NfsNodeProps } from "./nodes";
+
+/** What a storage choice contributes to the cluster. */
+export interface StorageBinding {
+  readonly mode: StorageMode;
+  /** With ShareNothing: the volume every mailbox node gets. */
+  readonly mailboxVolume?: MailboxVolume;
+  /** With SharedStorage: what the nfs clients (mailbox, admin nodes) mount. */
+  readonly sharedMount?: NfsMount;
+  /** The platform's managed file system serves 2049 (firewall target). */
+  readonly managed: boolean;
+}
+
+export abstract class ClusterStorage {
+  public abstract readonly mode: StorageMode;
+  /** @internal Called once by the cluster's constructor, before any node exists. */
+  public abstract bind(cluster: ClusterContext): StorageBinding;
+}
+
+export interface ShareNothingProps {
+  /** Mailbox volume per mailbox node, GiB. @default 100 */
+  readonly volumeSizeGb?: number;
+  /** Platform volume type. @default the platform's (AWS gp3) */
+  readonly volumeType?: string;
+  readonly iops?: number;
+  readonly throughputMiBps?: number;
+}
+
+/** Each mailbox node keeps its mailboxes on its own volume at /var/lib/gromox. */
+export class ShareNothing extends ClusterStorage {
+  public readonly mode = "share-nothing" as const;
+
+  constructor(private readonly props: ShareNothingProps = {}) {
+    super();
+  }
+
+  public bind(cluster: ClusterContext): StorageBinding {
+    if (!cluster.capabilities.blockVolumes) {
+      cluster.report({
+        code: "GRX206",
+        path: cluster.construct.node.path,
+        field: "storage",
+        message:
+          "ShareNothing keeps each mailbox node's store on its own volume, and this platform has no block volumes.",
+        fix: "Use SharedStorage, or a platform with block volumes.",
+      });
+      return { mode: this.mode, managed: false };
+    }
+    return {
+      mode: this.mode,
+      mailboxVolume: {
+        sizeGb: this.props.volumeSizeGb ?? 100,
+        ...(this.props.volumeType !== undefined ? { type: this.props.volumeType } : {}),
+        ...(this.props.iops !== undefined ? { iops: this.props.iops } : {}),
+        ...(this.props.throughputMiBps !== undefined ? { throughputMiBps: this.props.throughputMiBps } : {}),
+      },
+      managed: false,
+    };
+  }
+}
+
+export interface SharedStorageProps {
+  /**
+   * The NFS node, on platforms without a managed file system (ignored on AWS, which uses EFS).
+   * @default a node named "nfs1" with a 200 GiB volume
+   */
+  readonly nfsNode?: NfsNodeProps & { readonly name?: string };
+}
+
+/** One file system for all mailbox (and admin) nodes at /var/lib/gromox. */
+export class SharedStorage extends ClusterStorage {
+  public readonly mode = "shared" as const;
+
+  constructor(private readonly props: SharedStorageProps = {}) {
+    super();
+  }
+
+  public bind(cluster: ClusterContext): StorageBinding {
+    const caps = cluster.capabilities;
+    const add = cluster.deployment.addSharedFileSystem?.bind(cluster.deployment);
+    if (caps.sharedStorage === "managed" && add) {
+      const fs = add(new Construct(cluster.construct, "shared-storage"), { mountPoint: MAILSTORE, clients: [] });
+      return {
+        mode: this.mode,
+        sharedMount: {
+          kind: "nfs",
+          source: fs.source,
+          mountPoint: MAILSTORE,
+          options: fs.options,
+          clientPackages: fs.clientPackages,
+        },
+        managed: true,
+      };
+    }
+    if (caps.sharedStorage === "nfs-node") {
+      const { name, ...nodeProps } = this.props.nfsNode ?? {};
+      const node = new NfsNode(cluster.construct, name ?? "nfs1", nodeProps);
+      return {
+        mode: this.mode,
+        sharedMount: {
+          kind: "nfs",
+          source: `${node.privateIp}:${NFS_EXPORT}`,
+          mountPoint: MAILSTORE,
+          options: "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail",
+          clientPackages: ["nfs-common"],
+        },
+        managed: false,
+      };
+    }
+    cluster.report({
+      code: "GRX206",
+      path: cluster.construct.node.path,
+      field: "storage",
+      message:
+        "SharedStorage needs a shared file system, and this platform offers neither a managed one nor an NFS node.",
+      fix: "Use ShareNothing (each mailbox node keeps its own mailboxes on its own volume).",
+    });
+    return { mode: this.mode, managed: false };
+  }
+}

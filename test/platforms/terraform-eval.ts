@@ -1,0 +1,172 @@
+/**
+ * Test helper: evaluates the Terraform template strings this library synthesizes, the way
+ * Terraform would, for the small expression subset it emits (`base64encode`, `base64decode`,
+ * `base64gzip`, `join`, `replace`, `element`, string literals and resource references). References
+ * are resolved by the caller (a fake password, a fake volume id), so tests can decode the exact
+ * user-data a node would receive.
+ */
+import { gunzipSync, gzipSync } from "node:zlib";
+
+export type Resolver = (reference: string) => string;
+
+/** Default fake values: passwords, EBS volume ids, EFS addresses. */
+export const fakeResolver: Resolver = (ref) => {
+  if (/^random_password\.[^.]+\.result$/.test(ref)) return "P".repeat(32);
+  if (/^aws_ebs_volume\.([^.]+)\.id$/.test(ref)) return "vol-0123456789abcdef0";
+  if (/^aws_efs_mount_target\.[^.]+\.ip_address$/.test(ref)) return "10.10.11.9";
+  throw new Error(`no fake value for ${ref}`);
+};
+
+type Value = string | Value[];
+
+class Parser {
+  private i = 0;
+  constructor(
+    private readonly s: string,
+    private readonly resolve: Resolver,
+  ) {}
+
+  private ws(): void {
+    while (this.i < this.s.length && /\s/.test(this.s[this.i]!)) this.i++;
+  }
+
+  private expect(ch: string): void {
+    this.ws();
+    if (this.s[this.i] !== ch) throw new Error(`expected ${ch} at ${this.i}: ${this.s.slice(this.i, this.i + 40)}`);
+    this.i++;
+  }
+
+  public expr(): Value {
+    this.ws();
+    const c = this.s[this.i];
+    if (c === '"') return this.string();
+    if (c === "[") {
+      this.i++;
+      const items: Value[] = [];
+      this.ws();
+      if (this.s[this.i] === "]") {
+        this.i++;
+        return items;
+      }
+      for (;;) {
+        items.push(this.expr());
+        this.ws();
+        if (this.s[this.i] === ",") {
+          this.i++;
+          continue;
+        }
+        this.expect("]");
+        return items;
+      }
+    }
+    const m = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*/.exec(this.s.slice(this.i));
+    if (!m) throw new Error(`unexpected ${this.s.slice(this.i, this.i + 40)}`);
+    this.i += m[0].length;
+    this.ws();
+    if (this.s[this.i] === "(") {
+      this.i++;
+      const args: Value[] = [];
+      this.ws();
+      if (this.s[this.i] !== ")") {
+        for (;;) {
+          args.push(this.expr());
+          this.ws();
+          if (this.s[this.i] === ",") {
+            this.i++;
+            continue;
+          }
+          break;
+        }
+      }
+      this.expect(")");
+      return call(m[0], args);
+    }
+    return this.resolve(m[0]);
+  }
+
+  /** A quoted HCL string inside an expression (escapes \" \\ \n; may hold templates). */
+  private string(): string {
+    this.i++;
+    let raw = "";
+    while (this.s[this.i] !== '"') {
+      if (this.i >= this.s.length) throw new Error("unterminated string");
+      if (this.s[this.i] === "\\") {
+        const n = this.s[this.i + 1];
+        raw += n === "n" ? "\n" : n === "t" ? "\t" : n!;
+        this.i += 2;
+      } else raw += this.s[this.i++];
+    }
+    this.i++;
+    return evaluateTemplate(raw, this.resolve);
+  }
+
+  public get position(): number {
+    return this.i;
+  }
+}
+
+function str(v: Value | undefined): string {
+  if (typeof v !== "string") throw new Error(`expected a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function call(name: string, args: Value[]): Value {
+  switch (name) {
+    case "base64encode":
+      return Buffer.from(str(args[0]), "utf8").toString("base64");
+    case "base64decode":
+      return Buffer.from(str(args[0]), "base64").toString("utf8");
+    case "base64gzip":
+      return gzipSync(Buffer.from(str(args[0]), "utf8")).toString("base64");
+    case "join": {
+      const list = args[1];
+      if (!Array.isArray(list)) throw new Error("join needs a list");
+      return list.map(str).join(str(args[0]));
+    }
+    case "replace":
+      return str(args[0]).split(str(args[1])).join(str(args[2]));
+    case "element": {
+      const list = args[0];
+      return Array.isArray(list) ? str(list[Number(str(args[1]))]) : `${str(list)}[${str(args[1])}]`;
+    }
+    default:
+      throw new Error(`function ${name} is not emulated`);
+  }
+}
+
+/** Evaluates a Terraform template string: `$${` → `${`, `%%{` → `%{`, `${expr}` → its value. */
+export function evaluateTemplate(template: string, resolve: Resolver = fakeResolver): string {
+  let out = "";
+  let i = 0;
+  while (i < template.length) {
+    if (template.startsWith("$${", i)) {
+      out += "${";
+      i += 3;
+    } else if (template.startsWith("%%{", i)) {
+      out += "%{";
+      i += 3;
+    } else if (template.startsWith("%{", i)) {
+      throw new Error(`unescaped template directive at ${i}: ${template.slice(i, i + 30)}`);
+    } else if (template.startsWith("${", i)) {
+      const p = new Parser(template.slice(i + 2), resolve);
+      const v = p.expr();
+      const rest = template.slice(i + 2 + p.position).replace(/^\s*/, "");
+      if (!rest.startsWith("}")) throw new Error(`unterminated interpolation at ${i}`);
+      out += str(v);
+      i = template.length - rest.length + 1;
+    } else {
+      out += template[i++];
+    }
+  }
+  return out;
+}
+
+/** The user-data text an `aws_instance` JSON block delivers (decoding user_data_base64 + gzip). */
+export function instanceUserData(instance: Record<string, unknown>, resolve: Resolver = fakeResolver): string {
+  if (typeof instance.user_data === "string") return evaluateTemplate(instance.user_data, resolve);
+  if (typeof instance.user_data_base64 === "string") {
+    const bytes = Buffer.from(evaluateTemplate(instance.user_data_base64, resolve), "base64");
+    return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
+  }
+  throw new Error("instance has no user data");
+}
