@@ -108,7 +108,25 @@ export function preparePostfixSandbox(files: readonly ConfigFile[], opts: Postfi
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`not a loopback IPv4 address: ${address}`);
 
   const addedAddress = ensureLoopbackAddress(address);
-  const root = ownScratchDir(opts.prefix ?? "postfix");
+  let root: string | undefined;
+  try {
+    root = ownScratchDir(opts.prefix ?? "postfix");
+    return buildSandbox(files, opts, address, addedAddress, root);
+  } catch (e) {
+    // Leave nothing behind when the sandbox cannot be built.
+    if (addedAddress) run("ip", ["-4", "addr", "del", `${address}/32`, "dev", "lo"]);
+    if (root !== undefined) removeScratchDir(root);
+    throw e;
+  }
+}
+
+function buildSandbox(
+  files: readonly ConfigFile[],
+  opts: PostfixSandboxOptions,
+  address: string,
+  addedAddress: boolean,
+  root: string,
+): PostfixSandbox {
   const configDir = path.join(root, "etc");
   const queueDir = path.join(root, "queue");
   const dataDir = path.join(root, "data");
