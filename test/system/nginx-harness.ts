@@ -24,8 +24,8 @@ export interface Cert {
   readonly key: string;
 }
 
-/** A throw-away self-signed EC certificate. */
-export function selfSignedCert(cn: string): Cert {
+/** A throw-away self-signed certificate: EC P-256, or RSA 2048 (static-RSA suites need an RSA key). */
+export function selfSignedCert(cn: string, kind: "ec" | "rsa" = "ec"): Cert {
   const openssl = requireProgram("openssl", "openssl");
   const dir = ownScratchDir("nginx-cert");
   try {
@@ -33,9 +33,7 @@ export function selfSignedCert(cn: string): Cert {
       "req",
       "-x509",
       "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
+      ...(kind === "ec" ? ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] : ["rsa:2048"]),
       "-nodes",
       "-subj",
       `/CN=${cn}`,
