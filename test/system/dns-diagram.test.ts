@@ -2,13 +2,14 @@
  * The DOT picture of the cluster renders with Graphviz: `dot -Tsvg` exits 0 without warnings and
  * writes an SVG document (parsed by Python's XML parser) naming every node and its private address.
  */
+import * as fs from "node:fs";
 import { buildTopology, Topology } from "../../lib/topology";
 import { renderTopologyDot } from "../../lib/render/diagram";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { requireProgram, run } from "./support";
 
 /** Debian's python3 (a pyenv python may come first in PATH). */
-const PYTHON = requireProgram("python3", "python3").startsWith("/usr/")
+const PYTHON = "/usr/bin/python3";
   ? requireProgram("python3", "python3")
   : "/usr/bin/python3";
 const SVG_TEXTS = [
@@ -24,6 +25,10 @@ function dotSvg(topo: Topology): { status: number; svg: string; stderr: string }
 }
 
 describe("dot -Tsvg renders the topology", () => {
+  beforeAll(() => {
+    if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing. Install it with: apt-get install python3`);
+  });
+
   test.each([
     ["documented", buildTopology(documentedLayout())],
     ["large", buildTopology(largeLayout())],
