@@ -3,7 +3,18 @@
  * provider firewalls are built from), so the in-guest and the cloud layer can never disagree.
  */
 import type { FirewallPlan, FirewallRule, ManagedService } from "../../platforms/platform";
+import { parseIpv4 } from "../../topology";
 import { HostAllowRule } from "./firewall";
+
+/** IPv4 addresses/CIDRs first, numerically; then everything else (IPv6) as text. */
+function canonicalOrder(a: string, b: string): number {
+  const va = parseIpv4(a.split("/")[0] ?? "");
+  const vb = parseIpv4(b.split("/")[0] ?? "");
+  if (va !== undefined && vb !== undefined) return va - vb || (a < b ? -1 : a > b ? 1 : 0);
+  if (va !== undefined) return -1;
+  if (vb !== undefined) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /**
  * Private addresses a managed service connects from (e.g. a cloud load balancer's address on the
@@ -20,7 +31,8 @@ function sourcesOf(rule: FirewallRule, plan: FirewallPlan, services: ServiceAddr
 
 /**
  * The allow rules of machine `name`: every plan rule whose target group has it as a member,
- * merged per port-table key (or rule key) and port, sources in plan order without duplicates.
+ * merged per port-table key (or rule key) and port; sources without duplicates, IPv4 first in
+ * numeric order (as `clientsOf` sorts nodes), then IPv6.
  * Rules that target a managed service are not about hosts and are skipped. Pure.
  */
 export function planAllowRules(
@@ -40,6 +52,7 @@ export function planAllowRules(
     else if (prev.from !== "any") prev.from = from === "any" ? "any" : [...new Set([...prev.from, ...from])];
   }
   return [...merged.values()]
+    .map((r) => (r.from === "any" ? r : { ...r, from: [...r.from].sort(canonicalOrder) }))
     .filter((r) => r.from === "any" || r.from.length > 0)
     .sort((a, b) => a.port - b.port || (a.comment < b.comment ? -1 : a.comment > b.comment ? 1 : 0));
 }
