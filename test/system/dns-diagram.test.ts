@@ -10,8 +10,6 @@ import { requireProgram, run } from "./support";
 
 /** Debian's python3 (a pyenv python may come first in PATH). */
 const PYTHON = "/usr/bin/python3";
-  ? requireProgram("python3", "python3")
-  : "/usr/bin/python3";
 const SVG_TEXTS = [
   "import sys, json, xml.etree.ElementTree as ET",
   "root = ET.fromstring(sys.stdin.read())",
