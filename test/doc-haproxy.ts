@@ -1,6 +1,6 @@
 /**
  * The upstream documentation's HAProxy configs, rebuilt from the seed page
- * (/work/shared/seed/grommunio-architecture.txt), whose HAProxy blocks lost their line breaks:
+ * (test/fixtures/seed/grommunio-architecture.txt, a copy of the page), whose HAProxy blocks lost their line breaks:
  * several directives share one physical line. The rebuild starts a new line before every
  * directive keyword (except where a keyword is an argument: `stats timeout`, `log global`,
  * `timeout server`, `no option`), keeps comments up to the
@@ -8,8 +8,10 @@
  * (`# bind quic4@…`) as one comment. Nothing else is changed.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 
-export const SEED_PATH = process.env.GRX_SEED_PATH ?? "/work/shared/seed/grommunio-architecture.txt";
+export const SEED_PATH =
+  process.env.GRX_SEED_PATH ?? path.join(__dirname, "fixtures", "seed", "grommunio-architecture.txt");
 
 const SECTION = new Set(["global", "defaults", "frontend", "backend"]);
 const KEYWORDS = new Set([

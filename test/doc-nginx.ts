@@ -1,6 +1,6 @@
 /**
  * The upstream documentation's nginx block, rebuilt from the seed page
- * (/work/shared/seed/grommunio-architecture.txt), whose line breaks were lost: several directives
+ * (test/fixtures/seed/grommunio-architecture.txt, a copy of the page), whose line breaks were lost: several directives
  * share one physical line. The block runs from `upstream be_smtp {` to the closing brace of its
  * 443 server. The rebuild breaks the text after every `;`, `{` and `}` outside quotes, so each
  * directive gets a line of its own and every `# …;` comment (the commented-out `quic` listens)
@@ -9,8 +9,10 @@
  * `server` blocks); `docNginxMain` is a minimal main file that includes it there.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 
-export const SEED_PATH = process.env.GRX_SEED_PATH ?? "/work/shared/seed/grommunio-architecture.txt";
+export const SEED_PATH =
+  process.env.GRX_SEED_PATH ?? path.join(__dirname, "fixtures", "seed", "grommunio-architecture.txt");
 
 const START = "upstream be_smtp {";
 const END = "location / { proxy_pass https://be_gromoxnodes/; }}";

@@ -1,5 +1,5 @@
 const fs = require("fs");
-const path = require("path");
 module.exports = async () => {
-  fs.rmSync(path.join(__dirname, "..", ".jest-tmp"), { recursive: true, force: true });
+  const dir = process.env.GRX_JEST_TMP;
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 };

@@ -585,6 +585,14 @@ const CASES: readonly Case[] = [
     message: ["spans lines"],
     secret: "secret-value",
   },
+  {
+    code: "GRX052",
+    title: "InnoDB buffer pool size in a form MariaDB does not read",
+    mutate: [db({ innodbBufferPoolSize: "12 GB" })],
+    path: "cluster",
+    field: "database.innodbBufferPoolSize",
+    message: ['"12 GB"'],
+  },
 
   // --- load-balancer tier ---
   {
