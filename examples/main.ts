@@ -1,10 +1,20 @@
 /**
  * Builds every example stack (`cdktf synth` runs this, see cdktf.json). To add an example:
- * one import and one call below.
+ * one import and one call in `buildExamples`.
  */
 import { App } from "cdktf";
+import { Construct } from "constructs";
 import { awsExample } from "./aws/main";
+import { hcloudExample } from "./hcloud/main";
 
-const app = new App();
-awsExample(app);
-app.synth();
+/** Adds every example stack to `app`. */
+export function buildExamples(app: Construct): void {
+  awsExample(app);
+  hcloudExample(app);
+}
+
+if (require.main === module) {
+  const app = new App();
+  buildExamples(app);
+  app.synth();
+}

@@ -1,0 +1,179 @@
+import "cdktf/lib/testing/adapters/jest";
+import { gunzipSync } from "node:zlib";
+import { parse } from "yaml";
+import { Testing } from "cdktf";
+import { hcloudExample } from "../../examples/hcloud/main";
+import { GrommunioCluster } from "../../lib/cluster";
+import { HcloudDeployment } from "../../lib/platforms/hcloud";
+import { PORTS, PortKey } from "../../lib/topology";
+
+type Res = Record<string, any>;
+
+function synthExample(options: Parameters<typeof hcloudExample>[1] = {}) {
+  const stack = hcloudExample(Testing.app(), options);
+  const json = JSON.parse(Testing.synth(stack, true));
+  const cluster = stack.node.findChild("mail") as GrommunioCluster<HcloudDeployment>;
+  return { stack, json, cluster };
+}
+
+/** The user-data as the Hetzner datasource hands it to cloud-init (base64 decoded when base64). */
+function decodeUserData(raw: string): string {
+  return raw.startsWith("#cloud-config") ? raw : gunzipSync(Buffer.from(raw, "base64")).toString("utf8");
+}
+
+function fileContent(entry: { content: string; encoding?: string }): string {
+  const enc = entry.encoding ?? "text/plain";
+  if (enc === "text/plain") return entry.content;
+  const bytes = Buffer.from(entry.content, "base64");
+  return (enc.startsWith("gz") ? gunzipSync(bytes) : bytes).toString("utf8");
+}
+
+describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
+  const { json, cluster } = synthExample();
+  const servers = Object.values<Res>(json.resource.hcloud_server);
+
+  test("synthesizes with validations: 8 servers, 4 data volumes, network, firewalls; pinned providers", () => {
+    expect(Object.fromEntries(Object.entries<Res>(json.resource).map(([t, r]) => [t, Object.keys(r).length]))).toEqual({
+      hcloud_firewall: 3,
+      hcloud_network: 1,
+      hcloud_network_subnet: 1,
+      hcloud_server: 8,
+      hcloud_volume: 4,
+      hcloud_volume_attachment: 4,
+      random_password: 1,
+    });
+    expect(servers.map((s) => [s.name, s.network[0].ip, s.server_type]).sort()).toEqual([
+      ["classic1.example.com", "10.10.10.121", "cpx31"],
+      ["classic2.example.com", "10.10.10.122", "cpx31"],
+      ["db1.example.com", "10.10.10.5", "cpx41"],
+      ["lb1.example.com", "10.10.10.11", "cpx21"],
+      ["lb2.example.com", "10.10.10.12", "cpx21"],
+      ["mail1.example.com", "10.10.10.21", "cpx41"],
+      ["mail2.example.com", "10.10.10.22", "cpx41"],
+      ["mail3.example.com", "10.10.10.23", "cpx41"],
+    ]);
+    expect(json.terraform.required_providers.hcloud).toEqual({ source: "hetznercloud/hcloud", version: "1.68.0" });
+    expect(
+      servers.every((s) => s.ssh_keys?.[0] === "operator" && s.lifecycle.ignore_changes.includes("ssh_keys")),
+    ).toBe(true);
+  });
+
+  test("every user-data stays under Hetzner's 32 KiB", () => {
+    expect(cluster.userDataReports.size).toBe(8);
+    for (const r of cluster.userDataReports.values()) {
+      expect(r.limitBytes).toBe(32_768);
+      expect(r.maxBytes).toBeLessThan(32_768);
+    }
+    for (const s of servers) expect(Buffer.byteLength(s.user_data)).toBeLessThan(32_768);
+  });
+
+  test("user-data decodes and parses back; its nftables admits exactly the synthesized client addresses", () => {
+    const topo = cluster.topology;
+    const ipToNode = new Map(servers.map((s) => [s.network[0].ip as string, s.labels["grommunio-node"] as string]));
+    let rules = 0;
+    for (const s of servers) {
+      const doc = parse(decodeUserData(s.user_data), { version: "1.1" });
+      const node = s.labels["grommunio-node"] as string;
+      expect(doc.fqdn).toBe(`${node}.example.com`);
+      const entry = doc.write_files.find((f: Res) => f.path === "/etc/nftables.conf");
+      expect(entry).toBeDefined();
+      const nft = fileContent(entry);
+      expect(nft).toMatch(/^#!\/usr\/sbin\/nft -f\n/);
+      for (const m of nft.matchAll(/ip saddr (\{ [^}]+ \}|\S+) tcp dport (\d+) accept comment "(\w+)"/g)) {
+        const key = m[3] as PortKey;
+        if (!(key in PORTS) || PORTS[key].exposure !== "cluster") continue;
+        const addrs = m[1]!
+          .replace(/[{}]/g, "")
+          .split(",")
+          .map((a) => a.trim());
+        expect(addrs.map((a) => ipToNode.get(a)).sort()).toEqual(
+          topo
+            .clientsOf(key)
+            .map((n) => n.name)
+            .sort(),
+        );
+        rules++;
+      }
+      // The private side is closed in the guest: no internal port without a source match.
+      expect(nft).not.toMatch(/^\s+tcp dport (5000|5555|6666|33333|3306|10080|10443|10025) accept/m);
+    }
+    expect(rules).toBeGreaterThan(20);
+  });
+
+  test("the cloud firewall opens only frontends (LB nodes), 8443 from the admin list, SSH from the operators", () => {
+    const fw = Object.values<Res>(json.resource.hcloud_firewall);
+    const rules = fw.flatMap((f) => f.rule.map((r: Res) => [f.name, r.port ?? r.protocol, r.source_ips.join(" ")]));
+    expect(rules.sort()).toEqual(
+      [
+        ["mail-all-nodes", "icmp", "0.0.0.0/0 ::/0"],
+        ["mail-node", "22", "198.51.100.0/24"],
+        ["mail-load-balancer", "25", "0.0.0.0/0 ::/0"],
+        ["mail-load-balancer", "80", "0.0.0.0/0 ::/0"],
+        ["mail-load-balancer", "443", "0.0.0.0/0 ::/0"],
+        ["mail-load-balancer", "587", "0.0.0.0/0 ::/0"],
+        ["mail-load-balancer", "993", "0.0.0.0/0 ::/0"],
+        ["mail-load-balancer", "995", "0.0.0.0/0 ::/0"],
+        ["mail-load-balancer", "8443", "203.0.113.0/24"],
+      ].sort(),
+    );
+  });
+
+  test("adding a mailbox node keeps every other resource's address and non-user-data settings", () => {
+    const more = synthExample({ mailboxNodes: ["mail1", "mail2", "mail3", "mail4"] }).json;
+    let compared = 0;
+    for (const [type, resources] of Object.entries<Record<string, Res>>(json.resource)) {
+      for (const [key, res] of Object.entries(resources)) {
+        const { user_data: _a, ...before } = res;
+        const { user_data: _b, ...after } = more.resource[type]?.[key] ?? {};
+        void _a;
+        void _b;
+        expect(after).toEqual(before);
+        compared++;
+      }
+    }
+    expect(compared).toBe(22);
+    const added = Object.values<Res>(more.resource.hcloud_server).filter((s) => s.name === "mail4.example.com");
+    expect(added).toEqual([expect.objectContaining({ network: [expect.objectContaining({ ip: "10.10.10.24" })] })]);
+  });
+});
+
+describe("examples/hcloud with a Hetzner load balancer", () => {
+  const { json, stack } = synthExample({ cloudLoadBalancer: true });
+
+  test("lb21 in the services subnet; six TCP frontends; LB nodes reachable only through it", () => {
+    expect(Object.values<Res>(json.resource.hcloud_load_balancer)).toEqual([
+      expect.objectContaining({ name: "mail-lb", load_balancer_type: "lb21", location: "fsn1" }),
+    ]);
+    expect(Object.values<Res>(json.resource.hcloud_load_balancer_network)).toEqual([
+      expect.objectContaining({ ip: "10.10.11.2", enable_public_interface: true }),
+    ]);
+    expect(
+      Object.values<Res>(json.resource.hcloud_load_balancer_service)
+        .map((s) => s.listen_port)
+        .sort((a, b) => a - b),
+    ).toEqual([25, 80, 443, 587, 993, 995]);
+    expect(
+      Object.values<Res>(json.resource.hcloud_firewall)
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(["mail-all-nodes", "mail-node"]);
+    const lb1 = Object.values<Res>(json.resource.hcloud_server).find((s) => s.name === "lb1.example.com")!;
+    const nft = fileContent(
+      parse(decodeUserData(lb1.user_data), { version: "1.1" }).write_files.find(
+        (f: Res) => f.path === "/etc/nftables.conf",
+      ),
+    );
+    expect(nft).toContain('ip saddr 10.10.11.2 tcp dport 443 accept comment "publicHttps"');
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === "@cdktf/warn")
+      .map((m) => String(m.data));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/without PROXY protocol the load-balancer tier sees 10\.10\.11\.2/),
+        expect.stringMatching(/publicAdmin \(8443\) is not forwarded/),
+      ]),
+    );
+  });
+});
