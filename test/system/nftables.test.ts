@@ -5,6 +5,17 @@ import { buildTopology } from "../../lib/topology";
 import { renderNftables } from "../../lib/render/nftables";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { requireProgram, run, scratchDir } from "./support";
+import { checkUserData } from "./cloud-init";
+import { Testing } from "cdktf";
+import { hcloudExample } from "../../examples/hcloud/main";
+
+/**
+ * What Terraform makes of a synthesized string: `$${` → `${`, `%%{` → `%{`, and each
+ * interpolation replaced by a stand-in value of the same kind (ids, passwords: word characters).
+ */
+function terraformRendered(text: string): string {
+  return text.replace(/\$\$\{|%%\{|\$\{[^}]*\}/g, (m) => (m === "$${" ? "${" : m === "%%{" ? "%{" : "12345678"));
+}
 
 /** `nft -c -f FILE`: parses and checks against the kernel without applying anything. */
 export function nftCheck(content: string): { status: number; output: string } {
@@ -37,6 +48,30 @@ describe("nft -c accepts every generated host firewall", () => {
       }
     });
   }
+
+  test.each([
+    ["without", false],
+    ["with", true],
+  ])(
+    "examples/hcloud %s a Hetzner load balancer: every server's user-data passes the strict cloud-init checker and its nftables.conf passes nft -c",
+    (_w, lb) => {
+      const stack = hcloudExample(Testing.app(), { cloudLoadBalancer: lb });
+      const json = JSON.parse(Testing.synth(stack, true));
+      let checked = 0;
+      for (const res of Object.values<any>(json.resource.hcloud_server)) {
+        const raw: string = res.user_data;
+        const userData = raw.startsWith("#cloud-config") ? terraformRendered(raw) : Buffer.from(raw, "base64");
+        const out = scratchDir("extract");
+        const check = checkUserData(userData, out);
+        expect(check.problems).toEqual([]);
+        const result = nftCheck(fs.readFileSync(path.join(out, "etc/nftables.conf"), "utf8"));
+        expect(result.output).toBe("");
+        expect(result.status).toBe(0);
+        checked++;
+      }
+      expect(checked).toBe(8);
+    },
+  );
 
   test("the check is real: a broken ruleset is refused", () => {
     const good = renderNftables(buildTopology(documentedLayout()), buildTopology(documentedLayout()).node("mail1"));
