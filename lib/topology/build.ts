@@ -87,8 +87,24 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
     );
   }
   const cidr = parseIpv4Cidr(input.network?.cidr ?? "");
-  const reservedLow = input.network?.reservedLow ?? 2;
-  const reservedHigh = input.network?.reservedHigh ?? 1;
+  let reservedLow = input.network?.reservedLow ?? 2;
+  let reservedHigh = input.network?.reservedHigh ?? 1;
+  for (const [field, value] of [
+    ["reservedLow", reservedLow],
+    ["reservedHigh", reservedHigh],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > 16) {
+      c.add(
+        "GRX043",
+        root,
+        `network.${field}`,
+        `${String(value)} is not a usable count of reserved addresses.`,
+        "Give a whole number from 1 to 16 (the network or broadcast address is always reserved), or omit it.",
+      );
+    }
+  }
+  if (!Number.isInteger(reservedLow) || reservedLow < 1) reservedLow = 2;
+  if (!Number.isInteger(reservedHigh) || reservedHigh < 1) reservedHigh = 1;
   if (!cidr) {
     c.add(
       "GRX004",
@@ -183,6 +199,18 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
         `Give one or more of: ${NODE_ROLES.join(", ")}.`,
       );
       ok = false;
+    } else {
+      const clash = portClash(roles);
+      if (clash) {
+        c.add(
+          "GRX044",
+          path,
+          "roles",
+          `roles ${clash.roles.map((r) => `"${r}"`).join(" and ")} both listen on port ${clash.port} (${clash.keys.join(", ")}).`,
+          "Put these roles on separate nodes.",
+        );
+        ok = false;
+      }
     }
     const ip = parseIpv4(n.ipv4 ?? "");
     if (ip === undefined) {
@@ -395,6 +423,23 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
       return ["::1", ...clientsOf(port).map((n) => n.mappedIpv4)];
     },
   };
+}
+
+/** The first port two different programs of one role set would both listen on, if any. */
+function portClash(roles: readonly NodeRole[]): { port: number; keys: string[]; roles: NodeRole[] } | undefined {
+  const listeners = new Map<number, { key: string; server: Daemon }>();
+  const roleOf = (d: Daemon): NodeRole => roles.find((r) => ROLE_DAEMONS[r].includes(d))!;
+  for (const key of Object.keys(PORTS) as PortKey[]) {
+    const spec = PORTS[key];
+    if (!roles.some((r) => ROLE_DAEMONS[r].includes(spec.server))) continue;
+    const other = listeners.get(spec.port);
+    if (other && other.server !== spec.server) {
+      const clashing = [...new Set([roleOf(other.server), roleOf(spec.server)])];
+      return { port: spec.port, keys: [other.key, key], roles: clashing };
+    }
+    listeners.set(spec.port, { key, server: spec.server });
+  }
+  return undefined;
 }
 
 /** The mailbox node with the lowest valid serverId. */

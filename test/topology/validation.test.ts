@@ -273,6 +273,22 @@ const CASES: readonly Case[] = [
     message: ["no role"],
   },
   {
+    code: "GRX044",
+    title: "load balancer and classic roles on one node (both on port 25)",
+    mutate: [node("classic1", { roles: ["classic", "load-balancer"] })],
+    path: N("classic1"),
+    field: "roles",
+    message: ['"classic"', '"load-balancer"', "port 25"],
+  },
+  {
+    code: "GRX043",
+    title: "negative reserved address count",
+    mutate: [cluster({ network: { cidr: "10.10.10.0/24", reservedLow: -1 } })],
+    path: "cluster",
+    field: "network.reservedLow",
+    message: ["-1"],
+  },
+  {
     code: "GRX012",
     title: "IPv4 with a leading zero",
     mutate: [node("classic1", { ipv4: "10.10.10.050" })],
