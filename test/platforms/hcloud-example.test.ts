@@ -1,9 +1,17 @@
 import "cdktf/lib/testing/adapters/jest";
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
-import { Testing } from "cdktf";
+import { TerraformStack, Testing } from "cdktf";
 import { hcloudExample } from "../../examples/hcloud/main";
-import { GrommunioCluster } from "../../lib/cluster";
+import {
+  ClassicNode,
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  LoadBalancerTier,
+  SharedStorage,
+} from "../../lib/cluster";
+import { Platform } from "../../lib/platforms/platform";
 import { HcloudDeployment } from "../../lib/platforms/hcloud";
 import { PORTS, PortKey } from "../../lib/topology";
 
@@ -174,6 +182,39 @@ describe("examples/hcloud with a Hetzner load balancer", () => {
         expect.stringMatching(/without PROXY protocol the load-balancer tier sees 10\.10\.11\.2/),
         expect.stringMatching(/publicAdmin \(8443\) is not forwarded/),
       ]),
+    );
+  });
+});
+
+describe("SharedStorage on Hetzner Cloud: an NFS server node", () => {
+  test("nfs1 with its own volume; its nftables admits 2049 only from the nodes that open maildirs", () => {
+    const stack = new TerraformStack(Testing.app(), "shared");
+    const cluster = new GrommunioCluster(stack, "mail", {
+      platform: Platform.hcloud({ location: "nbg1" }),
+      domain: "example.com",
+      gromoxVersion: "3.10",
+      network: { cidr: "10.10.10.0/24" },
+      storage: new SharedStorage(),
+      database: Database.onNode({}),
+    });
+    new GromoxNode(cluster, "mail1", { admin: true });
+    new GromoxNode(cluster, "mail2");
+    new ClassicNode(cluster, "classic1");
+    new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
+    const json = JSON.parse(Testing.synth(stack, true));
+    expect(Object.values<Res>(json.resource.hcloud_volume).map((v) => [v.name, v.size, v.location])).toEqual([
+      ["mail-db1-data", 50, "nbg1"],
+      ["mail-nfs1-data", 200, "nbg1"],
+    ]);
+    const nfs = Object.values<Res>(json.resource.hcloud_server).find((s) => s.name === "nfs1.example.com")!;
+    expect(nfs.network[0].ip).toBe("10.10.10.191");
+    const doc = parse(decodeUserData(nfs.user_data), { version: "1.1" });
+    const nft = fileContent(doc.write_files.find((f: Res) => f.path === "/etc/nftables.conf"));
+    const clients = cluster.topology.clientsOf("nfs").map((n) => n.ipv4);
+    expect(clients).toEqual(["10.10.10.21", "10.10.10.22"]);
+    expect(nft).toContain(`ip saddr { ${clients.join(", ")} } tcp dport 2049 accept comment "nfs"`);
+    expect(fileContent(doc.write_files.find((f: Res) => f.path === "/etc/exports"))).toContain(
+      "/srv/gromox 10.10.10.21(rw,",
     );
   });
 });
