@@ -18,7 +18,8 @@ import { documentedLayout } from "../fixtures";
 import { DOCUMENTED_ENTRY, documentedDnsOptions, documentedTopology } from "./fixtures";
 import { RSA_2048_PUBLIC_PEM } from "./keys";
 
-const { dkim: _dkim, ...OPTIONS } = documentedDnsOptions();
+/** The documented options without a DKIM key: MailDns supplies it. */
+const OPTIONS = documentedDnsOptions({ dkim: undefined });
 
 interface Synth {
   stack: TerraformStack;
@@ -48,7 +49,7 @@ function route53(s: Synth): Record<string, Record<string, unknown>> {
 }
 
 function byNameType(s: Synth): Map<string, [string, Record<string, unknown>]> {
-  return new Map(Object.entries(route53(s)).map(([id, r]) => [`${r.name} ${r.type}`, [id, r]]));
+  return new Map(Object.entries(route53(s)).map(([id, r]) => [`${String(r.name)} ${String(r.type)}`, [id, r]]));
 }
 
 describe("Route53", () => {

@@ -169,7 +169,7 @@ describe("renderZoneFile", () => {
   test.each(errors)("%s: %s", (code, _what, options, recs = []) => {
     let error: unknown;
     try {
-      renderZoneFile("gro.at", recs, { ...NS, ...options } as ZoneFileOptions);
+      renderZoneFile("gro.at", recs, { ...NS, ...options });
     } catch (e) {
       error = e;
     }

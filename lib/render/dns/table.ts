@@ -18,7 +18,7 @@ export function renderRecordTable(records: readonly DnsRecord[]): string {
   const lines = ["| name | type | TTL | value | purpose |", "| --- | --- | --- | --- | --- |"];
   for (const r of records) {
     for (const rdata of recordRdata(r, (t) => `"${t}"`)) {
-      lines.push(`| ${cell(r.name)} | ${r.type} | ${r.ttl} | \`${cell(rdata)}\` | ${cell(r.purpose)} |`);
+      lines.push(`| \`${cell(r.name)}\` | ${r.type} | ${r.ttl} | \`${cell(rdata)}\` | ${cell(r.purpose)} |`);
     }
   }
   return lines.join("\n") + "\n";
