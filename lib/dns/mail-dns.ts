@@ -5,6 +5,7 @@
  * `GrommunioCluster` construct: it takes a topology (or something that produces one) or ready
  * records. All cdktf symbols of this folder are imported here.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -40,8 +41,9 @@ export type TopologySource = Topology | { readonly topology: Topology } | (() =>
 
 function topologyOf(source: TopologySource): Topology {
   if (typeof source === "function") return source();
-  if ("nodes" in source && "domain" in source) return source;
-  return source.topology;
+  // A Topology has no `topology` member; anything that has one holds the model.
+  if ("topology" in source) return source.topology;
+  return source;
 }
 
 export interface MailDnsDkimProps {
@@ -322,7 +324,10 @@ export class MailDns extends Construct {
         description: `BIND zone file of ${this.zone} (terraform output -raw)`,
       });
       if (!isUnresolved(text)) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grommunio-zone-"));
+        // The asset's source: a path named by the content hash, so repeated synths reuse one file.
+        const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
+        const dir = path.join(os.tmpdir(), "cdktf-grommunio-zone", hash);
+        fs.mkdirSync(dir, { recursive: true });
         const file = path.join(dir, fileName ?? `${this.zone}.zone`);
         fs.writeFileSync(file, text);
         this.zoneFileAsset = new TerraformAsset(this, "zone-file", { path: file, type: AssetType.FILE });

@@ -242,6 +242,18 @@ describe("zone file", () => {
   });
 });
 
+describe("topology sources", () => {
+  test("the model, an object holding it (the cluster construct), or a function give the same records", () => {
+    const topo = documentedTopology();
+    const a = synth({ topology: topo, dkim: false }).dns.records;
+    const b = synth({ topology: { topology: topo }, dkim: false }).dns.records;
+    const c = synth({ topology: () => topo, dkim: false }).dns.records;
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+    expect(a.length).toBeGreaterThan(20);
+  });
+});
+
 describe("ready records", () => {
   test("are published as they are", () => {
     const records = mailDnsRecords(documentedTopology(), DOCUMENTED_ENTRY, documentedDnsOptions());
