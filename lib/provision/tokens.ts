@@ -54,7 +54,8 @@ export function hasNonStringTokens(text: string): boolean {
  * in every string): `${` → `$${`, `%{` → `%%{`. cdktf does not do this for attribute values.
  */
 export function escapeTemplateLiteral(text: string): string {
-  return text.replace(/\$\{/g, "$${").replace(/%\{/g, "%%{");
+  // (function replacements: in a replacement string "$$" would mean a single "$")
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }
 
 /**

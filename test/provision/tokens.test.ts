@@ -1,0 +1,98 @@
+import "cdktf/lib/testing/adapters/jest";
+import { gunzipSync } from "node:zlib";
+import { TerraformStack, Testing } from "cdktf";
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import { Password } from "@cdktf/provider-random/lib/password";
+import fc from "fast-check";
+import {
+  TokenRegistry,
+  UNKNOWN_TOKEN_FACTS,
+  escapeTemplateLiteral,
+  gzipDeterministic,
+  splitTokens,
+  toTerraformString,
+} from "../../lib/provision";
+import { evaluateTemplate } from "../platforms/terraform-eval";
+
+/** Synthesizes `value(password)` as an instance's user_data and evaluates it like Terraform. */
+function throughTerraform(value: (password: string, tokens: TokenRegistry) => string): string {
+  const stack = new TerraformStack(Testing.app(), "t");
+  const pw = new Password(stack, "pw", { length: 32 });
+  const tokens = new TokenRegistry();
+  new Instance(stack, "i", { ami: "a", instanceType: "t3.micro", userData: value(pw.result, tokens) });
+  const json = JSON.parse(Testing.synth(stack));
+  return evaluateTemplate(json.resource.aws_instance.i.user_data);
+}
+
+const PW = "P".repeat(32);
+
+describe("Terraform template escaping", () => {
+  test("literal ${ and %{ are escaped, tokens kept", () => {
+    expect(escapeTemplateLiteral("a ${HOME} %{if x} $5 %d")).toBe("a $${HOME} %%{if x} $5 %d");
+    const text = "echo \"${HOME}\" %{x} \\ 'q' $";
+    expect(throughTerraform((pw) => toTerraformString(`${text}${pw}$$${pw}\n`))).toBe(`${text}${PW}$$${PW}\n`);
+  });
+
+  test("property: any text around a token survives synth + Terraform evaluation", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), fc.stringMatching(/^[${}%"\\a\n]*$/), (a, b) => {
+        expect(throughTerraform((pw) => toTerraformString(`${a}${pw}${b}`))).toBe(`${a}${PW}${b}`);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("splitTokens keeps order and merges literals", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const pw = new Password(stack, "pw", { length: 32 }).result;
+    const parts = splitTokens(`a${pw}b${pw}`);
+    expect(parts.map((p) => p.kind)).toEqual(["literal", "token", "literal", "token"]);
+    expect(splitTokens("plain")).toEqual([{ kind: "literal", text: "plain" }]);
+  });
+});
+
+describe("TokenRegistry", () => {
+  test("declared tokens count at their maximum, undeclared ones conservatively", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const declared = new Password(stack, "a", { length: 20 }).result;
+    const other = new Password(stack, "b", { length: 20 }).result;
+    const r = new TokenRegistry();
+    r.declareToken(declared, { maxLength: 20, charset: "safe", description: "a" });
+    expect(r.maxBytes(`x=${declared}\n`)).toBe(3 + 20);
+    expect(r.maxBytes(`x=${other}\n`)).toBe(3 + UNKNOWN_TOKEN_FACTS.maxLength);
+    expect(r.maxBytes("ä")).toBe(2);
+  });
+
+  test("base64 and gzip: computed now without tokens (deterministic), by Terraform with them", () => {
+    const r = new TokenRegistry();
+    const text = "hello\n".repeat(50);
+    expect(r.base64(text, "f").value).toBe(Buffer.from(text).toString("base64"));
+    const gz = r.base64Gzip(text, "f");
+    expect(gunzipSync(Buffer.from(gz.value, "base64")).toString()).toBe(text);
+    expect(r.base64Gzip(text, "f").value).toBe(gz.value);
+    const out = throughTerraform((pw, tokens) => {
+      tokens.declareToken(pw, { maxLength: 32, charset: "any", description: "pw" });
+      const b = tokens.base64Gzip(`password=${pw}\n${text}`, "f");
+      expect(b.maxLength).toBeGreaterThan(0);
+      return b.value;
+    });
+    expect(gunzipSync(Buffer.from(out, "base64")).toString()).toBe(`password=${PW}\n${text}`);
+  });
+
+  test("the gzip bound covers the real size", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const pw = new Password(stack, "pw", { length: 32 }).result;
+    const r = new TokenRegistry();
+    r.declareToken(pw, { maxLength: 32, charset: "any", description: "pw" });
+    const text = `a=${pw}\n` + "some config line\n".repeat(100);
+    const real = gzipDeterministic(text.replace(pw, "x".repeat(32))).length;
+    expect(r.maxGzipBytes(text, true)).toBeGreaterThanOrEqual(real);
+  });
+
+  test("gzip is deterministic (mtime 0, OS byte Unix)", () => {
+    const a = gzipDeterministic("x".repeat(1000));
+    expect(a.equals(gzipDeterministic("x".repeat(1000)))).toBe(true);
+    expect(a.readUInt32LE(4)).toBe(0);
+    expect(a[9]).toBe(3);
+  });
+});
