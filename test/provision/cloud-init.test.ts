@@ -1,0 +1,266 @@
+import "cdktf/lib/testing/adapters/jest";
+import { gunzipSync } from "node:zlib";
+import { TerraformStack, Testing } from "cdktf";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { parse } from "yaml";
+import {
+  BLOCK_MOUNT_SCRIPT,
+  ConfigFile,
+  DB_CLIENT_CNF,
+  NodeProvisioning,
+  SQL_FILES,
+  TokenRegistry,
+  buildTopology,
+  provisionNode,
+  renderCloudConfig,
+} from "../../lib";
+import { renderNodeFiles } from "../../lib/render/node";
+import { documentedLayout } from "../fixtures";
+
+const topology = buildTopology(documentedLayout());
+const SQL = {
+  bootstrap: "CREATE DATABASE x;\n",
+  seed: "INSERT INTO servers VALUES (1);\n",
+  mapReaderGrants: "GRANT SELECT;\n",
+};
+
+function prov(name: string, extra: Partial<Parameters<typeof provisionNode>[0]> = {}) {
+  const node = topology.node(name);
+  return provisionNode({
+    topology,
+    node,
+    files: renderNodeFiles(topology, node),
+    os: "debian-12",
+    mounts: [],
+    sql: SQL,
+    ...extra,
+  });
+}
+
+function render(p: NodeProvisioning, tokens = new TokenRegistry()) {
+  const r = renderCloudConfig(p, tokens, "c/x");
+  return { ...r, config: parse(r.text, { version: "1.1" }) as Record<string, any> };
+}
+
+describe("provisionNode", () => {
+  test("packages and repositories follow the node's daemons", () => {
+    expect(prov("mail2").provisioning.packages).toEqual(
+      expect.arrayContaining(["gromox", "grommunio-web", "nginx", "php-fpm", "mariadb-client"]),
+    );
+    expect(prov("mail1").provisioning.packages).toEqual(expect.arrayContaining(["grommunio-admin-api", "php-cli"]));
+    expect(prov("classic1").provisioning.packages).toEqual(
+      expect.arrayContaining(["gromox", "postfix", "postfix-mysql", "rspamd", "sasl2-bin"]),
+    );
+    expect(prov("lb1").provisioning.packages).toEqual(["haproxy", "mariadb-client", "socat"]);
+    expect(prov("db1").provisioning.packages).toEqual(["mariadb-server"]);
+    expect(prov("db1").provisioning.repositories).toEqual([]);
+    expect(prov("mail2").provisioning.repositories).toEqual([
+      expect.objectContaining({ uris: "https://download.grommunio.com/community/Debian_12", suites: "Debian_12" }),
+    ]);
+    expect(prov("mail2", { os: "ubuntu-24.04" }).provisioning.services).toContain("php8.3-fpm");
+  });
+
+  test("services start in dependency order", () => {
+    expect(prov("mail1").provisioning.services).toEqual([
+      "gromox-event",
+      "gromox-timer",
+      "gromox-http",
+      "gromox-midb",
+      "gromox-zcore",
+      "php8.2-fpm",
+      "grommunio-admin-api",
+      "nginx",
+    ]);
+    expect(prov("classic1").provisioning.services).toEqual([
+      "gromox-delivery-queue",
+      "gromox-delivery",
+      "gromox-imap",
+      "gromox-pop3",
+      "rspamd",
+      "saslauthd",
+      "postfix",
+    ]);
+  });
+
+  test("the schema is created on exactly one node; the others wait for it", () => {
+    const dbop = topology.nodes.filter((n) =>
+      prov(n.name).provisioning.commands.some((c) => c.shell.includes("gromox-dbop -C")),
+    );
+    expect(dbop.map((n) => n.name)).toEqual([topology.schemaUpgradeNode.name]);
+    const seed = topology.nodes.filter((n) => prov(n.name).provisioning.files.some((f) => f.path === SQL_FILES.seed));
+    expect(seed.map((n) => n.name)).toEqual(["mail1"]);
+    expect(prov("mail2").provisioning.commands).toEqual([
+      expect.objectContaining({ phase: "before-services", shell: expect.stringContaining("SELECT 1 FROM servers") }),
+    ]);
+    expect(prov("db1").provisioning.commands.map((c) => [c.phase, c.shell.includes(SQL_FILES.bootstrap)])).toEqual([
+      ["after-services", true],
+      ["after-services", false],
+    ]);
+    expect(prov("lb1").provisioning.commands).toEqual([]);
+  });
+
+  test("files: rendered ones late, APT source early, database client file 0600 root", () => {
+    const p = prov("mail2").provisioning;
+    expect(p.files.find((f) => f.path === "/etc/apt/sources.list.d/grommunio.sources")).toMatchObject({
+      stage: "early",
+      owner: "root:root",
+    });
+    expect(p.files.find((f) => f.path === DB_CLIENT_CNF)).toMatchObject({
+      stage: "late",
+      mode: "0600",
+      owner: "root:root",
+    });
+    expect(p.files.find((f) => f.path === "/etc/gromox/http.cfg")).toMatchObject({
+      stage: "late",
+      owner: "grommunio:gromoxcf",
+      mode: "0640",
+    });
+    expect(p.files.map((f) => f.path)).toEqual([...p.files.map((f) => f.path)].sort());
+  });
+
+  test("a pinned key is shipped with the source; otherwise it is fetched once at boot", () => {
+    const pinned = prov("mail2", {
+      repository: { armoredKey: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...\n", uris: "http://10.0.2.100/" },
+    });
+    expect(
+      pinned.provisioning.files.find((f) => f.path === "/usr/share/keyrings/download.grommunio.com.asc"),
+    ).toBeDefined();
+    expect(render(pinned.provisioning).config.bootcmd).toBeUndefined();
+    expect(render(pinned.provisioning).text).toContain("URIs: http://10.0.2.100/");
+    const fetched = render(prov("mail2").provisioning).config.bootcmd as string[][];
+    expect(fetched).toEqual([
+      expect.arrayContaining([
+        "cloud-init-per",
+        "once",
+        "curl",
+        "https://download.grommunio.com/RPM-GPG-KEY-grommunio",
+      ]),
+    ]);
+  });
+});
+
+describe("renderCloudConfig", () => {
+  test("a #cloud-config document with quoted permissions, deferred late files, ordered runcmd", () => {
+    const { text, config, issues } = render(prov("mail1").provisioning);
+    expect(issues).toEqual([]);
+    expect(text.startsWith("#cloud-config\n")).toBe(true);
+    expect(text).toMatch(/permissions: "0640"/);
+    for (const f of config.write_files) {
+      expect(typeof f.permissions).toBe("string");
+      expect(f.defer ?? false).toBe(f.path !== "/etc/apt/sources.list.d/grommunio.sources");
+    }
+    const runcmd = config.runcmd as string[];
+    const reload = runcmd.indexOf("systemctl daemon-reload");
+    expect(runcmd.slice(0, reload).some((c) => c.includes("gromox-dbop -C"))).toBe(true);
+    expect(runcmd[reload + 1]).toMatch(/^systemctl enable gromox-event gromox-timer gromox-http/);
+    expect(runcmd.slice(reload + 2)).toEqual(prov("mail1").provisioning.services.map((s) => `systemctl restart ${s}`));
+    expect(config).toMatchObject({
+      hostname: "mail1",
+      fqdn: "mail1.gro.at",
+      manage_etc_hosts: false,
+      package_update: true,
+    });
+  });
+
+  test("every write_files entry decodes to exactly the provisioned file", () => {
+    const p = prov("classic1").provisioning;
+    const { config } = render(p);
+    const byPath = new Map(p.files.map((f) => [f.path, f]));
+    for (const e of config.write_files) {
+      const content = e.encoding === "gz+b64" ? gunzipSync(Buffer.from(e.content, "base64")).toString() : e.content;
+      expect(content).toBe(byPath.get(e.path)!.content);
+      expect(e.owner).toBe(byPath.get(e.path)!.owner);
+    }
+    expect(config.write_files.some((e: { encoding?: string }) => e.encoding === "gz+b64")).toBe(true);
+  });
+
+  test("deterministic: the same provisioning renders the same bytes", () => {
+    expect(render(prov("mail1").provisioning).text).toBe(render(prov("mail1").provisioning).text);
+  });
+
+  test("block volumes: waited for, formatted only when blank, mounted by label, before packages", () => {
+    const p = prov("mail2", {
+      mounts: [
+        { kind: "block", device: "/dev/disk/by-id/nvme-x", label: "gromox-data", mountPoint: "/var/lib/gromox" },
+      ],
+    }).provisioning;
+    const { config } = render(p);
+    expect(config.bootcmd[0]).toEqual([
+      "sh",
+      "-c",
+      BLOCK_MOUNT_SCRIPT,
+      "grommunio-mount",
+      "/dev/disk/by-id/nvme-x",
+      "gromox-data",
+      "/var/lib/gromox",
+    ]);
+    expect(BLOCK_MOUNT_SCRIPT).toMatch(/blkid -p "\$dev".*rc=\$\?\nif \[ "\$rc" -eq 2 \]; then mkfs\.ext4/s);
+    expect(BLOCK_MOUNT_SCRIPT).toContain("LABEL=$label");
+  });
+
+  test("strings YAML 1.1 would turn into booleans or numbers stay strings", () => {
+    const files: ConfigFile[] = [{ path: "/etc/x", content: "yes", mode: "0644", owner: "root:root" }];
+    const p = prov("db1", { files, sql: {} }).provisioning;
+    const { config } = render(p);
+    expect(config.write_files.find((f: { path: string }) => f.path === "/etc/x").content).toBe("yes");
+  });
+
+  test("a password of letters and digits stays in the text; arbitrary ones go through Terraform base64", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const safe = new Password(stack, "a", { length: 32, special: false }).result;
+    const any = new Password(stack, "b", { length: 64 }).result;
+    const tokens = new TokenRegistry();
+    tokens.declareToken(safe, { maxLength: 32, charset: "safe", description: "safe" });
+    tokens.declareToken(any, { maxLength: 64, charset: "any", description: "any" });
+    const files: ConfigFile[] = [
+      { path: "/etc/a.cfg", content: `password=${safe}\n`, mode: "0600", owner: "root:root" },
+      { path: "/etc/b.cfg", content: `password=${any}\n`, mode: "0600", owner: "root:root" },
+    ];
+    const { text, config, issues } = render(prov("db1", { files, sql: {} }).provisioning, tokens);
+    expect(issues).toEqual([]);
+    const a = config.write_files.find((f: { path: string }) => f.path === "/etc/a.cfg");
+    expect(a.encoding).toBeUndefined();
+    expect(a.content).toBe(`password=${safe}\n`);
+    const b = config.write_files.find((f: { path: string }) => f.path === "/etc/b.cfg");
+    expect(b.encoding).toBe("b64");
+    expect(text).not.toContain(`password=${any}`);
+  });
+});
+
+describe("provisioning validation (GRX302–GRX309)", () => {
+  test("GRX302: an arbitrary-character token outside file contents", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const undeclared = new Password(stack, "x", { length: 8 }).result;
+    const p = prov("mail2", {
+      mounts: [{ kind: "block", device: `/dev/${undeclared}`, label: "data", mountPoint: "/srv" }],
+    });
+    const { issues } = render(p.provisioning);
+    expect(issues).toEqual([expect.objectContaining({ code: "GRX302", path: "c/x", field: "user-data" })]);
+  });
+
+  test("GRX303–GRX306: file path, duplicates, mode, owner", () => {
+    const files: ConfigFile[] = [
+      { path: "etc/relative", content: "", mode: "0644", owner: "root:root" },
+      { path: "/etc/../etc/x", content: "", mode: "0644", owner: "root:root" },
+      { path: "/etc/dup", content: "", mode: "0644", owner: "root:root" },
+      { path: "/etc/dup", content: "", mode: "0644", owner: "root:root" },
+      { path: "/etc/mode", content: "", mode: "644", owner: "root:root" },
+      { path: "/etc/owner", content: "", mode: "0644", owner: "root" },
+    ];
+    const { issues } = prov("db1", { files, sql: {} });
+    expect(issues.map((i) => i.code)).toEqual(["GRX303", "GRX303", "GRX304", "GRX305", "GRX306"]);
+    expect(issues.every((i) => i.path === "cluster/nodes/db1/files")).toBe(true);
+    expect(issues[2]!.message).toContain("/etc/dup is produced twice");
+  });
+
+  test("GRX307–GRX309: mount points and labels", () => {
+    const { issues } = prov("mail2", {
+      mounts: [
+        { kind: "block", device: "/dev/a", label: "ok", mountPoint: "/" },
+        { kind: "block", device: "/dev/b", label: "this-label-is-far-too-long", mountPoint: "/srv/a" },
+        { kind: "block", device: "/dev/c", label: "ok2", mountPoint: "/srv/a" },
+      ],
+    });
+    expect(issues.map((i) => i.code)).toEqual(["GRX307", "GRX309", "GRX308"]);
+  });
+});
