@@ -1,0 +1,125 @@
+import "cdktf/lib/testing/adapters/jest";
+import { FirewallRules, Peer, Port, planFirewall } from "../../lib/cluster/firewall";
+import { PORTS, buildTopology, isWorld } from "../../lib";
+import { documentedLayout, largeLayout } from "../fixtures";
+
+const internal = new Set<number>(
+  Object.values(PORTS)
+    .filter((p) => p.exposure === "cluster" || p.exposure === "local")
+    .map((p) => p.port),
+);
+
+describe("firewall plan from the port table", () => {
+  test("internal ports never come from the world; public ones only reach the load-balancer tier", () => {
+    for (const input of [documentedLayout(), largeLayout()]) {
+      const plan = planFirewall(buildTopology(input), "c", { sshAllowFrom: ["198.51.100.0/24"] });
+      for (const r of plan.rules) {
+        if ("cidr" in r.source && isWorld(r.source.cidr)) {
+          expect(
+            internal.has(r.port) &&
+              r.portKey !== "publicSmtp" &&
+              r.portKey !== "publicSubmission" &&
+              r.portKey !== "publicImaps" &&
+              r.portKey !== "publicPop3s",
+          ).toBe(false);
+          expect(r.target).toEqual({ group: "load-balancer" });
+          expect(PORTS[r.portKey!].exposure).toBe("public");
+        }
+      }
+    }
+  });
+
+  test("cluster ports go exactly from the client groups to the server groups", () => {
+    const t = buildTopology(documentedLayout());
+    const plan = planFirewall(t, "c");
+    const rules = (key: string) =>
+      plan.rules
+        .filter((r) => r.portKey === key)
+        .map((r) => `${"group" in r.source ? r.source.group : "?"}->${"group" in r.target ? r.target.group : "?"}`);
+    expect(rules("exmdb").sort()).toEqual(["admin->mailbox", "classic->mailbox", "mailbox->mailbox"]);
+    expect(rules("midb")).toEqual(["classic->mailbox"]);
+    expect(rules("event").sort()).toEqual(["classic->hub", "mailbox->hub"]);
+    expect(rules("timer")).toEqual(["mailbox->hub"]);
+    expect(rules("mysql").sort()).toEqual([
+      "admin->database",
+      "classic->database",
+      "load-balancer->database",
+      "mailbox->database",
+    ]);
+    expect(rules("deliveryQueue")).toEqual([]);
+    expect(plan.groups.find((g) => g.name === "hub")!.members).toEqual([{ name: "mail1", ipv4: "10.10.10.20" }]);
+  });
+
+  test("every group member set matches the topology's clientsOf for cluster ports", () => {
+    const t = buildTopology(largeLayout());
+    const plan = planFirewall(t, "c");
+    for (const key of Object.keys(PORTS) as (keyof typeof PORTS)[]) {
+      // Only ports some node serves (no NFS server in a share-nothing cluster).
+      if (PORTS[key].exposure !== "cluster" || t.nodesRunning(PORTS[key].server).length === 0) continue;
+      const sources = new Set(
+        plan.rules
+          .filter((r) => r.portKey === key && "group" in r.source)
+          .flatMap((r) =>
+            plan.groups.find((g) => g.name === (r.source as { group: string }).group)!.members.map((m) => m.ipv4),
+          ),
+      );
+      expect([...sources].sort()).toEqual(
+        t
+          .clientsOf(key)
+          .map((n) => n.ipv4)
+          .sort(),
+      );
+    }
+  });
+
+  test("admin only from adminAllowFrom, SSH only from sshAllowFrom, none by default", () => {
+    const t = buildTopology(documentedLayout());
+    const closed = planFirewall(t, "c");
+    expect(closed.rules.filter((r) => r.port === 22)).toEqual([]);
+    expect(closed.rules.filter((r) => r.portKey === "publicAdmin").map((r) => r.source)).toEqual([
+      { cidr: "203.0.113.0/24" },
+    ]);
+    const open = planFirewall(t, "c", { sshAllowFrom: ["198.51.100.7"] });
+    expect(open.rules.filter((r) => r.port === 22)).toEqual([
+      expect.objectContaining({
+        target: { group: "node" },
+        source: { cidr: "198.51.100.7" },
+        key: "ssh-from-198-51-100-7",
+      }),
+    ]);
+  });
+
+  test("managed services replace the server groups and the internet as peers", () => {
+    const t = buildTopology(
+      documentedLayout({
+        database: { host: "db.example.com", password: "x" },
+        nodes: documentedLayout().nodes.filter((n) => n.name !== "db1"),
+      }),
+    );
+    const plan = planFirewall(t, "c", { services: { database: true, loadBalancer: true } });
+    expect(
+      plan.rules
+        .filter((r) => r.portKey === "mysql")
+        .every((r) => "service" in r.target && r.target.service === "database"),
+    ).toBe(true);
+    const front = plan.rules.filter((r) => r.portKey?.startsWith("public"));
+    expect(front.every((r) => "service" in r.source && r.source.service === "load-balancer")).toBe(true);
+  });
+
+  test("connections API: user rules merge with the generated ones, keyed by port and peer", () => {
+    const extra = new FirewallRules();
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "node-exporter"));
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "node-exporter"));
+    const plan = planFirewall(buildTopology(documentedLayout()), "c", {}, extra);
+    expect(plan.rules.filter((r) => r.port === 9100)).toEqual([
+      {
+        key: "node-exporter-from-10-99-0-0-16",
+        target: { group: "mailbox" },
+        source: { cidr: "10.99.0.0/16" },
+        port: 9100,
+        protocol: "tcp",
+        description: "node-exporter",
+      },
+    ]);
+  });
+});
