@@ -287,7 +287,14 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         reservedLow: this.capabilities.subnet.reservedLow,
         reservedHigh: this.capabilities.subnet.reservedHigh,
       },
-      database: this.databaseBinding.input,
+      database: {
+        ...this.databaseBinding.input,
+        // Node-aware routing: the load balancers build mailbox.map from the database with a
+        // read-only account, created by the database node's bootstrap.
+        ...(tier?.loadBalancerInput(this.props.domain).nodeAwareRouting && "node" in this.databaseBinding.input
+          ? { mapReaderPassword: this.secret("map-reader-password", 32) }
+          : {}),
+      },
       ...(this.props.hub !== undefined ? { hub: this.props.hub } : {}),
       ...(this.props.schemaUpgradeNode !== undefined ? { schemaUpgradeNode: this.props.schemaUpgradeNode } : {}),
       ...(this.props.x500OrgName !== undefined ? { x500OrgName: this.props.x500OrgName } : {}),

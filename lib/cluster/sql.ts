@@ -1,13 +1,19 @@
 /**
- * Seam to the SQL renderer (`lib/render/database`: `renderDatabaseBootstrap`, `renderServersSeed`,
- * `renderMapReaderGrants`). Until it is wired here, the first-boot steps that run these scripts are
- * left out (the schema is still created by `gromox-dbop -C` on the schema node).
+ * The cluster's SQL scripts, from the SQL renderer (`lib/render/database`). Where they run is the
+ * provisioning layer's business (`provisionNode`): the bootstrap and the map reader's grants as
+ * MariaDB root on the database node (only when the database runs on a cluster node; a managed or
+ * external database has its accounts made by its operator), the servers seed on the schema node.
  */
+import { renderDatabaseBootstrap, renderMapReaderGrants, renderServersSeed } from "../render/database";
 import type { ClusterSql } from "../provision";
 import type { Topology } from "../topology";
 
 /** The cluster's SQL scripts. */
 export function clusterSql(topology: Topology): ClusterSql {
-  void topology;
-  return {};
+  const onNode = topology.database.node !== undefined;
+  return {
+    ...(onNode ? { bootstrap: renderDatabaseBootstrap(topology) } : {}),
+    seed: renderServersSeed(topology),
+    ...(onNode && topology.database.mapReader ? { mapReaderGrants: renderMapReaderGrants(topology) } : {}),
+  };
 }

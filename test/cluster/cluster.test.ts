@@ -105,6 +105,32 @@ describe("GrommunioCluster: topology from the constructs", () => {
     expect(json.provider.random).toEqual([{}]);
   });
 
+  test("SQL: bootstrap and map-reader grants on the database node, servers seed on the schema node", () => {
+    const { stack, cluster } = fakeCluster((c) => {
+      minimal(c);
+      new LoadBalancerTier(c, "lb", { flavor: "haproxy", nodeAwareRouting: true });
+    });
+    const json = JSON.parse(Testing.synth(stack)) as Json;
+    expect(Object.keys(json.resource.random_password).map((k) => k.split("_")[1])).toEqual([
+      "database-password",
+      "map-reader-password",
+    ]);
+    expect(cluster.topology.database.mapReader?.user).toBe("grommunio_map");
+    const files = (n: string) =>
+      cluster.provisioning
+        .get(n)!
+        .files.map((f) => f.path)
+        .filter((p) => p.endsWith(".sql"));
+    expect(files("db1")).toEqual([
+      "/etc/grommunio-cluster/database-bootstrap.sql",
+      "/etc/grommunio-cluster/map-reader-grants.sql",
+    ]);
+    expect(files("mail1")).toEqual(["/etc/grommunio-cluster/servers-seed.sql"]);
+    expect(files("mail2")).toEqual([]);
+    const bootstrap = cluster.provisioning.get("db1")!.files.find((f) => f.path.endsWith("bootstrap.sql"))!.content;
+    expect(bootstrap).toContain("'10.10.10.121'"); // classic1's account
+  });
+
   test("the firewall plan reaches the platform; platforms without private filtering get nftables from it", () => {
     const { stack, cluster } = fakeCluster((c) => {
       minimal(c);
