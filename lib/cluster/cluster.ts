@@ -259,7 +259,6 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   public secret(id: string, length: number): string {
     let value = this.secrets.get(id);
     if (value === undefined) {
-      ensureRandomProvider(this);
       const pw = new Password(this, id, { length, special: false });
       value = pw.result;
       // Letters and digits only (special = false): safe in YAML, shell words and every config syntax.
@@ -337,6 +336,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (this.finalized) return;
     this.finalized = true;
     const topology = this.topology;
+    // At synth, so a provider the user adds after the cluster is found (no duplicate).
+    if (this.secrets.size > 0) ensureRandomProvider(this);
     const caps = this.capabilities;
     const late = new IssueCollector();
     const tier = this.tiers[0];

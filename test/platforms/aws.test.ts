@@ -452,3 +452,18 @@ describe("AWS validation", () => {
     }
   });
 });
+
+describe("providers", () => {
+  test("providers the stack defines after the cluster are not duplicated", () => {
+    const { AwsProvider } =
+      require("@cdktf/provider-aws/lib/provider") as typeof import("@cdktf/provider-aws/lib/provider");
+    const { RandomProvider } =
+      require("@cdktf/provider-random/lib/provider") as typeof import("@cdktf/provider-random/lib/provider");
+    const { stack } = buildAws(exampleLayout, {}, { region: "eu-central-1" });
+    new AwsProvider(stack, "my-aws", { region: "us-east-1" });
+    new RandomProvider(stack, "my-random");
+    const json = JSON.parse(Testing.synth(stack)) as Json;
+    expect(json.provider.aws).toEqual([{ region: "us-east-1" }]);
+    expect(json.provider.random).toEqual([{}]);
+  });
+});

@@ -151,7 +151,15 @@ export interface AwsPlatformProps {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-/** The AWS platform. `Platform.aws(props)` is the same as `new AwsPlatform(props)`. */
+/**
+ * The AWS platform. `Platform.aws(props)` is the same as `new AwsPlatform(props)`.
+ *
+ * `configChangePolicy` on AWS (docs/platforms.md): `ignore` (default) keeps running instances as
+ * they are when their rendered configuration changes (`ignore_changes` on the user-data: no
+ * stop/start, new instances get the new configuration); `replace` sets
+ * `user_data_replace_on_change`, so a changed node is re-created (its EBS data volume is detached
+ * and re-attached, never destroyed).
+ */
 export class AwsPlatform implements Platform<AwsDeployment> {
   public readonly name = "aws";
   public readonly capabilities = AWS_CAPABILITIES;
@@ -221,7 +229,6 @@ export class AwsDeployment implements PlatformDeployment {
     private readonly context: PlatformBindContext,
   ) {
     this.tags = { ...(props.tags ?? {}), "grommunio:cluster": context.clusterName };
-    if (props.region !== undefined) ensureProvider(scope, props.region);
     const result = awsNetworkLayout(context.network.cidr, props.vpcCidr);
     let layout: AwsNetworkLayout;
     if ("problem" in result) {
@@ -556,6 +563,8 @@ export class AwsDeployment implements PlatformDeployment {
   }
 
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {
+    // At synth, so a provider the user adds after the cluster is found (no duplicate).
+    if (this.props.region !== undefined) ensureProvider(this.scope, this.props.region);
     const groupScope = (name: string) => new Construct(scope, name);
     const scopes = new Map<string, Construct>();
     for (const g of plan.groups) {
