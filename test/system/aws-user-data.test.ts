@@ -16,7 +16,7 @@ describe("AWS example user-data through cloud-init", () => {
   const app = Testing.app();
   const stack = awsExample(app);
   const json = JSON.parse(Testing.synth(stack)) as {
-    resource: { aws_instance: Record<string, Record<string, string>> };
+    resource: { aws_instance: Record<string, Record<string, any>> };
   };
   const cluster = stack.node.findChild("mail") as GrommunioCluster;
   const instances = Object.values(json.resource.aws_instance);
