@@ -157,10 +157,9 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     this.storageBinding = (props.storage ?? new ShareNothing()).bind(context);
     (context as { mailboxVolume?: MailboxVolume }).mailboxVolume = this.storageBinding.mailboxVolume;
     this.databaseBinding = props.database.bind(context, id);
-    const self = this;
     const finalizer: IAspect = {
-      visit(node) {
-        if (node === self) self.finalize();
+      visit: (node) => {
+        if (node === this) this.finalize();
       },
     };
     Aspects.of(this).add(finalizer);
@@ -211,7 +210,6 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   }
 
   private context(): ClusterContext {
-    const self = this;
     return {
       construct: this,
       deployment: this.deployment,
@@ -221,23 +219,23 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       networkCidr: this.props.network.cidr,
       configChangePolicy: this.configChangePolicy,
       os: this.os,
-      registerNode(node) {
-        self.assertOpen(node.nodeName);
-        if (!self.members.has(node.nodeName)) self.members.set(node.nodeName, node);
-        self.order.push(node);
+      registerNode: (node) => {
+        this.assertOpen(node.nodeName);
+        if (!this.members.has(node.nodeName)) this.members.set(node.nodeName, node);
+        this.order.push(node);
       },
-      registerLoadBalancerTier(tier) {
-        self.assertOpen(tier.path);
-        if (self.tiers.length > 0) {
-          self.issues.add(
+      registerLoadBalancerTier: (tier) => {
+        this.assertOpen(tier.path);
+        if (this.tiers.length > 0) {
+          this.issues.add(
             "GRX215",
             tier.path,
             "loadBalancer",
-            `the cluster already has a load-balancer tier (${self.tiers[0]!.path}).`,
+            `the cluster already has a load-balancer tier (${this.tiers[0]!.path}).`,
             "Use one LoadBalancerTier with more nodes.",
           );
         }
-        self.tiers.push(tier);
+        this.tiers.push(tier);
       },
       connections: (group) => this.connections(group),
       report: (issue) => this.issues.addAll([issue]),

@@ -154,7 +154,6 @@ export interface Platform<D extends PlatformDeployment = PlatformDeployment> {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface PlatformFactories {}
 
-// eslint-disable-next-line @typescript-eslint/no-redeclare
 export const Platform: PlatformFactories = {} as PlatformFactories;
 
 /** The network the deployment created. */

@@ -2,6 +2,7 @@
  * Test helpers for AWS clusters: build a cluster in a fresh stack, synthesize it, and read the
  * resources back by type and by construct path.
  */
+import { gunzipSync } from "node:zlib";
 import { App, TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
 import {
@@ -125,7 +126,6 @@ export function cloudConfigOf(json: Json, nodePath: string): { text: string; con
 export function decodedFile(config: Json, path: string): { entry: Json; content: string } {
   const entry = (config.write_files as Json[]).find((f) => f.path === path);
   if (!entry) throw new Error(`no write_files entry ${path}`);
-  const { gunzipSync } = require("node:zlib") as typeof import("node:zlib");
   const raw = String(entry.content);
   const content =
     entry.encoding === "gz+b64"

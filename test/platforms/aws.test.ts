@@ -1,5 +1,7 @@
 import "cdktf/lib/testing/adapters/jest";
 import {
+  Peer,
+  Port,
   GrommunioValidationError,
   PORTS,
   SharedStorage,
@@ -22,6 +24,8 @@ import {
   Json,
 } from "./aws-support";
 import { Testing } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Construct } from "constructs";
 
 const INTERNAL_PORTS = [5000, 5555, 6666, 33333, 24, 3306, 10080, 10443, 11332, 2049];
@@ -299,7 +303,6 @@ describe("AWS security groups from the port table", () => {
   test("user rules through connections (aws-cdk style)", () => {
     const { json } = synthAws((c) => {
       exampleLayout(c);
-      const { Port, Peer } = require("../../lib") as typeof import("../../lib");
       c.connections("mailbox").allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "node-exporter"));
     });
     const r = resourceAt(
@@ -455,10 +458,6 @@ describe("AWS validation", () => {
 
 describe("providers", () => {
   test("providers the stack defines after the cluster are not duplicated", () => {
-    const { AwsProvider } =
-      require("@cdktf/provider-aws/lib/provider") as typeof import("@cdktf/provider-aws/lib/provider");
-    const { RandomProvider } =
-      require("@cdktf/provider-random/lib/provider") as typeof import("@cdktf/provider-random/lib/provider");
     const { stack } = buildAws(exampleLayout, {}, { region: "eu-central-1" });
     new AwsProvider(stack, "my-aws", { region: "us-east-1" });
     new RandomProvider(stack, "my-random");

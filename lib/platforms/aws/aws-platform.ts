@@ -33,7 +33,7 @@ import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Annotations, Fn, TerraformStack } from "../../provision/cdktf";
+import { Annotations, Fn, TerraformStack, Token } from "../../provision/cdktf";
 import { NodeRole, parseIpv4 } from "../../topology";
 import {
   CloudLoadBalancer,
@@ -282,7 +282,7 @@ export class AwsDeployment implements PlatformDeployment {
 
   private zone(index: number): string {
     this.azs ??= new DataAwsAvailabilityZones(this.networkScope, "zones", { state: "available" });
-    return Fn.element(this.azs.names, index);
+    return Token.asString(Fn.element(this.azs.names, index));
   }
 
   /** The services subnets (NLB, EFS, RDS), created on first use. */
