@@ -73,11 +73,12 @@ interface WriteFile {
 }
 
 /**
- * How `write_files` contents are encoded: `per-file` gzips each file that shrinks enough (for
- * platforms that take the document as text); `none` ships files as text (the whole document is
- * compressed once instead, which also catches what files have in common).
+ * How `write_files` contents are encoded: `per-file` gzips each file that shrinks by at least a
+ * quarter (for platforms that take the document as text); `per-file-max` gzips every file that
+ * shrinks at all (for large documents on such platforms); `none` ships files as text (the whole
+ * document is compressed once instead, which also catches what files have in common).
  */
-export type FileCompression = "per-file" | "none";
+export type FileCompression = "per-file" | "per-file-max" | "none";
 
 function writeFile(f: ProvisionedFile, tokens: TokenRegistry, compression: FileCompression): WriteFile {
   const base: WriteFile = { path: f.path, owner: f.owner, permissions: f.mode, content: f.content };
@@ -88,18 +89,19 @@ function writeFile(f: ProvisionedFile, tokens: TokenRegistry, compression: FileC
     // Terraform, so no character can break the YAML.
     const b64 = tokens.base64(f.content, f.path);
     const gz = tokens.base64Gzip(f.content, f.path);
-    return compression === "per-file" && gz.maxLength < b64.maxLength
+    return compression !== "none" && gz.maxLength < b64.maxLength
       ? { ...base, encoding: "gz+b64", content: gz.value, ...deferred }
       : { ...base, encoding: "b64", content: b64.value, ...deferred };
   }
-  if (compression === "per-file") {
+  if (compression !== "none") {
     const raw = tokens.maxBytes(f.content);
+    const worthwhile = compression === "per-file" ? GZIP_WORTHWHILE : 1;
     if (found.length === 0) {
       const gz = gzipDeterministic(f.content).toString("base64");
-      if (gz.length <= raw * GZIP_WORTHWHILE) return { ...base, encoding: "gz+b64", content: gz, ...deferred };
+      if (gz.length < raw * worthwhile) return { ...base, encoding: "gz+b64", content: gz, ...deferred };
     } else {
       const gz = tokens.base64Gzip(f.content, f.path);
-      if (gz.maxLength <= raw * GZIP_WORTHWHILE) return { ...base, encoding: "gz+b64", content: gz.value, ...deferred };
+      if (gz.maxLength < raw * worthwhile) return { ...base, encoding: "gz+b64", content: gz.value, ...deferred };
     }
   }
   // Text (safe tokens, e.g. generated passwords of letters and digits, may stand in it).

@@ -33,9 +33,10 @@ function measure(facts: UserDataFacts, rawBytes: number): number {
 
 /**
  * Chooses the encoding and reports GRX301 when even the chosen form may exceed the platform's
- * limit. `render` renders the document with a file compression: `per-file` for text user-data;
- * when the platform takes binary gzip and that text passes `GZIP_ABOVE_FRACTION` of the limit,
- * the document is rendered with plain files and gzipped whole.
+ * limit. `render` renders the document with a file compression: `per-file` first; when that text
+ * passes `GZIP_ABOVE_FRACTION` of the limit, the document is rendered again with plain files and
+ * gzipped whole (platforms that take binary gzip), or with every file gzipped that shrinks at all
+ * (`per-file-max`, the others).
  */
 export function buildUserData(
   node: string,
@@ -52,6 +53,12 @@ export function buildUserData(
     value: toTerraformString(rendered.text),
     maxBytes: measure(facts, textBytes),
   };
+  if (!facts.binaryGzip && userData.maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
+    // Text only: gzip every file that shrinks at all.
+    rendered = render("per-file-max");
+    textBytes = rendered.maxBytes;
+    userData = { encoding: "text", value: toTerraformString(rendered.text), maxBytes: measure(facts, textBytes) };
+  }
   if (facts.binaryGzip && userData.maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
     rendered = render("none");
     textBytes = rendered.maxBytes;

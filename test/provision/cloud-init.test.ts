@@ -1,4 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
+import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { TerraformStack, Testing } from "cdktf";
 import { Password } from "@cdktf/provider-random/lib/password";
@@ -7,6 +8,7 @@ import {
   BLOCK_MOUNT_SCRIPT,
   ConfigFile,
   DB_CLIENT_CNF,
+  FileCompression,
   NodeProvisioning,
   SQL_FILES,
   TokenRegistry,
@@ -196,6 +198,27 @@ describe("renderCloudConfig", () => {
     ]);
     expect(BLOCK_MOUNT_SCRIPT).toMatch(/blkid -p "\$dev".*rc=\$\?\nif \[ "\$rc" -eq 2 \]; then mkfs\.ext4/s);
     expect(BLOCK_MOUNT_SCRIPT).toContain("LABEL=$label");
+  });
+
+  test("per-file-max also gzips files that shrink by less than a quarter", () => {
+    const lines = Array.from(
+      { length: 60 },
+      (_, i) => `k${i}=${createHash("sha256").update(String(i)).digest("hex").slice(0, 8)}`,
+    );
+    const files: ConfigFile[] = [
+      { path: "/etc/k.cfg", content: lines.join("\n") + "\n", mode: "0644", owner: "root:root" },
+    ];
+    const p = prov("db1", { files, sql: {} }).provisioning;
+    const entry = (c: FileCompression) =>
+      (
+        parse(renderCloudConfig(p, new TokenRegistry(), "c/x", c).text).write_files as {
+          path: string;
+          encoding?: string;
+        }[]
+      ).find((f) => f.path === "/etc/k.cfg")!;
+    expect(entry("per-file").encoding).toBeUndefined();
+    expect(entry("per-file-max").encoding).toBe("gz+b64");
+    expect(entry("none").encoding).toBeUndefined();
   });
 
   test("strings YAML 1.1 would turn into booleans or numbers stay strings", () => {
