@@ -426,13 +426,18 @@ describe("validateHaproxy: coded errors", () => {
   });
 
   test("GRX109 the load-balancer node also runs a daemon on a frontend port", () => {
+    // The topology refuses such a node (GRX044); the renderer still guards hand-made topologies.
     const input = documentedLayout({
       nodes: documentedLayout().nodes.map((n) =>
         n.name === "lb1" ? { ...n, roles: ["load-balancer" as const, "classic" as const] } : n,
       ),
     });
-    const t = buildTopology(input);
-    const issues = validateHaproxy(t, t.node("lb1"));
+    expect(() => buildTopology(input)).toThrow(/GRX044/);
+    const t = buildTopology(documentedLayout());
+    const real = t.node("lb1");
+    const daemons = [...real.daemons, "postfix" as const, "gromox-imap" as const, "gromox-pop3" as const];
+    const forged = { ...real, daemons, runs: (d: string) => (daemons as readonly string[]).includes(d) };
+    const issues = validateHaproxy(t, forged);
     expect(issues.map((i) => i.code)).toEqual(["GRX109", "GRX109", "GRX109", "GRX109"]);
     expect(issues.map((i) => i.message).join("\n")).toMatch(/listens on 25 .*postfix/);
   });

@@ -599,12 +599,17 @@ describe("validateNginx: coded errors", () => {
   });
 
   test("GRX159: nginx on a node whose other role listens on a frontend port", () => {
+    // The topology refuses such a node (GRX044); the renderer still guards hand-made topologies.
     const input = docInput();
     const nodes = input.nodes.map((n) =>
       n.name === "lb1" ? { ...n, roles: ["load-balancer" as const, "classic" as const] } : n,
     );
-    const t = topo({ ...input, nodes });
-    const issues = validateNginx(t, t.node("lb1"));
+    expect(() => topo({ ...input, nodes })).toThrow(/GRX044/);
+    const t = topo(input);
+    const real = t.node("lb1");
+    const daemons = [...real.daemons, "postfix" as const, "gromox-imap" as const, "gromox-pop3" as const];
+    const forged = { ...real, daemons, runs: (d: string) => (daemons as readonly string[]).includes(d) };
+    const issues = validateNginx(t, forged);
     expect(issues.every((i) => i.code === "GRX159")).toBe(true);
     expect(issues.map((i) => i.message.match(/listens on (\d+)/)![1])).toEqual(["25", "587", "993", "995"]);
   });
