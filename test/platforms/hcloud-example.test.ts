@@ -14,6 +14,7 @@ import {
 import { Platform } from "../../lib/platforms/platform";
 import { HcloudDeployment } from "../../lib/platforms/hcloud";
 import { PORTS, PortKey } from "../../lib/topology";
+import { evaluateTemplate } from "./terraform-eval";
 
 type Res = Record<string, any>;
 
@@ -25,8 +26,10 @@ function synthExample(options: Parameters<typeof hcloudExample>[1] = {}) {
 }
 
 /** The user-data as the Hetzner datasource hands it to cloud-init (base64 decoded when base64). */
+/** The user-data cloud-init receives: Terraform expressions evaluated, then gzip+base64 undone if used. */
 function decodeUserData(raw: string): string {
-  return raw.startsWith("#cloud-config") ? raw : gunzipSync(Buffer.from(raw, "base64")).toString("utf8");
+  const text = evaluateTemplate(raw);
+  return text.startsWith("#cloud-config") ? text : gunzipSync(Buffer.from(text, "base64")).toString("utf8");
 }
 
 function fileContent(entry: { content: string; encoding?: string }): string {
@@ -48,7 +51,7 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
       hcloud_server: 8,
       hcloud_volume: 4,
       hcloud_volume_attachment: 4,
-      random_password: 1,
+      random_password: 2, // database user and the load balancers' map reader
     });
     expect(servers.map((s) => [s.name, s.network[0].ip, s.server_type]).sort()).toEqual([
       ["classic1.example.com", "10.10.10.121", "cpx31"],
@@ -139,7 +142,7 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
         compared++;
       }
     }
-    expect(compared).toBe(22);
+    expect(compared).toBe(23);
     const added = Object.values<Res>(more.resource.hcloud_server).filter((s) => s.name === "mail4.example.com");
     expect(added).toEqual([expect.objectContaining({ network: [expect.objectContaining({ ip: "10.10.10.24" })] })]);
   });

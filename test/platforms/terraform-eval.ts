@@ -9,10 +9,11 @@ import { gunzipSync, gzipSync } from "node:zlib";
 
 export type Resolver = (reference: string) => string;
 
-/** Default fake values: passwords, EBS volume ids, EFS addresses. */
+/** Default fake values: passwords, EBS and Hetzner volume ids, EFS addresses. */
 export const fakeResolver: Resolver = (ref) => {
   if (/^random_password\.[^.]+\.result$/.test(ref)) return "P".repeat(32);
   if (/^aws_ebs_volume\.([^.]+)\.id$/.test(ref)) return "vol-0123456789abcdef0";
+  if (/^hcloud_volume\.([^.]+)\.id$/.test(ref)) return "100001";
   if (/^aws_efs_mount_target\.[^.]+\.ip_address$/.test(ref)) return "10.10.11.9";
   throw new Error(`no fake value for ${ref}`);
 };
