@@ -209,6 +209,28 @@ describe("failover (1,000 users)", () => {
     expect(homes(db!, "domains")).toEqual(domains);
   });
 
+  it("one transaction: when the domains UPDATE fails, the users UPDATE before it is rolled back", async () => {
+    sql(
+      db!,
+      "CREATE TRIGGER grx_test_fail BEFORE UPDATE ON domains FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure';",
+    );
+    try {
+      const before = checksums(db!);
+      const users = homes(db!, "users");
+      const domains = homes(db!, "domains");
+      const r = await script(failover, ["--db-config", dbCnf, "--reload", "none", "mail2.lo.test", "mail1.lo.test"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("injected failure");
+      expect(r.stderr).toContain("not committed (MariaDB rolls back an unfinished transaction): nothing changed");
+      expect(r.stdout).not.toMatch(/moved/);
+      expect(homes(db!, "users")).toEqual(users);
+      expect(homes(db!, "domains")).toEqual(domains);
+      expect(checksums(db!)).toEqual(before);
+    } finally {
+      sql(db!, "DROP TRIGGER grx_test_fail;");
+    }
+  });
+
   it("moves every user and domain of server 2 to server 1 in one transaction; nothing else changes; node steps run", async () => {
     // Per node: /etc/gromox with the rendered midb_list.txt; a systemctl that logs.
     const stub = path.join(dir, "stub");

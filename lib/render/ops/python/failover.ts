@@ -105,7 +105,10 @@ def main(argv):
         return EXIT_OK
 
     started = time.monotonic()
-    moved = counts_of(mariadb(args.db_config, failover_sql(src[1], dst[1], False), CONFIG["transactionTimeoutSeconds"]))
+    try:
+        moved = counts_of(mariadb(args.db_config, failover_sql(src[1], dst[1], False), CONFIG["transactionTimeoutSeconds"]))
+    except OpsError as e:
+        raise OpsError("%s; not committed (MariaDB rolls back an unfinished transaction): nothing changed" % e)
     say("users moved: %d" % moved["users"])
     say("domains moved: %d" % moved["domains"])
     say("committed in %.3f s" % (time.monotonic() - started))

@@ -106,7 +106,10 @@ def main(argv):
         print_steps(steps, "node steps (--reload %s):" % args.reload)
         return EXIT_OK
     started = time.monotonic()
-    rows = mariadb(args.db_config, rebalance_sql(hosts, False), CONFIG["transactionTimeoutSeconds"])
+    try:
+        rows = mariadb(args.db_config, rebalance_sql(hosts, False), CONFIG["transactionTimeoutSeconds"])
+    except OpsError as e:
+        raise OpsError("%s; not committed unless the error came after COMMIT: run --dry-run to see what is left" % e)
     report(rows, "users moved")
     say("committed in %.3f s" % (time.monotonic() - started))
     return run_steps(steps, args.reload)
