@@ -259,6 +259,8 @@ describe("grommunio-failover", () => {
     expect(script).toContain(
       '" && mv -f \\"$f.grx-new\\" \\"$f\\" && systemctl restart " + u + "; else systemctl reload " + u + "; fi )"',
     );
+    expect(config.hub).toBe("mail1.gro.at");
+    expect(script).toContain('if src[1].lower() == CONFIG["hub"].lower():');
     expect(config.reloadDefault).toBe("print");
     expect(configOf(renderOpsFiles(t, t.node("mail1"), { reload: "ssh" })[1]!.content).reloadDefault).toBe("ssh");
   });

@@ -324,6 +324,18 @@ describe("failover (1,000 users)", () => {
     // back to where the rebalance tests expect it
     const back = await script(failover, ["--db-config", dbCnf, "--reload", "none", "mail2.lo.test", "mail5.lo.test"]);
     expect(back.code).toBe(0);
+    expect(back.stderr).toBe("");
+  });
+
+  it("failing over the hub warns that gromox-event and gromox-timer stay there", async () => {
+    expect(topo.hub.hostname).toBe("mail1.lo.test");
+    const r = await script(failover, ["--db-config", dbCnf, "--reload", "none", "mail1.lo.test", "mail5.lo.test"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      "warning: mail1.lo.test is the hub: the cluster's gromox-event and gromox-timer run there",
+    );
+    const back = await script(failover, ["--db-config", dbCnf, "--reload", "none", "mail5.lo.test", "mail1.lo.test"]);
+    expect(back.code).toBe(0);
   });
 
   it("a domain cannot move onto a server id above 127 (signed domains.homeserver): refused, nothing changed", async () => {

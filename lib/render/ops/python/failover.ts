@@ -113,5 +113,8 @@ def main(argv):
     say("domains moved: %d" % moved["domains"])
     say("committed in %.3f s" % (time.monotonic() - started))
     say("%s is skipped: stop its gromox services if it comes back before you move the mailboxes home" % src[1])
+    if src[1].lower() == CONFIG["hub"].lower():
+        log("warning: %s is the hub: the cluster's gromox-event and gromox-timer run there (IMAP IDLE "
+            "notifications, delayed sending); failover does not move them" % src[1])
     return run_steps(steps, args.reload)
 `;
