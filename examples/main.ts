@@ -6,11 +6,15 @@ import { App } from "cdktf";
 import { Construct } from "constructs";
 import { awsExample } from "./aws/main";
 import { hcloudExample } from "./hcloud/main";
+import { kvmExample } from "./kvm/main";
+import { vmwareExample } from "./vmware/main";
 
 /** Adds every example stack to `app`. */
 export function buildExamples(app: Construct): void {
   awsExample(app);
   hcloudExample(app);
+  kvmExample(app);
+  vmwareExample(app);
 }
 
 if (require.main === module) {
