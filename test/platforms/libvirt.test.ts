@@ -122,7 +122,7 @@ describe("libvirt platform: the documented layout (examples/kvm)", () => {
             match: { macaddress: mac },
             "set-name": "cluster0",
             addresses: [`${node.ipv4}/24`],
-            routes: [{ to: "0.0.0.0/0", via: "10.10.10.1" }],
+            gateway4: "10.10.10.1",
             nameservers: { addresses: ["10.10.10.1"] },
           },
         },

@@ -118,7 +118,7 @@ describe("vSphere platform: the documented layout (examples/vmware)", () => {
               match: { macaddress: mac },
               "set-name": "cluster0",
               addresses: [`${node.ipv4}/24`],
-              routes: [{ to: "0.0.0.0/0", via: "10.10.10.1" }],
+              gateway4: "10.10.10.1",
               nameservers: { addresses: ["10.10.10.1"] },
             },
           },
@@ -315,7 +315,7 @@ describe("vSphere platform options", () => {
     expect(lb1.resource_pool_id).toMatch(/^\$\{data\.vsphere_resource_pool\.[\w-]+\.id\}$/);
     expect(lb1.disk[0].size).toBe(40);
     const meta = parse(vsphereGuests(json).get("lb1")!.metadata);
-    expect(meta.network.ethernets.cluster0.routes).toEqual([{ to: "0.0.0.0/0", via: "10.10.10.254" }]);
+    expect(meta.network.ethernets.cluster0.gateway4).toBe("10.10.10.254");
     expect(meta.network.ethernets.cluster0.nameservers).toEqual({ addresses: ["192.0.2.53"], search: ["example.com"] });
     const disk = ofNode(json, "vsphere_virtual_disk", "mail1", "data-disk").res;
     expect(disk.lifecycle).toBeUndefined();

@@ -79,8 +79,10 @@ export interface GuestNetwork {
 
 /**
  * netplan v2 (cloud-init "network config version 2") for one NIC with a static address: matched
- * by MAC, named `cluster0`, default route via the gateway (written `to: 0.0.0.0/0`, which every
- * cloud-init renderer reads, unlike `to: default`), resolvers.
+ * by MAC, named `cluster0`, default gateway, resolvers. The gateway is written `gateway4`: cloud-init
+ * 22.4 renders it natively for ifupdown (`gateway`, Debian 12's renderer), networkd and netplan,
+ * whereas a `routes` default becomes `post-up route add … || true` for ifupdown, which silently does
+ * nothing without net-tools (netplan ≥ 0.103 only warns that gateway4 is deprecated).
  */
 export function netplanConfig(net: GuestNetwork): Record<string, unknown> {
   const prefix = parseIpv4Cidr(net.cidr)?.prefix ?? 24;
@@ -91,7 +93,7 @@ export function netplanConfig(net: GuestNetwork): Record<string, unknown> {
         match: { macaddress: net.mac },
         "set-name": CLUSTER_INTERFACE,
         addresses: [`${net.ipv4}/${prefix}`],
-        routes: [{ to: "0.0.0.0/0", via: net.gateway }],
+        gateway4: net.gateway,
         nameservers: {
           addresses: [...net.dnsServers],
           ...(net.searchDomains?.length ? { search: [...net.searchDomains] } : {}),
