@@ -4,7 +4,8 @@
  * At synth it builds the `ClusterInput` from what registered, validates it into a `Topology`
  * (collecting every error: construct, platform and topology issues are thrown together), then
  * creates the firewall from the port table, the optional cloud load balancer, and renders and
- * provisions every node's files into its user-data.
+ * provisions every node's files into its user-data (or hands the provisioning to the platform
+ * where there is no cloud-init: `capabilities.bootstrap` "files").
  */
 import { Construct } from "constructs";
 import { Password } from "@cdktf/provider-random/lib/password";
@@ -116,7 +117,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   public readonly tokens = new TokenRegistry();
   /** The firewall plan (after synth). */
   public firewallPlan?: FirewallPlan;
-  /** Per node (after synth): the provisioning, the cloud-config text and its size report. */
+  /**
+   * Per node (after synth): the provisioning, the cloud-config text and its size report (the last
+   * two only where `capabilities.bootstrap` is `cloud-init`).
+   */
   public readonly provisioning = new Map<string, NodeProvisioning>();
   public readonly cloudConfigs = new Map<string, RenderedCloudConfig>();
   public readonly userDataReports = new Map<string, UserDataReport>();
@@ -436,6 +440,17 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         sql,
       });
       late.addAll(issues);
+      this.provisioning.set(node.name, provisioning);
+      if ((caps.bootstrap ?? "cloud-init") === "files") {
+        // No cloud-init in the guest: the platform delivers the files and first-boot steps itself.
+        if (!member.machine.setProvisioning) {
+          throw new Error(
+            `${this.platform.name} declares capabilities.bootstrap "files", but its machines have no setProvisioning.`,
+          );
+        }
+        member.machine.setProvisioning(provisioning);
+        continue;
+      }
       const built = buildUserData(
         node.name,
         node.path,
@@ -447,7 +462,6 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       late.addAll(rendered.issues);
       late.addAll(built.issues);
       member.machine.setUserData(built.userData);
-      this.provisioning.set(node.name, provisioning);
       this.cloudConfigs.set(node.name, rendered);
       this.userDataReports.set(node.name, built.report);
     }

@@ -12,13 +12,15 @@
  *    volume, `addSharedFileSystem` / `addManagedDatabase` when the storage/database asks for them.
  * 3. At synth, once the whole topology is known and valid: `addLoadBalancer` (optional), then
  *    `applyFirewall(plan)` (whose rules may name the load balancer as a peer), then
- *    `machine.setUserData(...)` for every machine.
+ *    `machine.setUserData(...)` for every machine — or `machine.setProvisioning(...)` on platforms
+ *    whose `capabilities.bootstrap` is `files` (no cloud-init: Docker).
  *
  * Problems a person can fix are reported through `context.report` (codes GRX200–GRX299) and are
  * thrown together at synth with every other validation error; never throw for bad input.
  */
 import { Construct } from "constructs";
 import type { TerraformResource } from "cdktf";
+import type { NodeProvisioning } from "../provision/model";
 import type { NodeRole, PortKey, ValidationIssue } from "../topology";
 
 /**
@@ -53,8 +55,22 @@ export interface UserDataFacts {
   readonly nativeChangeBehaviour: "replace" | "update-in-place" | "never-applied";
 }
 
+/**
+ * How a machine receives its configuration:
+ * - `cloud-init`: one `#cloud-config` user-data document, handed over with `machine.setUserData`;
+ * - `files`: no cloud-init in the guest (containers): the platform gets the node's provisioning
+ *   itself with `machine.setProvisioning` and delivers its files (and the first-boot steps) its own
+ *   way; `userData` facts are then unused.
+ */
+export type Bootstrap = "cloud-init" | "files";
+
+export const BOOTSTRAPS: readonly Bootstrap[] = ["cloud-init", "files"];
+
 /** Facts the cluster needs about a platform. Read these instead of asking which platform it is. */
 export interface PlatformCapabilities {
+  /** How machines receive their configuration. @default "cloud-init" */
+  readonly bootstrap?: Bootstrap;
+  /** User-data facts (used when `bootstrap` is `cloud-init`). */
   readonly userData: UserDataFacts;
   /** The `configChangePolicy` values this platform can honour. */
   readonly configChangePolicies: readonly ConfigChangePolicy[];
@@ -201,6 +217,12 @@ export interface PlatformMachine {
   readonly resource: TerraformResource;
   /** Sets the machine's user-data (called once, at synth) honouring its config change policy. */
   setUserData(userData: UserData): void;
+  /**
+   * Hands the machine the node's provisioning (files, packages, first-boot commands, services),
+   * called once at synth INSTEAD of `setUserData` when `capabilities.bootstrap` is `files`.
+   * Required on such platforms.
+   */
+  setProvisioning?(provisioning: NodeProvisioning): void;
 }
 
 export type VolumePurpose = "mailbox-data" | "database-data" | "nfs-export";
