@@ -15,6 +15,7 @@ PACKAGES=(
   bind9 bind9-utils bind9-dnsutils # named (loopback), named-checkzone, dig: DNS zone tests
   python3-dkim python3-dnspython   # DKIM verification against the published key
   graphviz                         # dot -Tsvg: topology diagram
+  xsltproc                         # libvirt q35 stylesheet (the seed CD-ROM off IDE)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
