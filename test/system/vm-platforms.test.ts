@@ -109,10 +109,10 @@ function checkNode(node: string, userData: string, loaded: Loaded, mac: string):
 describe("examples/kvm: every libvirt NoCloud seed, read by cloud-init 22.4", () => {
   const json = JSON.parse(Testing.synth(kvmExample(Testing.app()), true));
   const seeds = libvirtSeeds(json);
-  const macs = new Map(
+  const macs = new Map<string, string>(
     Object.values<any>(json.resource.libvirt_domain).map((d) => [
       String(d.name).split(".")[0]!,
-      d.network_interface[0].mac,
+      String(d.network_interface[0].mac),
     ]),
   );
 
