@@ -24,6 +24,9 @@ import {
   DataMount,
   NFTABLES_PATH,
   NodeProvisioning,
+  OsRepositoryOptions,
+  READINESS_DEFAULT_DEVICE,
+  ReadinessReportOptions,
   RenderedCloudConfig,
   RepositoryOptions,
   TokenRegistry,
@@ -32,6 +35,7 @@ import {
   nfsExportsFile,
   provisionNode,
   renderCloudConfig,
+  validateRepositoryOptions,
 } from "../provision";
 import { Annotations, Aspects, IAspect, TerraformStack, Token } from "../provision/cdktf";
 import { renderNodeFiles } from "../render/node";
@@ -96,6 +100,20 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   readonly os?: OperatingSystem;
   /** grommunio repository overrides (mirror, pinned key). @default the community repository */
   readonly repository?: RepositoryOptions;
+  /**
+   * Replaces the OS's own package sources on every node with a mirror (air-gapped sites, local
+   * caches), signed by the distribution's keys, the mirror's own key, or trusted (a local
+   * repository you control).
+   * @default the image's sources (Debian's or Ubuntu's archive)
+   */
+  readonly osRepository?: OsRepositoryOptions;
+  /**
+   * Print a readiness report on every boot once cloud-init has finished (cloud-init status, failed
+   * units, cloud-init.log warnings and errors, an end marker) to a serial console, for operators and
+   * boot tests reading the console log.
+   * @default none
+   */
+  readonly readinessReport?: ReadinessReportOptions;
   /**
    * Ship an in-guest nftables firewall (from the same firewall plan) to every node.
    * @default true when the platform's firewall does not filter the private network (Hetzner,
@@ -198,6 +216,17 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         "network.cidr",
         `${net.text} is a /${net.prefix}; ${this.platform.name} takes cluster networks from /${caps.subnet.minPrefix} to /${caps.subnet.maxPrefix}.`,
         `Use a network of that size, e.g. a /24 such as 10.10.10.0/24.`,
+      );
+    }
+    this.issues.addAll(validateRepositoryOptions(path, this.props.repository, this.props.osRepository));
+    const device = this.props.readinessReport?.device;
+    if (device !== undefined && !/^\/[A-Za-z0-9._/-]+$/.test(device)) {
+      this.issues.add(
+        "GRX312",
+        path,
+        "readinessReport.device",
+        `"${device}" is not a device path.`,
+        `Give an absolute path such as ${READINESS_DEFAULT_DEVICE}.`,
       );
     }
     for (const cidr of this.props.sshAllowFrom ?? []) {
@@ -437,6 +466,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         os: this.os,
         mounts,
         ...(this.props.repository !== undefined ? { repository: this.props.repository } : {}),
+        ...(this.props.osRepository !== undefined ? { osRepository: this.props.osRepository } : {}),
+        ...(this.props.readinessReport !== undefined
+          ? { readinessReport: { device: this.props.readinessReport.device ?? READINESS_DEFAULT_DEVICE } }
+          : {}),
         sql,
       });
       late.addAll(issues);

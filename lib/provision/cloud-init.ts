@@ -16,6 +16,7 @@
 import { Document, Scalar, visit } from "yaml";
 import { IssueCollector, ValidationIssue } from "../topology";
 import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
+import { readinessBootcmd } from "./readiness";
 import { TokenRegistry, gzipDeterministic, hasNonStringTokens, hasTokens } from "./tokens";
 
 /** gz+b64 is used when its text is at most this fraction of the plain content. */
@@ -125,6 +126,7 @@ export function cloudConfigObject(
   compression: FileCompression = "per-file",
 ): Record<string, unknown> {
   const bootcmd: unknown[] = [];
+  if (p.readinessReport) bootcmd.push(readinessBootcmd(p.readinessReport.device));
   const nfsPackages = [...new Set(p.mounts.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : [])))].sort();
   if (nfsPackages.length) {
     bootcmd.push([
@@ -138,7 +140,7 @@ export function cloudConfigObject(
   }
   for (const m of p.mounts) bootcmd.push(mountCommand(m));
   for (const r of p.repositories) {
-    if (r.armoredKey === undefined && r.keyUrl !== undefined) {
+    if (r.armoredKey === undefined && r.keyUrl !== undefined && r.keyringPath !== undefined) {
       bootcmd.push([
         "cloud-init-per",
         "once",
@@ -171,6 +173,8 @@ export function cloudConfigObject(
     // The hosts file is rendered (every node by its private address); cloud-init must not replace it.
     manage_etc_hosts: false,
     ...(bootcmd.length ? { bootcmd } : {}),
+    // The OS's sources are the provisioned ones: cloud-init must not regenerate sources.list.
+    ...(p.replacesOsSources ? { apt: { preserve_sources_list: true } } : {}),
     write_files: [...early, ...late].map((f) => writeFile(f, tokens, compression)),
     package_update: true,
     ...(p.packages.length ? { packages: [...p.packages] } : {}),

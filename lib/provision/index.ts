@@ -4,3 +4,5 @@ export * from "./node";
 export * from "./tokens";
 export * from "./cloud-init";
 export * from "./user-data";
+export * from "./sources";
+export * from "./readiness";

@@ -11,14 +11,22 @@ export interface AptRepository {
   readonly uris: string;
   readonly suites: string;
   readonly components: readonly string[];
-  /** The keyring file `Signed-By:` names. */
-  readonly keyringPath: string;
+  /** The keyring file `Signed-By:` names (absent when `trusted`). */
+  readonly keyringPath?: string;
   /**
    * The ASCII-armored key, written with the source (pinned; nothing fetched). When absent the key is
    * downloaded once at first boot from `keyUrl` over HTTPS (trust on first use).
    */
   readonly armoredKey?: string;
   readonly keyUrl?: string;
+  /** Trusted without signatures (deb822 `Trusted: yes`): a local repository the operator controls. */
+  readonly trusted?: boolean;
+}
+
+/** A report printed to a console once cloud-init has finished, on every boot (see `ReadinessReportOptions`). */
+export interface ReadinessReport {
+  /** The device the report is written to, e.g. `/dev/ttyS0`. */
+  readonly device: string;
 }
 
 /**
@@ -81,4 +89,11 @@ export interface NodeProvisioning {
   readonly commands: readonly ProvisionCommand[];
   /** systemd units: enabled, then (re)started in this order after the commands. */
   readonly services: readonly string[];
+  /**
+   * The OS's own package sources are among `repositories`: the image's default sources are
+   * replaced (and cloud-init told to leave them alone).
+   */
+  readonly replacesOsSources?: boolean;
+  /** Print a readiness report once cloud-init has finished. */
+  readonly readinessReport?: ReadinessReport;
 }

@@ -16,7 +16,14 @@
 import type { OperatingSystem } from "../platforms/platform";
 import type { ConfigFile } from "../render/types";
 import { ClusterNode, IssueCollector, Topology, ValidationIssue } from "../topology";
-import { AptRepository, DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
+import {
+  AptRepository,
+  DataMount,
+  NodeProvisioning,
+  ProvisionCommand,
+  ProvisionedFile,
+  ReadinessReport,
+} from "./model";
 import {
   RepositoryOptions,
   grommunioRepository,
@@ -25,6 +32,7 @@ import {
   nodePackages,
   nodeServices,
 } from "./packages";
+import { OsRepositoryOptions, emptySourcesList, osRepositories } from "./sources";
 
 /** Where provisioning keeps its own files on the node. */
 export const PROVISION_DIR = "/etc/grommunio-cluster";
@@ -65,6 +73,10 @@ export interface ProvisionNodeInput {
   readonly os: OperatingSystem;
   readonly mounts: readonly DataMount[];
   readonly repository?: RepositoryOptions;
+  /** Replaces the OS's own package sources (a mirror). @default the image's sources */
+  readonly osRepository?: OsRepositoryOptions;
+  /** Prints a readiness report once cloud-init has finished. @default none */
+  readonly readinessReport?: ReadinessReport;
   readonly sql?: ClusterSql;
 }
 
@@ -83,7 +95,7 @@ export function aptSourceFile(repo: AptRepository): ProvisionedFile {
     `URIs: ${repo.uris}`,
     `Suites: ${repo.suites}`,
     `Components: ${repo.components.join(" ")}`,
-    `Signed-By: ${repo.keyringPath}`,
+    repo.trusted ? "Trusted: yes" : `Signed-By: ${repo.keyringPath}`,
   ];
   return {
     path: `/etc/apt/sources.list.d/${repo.name}.sources`,
@@ -198,13 +210,26 @@ export function provisionNode(input: ProvisionNodeInput): {
   const late = [...input.files, ...(input.extraFiles ?? []), ...own];
   const hasNftables = late.some((f) => f.path === NFTABLES_PATH);
   const packages = nodePackages(topology, node, os, hasNftables ? ["nftables"] : []);
-  const repositories = packages.some(isGrommunioPackage) ? [grommunioRepository(os, input.repository)] : [];
-  const early: ProvisionedFile[] = repositories.flatMap((r) => [
-    aptSourceFile(r),
-    ...(r.armoredKey !== undefined
-      ? [{ path: r.keyringPath, content: r.armoredKey, mode: "0644", owner: "root:root", stage: "early" as const }]
-      : []),
-  ]);
+  const repositories = [
+    ...(input.osRepository ? osRepositories(os, input.osRepository) : []),
+    ...(packages.some(isGrommunioPackage) ? [grommunioRepository(os, input.repository)] : []),
+  ];
+  // One key file per keyring (the OS mirror and its security mirror share theirs).
+  const keys = new Map<string, string>();
+  for (const r of repositories) {
+    if (r.armoredKey !== undefined && r.keyringPath !== undefined) keys.set(r.keyringPath, r.armoredKey);
+  }
+  const early: ProvisionedFile[] = [
+    ...(input.osRepository ? [emptySourcesList()] : []),
+    ...repositories.map(aptSourceFile),
+    ...[...keys].map(([path, content]) => ({
+      path,
+      content,
+      mode: "0644",
+      owner: "root:root",
+      stage: "early" as const,
+    })),
+  ];
   const files: ProvisionedFile[] = [...early, ...late.map((f) => ({ ...f, stage: "late" as const }))];
 
   const seen = new Set<string>();
@@ -292,6 +317,8 @@ export function provisionNode(input: ProvisionNodeInput): {
       mounts: input.mounts,
       commands: firstBootCommands(topology, node, sql),
       services,
+      ...(input.osRepository ? { replacesOsSources: true } : {}),
+      ...(input.readinessReport ? { readinessReport: input.readinessReport } : {}),
     },
     issues: [...c.issues],
   };

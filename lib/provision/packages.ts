@@ -45,6 +45,12 @@ export interface RepositoryOptions {
   readonly armoredKey?: string;
   /** @default https://download.grommunio.com/RPM-GPG-KEY-grommunio */
   readonly keyUrl?: string;
+  /**
+   * Accept the repository without signatures (deb822 `Trusted: yes`; no key written or fetched).
+   * Only for a repository you control on a network you trust (a local mirror, the VM tests).
+   * @default false
+   */
+  readonly trusted?: boolean;
 }
 
 export function grommunioRepository(os: OperatingSystem, options: RepositoryOptions = {}): AptRepository {
@@ -54,10 +60,11 @@ export function grommunioRepository(os: OperatingSystem, options: RepositoryOpti
     uris: options.uris ?? `${GROMMUNIO_REPOSITORY.baseUri}/${suite}`,
     suites: options.suites ?? suite,
     components: options.components ?? ["main"],
-    keyringPath: GROMMUNIO_REPOSITORY.keyringPath,
-    ...(options.armoredKey !== undefined
-      ? { armoredKey: options.armoredKey }
-      : { keyUrl: options.keyUrl ?? GROMMUNIO_REPOSITORY.keyUrl }),
+    ...(options.trusted
+      ? { trusted: true }
+      : options.armoredKey !== undefined
+        ? { keyringPath: GROMMUNIO_REPOSITORY.keyringPath, armoredKey: options.armoredKey }
+        : { keyringPath: GROMMUNIO_REPOSITORY.keyringPath, keyUrl: options.keyUrl ?? GROMMUNIO_REPOSITORY.keyUrl }),
   };
 }
 

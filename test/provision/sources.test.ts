@@ -1,0 +1,241 @@
+import "cdktf/lib/testing/adapters/jest";
+import { execFileSync } from "node:child_process";
+import { TerraformStack, Testing } from "cdktf";
+import { parse } from "yaml";
+import {
+  ClassicNode,
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  GrommunioValidationError,
+  NodeProvisioning,
+  READINESS_BEGIN,
+  READINESS_END,
+  READINESS_SCRIPT,
+  SOURCES_LIST_PATH,
+  TokenRegistry,
+  buildTopology,
+  provisionNode,
+  renderCloudConfig,
+  validateRepositoryOptions,
+} from "../../lib";
+import { renderNodeFiles } from "../../lib/render/node";
+import { documentedLayout } from "../fixtures";
+import { FakePlatform } from "../cluster/fake-platform";
+
+const topology = buildTopology(documentedLayout());
+const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINBF...\n-----END PGP PUBLIC KEY BLOCK-----\n";
+
+function prov(name: string, extra: Partial<Parameters<typeof provisionNode>[0]> = {}) {
+  const node = topology.node(name);
+  const r = provisionNode({
+    topology,
+    node,
+    files: renderNodeFiles(topology, node),
+    os: "debian-12",
+    mounts: [],
+    ...extra,
+  });
+  expect(r.issues).toEqual([]);
+  return r.provisioning;
+}
+
+function config(p: NodeProvisioning): Record<string, any> {
+  const r = renderCloudConfig(p, new TokenRegistry(), "c/x");
+  expect(r.issues).toEqual([]);
+  return parse(r.text, { version: "1.1" }) as Record<string, any>;
+}
+
+const file = (p: NodeProvisioning, path: string) => p.files.find((f) => f.path === path);
+
+describe("grommunio repository: trusted", () => {
+  test("Trusted: yes instead of Signed-By; no key written or fetched", () => {
+    const p = prov("mail2", { repository: { uris: "http://10.0.2.100/grommunio", trusted: true } });
+    expect(file(p, "/etc/apt/sources.list.d/grommunio.sources")?.content).toBe(
+      "Types: deb\nURIs: http://10.0.2.100/grommunio\nSuites: Debian_12\nComponents: main\nTrusted: yes\n",
+    );
+    expect(p.files.some((f) => f.path.endsWith(".asc"))).toBe(false);
+    expect(config(p).bootcmd).toBeUndefined();
+  });
+});
+
+describe("osRepository: the OS's own sources replaced on every node", () => {
+  test("without it nothing changes: no apt key, no sources.list, no Debian source", () => {
+    const p = prov("db1");
+    expect(p.repositories).toEqual([]);
+    expect(p.replacesOsSources).toBeUndefined();
+    expect(file(p, SOURCES_LIST_PATH)).toBeUndefined();
+    expect(config(p).apt).toBeUndefined();
+  });
+
+  test("a Debian mirror checked against Debian's keyring; sources.list emptied; cloud-init keeps them", () => {
+    for (const name of ["db1", "lb1", "mail2"]) {
+      const p = prov(name, { osRepository: { uris: "http://mirror.example.net/debian" } });
+      expect(file(p, "/etc/apt/sources.list.d/debian.sources")).toMatchObject({
+        stage: "early",
+        mode: "0644",
+        owner: "root:root",
+        content:
+          "Types: deb\nURIs: http://mirror.example.net/debian\nSuites: bookworm bookworm-updates\nComponents: main\n" +
+          "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+      });
+      expect(file(p, SOURCES_LIST_PATH)).toMatchObject({ stage: "early" });
+      expect(file(p, SOURCES_LIST_PATH)!.content).not.toMatch(/^deb/m);
+      expect(p.replacesOsSources).toBe(true);
+      const c = config(p);
+      expect(c.apt).toEqual({ preserve_sources_list: true });
+      // Written in the init stage (not deferred): before package_update runs.
+      const entry = (c.write_files as any[]).find((f) => f.path === "/etc/apt/sources.list.d/debian.sources");
+      expect(entry.defer).toBeUndefined();
+    }
+  });
+
+  test("the grommunio repository stays beside the OS mirror", () => {
+    const p = prov("mail2", { osRepository: { uris: "http://mirror.example.net/debian" } });
+    expect(p.repositories.map((r) => r.name)).toEqual(["debian", "grommunio"]);
+  });
+
+  test("security mirror and the mirror's own key: one key file for both sources", () => {
+    const p = prov("db1", {
+      osRepository: {
+        uris: "http://mirror.example.net/debian",
+        securityUris: "http://mirror.example.net/debian-security",
+        suites: ["bookworm"],
+        components: ["main", "contrib"],
+        armoredKey: KEY,
+      },
+    });
+    expect(file(p, "/etc/apt/sources.list.d/debian-security.sources")?.content).toBe(
+      "Types: deb\nURIs: http://mirror.example.net/debian-security\nSuites: bookworm-security\nComponents: main contrib\n" +
+        "Signed-By: /etc/apt/keyrings/debian-mirror.asc\n",
+    );
+    expect(file(p, "/etc/apt/sources.list.d/debian.sources")?.content).toContain("Suites: bookworm\n");
+    expect(p.files.filter((f) => f.path === "/etc/apt/keyrings/debian-mirror.asc")).toEqual([
+      expect.objectContaining({ content: KEY, stage: "early", mode: "0644" }),
+    ]);
+  });
+
+  test("a trusted local repository; Ubuntu's defaults", () => {
+    const p = prov("db1", { osRepository: { uris: "http://10.0.2.100/debian", suites: ["bookworm"], trusted: true } });
+    expect(file(p, "/etc/apt/sources.list.d/debian.sources")?.content).toBe(
+      "Types: deb\nURIs: http://10.0.2.100/debian\nSuites: bookworm\nComponents: main\nTrusted: yes\n",
+    );
+    const u = prov("db1", { os: "ubuntu-24.04", osRepository: { uris: "http://mirror.example.net/ubuntu" } });
+    expect(file(u, "/etc/apt/sources.list.d/ubuntu.sources")?.content).toBe(
+      "Types: deb\nURIs: http://mirror.example.net/ubuntu\nSuites: noble noble-updates\nComponents: main universe\n" +
+        "Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n",
+    );
+  });
+});
+
+describe("repository validation (GRX310, GRX311)", () => {
+  test("URIs, suite and component names; trusted together with a key", () => {
+    expect(
+      validateRepositoryOptions("c", { uris: "http://10.0.2.100/g", trusted: true }, { uris: "file:///srv/m" }),
+    ).toEqual([]);
+    const issues = validateRepositoryOptions(
+      "c",
+      { uris: "download.example.com", trusted: true, armoredKey: KEY },
+      {
+        uris: "http://m/debian",
+        securityUris: "http://m/x y",
+        suites: ["bookworm updates"],
+        trusted: true,
+        armoredKey: KEY,
+      },
+    );
+    expect(issues.map((i) => [i.code, i.field])).toEqual([
+      ["GRX310", "repository.uris"],
+      ["GRX311", "repository.trusted"],
+      ["GRX310", "osRepository.securityUris"],
+      ["GRX310", "osRepository.suites/components"],
+      ["GRX311", "osRepository.trusted"],
+    ]);
+  });
+});
+
+describe("readiness report", () => {
+  test("started first in bootcmd as a transient unit, on the given device; absent unless asked", () => {
+    expect(config(prov("db1")).bootcmd).toBeUndefined();
+    const c = config(prov("db1", { readinessReport: { device: "/dev/ttyS1" } }));
+    expect(c.bootcmd[0]).toEqual([
+      "systemd-run",
+      "--no-block",
+      "--unit=grommunio-readiness-report",
+      "--description=grommunio readiness report",
+      "sh",
+      "-c",
+      READINESS_SCRIPT,
+      "grommunio-readiness",
+      "/dev/ttyS1",
+    ]);
+    // runcmd is untouched: the report never masks or delays a first-boot step.
+    expect(c.runcmd).toEqual(config(prov("db1")).runcmd);
+  });
+
+  test("the script waits for cloud-init, then reports status, failed units, log warnings, an end marker", () => {
+    execFileSync("sh", ["-n", "-c", READINESS_SCRIPT]);
+    const lines = READINESS_SCRIPT.split("\n");
+    const wait = lines.findIndex((l) => l.includes("cloud-init status --wait"));
+    const begin = lines.findIndex((l) => l.includes(READINESS_BEGIN));
+    const end = lines.findIndex((l) => l.includes(READINESS_END));
+    expect(wait).toBeGreaterThanOrEqual(0);
+    expect(begin).toBeGreaterThan(wait);
+    expect(end).toBeGreaterThan(begin);
+    expect(READINESS_SCRIPT).toContain("cloud-init status --long");
+    expect(READINESS_SCRIPT).toContain("systemctl list-units --failed");
+    expect(READINESS_SCRIPT).toContain("/var/log/cloud-init.log");
+    expect(lines[end]).toContain("status=$status failed-units=$nf warnings=$nw ===");
+  });
+});
+
+describe("GrommunioCluster props", () => {
+  function cluster(props: Record<string, unknown>) {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const c = new GrommunioCluster(stack, "mail", {
+      platform: new FakePlatform(),
+      domain: "example.com",
+      gromoxVersion: "3.10",
+      network: { cidr: "10.10.10.0/24" },
+      database: Database.onNode(),
+      ...props,
+    });
+    new GromoxNode(c, "mail1");
+    new ClassicNode(c, "classic1");
+    return { stack, c };
+  }
+
+  test("osRepository, repository.trusted and readinessReport reach every node's cloud-config", () => {
+    const { stack, c } = cluster({
+      repository: { uris: "http://10.0.2.100/grommunio", trusted: true },
+      osRepository: { uris: "http://10.0.2.100/debian", suites: ["bookworm"], trusted: true },
+      readinessReport: {},
+    });
+    Testing.synth(stack);
+    expect([...c.cloudConfigs.keys()].sort()).toEqual(["classic1", "db1", "mail1"]);
+    for (const [name, rendered] of c.cloudConfigs) {
+      const doc = parse(rendered.text, { version: "1.1" });
+      expect(doc.apt).toEqual({ preserve_sources_list: true });
+      expect(doc.bootcmd[0].slice(-1)).toEqual(["/dev/ttyS0"]);
+      const paths = (doc.write_files as any[]).map((f) => f.path);
+      expect(paths).toEqual(expect.arrayContaining([SOURCES_LIST_PATH, "/etc/apt/sources.list.d/debian.sources"]));
+      expect(c.provisioning.get(name)!.repositories.every((r) => r.trusted)).toBe(true);
+    }
+  });
+
+  test("GRX310/GRX311/GRX312 are collected at synth", () => {
+    const { stack } = cluster({
+      repository: { uris: "not a uri" },
+      osRepository: { uris: "http://m/debian", trusted: true, armoredKey: KEY },
+      readinessReport: { device: "ttyS0" },
+    });
+    let err: unknown;
+    try {
+      Testing.synth(stack);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GrommunioValidationError);
+    expect((err as GrommunioValidationError).codes).toEqual(expect.arrayContaining(["GRX310", "GRX311", "GRX312"]));
+  });
+});
