@@ -307,8 +307,8 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
     }
   }
 
-  const all = [...nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
-  const byIpv4 = (a: ClusterNode, b: ClusterNode) => parseIpv4(a.ipv4)! - parseIpv4(b.ipv4)!;
+  // Names are DNS labels: code-unit order equals localeCompare's here, without ICU's first-call cost.
+  const all = [...nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const mailboxNodes = all.filter((n) => n.has("mailbox")).sort((a, b) => a.serverId! - b.serverId!);
   const classicNodes = all.filter((n) => n.has("classic"));
   const adminNodes = all.filter((n) => n.has("admin"));
@@ -390,10 +390,20 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
 
   if (c.issues.length > 0 || !version || !cidr || !hub || !schemaUpgradeNode || !database) return undefined;
 
-  const clientsOf = (port: PortKey): ClusterNode[] => {
-    const clients: readonly Daemon[] = PORTS[port].clients;
-    return all.filter((n) => clients.some((d) => n.runs(d))).sort(byIpv4);
+  // Renderers ask these for every node: compute each list once (the topology is immutable), hand out copies.
+  const ipv4Of = new Map(all.map((n) => [n, parseIpv4(n.ipv4)!]));
+  const byIpv4 = (a: ClusterNode, b: ClusterNode) => ipv4Of.get(a)! - ipv4Of.get(b)!;
+  const memo = new Map<string, ClusterNode[]>();
+  const memoized = (key: string, compute: () => ClusterNode[]): ClusterNode[] => {
+    let list = memo.get(key);
+    if (!list) memo.set(key, (list = compute()));
+    return [...list];
   };
+  const clientsOf = (port: PortKey): ClusterNode[] =>
+    memoized(`clients:${port}`, () => {
+      const clients: readonly Daemon[] = PORTS[port].clients;
+      return all.filter((n) => clients.some((d) => n.runs(d))).sort(byIpv4);
+    });
   return {
     path: root,
     domain: input.domain,
@@ -416,7 +426,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
       return n;
     },
     nodesRunning(daemon: Daemon): ClusterNode[] {
-      return all.filter((n) => n.runs(daemon)).sort(byIpv4);
+      return memoized(`runs:${daemon}`, () => all.filter((n) => n.runs(daemon)).sort(byIpv4));
     },
     clientsOf,
     allowList(port: "exmdb" | "midb" | "event" | "timer"): string[] {

@@ -2,18 +2,34 @@
  * Address arithmetic and name checks. Pure functions, no resolver, no I/O.
  */
 
-/** Parses dotted-quad IPv4 (no leading zeros, each part 0–255) to a 32-bit unsigned number. */
+/**
+ * Parses dotted-quad IPv4 (no leading zeros, each part 0–255) to a 32-bit unsigned number.
+ * A single pass over the characters: sort comparators call this for every comparison.
+ */
 export function parseIpv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
   let n = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    n = n * 256 + v;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if ((digits === 1 && part === 0) || digits === 3) return undefined; // leading zero, > 3 digits
+      part = part * 10 + (c - 0x30);
+      digits++;
+      if (part > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return n;
+  if (dots !== 3 || digits === 0) return undefined;
+  return n * 256 + part;
 }
 
 export function formatIpv4(n: number): string {
