@@ -7,13 +7,21 @@ import { parseIpv4 } from "../../topology";
 import { HostAllowRule } from "./firewall";
 
 /** IPv4 addresses/CIDRs first, numerically; then everything else (IPv6) as text. */
-function canonicalOrder(a: string, b: string): number {
-  const va = parseIpv4(a.split("/")[0] ?? "");
-  const vb = parseIpv4(b.split("/")[0] ?? "");
-  if (va !== undefined && vb !== undefined) return va - vb || (a < b ? -1 : a > b ? 1 : 0);
+function canonicalOrder(a: { s: string; v: number | undefined }, b: { s: string; v: number | undefined }): number {
+  const va = a.v;
+  const vb = b.v;
+  if (va !== undefined && vb !== undefined) return va - vb || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0);
   if (va !== undefined) return -1;
   if (vb !== undefined) return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return a.s < b.s ? -1 : a.s > b.s ? 1 : 0;
+}
+
+/** Sorts sources in canonical order, parsing each address once (not once per comparison). */
+function canonicalSort(sources: readonly string[]): string[] {
+  return sources
+    .map((s) => ({ s, v: parseIpv4(s.split("/")[0] ?? "") }))
+    .sort(canonicalOrder)
+    .map((e) => e.s);
 }
 
 /**
@@ -52,7 +60,7 @@ export function planAllowRules(
     else if (prev.from !== "any") prev.from = from === "any" ? "any" : [...new Set([...prev.from, ...from])];
   }
   return [...merged.values()]
-    .map((r) => (r.from === "any" ? r : { ...r, from: [...r.from].sort(canonicalOrder) }))
+    .map((r) => (r.from === "any" ? r : { ...r, from: canonicalSort(r.from) }))
     .filter((r) => r.from === "any" || r.from.length > 0)
     .sort((a, b) => a.port - b.port || (a.comment < b.comment ? -1 : a.comment > b.comment ? 1 : 0));
 }
