@@ -5,6 +5,7 @@
 import { App } from "cdktf";
 import { Construct } from "constructs";
 import { awsExample } from "./aws/main";
+import { dockerExample } from "./docker/main";
 import { hcloudExample } from "./hcloud/main";
 import { kvmExample } from "./kvm/main";
 import { vmwareExample } from "./vmware/main";
@@ -15,6 +16,7 @@ export function buildExamples(app: Construct): void {
   hcloudExample(app);
   kvmExample(app);
   vmwareExample(app);
+  dockerExample(app);
 }
 
 if (require.main === module) {
