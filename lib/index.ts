@@ -13,6 +13,8 @@ export * from "./platforms/aws";
 export * from "./platforms/hcloud";
 export * from "./platforms/libvirt";
 export * from "./platforms/vsphere";
+export * from "./platforms/docker";
+export * from "./platforms/vm";
 export * from "./provision";
 export * from "./cluster";
 export * from "./dns";

@@ -6,3 +6,4 @@ export * from "./cloud-init";
 export * from "./user-data";
 export * from "./sources";
 export * from "./readiness";
+export * from "./container";
