@@ -51,17 +51,31 @@ export interface MailboxMapOptions {
 
 const MAX_U32 = 0xffffffff;
 
+/** Two lowercase hex digits per byte value. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 function hexOfFirst12(name: string): string {
+  let h = "";
+  const n = Math.min(name.length, 12);
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return hexOfFirst12Utf8(name); // multi-byte UTF-8 in the first 12 bytes
+    h += HEX[c]!;
+  }
+  for (let i = n; i < 12; i++) h += "00";
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 24)}`;
+}
+
+function hexOfFirst12Utf8(name: string): string {
   const bytes = Buffer.alloc(12);
   Buffer.from(name, "utf8").copy(bytes, 0, 0, 12);
   const h = bytes.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 24)}`;
 }
 
+/** `id` (unsigned 32-bit) as 4 bytes, least significant first, in hex. */
 function leHex32(id: number): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(id, 0);
-  return b.toString("hex");
+  return HEX[id & 255]! + HEX[(id >>> 8) & 255]! + HEX[(id >>> 16) & 255]! + HEX[(id >>> 24) & 255]!;
 }
 
 function checkId(id: number): void {
@@ -104,9 +118,16 @@ function keyProblem(key: string): string | undefined {
 }
 
 interface Collected {
-  readonly entries: Map<string, string>;
+  /** Key → index into `homes` of its home node (insertion order, unsorted). */
+  readonly keys: Map<string, number>;
+  readonly homes: readonly string[];
   readonly issues: ValidationIssue[];
 }
+
+/** Which part of a row a key came from (for error messages): an alias index ≥ 0, or one of these. */
+const USERNAME = -1;
+const USER_MAILBOX_ID = -2;
+const DOMAIN_MAILBOX_ID = -3;
 
 function collect(
   rows: readonly MailboxMapRow[],
@@ -116,94 +137,120 @@ function collect(
   const c = new IssueCollector();
   const path = opts.path ?? "mailbox.map";
   const known = opts.servers ? new Set(opts.servers) : undefined;
-  const entries = new Map<string, string>();
-  const origin = new Map<string, string>();
+  // Key → the put that holds it (an index into the arrays below); field names only for messages.
+  const holder = new Map<string, number>();
+  const homeOf: string[] = [];
+  const rowOf: number[] = [];
+  const partOf: number[] = [];
+  const what = (row: number, part: number): string =>
+    part === DOMAIN_MAILBOX_ID
+      ? `domains[${row}].mailboxId`
+      : part === USERNAME
+        ? `users[${row}].username`
+        : part === USER_MAILBOX_ID
+          ? `users[${row}].mailboxId`
+          : `users[${row}].aliases[${part}]`;
 
-  const checkHome = (home: string, what: string): boolean => {
-    if (!isFqdn(home)) {
+  // A few distinct home nodes serve many rows: check each once.
+  const verdicts = new Map<string, "ok" | "GRX122" | "GRX123">();
+  const checkHome = (home: string, owner: string): boolean => {
+    let verdict = verdicts.get(home);
+    if (verdict === undefined) {
+      verdict = !isFqdn(home) ? "GRX122" : known && !known.has(home) ? "GRX123" : "ok";
+      verdicts.set(home, verdict);
+    }
+    if (verdict === "GRX122") {
       c.add(
         "GRX122",
         path,
-        `${what}.homeserver`,
+        `${owner}.homeserver`,
         `"${home}" is not a host name; map values must be servers.hostname.`,
         "Join users.homeserver to servers.id and take servers.hostname.",
       );
       return false;
     }
-    if (known && !known.has(home)) {
+    if (verdict === "GRX123") {
       c.add(
         "GRX123",
         path,
-        `${what}.homeserver`,
+        `${owner}.homeserver`,
         `"${home}" is not a mailbox node of the load balancer; HAProxy would silently load-balance instead.`,
-        `Use one of: ${[...known].sort().join(", ")}; or add the node to the cluster.`,
+        `Use one of: ${[...known!].sort().join(", ")}; or add the node to the cluster.`,
       );
       return false;
     }
     return true;
   };
-  const put = (key: string, home: string, what: string): void => {
+  const put = (key: string, home: string, row: number, part: number): void => {
     const problem = keyProblem(key);
     if (problem) {
-      c.add("GRX120", path, what, `key "${key}" ${problem}.`, "Fix the user name or alias in the database.");
+      c.add("GRX120", path, what(row, part), `key "${key}" ${problem}.`, "Fix the user name or alias in the database.");
       return;
     }
-    const prev = entries.get(key);
-    if (prev !== undefined && prev !== home) {
+    const prev = holder.get(key);
+    if (prev !== undefined && homeOf[prev] !== home) {
       c.add(
         "GRX121",
         path,
-        what,
-        `key "${key}" maps to "${prev}" (${origin.get(key)}) and to "${home}".`,
+        what(row, part),
+        `key "${key}" maps to "${homeOf[prev]}" (${what(rowOf[prev]!, partOf[prev]!)}) and to "${home}".`,
         "A key may name one home node only: remove the duplicate alias or user.",
       );
       return;
     }
-    entries.set(key, home);
-    origin.set(key, what);
+    holder.set(key, homeOf.length);
+    homeOf.push(home);
+    rowOf.push(row);
+    partOf.push(part);
   };
 
   rows.forEach((r, i) => {
-    const what = `users[${i}]`;
     const home = r.homeserver ?? "";
     if (home === "") return; // homeserver 0: the mailbox is not placed; nothing to route.
     if (!Number.isInteger(r.id) || r.id < 0 || r.id > MAX_U32) {
       c.add(
         "GRX124",
         path,
-        `${what}.id`,
+        `users[${i}].id`,
         `users.id ${String(r.id)} is not an unsigned 32-bit integer.`,
         "Pass users.id as read from SQL.",
       );
       return;
     }
-    if (!checkHome(home, what)) return;
-    put(r.username.toLowerCase(), home, `${what}.username`);
-    (r.aliases ?? []).forEach((a, j) => put(a.toLowerCase(), home, `${what}.aliases[${j}]`));
+    if (!checkHome(home, `users[${i}]`)) return;
+    const lower = r.username.toLowerCase();
+    put(lower, home, i, USERNAME);
+    (r.aliases ?? []).forEach((a, j) => put(a.toLowerCase(), home, i, j));
     // Outlook's MAPI/HTTP URLs carry the MailboxId computed over the stored username; the RPC/HTTP
-    // address-book referral computes it over the lower-cased name (gromox.md §14): keep both.
-    put(mailboxId(r.username, r.id).toLowerCase(), home, `${what}.mailboxId`);
-    put(mailboxId(r.username.toLowerCase(), r.id), home, `${what}.mailboxId`);
+    // address-book referral computes it over the lower-cased name (gromox.md §14): keep both
+    // (the same string when the stored name is lower case).
+    const stored = mailboxId(r.username, r.id).toLowerCase();
+    put(stored, home, i, USER_MAILBOX_ID);
+    put(lower === r.username ? stored : mailboxId(lower, r.id), home, i, USER_MAILBOX_ID);
   });
   domains.forEach((d, i) => {
-    const what = `domains[${i}]`;
     const home = d.homeserver ?? "";
     if (home === "") return;
     if (!Number.isInteger(d.id) || d.id < 0 || d.id > MAX_U32) {
       c.add(
         "GRX124",
         path,
-        `${what}.id`,
+        `domains[${i}].id`,
         `domains.id ${String(d.id)} is not an unsigned 32-bit integer.`,
         "Pass domains.id as read from SQL.",
       );
       return;
     }
-    if (!checkHome(home, what)) return;
-    put(publicStoreMailboxId(d.name, d.id).toLowerCase(), home, `${what}.mailboxId`);
-    put(publicStoreMailboxId(d.name.toLowerCase(), d.id), home, `${what}.mailboxId`);
+    if (!checkHome(home, `domains[${i}]`)) return;
+    put(publicStoreMailboxId(d.name, d.id).toLowerCase(), home, i, DOMAIN_MAILBOX_ID);
+    put(publicStoreMailboxId(d.name.toLowerCase(), d.id), home, i, DOMAIN_MAILBOX_ID);
   });
-  return { entries, issues: [...c.issues] };
+  return { keys: holder, homes: homeOf, issues: [...c.issues] };
+}
+
+/** The keys in code-unit order (the default sort of strings: no comparator call per comparison). */
+function sortedKeys(keys: Map<string, number>): string[] {
+  return [...keys.keys()].sort();
 }
 
 /** Every problem with the rows (empty when the map can be rendered). */
@@ -225,9 +272,9 @@ export function mailboxMapEntries(
   domains: readonly MailboxMapDomain[] = [],
   opts: MailboxMapOptions = {},
 ): Array<[string, string]> {
-  const { entries, issues } = collect(rows, domains, opts);
+  const { keys, homes, issues } = collect(rows, domains, opts);
   if (issues.length > 0) throw new GrommunioValidationError(issues);
-  return [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return sortedKeys(keys).map((k) => [k, homes[keys.get(k)!]!]);
 }
 
 /**
@@ -240,9 +287,9 @@ export function renderMailboxMap(
   domains: readonly MailboxMapDomain[] = [],
   opts: MailboxMapOptions = {},
 ): ConfigFile {
-  const lines = [
-    "# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names",
-    ...mailboxMapEntries(rows, domains, opts).map(([k, v]) => `${k} ${v}`),
-  ];
+  const { keys, homes, issues } = collect(rows, domains, opts);
+  if (issues.length > 0) throw new GrommunioValidationError(issues);
+  const lines = ["# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names"];
+  for (const k of sortedKeys(keys)) lines.push(`${k} ${homes[keys.get(k)!]!}`);
   return { path: MAILBOX_MAP_PATH, content: lines.join("\n") + "\n", mode: "0640", owner: "root:haproxy" };
 }
