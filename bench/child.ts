@@ -1,0 +1,218 @@
+/**
+ * One benchmark measurement, in a fresh process (run by bench/run.ts; not meant to be run by hand).
+ *
+ * The request is JSON in argv[2]; the result is printed as one line `BENCH_RESULT <json>`.
+ * Setup (reading a captured stack, generating map rows) happens before the timed region. Right
+ * before it the child collects garbage (`--expose-gc`) and resets the kernel's peak-RSS mark
+ * (`/proc/self/clear_refs` = 5), so `peakKb` is the peak resident size during construct + synth
+ * alone (it includes what was already resident: modules and setup data).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import { App } from "cdktf";
+import { GrommunioCluster } from "../lib";
+import { renderMailboxMap } from "../lib/render/haproxy";
+import { BenchPlatform, documentedStack, scaledStack } from "./layouts";
+import { buildBareStack, planFromSynth, JsonObject } from "./bare";
+import { syntheticMailboxMap } from "./mailbox-rows";
+
+export type ChildRequest =
+  | { readonly mode: "library"; readonly platform: BenchPlatform; readonly outdir: string }
+  | {
+      readonly mode: "bare";
+      readonly platform: BenchPlatform;
+      readonly outdir: string;
+      /** The library's cdk.tf.json to rebuild. */
+      readonly capture: string;
+      readonly stackName: string;
+    }
+  | { readonly mode: "scale"; readonly platform: BenchPlatform; readonly mailbox: number; readonly outdir: string }
+  | { readonly mode: "map"; readonly users: number };
+
+export interface NodeUserData {
+  readonly node: string;
+  readonly roles: string[];
+  readonly encoding: string;
+  readonly maxBytes: number;
+  readonly limitBytes: number;
+  readonly textBytes: number;
+}
+
+export interface ChildResult {
+  /** Construct + synth (or the map render), wall clock, ms. */
+  readonly timedMs: number;
+  /** CPU time (user + system, all threads) of the same region, ms: less sensitive to other load. */
+  readonly cpuMs: number;
+  /** ms from process start to the timed region (module load + setup). */
+  readonly readyMs: number;
+  /** Resident size when the timed region starts, KiB. */
+  readonly rssStartKb: number;
+  /** Peak resident size during the timed region, KiB. */
+  readonly peakKb: number;
+  /** Peak resident size of the whole process, KiB. */
+  readonly processPeakKb: number;
+  /** Bytes of cdk.tf.json (synth) or of mailbox.map (map). */
+  readonly outputBytes?: number;
+  readonly resources?: number;
+  readonly mapEntries?: number;
+  readonly userData?: NodeUserData[];
+  /** Set when synth threw (e.g. a validation error): the timing is then not a full synth. */
+  readonly error?: string;
+}
+
+function status(field: "VmRSS" | "VmHWM"): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return field === "VmHWM" ? process.resourceUsage().maxRSS : Math.round(process.memoryUsage().rss / 1024);
+}
+
+function resetPeak(): boolean {
+  try {
+    fs.writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function stackJson(outdir: string): { bytes: number; resources: number } | undefined {
+  const stacks = path.join(outdir, "stacks");
+  if (!fs.existsSync(stacks)) return undefined;
+  let bytes = 0;
+  let resources = 0;
+  for (const s of fs.readdirSync(stacks)) {
+    const file = path.join(stacks, s, "cdk.tf.json");
+    const text = fs.readFileSync(file, "utf8");
+    bytes += Buffer.byteLength(text);
+    const json = JSON.parse(text) as { resource?: Record<string, object>; data?: Record<string, object> };
+    for (const group of [json.resource ?? {}, json.data ?? {}]) {
+      for (const byName of Object.values(group)) resources += Object.keys(byName).length;
+    }
+  }
+  return { bytes, resources };
+}
+
+function measure(run: () => void): {
+  timedMs: number;
+  cpuMs: number;
+  readyMs: number;
+  rssStartKb: number;
+  peakKb: number;
+  loadPeakKb: number;
+  error?: string;
+} {
+  const loadPeakKb = status("VmHWM");
+  (globalThis as { gc?: () => void }).gc?.();
+  const reset = resetPeak();
+  const rssStartKb = status("VmRSS");
+  const readyMs = performance.now();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  let error: string | undefined;
+  try {
+    run();
+  } catch (e) {
+    error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+  const timedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const peak = status("VmHWM");
+  return {
+    timedMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    readyMs,
+    rssStartKb,
+    peakKb: reset ? peak : Math.max(peak, rssStartKb),
+    loadPeakKb,
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+/** The library's per-node user-data bound (filled at synth, also when synth then throws). */
+function userDataOf(cluster: GrommunioCluster): NodeUserData[] {
+  const roles = new Map(cluster.clusterInput().nodes.map((n) => [n.name, [...n.roles].sort()]));
+  return [...cluster.userDataReports.values()].map((r) => ({
+    node: r.node,
+    roles: roles.get(r.node) ?? [],
+    encoding: r.encoding,
+    maxBytes: r.maxBytes,
+    limitBytes: r.limitBytes,
+    textBytes: r.textBytes,
+  }));
+}
+
+function main(req: ChildRequest): ChildResult {
+  switch (req.mode) {
+    case "library": {
+      let app: App | undefined;
+      const m = measure(() => {
+        app = new App({ outdir: req.outdir });
+        documentedStack(app, req.platform);
+        app.synth();
+      });
+      const out = stackJson(req.outdir);
+      const clusters = app!.node.findAll().filter((c): c is GrommunioCluster => c instanceof GrommunioCluster);
+      return finish(m, {
+        ...(out ? { outputBytes: out.bytes, resources: out.resources } : {}),
+        userData: clusters.flatMap(userDataOf),
+      });
+    }
+    case "bare": {
+      const plan = planFromSynth(req.stackName, JSON.parse(fs.readFileSync(req.capture, "utf8")) as JsonObject);
+      const m = measure(() => {
+        const app = new App({ outdir: req.outdir });
+        buildBareStack(app, plan);
+        app.synth();
+      });
+      const out = stackJson(req.outdir);
+      return finish(m, { ...(out ? { outputBytes: out.bytes, resources: out.resources } : {}) });
+    }
+    case "scale": {
+      let built: ReturnType<typeof scaledStack> | undefined;
+      const m = measure(() => {
+        const app = new App({ outdir: req.outdir });
+        built = scaledStack(app, req.platform, req.mailbox);
+        app.synth();
+      });
+      const out = stackJson(req.outdir);
+      return finish(m, {
+        ...(out ? { outputBytes: out.bytes, resources: out.resources } : {}),
+        userData: userDataOf(built!.cluster),
+      });
+    }
+    case "map": {
+      const { rows, domains, servers } = syntheticMailboxMap(req.users);
+      let content = "";
+      const m = measure(() => {
+        content = renderMailboxMap(rows, domains, { servers }).content;
+      });
+      let lines = 0;
+      for (let i = content.indexOf("\n"); i >= 0; i = content.indexOf("\n", i + 1)) lines++;
+      // One comment line, then one line per entry.
+      return finish(m, { outputBytes: Buffer.byteLength(content), mapEntries: Math.max(0, lines - 1) });
+    }
+  }
+}
+
+function finish(m: ReturnType<typeof measure>, extra: Partial<ChildResult>): ChildResult {
+  return {
+    timedMs: m.timedMs,
+    cpuMs: m.cpuMs,
+    readyMs: m.readyMs,
+    rssStartKb: m.rssStartKb,
+    peakKb: m.peakKb,
+    processPeakKb: Math.max(m.loadPeakKb, m.peakKb),
+    ...extra,
+    ...(m.error !== undefined ? { error: m.error } : {}),
+  };
+}
+
+if (require.main === module) {
+  const req = JSON.parse(process.argv[2] ?? "{}") as ChildRequest;
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(main(req))}\n`);
+}

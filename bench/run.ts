@@ -1,0 +1,675 @@
+/**
+ * Benchmarks (not tests): `npm run bench` prints tables and writes bench/results/latest.json.
+ *
+ * 1. Overhead: the documented layout (the AWS example; Hetzner too) synthesized by the library
+ *    and by a bare cdktf stack with the same provider resources, properties and user-data strings
+ *    (bench/bare.ts; its output is checked identical before timing), A/B interleaved, each run in
+ *    a fresh process. Ratio library / bare of the median construct + synth time.
+ * 2. Scaling: 3 … 250 mailbox nodes (bench/layouts.ts) on AWS and Hetzner: time, peak RSS,
+ *    cdk.tf.json bytes, growth exponents; `mailbox.map` rendering for 1k … 1M users.
+ * 3. User-data per role and platform at every scale against the platform limit.
+ *
+ * Options (flags or environment):
+ *   --quick            BENCH_QUICK=1      3 overhead runs, scales 3/30, users 1k/10k/100k, 1 run each
+ *   --reps N           BENCH_REPS         overhead runs per variant and platform (default 10)
+ *   --scale-reps N     BENCH_SCALE_REPS   runs per scale point (default 3)
+ *   --map-reps N       BENCH_MAP_REPS     runs per map size (default 3)
+ *   --scales LIST      BENCH_SCALES       mailbox-node counts (default 3,30,100,250)
+ *   --users LIST       BENCH_USERS        map sizes (default 1000,10000,100000,1000000)
+ *   --platforms LIST   BENCH_PLATFORMS    aws,hcloud
+ *   --only LIST        BENCH_ONLY         overhead,scale,map (default all)
+ *   --out FILE         BENCH_OUT          default bench/results/latest.json
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildForChildren } from "./build";
+import { comparableJson, firstDifference, Json } from "./bare";
+import type { ChildRequest, ChildResult, NodeUserData } from "./child";
+import { BenchPlatform, DOCUMENTED_STACK_NAME, SCALE_NETWORK, scaledCounts } from "./layouts";
+import { Summary, growthExponent, summarize } from "./stats";
+
+const ROOT = path.resolve(__dirname, "..");
+const RESULTS = path.join(ROOT, "bench", "results");
+const BUILD = path.join(RESULTS, ".build");
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  readonly quick: boolean;
+  readonly reps: number;
+  readonly scaleReps: number;
+  readonly mapReps: number;
+  readonly scales: number[];
+  readonly users: number[];
+  readonly platforms: BenchPlatform[];
+  readonly only: Set<"overhead" | "scale" | "map">;
+  readonly out: string;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
+    const [k, v] = a.slice(2).split("=", 2) as [string, string | undefined];
+    if (k === "quick") flags.set(k, "1");
+    else flags.set(k, v ?? argv[++i] ?? "");
+  }
+  const get = (flag: string, env: string): string | undefined => flags.get(flag) ?? process.env[env];
+  const quick = ["1", "true", "yes"].includes(get("quick", "BENCH_QUICK") ?? "");
+  const int = (flag: string, env: string, dflt: number): number => {
+    const v = get(flag, env);
+    const n = v === undefined || v === "" ? dflt : Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: a whole number ≥ 1, got ${v}`);
+    return n;
+  };
+  const list = (flag: string, env: string, dflt: number[]): number[] => {
+    const v = get(flag, env);
+    if (v === undefined || v === "") return dflt;
+    const out = v.split(",").map((s) => Number(s.trim()));
+    if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${flag}: comma-separated whole numbers`);
+    return out;
+  };
+  const platforms = (get("platforms", "BENCH_PLATFORMS") ?? "aws,hcloud").split(",").map((s) => s.trim());
+  for (const p of platforms) if (p !== "aws" && p !== "hcloud") throw new Error(`--platforms: aws or hcloud, got ${p}`);
+  const only = (get("only", "BENCH_ONLY") ?? "overhead,scale,map").split(",").map((s) => s.trim());
+  for (const o of only) {
+    if (o !== "overhead" && o !== "scale" && o !== "map") throw new Error(`--only: overhead, scale or map, got ${o}`);
+  }
+  return {
+    quick,
+    reps: int("reps", "BENCH_REPS", quick ? 3 : 10),
+    scaleReps: int("scale-reps", "BENCH_SCALE_REPS", quick ? 1 : 3),
+    mapReps: int("map-reps", "BENCH_MAP_REPS", quick ? 1 : 3),
+    scales: list("scales", "BENCH_SCALES", quick ? [3, 30] : [3, 30, 100, 250]),
+    users: list("users", "BENCH_USERS", quick ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000]),
+    platforms: platforms as BenchPlatform[],
+    only: new Set(only as Array<"overhead" | "scale" | "map">),
+    out: path.resolve(get("out", "BENCH_OUT") ?? path.join(RESULTS, "latest.json")),
+  };
+}
+
+// ---------------------------------------------------------------- children
+
+interface Run extends ChildResult {
+  /** Wall time of the whole child process (spawn to exit, module load included), ms. */
+  readonly totalMs: number;
+}
+
+let scratchCounter = 0;
+function scratchDir(tmp: string, label: string): string {
+  return path.join(tmp, `${label}-${++scratchCounter}`);
+}
+
+function runChild(req: ChildRequest): Run {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ["--expose-gc", path.join(BUILD, "bench", "child.js"), JSON.stringify(req)], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 10 * 60 * 1000,
+    env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+  });
+  const totalMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (!line) {
+    const why = r.error ? String(r.error) : `exit ${r.status ?? r.signal}`;
+    throw new Error(`child ${JSON.stringify(req)} failed (${why}):\n${(r.stderr ?? "").slice(-3000)}`);
+  }
+  return { ...(JSON.parse(line.slice("BENCH_RESULT ".length)) as ChildResult), totalMs };
+}
+
+function cleanup(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function stackFile(outdir: string, stack: string): string {
+  return path.join(outdir, "stacks", stack, "cdk.tf.json");
+}
+
+// ---------------------------------------------------------------- sections
+
+interface VariantStats {
+  readonly timedMs: Summary;
+  readonly cpuMs: Summary;
+  readonly totalMs: Summary;
+  readonly peakMb: Summary;
+  readonly processPeakMb: Summary;
+  readonly outputBytes: number;
+  readonly resources: number;
+}
+
+interface OverheadResult {
+  readonly platform: BenchPlatform;
+  readonly stack: string;
+  readonly reps: number;
+  /** The bare stack's cdk.tf.json equals the library's (without `//` metadata). */
+  readonly identicalOutput: boolean;
+  readonly difference?: string;
+  readonly library: VariantStats;
+  readonly bare: VariantStats;
+  /** median(library timed) / median(bare timed). */
+  readonly timeRatio: number;
+  /** Median of the per-repetition ratios (each pair ran back to back). */
+  readonly pairedTimeRatio: Summary;
+  /** median(library CPU) / median(bare CPU): less sensitive to other load on the machine. */
+  readonly cpuRatio: number;
+  readonly totalRatio: number;
+  readonly peakRssRatio: number;
+  readonly userData: NodeUserData[];
+  readonly runs: { library: Run[]; bare: Run[] };
+}
+
+const MB = 1024;
+
+function variantStats(runs: readonly Run[]): VariantStats {
+  return {
+    timedMs: summarize(runs.map((r) => r.timedMs)),
+    cpuMs: summarize(runs.map((r) => r.cpuMs)),
+    totalMs: summarize(runs.map((r) => r.totalMs)),
+    peakMb: summarize(runs.map((r) => r.peakKb / MB)),
+    processPeakMb: summarize(runs.map((r) => r.processPeakKb / MB)),
+    outputBytes: runs[0]?.outputBytes ?? 0,
+    resources: runs[0]?.resources ?? 0,
+  };
+}
+
+function overhead(platform: BenchPlatform, reps: number, tmp: string, log: (s: string) => void): OverheadResult {
+  const stack = DOCUMENTED_STACK_NAME[platform];
+  // Setup (not timed): one library run whose output is the capture, one bare run to verify.
+  const captureDir = scratchDir(tmp, `capture-${platform}`);
+  const capture = runChild({ mode: "library", platform, outdir: captureDir });
+  if (capture.error) throw new Error(`the documented ${platform} layout does not synthesize: ${capture.error}`);
+  const captureFile = stackFile(captureDir, stack);
+  const bareReq = (outdir: string): ChildRequest => ({
+    mode: "bare",
+    platform,
+    outdir,
+    capture: captureFile,
+    stackName: stack,
+  });
+  const verifyDir = scratchDir(tmp, `verify-${platform}`);
+  const verify = runChild(bareReq(verifyDir));
+  if (verify.error) throw new Error(`the bare ${platform} stack does not synthesize: ${verify.error}`);
+  const read = (f: string): Json => comparableJson(JSON.parse(fs.readFileSync(f, "utf8")) as Json);
+  const difference = firstDifference(read(captureFile), read(stackFile(verifyDir, stack)));
+  cleanup(verifyDir);
+  log(
+    `  ${platform}: bare stack output ${difference ? `DIFFERS (${difference})` : "identical to the library's"}; ${reps} runs each`,
+  );
+
+  const library: Run[] = [];
+  const bare: Run[] = [];
+  for (let i = 0; i < reps; i++) {
+    const order: Array<"library" | "bare"> = i % 2 === 0 ? ["library", "bare"] : ["bare", "library"];
+    for (const variant of order) {
+      const outdir = scratchDir(tmp, `${variant}-${platform}`);
+      const run = runChild(variant === "library" ? { mode: "library", platform, outdir } : bareReq(outdir));
+      cleanup(outdir);
+      if (run.error) throw new Error(`${variant} ${platform} run ${i + 1}: ${run.error}`);
+      (variant === "library" ? library : bare).push(run);
+    }
+  }
+  cleanup(captureDir);
+  const lib = variantStats(library);
+  const bar = variantStats(bare);
+  return {
+    platform,
+    stack,
+    reps,
+    identicalOutput: difference === undefined,
+    ...(difference !== undefined ? { difference } : {}),
+    library: lib,
+    bare: bar,
+    timeRatio: lib.timedMs.median / bar.timedMs.median,
+    pairedTimeRatio: summarize(library.map((r, i) => r.timedMs / bare[i]!.timedMs)),
+    cpuRatio: lib.cpuMs.median / bar.cpuMs.median,
+    totalRatio: lib.totalMs.median / bar.totalMs.median,
+    peakRssRatio: lib.peakMb.median / bar.peakMb.median,
+    userData: capture.userData ?? [],
+    runs: { library, bare },
+  };
+}
+
+interface ScalePoint {
+  readonly platform: BenchPlatform;
+  readonly mailbox: number;
+  readonly nodes: number;
+  readonly timedMs: Summary;
+  readonly cpuMs: Summary;
+  readonly totalMs: Summary;
+  readonly peakMb: Summary;
+  readonly outputBytes: number;
+  readonly resources: number;
+  readonly error?: string;
+  readonly userData: NodeUserData[];
+}
+
+function scalePoint(platform: BenchPlatform, mailbox: number, reps: number, tmp: string): ScalePoint {
+  const runs: Run[] = [];
+  for (let i = 0; i < reps; i++) {
+    const outdir = scratchDir(tmp, `scale-${platform}-${mailbox}`);
+    runs.push(runChild({ mode: "scale", platform, mailbox, outdir }));
+    cleanup(outdir);
+  }
+  const error = runs.find((r) => r.error)?.error;
+  return {
+    platform,
+    mailbox,
+    nodes: scaledCounts(mailbox).total,
+    timedMs: summarize(runs.map((r) => r.timedMs)),
+    cpuMs: summarize(runs.map((r) => r.cpuMs)),
+    totalMs: summarize(runs.map((r) => r.totalMs)),
+    peakMb: summarize(runs.map((r) => r.peakKb / MB)),
+    outputBytes: runs[0]?.outputBytes ?? 0,
+    resources: runs[0]?.resources ?? 0,
+    ...(error !== undefined ? { error } : {}),
+    userData: runs[0]?.userData ?? [],
+  };
+}
+
+interface MapPoint {
+  readonly users: number;
+  readonly entries: number;
+  readonly timedMs: Summary;
+  readonly cpuMs: Summary;
+  readonly peakMb: Summary;
+  readonly rssStartMb: number;
+  readonly outputBytes: number;
+}
+
+function mapPoint(users: number, reps: number): MapPoint {
+  const runs: Run[] = [];
+  for (let i = 0; i < reps; i++) runs.push(runChild({ mode: "map", users }));
+  const err = runs.find((r) => r.error)?.error;
+  if (err) throw new Error(`mailbox.map for ${users} users: ${err}`);
+  return {
+    users,
+    entries: runs[0]!.mapEntries ?? 0,
+    timedMs: summarize(runs.map((r) => r.timedMs)),
+    cpuMs: summarize(runs.map((r) => r.cpuMs)),
+    peakMb: summarize(runs.map((r) => r.peakKb / MB)),
+    rssStartMb: summarize(runs.map((r) => r.rssStartKb / MB)).median,
+    outputBytes: runs[0]!.outputBytes ?? 0,
+  };
+}
+
+// ---------------------------------------------------------------- user-data
+
+interface RoleUserData {
+  readonly platform: BenchPlatform;
+  /** "documented" or the mailbox-node count. */
+  readonly scale: string;
+  readonly role: string;
+  readonly nodes: number;
+  readonly encoding: string;
+  readonly maxBytes: number;
+  readonly limitBytes: number;
+  readonly fraction: number;
+}
+
+function byRole(platform: BenchPlatform, scale: string, userData: readonly NodeUserData[]): RoleUserData[] {
+  const groups = new Map<string, NodeUserData[]>();
+  for (const u of userData) {
+    const role = u.roles.join("+") || "?";
+    groups.set(role, [...(groups.get(role) ?? []), u]);
+  }
+  return [...groups.entries()]
+    .map(([role, list]) => {
+      const max = list.reduce((a, b) => (b.maxBytes > a.maxBytes ? b : a));
+      return {
+        platform,
+        scale,
+        role,
+        nodes: list.length,
+        encoding: [...new Set(list.map((u) => u.encoding))].sort().join("/"),
+        maxBytes: max.maxBytes,
+        limitBytes: max.limitBytes,
+        fraction: max.maxBytes / max.limitBytes,
+      };
+    })
+    .sort((a, b) => a.role.localeCompare(b.role));
+}
+
+// ---------------------------------------------------------------- output
+
+function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>, right = true): string {
+  const cells = rows.map((r) => r.map(String));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]): string =>
+    r.map((c, i) => (i === 0 || !right ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
+}
+
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const spread = (s: Summary, f: (v: number) => string): string => `${f(s.median)} [${f(s.min)}–${f(s.max)}]`;
+const kb = (bytes: number): string => (bytes / 1024).toFixed(bytes >= 10 * 1024 ? 0 : 1);
+const pct = (f: number): string => `${(f * 100).toFixed(1)} %`;
+const fix = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
+
+interface Target {
+  readonly name: string;
+  readonly target: string;
+  readonly value: string;
+  readonly met: boolean | null;
+}
+
+/** The commit measured and how many files differ from it (the bench runs on the working tree). */
+function gitState(): { commit: string; changedFiles: number } {
+  const run = (args: string[]): string => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout ?? "";
+  return {
+    commit: run(["rev-parse", "HEAD"]).trim(),
+    changedFiles: run(["status", "--porcelain"])
+      .split("\n")
+      .filter((l) => l.trim() !== "").length,
+  };
+}
+
+function main(): void {
+  const opts = parseOptions(process.argv.slice(2));
+  const started = Date.now();
+  const log = (s: string): void => console.log(s);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "grommunio-bench-"));
+  const machine = {
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? "?",
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    /** 1/5/15-minute load averages at the start and the end: other work on the machine skews wall times. */
+    loadAverage: { start: os.loadavg().map((l) => Number(l.toFixed(2))), end: [] as number[] },
+  };
+  log(
+    `grommunio-cdktf benchmarks — node ${machine.node}, ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGb} GiB, load ${machine.loadAverage.start.join(" ")}`,
+  );
+  const t0 = Date.now();
+  const files = buildForChildren(ROOT, BUILD);
+  log(`compiled ${files} files for the child processes in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  const targets: Target[] = [];
+  const result: Record<string, unknown> = {
+    git: gitState(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine,
+    options: { ...opts, only: [...opts.only] },
+    startedAt: new Date(started).toISOString(),
+  };
+  const userDataRows: RoleUserData[] = [];
+
+  try {
+    // 1. Overhead
+    if (opts.only.has("overhead")) {
+      log("== Overhead: documented layout, library vs bare cdktf stack (construct + synth, fresh process per run)");
+      const overheads: OverheadResult[] = [];
+      for (const platform of opts.platforms) {
+        const o = overhead(platform, opts.reps, tmp, log);
+        overheads.push(o);
+        userDataRows.push(...byRole(platform, "documented", o.userData));
+      }
+      log(
+        table(
+          [
+            "platform",
+            "variant",
+            "resources",
+            "construct+synth ms",
+            "CPU ms",
+            "process ms",
+            "peak RSS MB (synth)",
+            "cdk.tf.json KB",
+          ],
+          overheads.flatMap((o) =>
+            (["library", "bare"] as const).map((v) => [
+              o.platform,
+              v,
+              o[v].resources,
+              spread(o[v].timedMs, ms),
+              ms(o[v].cpuMs.median),
+              spread(o[v].totalMs, ms),
+              spread(o[v].peakMb, (x) => x.toFixed(0)),
+              kb(o[v].outputBytes),
+            ]),
+          ),
+        ),
+      );
+      log(
+        "\n" +
+          table(
+            [
+              "platform",
+              "time ratio (medians)",
+              "paired ratio median [min–max]",
+              "CPU ratio",
+              "process ratio",
+              "peak RSS ratio",
+              "same output",
+            ],
+            overheads.map((o) => [
+              o.platform,
+              fix(o.timeRatio),
+              spread(o.pairedTimeRatio, (x) => fix(x)),
+              fix(o.cpuRatio),
+              fix(o.totalRatio),
+              fix(o.peakRssRatio),
+              o.identicalOutput ? "yes" : "NO",
+            ]),
+          ) +
+          "\n",
+      );
+      for (const o of overheads) {
+        targets.push({
+          name: `overhead ratio, documented layout (${o.platform})`,
+          target: "≤ 1.25",
+          value: `${fix(o.timeRatio)} (CPU time ${fix(o.cpuRatio)})`,
+          met: o.timeRatio <= 1.25,
+        });
+      }
+      result["overhead"] = overheads;
+    }
+
+    // 2. Scaling
+    if (opts.only.has("scale")) {
+      log(`== Scaling: mailbox nodes ${opts.scales.join(", ")} (+1 classic per 3, +1 LB per 10, db), ${SCALE_NETWORK}`);
+      const points: ScalePoint[] = [];
+      const exponents: Record<string, unknown>[] = [];
+      for (const platform of opts.platforms) {
+        const mine: ScalePoint[] = [];
+        for (const n of opts.scales) {
+          const p = scalePoint(platform, n, opts.scaleReps, tmp);
+          log(
+            `  ${platform} ${n} mailbox nodes: ${ms(p.timedMs.median)} ms${p.error ? ` (synth failed: ${p.error.split("\n").slice(0, 3).join(" ")})` : ""}`,
+          );
+          mine.push(p);
+          userDataRows.push(...byRole(platform, String(n), p.userData));
+        }
+        points.push(...mine);
+        const ok = mine.filter((p) => !p.error);
+        const exp = (f: (p: ScalePoint) => number, pts: ScalePoint[]): number =>
+          growthExponent(pts.map((p) => [p.nodes, f(p)] as const));
+        exponents.push({
+          platform,
+          failed: mine.filter((p) => p.error).map((p) => p.mailbox),
+          // Every point; a refused synth is timed up to the refusal (all nodes rendered, no JSON written).
+          time: exp((p) => p.timedMs.median, mine),
+          cpu: exp((p) => p.cpuMs.median, mine),
+          timeUpper: mine.length >= 2 ? exp((p) => p.timedMs.median, mine.slice(-2)) : NaN,
+          timeSynthesized: exp((p) => p.timedMs.median, ok),
+          outputBytes: exp((p) => p.outputBytes, ok),
+          peakRss: exp((p) => p.peakMb.median, mine),
+        });
+      }
+      log(
+        table(
+          [
+            "platform",
+            "mailbox",
+            "nodes",
+            "resources",
+            "construct+synth ms",
+            "CPU ms",
+            "process ms",
+            "peak RSS MB",
+            "cdk.tf.json KB",
+            "ms/node",
+            "status",
+          ],
+          points.map((p) => [
+            p.platform,
+            p.mailbox,
+            p.nodes,
+            p.resources || "-",
+            `${spread(p.timedMs, ms)}${p.error ? "*" : ""}`,
+            ms(p.cpuMs.median),
+            ms(p.totalMs.median),
+            p.peakMb.median.toFixed(0),
+            p.outputBytes ? kb(p.outputBytes) : "-",
+            (p.timedMs.median / p.nodes).toFixed(1),
+            p.error ? `REFUSED ${[...new Set(p.error.match(/GRX\d+/g) ?? ["error"])].join(",")}` : "ok",
+          ]),
+        ) +
+          "\n  * synth refused (validation error): timed up to the refusal, i.e. every node rendered, no JSON written",
+      );
+      log(
+        "\n" +
+          table(
+            [
+              "platform",
+              "time exponent",
+              "CPU exponent",
+              "two largest",
+              "synthesized points only",
+              "output exponent",
+              "peak RSS exponent",
+            ],
+            exponents.map((e) => [
+              e["platform"] as string,
+              fix(e["time"] as number),
+              fix(e["cpu"] as number),
+              fix(e["timeUpper"] as number),
+              fix(e["timeSynthesized"] as number),
+              fix(e["outputBytes"] as number),
+              fix(e["peakRss"] as number),
+            ]),
+          ) +
+          "\n  (x = all nodes of the cluster, y = median; least-squares slope on log–log)\n",
+      );
+      for (const e of exponents) {
+        const failed = e["failed"] as number[];
+        targets.push({
+          name: `synth time growth exponent (${e["platform"] as string})`,
+          target: "≤ 1.1",
+          value: `${fix(e["time"] as number)} (two largest scales: ${fix(e["timeUpper"] as number)})`,
+          met: (e["time"] as number) <= 1.1,
+        });
+        targets.push({
+          name: `every scale synthesizes (${e["platform"] as string})`,
+          target: "no validation error",
+          value: failed.length ? `refused at ${failed.join(", ")} mailbox nodes` : "all synthesized",
+          met: failed.length === 0,
+        });
+      }
+      result["scaling"] = { points, exponents };
+    }
+
+    // 3. mailbox.map
+    if (opts.only.has("map")) {
+      log(`== mailbox.map rendering (renderMailboxMap; rows generated before the timed region)`);
+      const points = opts.users.map((u) => {
+        const p = mapPoint(u, opts.mapReps);
+        log(`  ${u} users: ${ms(p.timedMs.median)} ms`);
+        return p;
+      });
+      const exponent = growthExponent(points.map((p) => [p.users, p.timedMs.median] as const));
+      log(
+        table(
+          ["users", "entries", "render ms", "CPU ms", "peak RSS MB", "RSS before MB", "map KB", "µs/user"],
+          points.map((p) => [
+            p.users,
+            p.entries,
+            spread(p.timedMs, ms),
+            ms(p.cpuMs.median),
+            p.peakMb.median.toFixed(0),
+            p.rssStartMb.toFixed(0),
+            kb(p.outputBytes),
+            ((p.timedMs.median * 1000) / p.users).toFixed(2),
+          ]),
+        ) + `\n  time exponent: ${fix(exponent)}\n`,
+      );
+      const p100k = points.find((p) => p.users === 100_000);
+      if (p100k) {
+        targets.push({
+          name: "mailbox.map, 100k users",
+          target: "< 1 s",
+          value: `${ms(p100k.timedMs.median)} ms`,
+          met: p100k.timedMs.median < 1000,
+        });
+      }
+      targets.push({
+        name: "mailbox.map time growth exponent",
+        target: "≤ 1.1",
+        value: fix(exponent),
+        met: exponent <= 1.1,
+      });
+      result["map"] = { points, exponent };
+    }
+
+    // 4. User-data
+    if (userDataRows.length > 0) {
+      log("== User-data per role (library bound: tokens at their maximum length, gzip with slack) vs platform limit");
+      const scales = [...new Set(userDataRows.map((r) => r.scale))];
+      log(
+        table(
+          ["platform", "scale", "role", "nodes", "encoding", "max bytes", "limit", "of limit"],
+          userDataRows
+            .sort((a, b) => a.platform.localeCompare(b.platform) || scales.indexOf(a.scale) - scales.indexOf(b.scale))
+            .map((r) => [
+              r.platform,
+              r.scale,
+              r.role,
+              r.nodes,
+              r.encoding,
+              r.maxBytes,
+              r.limitBytes,
+              `${pct(r.fraction)}${r.fraction > 0.5 ? " !" : ""}`,
+            ]),
+        ) + "\n",
+      );
+      for (const platform of opts.platforms) {
+        const mine = userDataRows.filter((r) => r.platform === platform);
+        if (mine.length === 0) continue;
+        const worst = mine.reduce((a, b) => (b.fraction > a.fraction ? b : a));
+        targets.push({
+          name: `user-data ≤ 50 % of the limit at every scale (${platform})`,
+          target: "≤ 50 %",
+          value: `max ${pct(worst.fraction)} (${worst.role} at ${worst.scale})`,
+          met: worst.fraction <= 0.5,
+        });
+      }
+      result["userData"] = userDataRows;
+    }
+  } finally {
+    cleanup(tmp);
+  }
+
+  log("== Targets");
+  log(
+    table(
+      ["target", "goal", "measured", "status"],
+      targets.map((t) => [t.name, t.target, t.value, t.met === null ? "-" : t.met ? "met" : "MISSED"]),
+      false,
+    ),
+  );
+  const durationS = (Date.now() - started) / 1000;
+  log(`\ntotal ${durationS.toFixed(0)} s`);
+  result["targets"] = targets;
+  result["durationS"] = durationS;
+  machine.loadAverage.end = os.loadavg().map((l) => Number(l.toFixed(2)));
+  log(`load average at the end: ${machine.loadAverage.end.join(" ")}`);
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, JSON.stringify(result, null, 2) + "\n");
+  log(`wrote ${path.relative(ROOT, opts.out)}`);
+}
+
+main();
