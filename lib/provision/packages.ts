@@ -77,7 +77,7 @@ const PHP_FPM = "@php-fpm";
 
 /** Packages per daemon. `@php-fpm` stands for the OS's php-fpm unit's package. */
 const DAEMON_PACKAGES: Readonly<Record<Daemon, readonly string[]>> = {
-  "gromox-http": ["gromox", "grommunio-common", "grommunio-web", "grommunio-sync", "grommunio-dav", "nginx", "php-fpm"],
+  "gromox-http": ["gromox"],
   "gromox-midb": ["gromox"],
   "gromox-zcore": ["gromox", "php-fpm"],
   "gromox-imap": ["gromox"],
@@ -86,6 +86,7 @@ const DAEMON_PACKAGES: Readonly<Record<Daemon, readonly string[]>> = {
   "gromox-delivery-queue": ["gromox"],
   "gromox-event": ["gromox"],
   "gromox-timer": ["gromox", "php-cli"],
+  "grommunio-web": ["grommunio-common", "grommunio-web", "grommunio-sync", "grommunio-dav", "nginx", "php-fpm"],
   "grommunio-admin-api": [
     "grommunio-admin-api",
     "grommunio-admin-common",
@@ -103,7 +104,7 @@ const DAEMON_PACKAGES: Readonly<Record<Daemon, readonly string[]>> = {
 
 /** systemd units per daemon, in no particular order (see SERVICE_ORDER). */
 const DAEMON_UNITS: Readonly<Record<Daemon, readonly string[]>> = {
-  "gromox-http": ["gromox-http", "nginx", PHP_FPM],
+  "gromox-http": ["gromox-http"],
   "gromox-midb": ["gromox-midb"],
   "gromox-zcore": ["gromox-zcore", PHP_FPM],
   "gromox-imap": ["gromox-imap"],
@@ -112,6 +113,7 @@ const DAEMON_UNITS: Readonly<Record<Daemon, readonly string[]>> = {
   "gromox-delivery-queue": ["gromox-delivery-queue"],
   "gromox-event": ["gromox-event"],
   "gromox-timer": ["gromox-timer"],
+  "grommunio-web": ["nginx", PHP_FPM],
   "grommunio-admin-api": ["grommunio-admin-api", "nginx"],
   postfix: ["saslauthd", "postfix"],
   rspamd: ["rspamd"],

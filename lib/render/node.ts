@@ -10,6 +10,7 @@ import { renderHaproxy } from "./haproxy";
 import { renderNginx } from "./nginx";
 import { renderPostfix } from "./postfix";
 import { renderHosts } from "./system/hosts";
+import { renderMailboxWeb } from "./web";
 import { ConfigFile, sortFiles } from "./types";
 
 /** The renderer of each load-balancer flavour. */
@@ -37,6 +38,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode): ConfigFi
   const files: ConfigFile[] = [
     renderHosts(topology, node),
     ...renderGromox(topology, node),
+    ...renderMailboxWeb(topology, node),
     ...renderPostfix(topology, node),
     ...renderAdminApi(topology, node),
     ...renderMariadbConfig(topology, node),

@@ -250,7 +250,7 @@ export interface Topology {
 
 /** Daemons per role (the hub adds gromox-event and gromox-timer). */
 export const ROLE_DAEMONS: Readonly<Record<NodeRole, readonly Daemon[]>> = {
-  mailbox: ["gromox-http", "gromox-midb", "gromox-zcore"],
+  mailbox: ["gromox-http", "gromox-midb", "gromox-zcore", "grommunio-web"],
   classic: ["postfix", "rspamd", "gromox-delivery-queue", "gromox-delivery", "gromox-imap", "gromox-pop3"],
   admin: ["grommunio-admin-api"],
   "load-balancer": ["load-balancer"],

@@ -16,6 +16,7 @@ export type Daemon =
   | "gromox-event" // the cluster's one event bus (hub)
   | "gromox-timer" // the cluster's one timer (hub)
   | "grommunio-admin-api" // an exmdb client
+  | "grommunio-web" // nginx + php-fpm on mailbox nodes: grommunio-web, -sync, -dav; proxies to the local gromox-http
   | "postfix"
   | "rspamd"
   | "load-balancer" // haproxy or nginx on the load-balancer tier
@@ -90,21 +91,39 @@ export const PORTS = {
     exposure: "cluster",
     description: "event bus (IMAP IDLE notifications)",
   },
+  /**
+   * The mailbox node's web server (nginx): grommunio-web, -sync (ActiveSync) and -dav run there
+   * under php-fpm, and it proxies EWS, MAPI/HTTP, RPC/HTTP, OAB and Autodiscover to the node's own
+   * gromox-http. The load balancer sends all HTTP here (gromox-http serves no PHP app).
+   */
+  mailboxWeb: {
+    port: 443,
+    protocol: "tcp",
+    server: "grommunio-web",
+    clients: ["load-balancer"],
+    exposure: "cluster",
+    description: "nginx on mailbox nodes (grommunio-web, -sync, -dav; Exchange protocols to gromox-http)",
+  },
+  /**
+   * gromox-http's own ports: only the node's web server (nginx on 443) talks to them, over
+   * loopback. No other node needs them (the installer's documentation: "Normally, 10443 need not
+   * be exposed to any other hosts"); exmdb, gromox-http's cluster-facing service, has its own port.
+   */
   gromoxHttp: {
     port: 10080,
     protocol: "tcp",
     server: "gromox-http",
-    clients: ["load-balancer"],
-    exposure: "cluster",
-    description: "gromox-http plain HTTP (behind the load balancer)",
+    clients: ["grommunio-web"],
+    exposure: "local",
+    description: "gromox-http plain HTTP (loopback, behind the node's nginx)",
   },
   gromoxHttps: {
     port: 10443,
     protocol: "tcp",
     server: "gromox-http",
-    clients: ["load-balancer"],
-    exposure: "cluster",
-    description: "gromox-http HTTPS (behind the load balancer)",
+    clients: ["grommunio-web"],
+    exposure: "local",
+    description: "gromox-http HTTPS (loopback, behind the node's nginx)",
   },
   deliveryQueue: {
     port: 24,

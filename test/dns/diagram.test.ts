@@ -67,7 +67,8 @@ describe("topologyGraph", () => {
     expect(edge("n_classic1", "n_mail2")).toBe("exmdb 5000, midb 5555");
     expect(edge("n_mail2", "n_mail1")).toBe("exmdb 5000, timer 6666, event 33333");
     expect(edge("n_lb1", "n_classic1")).toBe("smtp 25, submission 587, imaps 993, pop3s 995");
-    expect(edge("n_lb1", "n_mail1")).toBe("admin 8443, http 10080, https 10443");
+    // All HTTP goes to the mailbox nodes' nginx on 443; gromox-http (10080/10443) is loopback-only.
+    expect(edge("n_lb1", "n_mail1")).toBe("https 443, admin 8443");
     expect(edge("n_mail3", "n_classic1")).toBe("relay 10025");
     expect(edge("n_classic1", "n_db1")).toBe("mysql 3306");
     expect(edge("x_internet", "n_lb1")).toBe("smtp 25, http 80, https 443, submission 587, imaps 993, pop3s 995");

@@ -268,8 +268,7 @@ describe("AWS security groups from the port table", () => {
         "exmdb-from-admin",
         "exmdb-from-classic",
         "exmdb-from-mailbox",
-        "gromoxHttp-from-load-balancer",
-        "gromoxHttps-from-load-balancer",
+        "mailboxWeb-from-load-balancer",
         "midb-from-classic",
       ].sort(),
     );

@@ -51,8 +51,8 @@ function mailboxFiles(host: string): Record<string, string> {
     "/etc/gromox/exmdb_provider.cfg": cfg(`exmdb_hosts_allow=${EXMDB_ALLOW}`, "x500_org_name=gro.at"),
     "/etc/gromox/gromox.cfg": cfg(
       "exmdb_listen=[::]:5000",
-      "http_listen=[::]:10080",
-      "http_listen_tls=[::]:10443",
+      "http_listen=[::1]:10080",
+      "http_listen_tls=[::1]:10443",
       "http_remote_host_hdr=X-Real-IP",
       "midb_listen=[::]:5555",
       "outgoing_smtp_url=smtp://classic1.gro.at:10025",
@@ -220,6 +220,8 @@ describe("version gates", () => {
         "x500_org_name=gro.at",
       ),
     );
+    // gromox-http serves only the node's own nginx: loopback (PORTS.gromoxHttps, exposure local).
+    expect(line(mail2, "/etc/gromox/http.cfg", "http_listen_addr")).toBe("http_listen_addr=::1");
     expect(line(mail2, "/etc/gromox/http.cfg", "http_listen_port")).toBe("http_listen_port=10080");
     expect(line(mail2, "/etc/gromox/http.cfg", "http_listen_tls_port")).toBe("http_listen_tls_port=10443");
     const classic = render(documentedLayout({ gromoxVersion: "3.4" }), "classic1");

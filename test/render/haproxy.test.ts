@@ -207,12 +207,12 @@ describe("renderHaproxy: fe_http", () => {
 });
 
 describe("renderHaproxy: backends", () => {
-  test("mailbox servers are named by servers.hostname at the private IPv4, gromox-http TLS port, checked", () => {
+  test("mailbox servers are named by servers.hostname at the private IPv4, the nodes' web server (443), checked", () => {
     const be = section(docCfg, "backend be_gromox");
     expect(be.filter((l) => l.startsWith("server "))).toEqual([
-      "server mail1.gro.at 10.10.10.20:10443 check ssl verify none",
-      "server mail2.gro.at 10.10.10.30:10443 check ssl verify none",
-      "server mail3.gro.at 10.10.10.40:10443 check ssl verify none",
+      "server mail1.gro.at 10.10.10.20:443 check ssl verify none",
+      "server mail2.gro.at 10.10.10.30:443 check ssl verify none",
+      "server mail3.gro.at 10.10.10.40:443 check ssl verify none",
     ]);
     expect(be).toContain("option redispatch");
     expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
@@ -229,7 +229,7 @@ describe("renderHaproxy: backends", () => {
   test("be_web pins web sessions with a cookie; use-server still routes logins home", () => {
     const be = section(docCfg, "backend be_web");
     expect(be).toContain("cookie grommunio_node insert indirect nocache httponly secure");
-    expect(be).toContain("server mail2.gro.at 10.10.10.30:10443 check ssl verify none cookie mail2.gro.at");
+    expect(be).toContain("server mail2.gro.at 10.10.10.30:443 check ssl verify none cookie mail2.gro.at");
     expect(be).toContain(
       'http-after-response add-header Set-Cookie "grommunio_node=%[srv_name]; path=/; HttpOnly; Secure" if { var(txn.mbox) -m found }',
     );
@@ -240,7 +240,7 @@ describe("renderHaproxy: backends", () => {
   test("backendCaFile verifies backends against their host name", () => {
     const be = section(cfgOf(doc, "lb1", { backendCaFile: "/etc/haproxy/backend-ca.pem" }), "backend be_gromox");
     expect(be).toContain(
-      "server mail1.gro.at 10.10.10.20:10443 check ssl verify required ca-file /etc/haproxy/backend-ca.pem verifyhost mail1.gro.at sni str(mail1.gro.at)",
+      "server mail1.gro.at 10.10.10.20:443 check ssl verify required ca-file /etc/haproxy/backend-ca.pem verifyhost mail1.gro.at sni str(mail1.gro.at)",
     );
   });
 
@@ -373,7 +373,8 @@ describe("validateHaproxy: coded errors", () => {
       }),
     );
     expect(codesOf(() => renderHaproxy(nginx, nginx.node("lb1")))).toEqual(["GRX101"]);
-    expect(codesOf(() => renderHaproxy(topo, topo.node("mail2")))).toEqual(["GRX102"]);
+    // mail2's own web server listens on 443 as well (GRX109, which the topology's GRX044 prevents for real nodes).
+    expect(codesOf(() => renderHaproxy(topo, topo.node("mail2")))).toEqual(["GRX102", "GRX109"]);
   });
 
   test("GRX103 node-aware routing with no mailbox node (a hand-made topology)", () => {

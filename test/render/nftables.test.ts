@@ -87,7 +87,9 @@ describe("nftables serialization", () => {
       '\t\tip saddr { 10.10.10.20, 10.10.10.30, 10.10.10.40, 10.10.10.50 } tcp dport 5000 accept comment "exmdb"',
     );
     expect(lines).toContain('\t\tip saddr 10.10.10.50 tcp dport 5555 accept comment "midb"');
-    expect(lines).toContain('\t\tip saddr 10.10.10.10 tcp dport 10443 accept comment "gromoxHttps"');
+    expect(lines).toContain('\t\tip saddr 10.10.10.10 tcp dport 443 accept comment "mailboxWeb"');
+    // gromox-http listens on loopback for the node's own nginx: never opened.
+    expect(text.content).not.toMatch(/dport (10080|10443)/);
     expect(lines).toContain('\t\tip saddr 198.51.100.7 tcp dport 22 accept comment "ssh"');
     // mail2 is not the hub: no timer/event rules.
     const mail2 = renderNftables(topo, topo.node("mail2")).content;
@@ -164,12 +166,12 @@ describe("host firewall from a firewall plan", () => {
         description: "",
       },
       {
-        key: "gromoxHttps-from-lb",
+        key: "mailboxWeb-from-lb",
         target: { group: "mailbox" },
         source: { group: "lb" },
-        port: 10443,
+        port: 443,
         protocol: "tcp",
-        portKey: "gromoxHttps",
+        portKey: "mailboxWeb",
         description: "",
       },
       {
@@ -222,8 +224,8 @@ describe("host firewall from a firewall plan", () => {
 
   test("rules of a machine merge per port key; group sources become member addresses", () => {
     expect(planAllowRules(plan, "mail2")).toEqual([
+      { port: 443, protocol: "tcp", comment: "mailboxWeb", from: ["10.0.0.5"] },
       { port: 5000, protocol: "tcp", comment: "exmdb", from: ["10.0.0.11", "10.0.0.12", "10.0.0.21"] },
-      { port: 10443, protocol: "tcp", comment: "gromoxHttps", from: ["10.0.0.5"] },
     ]);
     expect(planAllowRules(plan, "classic1")).toEqual([]);
   });

@@ -348,11 +348,12 @@ describe("renderNginx: HTTP", () => {
     expect(target("/files/")).toBe("http://be_files");
   });
 
-  test("the mailbox upstream: every mailbox node at gromox-http's TLS port, by serverId", () => {
+  test("the mailbox upstream: every mailbox node's web server (443, not gromox-http's 10443), by serverId", () => {
     const up = only(site, "upstream", "be_mailbox").children!;
     expect(children(up, "server").map((s) => s.args[0])).toEqual(
-      ["10.10.10.20", "10.10.10.30", "10.10.10.40"].map((a) => `${a}:${PORTS.gromoxHttps.port}`),
+      ["10.10.10.20", "10.10.10.30", "10.10.10.40"].map((a) => `${a}:${PORTS.mailboxWeb.port}`),
     );
+    expect(PORTS.mailboxWeb.port).toBe(443);
     expect(up[0]).toEqual(expect.objectContaining({ name: "hash", args: ["$remote_addr", "consistent"] }));
     expect(up[up.length - 1]!.name).toBe("keepalive");
   });
@@ -572,16 +573,20 @@ describe("validateNginx: coded errors", () => {
             { name: "o2", address: "10.10.10.80", port: 443 },
           ],
           archive: [{ name: "gromox", address: "10.10.10.30", port: PORTS.gromoxHttps.port }],
+          meet: [{ name: "web", address: "10.10.10.30", port: PORTS.mailboxWeb.port }],
         },
       }),
     );
     const issues = validateNginx(t, t.node("lb1"));
     expect(issues.map((i) => [i.code, i.field])).toEqual([
+      ["GRX157", "pools.archive"],
       ["GRX157", "pools.chat"],
       ["GRX157", "pools.files"],
       ["GRX157", "pools.office"],
     ]);
-    expect(issues[1]!.message).toMatch(/exmdb/);
+    // gromox-http's 10443 is loopback-only now; a mailbox node's web server (443) is a fine member.
+    expect(issues[0]!.message).toMatch(/loopback only/);
+    expect(issues[2]!.message).toMatch(/exmdb/);
   });
 
   test("GRX158: a pool mixing TLS and plain HTTP", () => {

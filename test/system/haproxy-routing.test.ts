@@ -106,7 +106,7 @@ beforeAll(async () => {
   const frontend = selfSignedCert(PUBLIC, "rsa");
   frontendPem = frontend.pem;
   const backendTls = selfSignedCert("backend.lo.test", "ec");
-  for (const n of topo.mailboxNodes) dummies.push(dummyBackend(n.hostname, n.ipv4, PORTS.gromoxHttps.port, backendTls));
+  for (const n of topo.mailboxNodes) dummies.push(dummyBackend(n.hostname, n.ipv4, PORTS.mailboxWeb.port, backendTls));
   dummies.push(dummyBackend("admin@mail1", `${NET}.21`, PORTS.adminWeb.port, backendTls));
   await Promise.all(dummies.map((d) => d.start()));
 

@@ -1,7 +1,7 @@
 /**
  * The real nginx on the generated configuration, on loopback: the topology lives on
  * 127.0.86.0/24, dummy HTTPS backends (node https servers with a self-signed certificate) stand
- * in for gromox-http on the mailbox nodes, the admin web and two pools, and answer with their
+ * in for the mailbox nodes' web servers, the admin web and two pools, and answer with their
  * name and the request they saw. Clients bind their own loopback addresses. Proves the runtime
  * defects of the upstream documentation's block (reference/validators.md §9, "nginx at runtime")
  * are gone: the redirect keeps the Host, anchored locations, forwarded headers, untouched
@@ -69,7 +69,7 @@ beforeAll(async () => {
   // RSA: with an EC key, static-RSA suites could never be negotiated and the TLS test would prove nothing.
   cert = selfSignedCert("mail.gro.at", "rsa");
   for (const [name, addr] of Object.entries(MAILBOX)) {
-    backends.set(name, await startBackend(name, addr, PORTS.gromoxHttps.port, cert));
+    backends.set(name, await startBackend(name, addr, PORTS.mailboxWeb.port, cert));
   }
   backends.set("admin", await startBackend("admin-mail1", MAILBOX.mail1, PORTS.adminWeb.port, cert));
   backends.set("chat1", await startBackend("chat1", `${NET}.51`, 443, cert));

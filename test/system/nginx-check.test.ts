@@ -121,7 +121,7 @@ describe("nginx -t on the generated configuration", () => {
           ],
           files: [{ name: "files1", address: "files1.int.example.com", port: 443 }],
           office: [{ name: "office1", address: "10.20.0.66", port: 443 }],
-          archive: [{ name: "mail3", address: "10.20.0.13", port: 10443 }],
+          archive: [{ name: "mail3", address: "10.20.0.13", port: 443 }],
         },
       }),
       nodes: base.nodes.map((n) => (n.name === "lb2" ? { ...n, ipv6: "2001:db8::6" } : n)),

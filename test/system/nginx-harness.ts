@@ -94,6 +94,11 @@ export async function startNginx(opts: {
   files: readonly ConfigFile[];
   cert: Cert;
   ready: { host: string; port: number };
+  /**
+   * More directories to stand in for, each bind-mounted over its real path: real directory ->
+   * (relative path -> content). E.g. packaged snippets under /usr/share/grommunio-common.
+   */
+  dirs?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }): Promise<RunningNginx> {
   requireProgram("nginx", "nginx libnginx-mod-stream");
   requireProgram("unshare", "util-linux");
@@ -110,8 +115,18 @@ export async function startNginx(opts: {
   }
   fs.writeFileSync(path.join(etc, "proxy.pem"), opts.cert.pem);
   fs.writeFileSync(path.join(etc, "proxy.key"), opts.cert.key, { mode: 0o600 });
+  const extra = Object.entries(opts.dirs ?? {}).map(([real, files], i) => {
+    const dir = path.join(root, `dir${i}`);
+    for (const [rel, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), content);
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    return `mkdir -p '${real}' && mount --bind '${dir}' '${real}'`;
+  });
   const script = [
     "set -e",
+    ...extra,
     `mount --bind '${etc}' /etc/nginx`,
     `mount --bind '${log}' /var/log/nginx`,
     `mount --bind '${lib}' /var/lib/nginx`,

@@ -227,7 +227,7 @@ beforeAll(async () => {
 
   const frontend = selfSignedCert(PUBLIC, "rsa");
   const backendTls = selfSignedCert("backend.lo.test", "ec");
-  for (const n of topo.mailboxNodes) dummies.push(dummyBackend(n.hostname, n.ipv4, PORTS.gromoxHttps.port, backendTls));
+  for (const n of topo.mailboxNodes) dummies.push(dummyBackend(n.hostname, n.ipv4, PORTS.mailboxWeb.port, backendTls));
   await Promise.all(dummies.map((d) => d.start()));
   haproxy = startHaproxy({
     files: renderHaproxy(topo, topo.node("lb1"), { bindAddress: LB, maxConnections: 2000 }),

@@ -95,6 +95,7 @@ describe("PORTS matches reference/gromox.md §4", () => {
     ["deliveryQueue", 24, "gromox-delivery-queue"],
     ["gromoxHttp", 10080, "gromox-http"],
     ["gromoxHttps", 10443, "gromox-http"],
+    ["mailboxWeb", 443, "grommunio-web"],
     ["smtp", 25, "postfix"],
     ["submission", 587, "postfix"],
     ["imaps", 993, "gromox-imap"],
@@ -117,9 +118,14 @@ describe("PORTS matches reference/gromox.md §4", () => {
     expect(PORTS.milter).toMatchObject({ exposure: "local", clients: ["postfix"] });
   });
 
-  it("gromox-http's 10080/10443 are reached by the load balancer only", () => {
-    expect(PORTS.gromoxHttp.clients).toEqual(["load-balancer"]);
-    expect(PORTS.gromoxHttps.clients).toEqual(["load-balancer"]);
+  it("gromox-http's 10080/10443 are local: only the node's own web server (nginx) reaches them", () => {
+    expect(PORTS.gromoxHttp).toMatchObject({ exposure: "local", clients: ["grommunio-web"] });
+    expect(PORTS.gromoxHttps).toMatchObject({ exposure: "local", clients: ["grommunio-web"] });
+  });
+
+  it("the load balancer sends all HTTP to the mailbox nodes' web server on 443 (nginx + php-fpm, §5)", () => {
+    expect(PORTS.mailboxWeb).toMatchObject({ port: 443, exposure: "cluster", clients: ["load-balancer"] });
+    expect(ROLE_DAEMONS.mailbox).toContain(PORTS.mailboxWeb.server);
   });
 
   it("sockets are the documented paths", () => {

@@ -138,9 +138,16 @@ describe("documented layout", () => {
       expect("serverId" in topo.node("lb1")).toBe(false);
     });
     it("daemons follow the roles, sorted, sshd everywhere", () => {
-      expect(topo.node("mail2").daemons).toEqual(["gromox-http", "gromox-midb", "gromox-zcore", "sshd"]);
+      expect(topo.node("mail2").daemons).toEqual([
+        "grommunio-web",
+        "gromox-http",
+        "gromox-midb",
+        "gromox-zcore",
+        "sshd",
+      ]);
       expect(topo.node("mail1").daemons).toEqual([
         "grommunio-admin-api",
+        "grommunio-web",
         "gromox-event",
         "gromox-http",
         "gromox-midb",

@@ -281,6 +281,14 @@ const CASES: readonly Case[] = [
     message: ['"classic"', '"load-balancer"', "port 25"],
   },
   {
+    code: "GRX044",
+    title: "load balancer and mailbox roles on one node (both on port 443: the LB frontend and the mailbox nginx)",
+    mutate: [node("mail2", { roles: ["mailbox", "load-balancer"] })],
+    path: N("mail2"),
+    field: "roles",
+    message: ['"mailbox"', '"load-balancer"', "port 443", "mailboxWeb"],
+  },
+  {
     code: "GRX043",
     title: "negative reserved address count",
     mutate: [cluster({ network: { cidr: "10.10.10.0/24", reservedLow: -1 } })],

@@ -28,6 +28,7 @@ export const ROLE_GROUP_LABELS: Readonly<Record<NodeRole, string>> = {
 
 /** Short names of ports on edges (`exmdb 5000`). */
 const PORT_LABELS: Partial<Record<PortKey, string>> = {
+  mailboxWeb: "https",
   gromoxHttp: "http",
   gromoxHttps: "https",
   adminWeb: "admin",

@@ -7,7 +7,7 @@
  * `midb_list.txt` prefixes end in `/` and cover every node's user and domain directories, and the
  * clients of event and timer are pointed at the hub instead of dialling `::1`.
  */
-import { ClusterNode, Daemon, PORTS, Topology } from "../../topology";
+import { ClusterNode, Daemon, PORTS, PortKey, Topology } from "../../topology";
 import { ConfigFile, sortFiles } from "../types";
 import { Directive, renderColumns, renderKeyValue } from "./serialize";
 
@@ -63,6 +63,11 @@ export function domainMaildirPrefix(node: ClusterNode): string {
 /** A `gromox.cfg` `*_listen` bind specifier, `[addr]:port` (both parts required, §1). */
 export function listenSpec(address: "::" | "::1", port: number): string {
   return `[${address}]:${port}`;
+}
+
+/** The bind address of a port: loopback for `local` exposure, every address otherwise. */
+export function listenAddress(key: PortKey): "::" | "::1" {
+  return PORTS[key].exposure === "local" ? "::1" : "::";
 }
 
 /**
@@ -158,9 +163,12 @@ function gromoxCfg(topology: Topology, node: ClusterNode): Directive[] {
   const out: Directive[] = [];
   if (topology.features.listenInGromoxCfg) {
     if (node.runs(PORTS.exmdb.server)) out.push(d("exmdb_listen", listenSpec("::", PORTS.exmdb.port)));
-    if (node.runs(PORTS.gromoxHttp.server)) out.push(d("http_listen", listenSpec("::", PORTS.gromoxHttp.port)));
+    // gromox-http is reached only by the node's own nginx (PORTS: exposure local): loopback.
+    if (node.runs(PORTS.gromoxHttp.server)) {
+      out.push(d("http_listen", listenSpec(listenAddress("gromoxHttp"), PORTS.gromoxHttp.port)));
+    }
     if (node.runs(PORTS.gromoxHttps.server)) {
-      out.push(d("http_listen_tls", listenSpec("::", PORTS.gromoxHttps.port)));
+      out.push(d("http_listen_tls", listenSpec(listenAddress("gromoxHttps"), PORTS.gromoxHttps.port)));
     }
     if (node.runs(PORTS.midb.server)) out.push(d("midb_listen", listenSpec("::", PORTS.midb.port)));
     if (node.runs(PORTS.imaps.server)) out.push(d("imap_listen_tls", listenSpec("::", PORTS.imaps.port)));
@@ -212,7 +220,12 @@ function nodeSpecs(topology: Topology, node: ClusterNode): CfgSpec[] {
       d("http_certificate_path", GROMMUNIO_TLS.certificate),
       d("http_private_key_path", GROMMUNIO_TLS.privateKey),
       ...(legacy
-        ? [d("http_listen_port", PORTS.gromoxHttp.port), d("http_listen_tls_port", PORTS.gromoxHttps.port)]
+        ? [
+            // Below 3.5 one address for both ports (http.8gx: http_listen_addr, default ::).
+            d("http_listen_addr", listenAddress("gromoxHttps")),
+            d("http_listen_port", PORTS.gromoxHttp.port),
+            d("http_listen_tls_port", PORTS.gromoxHttps.port),
+          ]
         : []),
     ]);
     add("exmdb_provider.cfg", [

@@ -37,7 +37,7 @@ export interface HaproxyOptions {
    * verifyhost <server name>`; mailbox, admin and TLS pool members are checked against their
    * server name, so their certificates must name it).
    * @default undefined: `ssl verify none`. The backends are reached on the private network by
-   * address, and grommunio's installer gives gromox-http a self-signed certificate; traffic
+   * address, and grommunio's installer gives the nodes a self-signed certificate; traffic
    * stays encrypted, the peer is not authenticated. Give a CA once the nodes carry certificates
    * for their internal host names.
    */

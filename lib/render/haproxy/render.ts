@@ -6,7 +6,8 @@
  * load balancing"; reference/validators.md §9), and why:
  * - `X-Forwarded-Proto` is a request header for the backends (`http-request set-header … if
  *   { ssl_fc }`), not a response header for the client; `X-Real-IP` carries the client address
- *   to gromox-http (`gromox.cfg: http_remote_host_hdr = X-Real-IP`).
+ *   to the mailbox nodes' nginx, which passes it on to gromox-http (`gromox.cfg:
+ *   http_remote_host_hdr = X-Real-IP`).
  * - No rule depends on the `Host` header and there is a `default_backend`: other host names
  *   (IP literals, the nodes' own names) are served instead of getting 503.
  * - `/OAB` goes to the mailbox nodes with Autodiscover, EWS, MAPI and RPC.
@@ -187,12 +188,16 @@ const POOL_PATHS: Readonly<Record<OptionalPool, readonly string[]>> = {
   archive: ["/archive"],
 };
 
-/** Mailbox-node servers; with `cookie`, the web cookie's value is the server name (`%[srv_name]`). */
+/**
+ * Mailbox-node servers: each node's web server (`PORTS.mailboxWeb`, nginx), which serves the PHP
+ * applications and proxies the Exchange protocols to its own gromox-http. With `cookie`, the web
+ * cookie's value is the server name (`%[srv_name]`).
+ */
 function mailboxServers(topology: Topology, o: ResolvedHaproxyOptions, cookie: boolean): Server[] {
   return topology.mailboxNodes.map((n) => ({
     name: n.hostname,
     address: n.ipv4,
-    port: PORTS.gromoxHttps.port,
+    port: PORTS.mailboxWeb.port,
     params: ["check", ...serverTls(o, n.hostname), ...(cookie ? ["cookie", n.hostname] : [])],
   }));
 }
@@ -279,7 +284,10 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
     },
     {
       action: ["set-header", "X-Real-IP", "%[src]"],
-      comment: ["gromox-http takes the client address from X-Real-IP (gromox.cfg http_remote_host_hdr)"],
+      comment: [
+        "the client's address: the mailbox nodes' nginx believes it from the load balancers",
+        "(real_ip_header) and passes it to gromox-http (gromox.cfg http_remote_host_hdr)",
+      ],
     },
   );
   if (nodeAware) {
@@ -397,7 +405,10 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
     kind: "backend",
     name: BE_GROMOX,
     mode: "http",
-    comment: ["gromox-http on the mailbox nodes: Autodiscover, EWS, MAPI/HTTP, RPC/HTTP, OAB"],
+    comment: [
+      "Autodiscover, EWS, MAPI/HTTP, RPC/HTTP, OAB: the mailbox nodes' web servers, which hand them to",
+      "their own gromox-http",
+    ],
     settings: [
       d("balance", "roundrobin"),
       d("option", "redispatch"),

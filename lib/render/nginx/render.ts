@@ -15,7 +15,8 @@
  * - `80` redirects to `https://$host…` (the documentation's `$server_name` was `_`);
  * - no `more_set_headers -s 401 'WWW-Authenticate: …'`: the backends' own challenges (Negotiate,
  *   NTLM, Basic) reach the clients unchanged, so the headers-more module is not loaded at all;
- * - `X-Real-IP`, `X-Forwarded-For` and `X-Forwarded-Proto` go to the backends (gromox-http reads
+ * - `X-Real-IP`, `X-Forwarded-For` and `X-Forwarded-Proto` go to the backends (the mailbox nodes'
+ *   nginx believes X-Real-IP from the load balancers and passes it to gromox-http, which reads
  *   the client address from `X-Real-IP`, gromox.cfg `http_remote_host_hdr`), WebSocket upgrades
  *   are forwarded for the chat and meet pools;
  * - the admin server (8443) exists only with an admin allow list: `allow` per entry, `deny all`.
@@ -131,7 +132,8 @@ function proxyHeaders(): NginxDirective[] {
     directive("proxy_set_header", "Host", "$host"),
     withComment(
       directive("proxy_set_header", "X-Real-IP", "$remote_addr"),
-      "the client's address: gromox-http reads it from X-Real-IP (gromox.cfg http_remote_host_hdr)",
+      "the client's address: the mailbox nodes' nginx takes it from here (real_ip_header) and passes it",
+      "to gromox-http (gromox.cfg http_remote_host_hdr)",
     ),
     withComment(
       directive("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
@@ -293,7 +295,7 @@ function mainConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
     withComment(
       directive("proxy_ssl_protocols", "TLSv1.2", "TLSv1.3"),
       "to the backends: encrypted, not verified (they are reached by private address and grommunio's",
-      "installer gives gromox-http a self-signed certificate)",
+      "installer gives the nodes a self-signed certificate)",
     ),
     BLANK,
     directive("include", NGINX_PATHS.site),
@@ -334,12 +336,13 @@ function siteConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
     upstreamBlock(
       UPSTREAM.mailbox,
       [
-        "gromox-http (TLS) on the mailbox nodes: Exchange protocols, grommunio-web, -sync, -dav.",
+        "The mailbox nodes' web servers (nginx, TLS): grommunio-web, -sync, -dav, and the Exchange",
+        "protocols, which each node hands to its own gromox-http.",
         "MAPI/HTTP and RPC/HTTP sessions and web sessions live in one node's memory: a client address",
         "stays on one node while it is up; any node reaches every home store over exmdb.",
       ],
       BY_CLIENT,
-      topology.mailboxNodes.map((n) => ({ label: n.hostname, endpoint: `${n.ipv4}:${PORTS.gromoxHttps.port}` })),
+      topology.mailboxNodes.map((n) => ({ label: n.hostname, endpoint: `${n.ipv4}:${PORTS.mailboxWeb.port}` })),
       32,
     ),
     BLANK,

@@ -24,11 +24,11 @@ export const NGINX_MAIL_SERVICES = [
 }>;
 
 /**
- * Backend ports of a cluster node that answer HTTP(S) and may therefore be pool members (e.g. an
- * archive pool on gromox-http). Any other port of the port table that the node serves belongs to
- * a different protocol.
+ * Backend ports of a cluster node that answer HTTP(S) to other nodes and may therefore be pool
+ * members (e.g. an archive pool on a mailbox node's web server). Any other port of the port table
+ * that the node serves belongs to a different protocol, or to loopback (gromox-http's 10080/10443).
  */
-const HTTP_BACKEND_PORTS: readonly PortKey[] = ["gromoxHttp", "gromoxHttps", "adminWeb"];
+const HTTP_BACKEND_PORTS: readonly PortKey[] = ["mailboxWeb", "adminWeb"];
 
 /** The frontend ports nginx listens on for `topology`. */
 export function nginxFrontendPorts(topology: Topology): PortKey[] {
@@ -241,7 +241,9 @@ export function validateNginx(topology: Topology, node?: ClusterNode, options: N
           "GRX157",
           path,
           `pools.${key}`,
-          `server "${m.name}" (${endpoint}) collides with ${PORTS[clash].description} (${PORTS[clash].server}) on node "${target.name}".`,
+          PORTS[clash].exposure === "local"
+            ? `server "${m.name}" (${endpoint}) is ${PORTS[clash].description} on node "${target.name}", which listens on loopback only.`
+            : `server "${m.name}" (${endpoint}) collides with ${PORTS[clash].description} (${PORTS[clash].server}) on node "${target.name}".`,
           "Give the pool member the port its web service listens on.",
         );
       }
