@@ -1,7 +1,8 @@
 /**
  * The generated parts of docs/dns.md: the record table, the reverse-DNS table and the Mermaid
- * picture of the documented layout, each between `<!-- BEGIN name -->` and `<!-- END name -->`.
- * `npx tsx scripts/dns-doc.ts` rewrites them (and formats the page with prettier, as the
+ * picture of the documented layout, each between `<!-- BEGIN name -->` and `<!-- END name -->`;
+ * README.md shows the picture and the record table the same way.
+ * `npx tsx scripts/dns-doc.ts` rewrites them (and formats the pages with prettier, as the
  * repository does); test/dns/doc.test.ts fails when they are stale.
  */
 import * as fs from "node:fs";
@@ -12,6 +13,9 @@ import { renderTopologyMermaid } from "../lib/render/diagram";
 import { DOCUMENTED_ENTRY, documentedDnsOptions, documentedTopology } from "../test/dns/fixtures";
 
 export const DNS_DOC = path.join(__dirname, "..", "docs", "dns.md");
+export const README = path.join(__dirname, "..", "README.md");
+/** The generated blocks README.md shows. */
+export const README_BLOCKS = ["topology", "records"] as const;
 
 /** Block name → generated Markdown (ends with a newline). */
 export function dnsDocBlocks(): Record<string, string> {
@@ -47,16 +51,24 @@ export function updateBlocks(doc: string, blocks: Record<string, string>): strin
  * does not offer).
  */
 export function renderDnsDoc(doc: string): string {
+  return formatMarkdown(DNS_DOC, updateBlocks(doc, dnsDocBlocks()));
+}
+
+/** README.md as it should be: its picture and record table current, formatted. */
+export function renderReadme(doc: string): string {
+  const all = dnsDocBlocks();
+  return formatMarkdown(README, updateBlocks(doc, Object.fromEntries(README_BLOCKS.map((b) => [b, all[b]!]))));
+}
+
+function formatMarkdown(file: string, text: string): string {
   const cli = path.join(path.dirname(require.resolve("prettier/package.json")), "bin", "prettier.cjs");
-  const r = spawnSync(process.execPath, [cli, "--stdin-filepath", DNS_DOC], {
-    input: updateBlocks(doc, dnsDocBlocks()),
-    encoding: "utf8",
-  });
+  const r = spawnSync(process.execPath, [cli, "--stdin-filepath", file], { input: text, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`prettier failed: ${r.stderr}`);
   return r.stdout;
 }
 
 if (require.main === module) {
   fs.writeFileSync(DNS_DOC, renderDnsDoc(fs.readFileSync(DNS_DOC, "utf8")));
-  console.log(`updated ${DNS_DOC}`);
+  fs.writeFileSync(README, renderReadme(fs.readFileSync(README, "utf8")));
+  console.log(`updated ${DNS_DOC} and ${README}`);
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DNS_DOC, dnsDocBlocks, renderDnsDoc } from "../../scripts/dns-doc";
+import { DNS_DOC, README, dnsDocBlocks, renderDnsDoc, renderReadme } from "../../scripts/dns-doc";
 import { mailDnsRecords } from "../../lib/render/dns";
 import { checkMermaidFlowchart } from "./mermaid-check";
 import { DOCUMENTED_ENTRY, documentedDnsOptions, documentedTopology } from "./fixtures";
@@ -24,6 +24,13 @@ function raisedCodes(dir: string): string[] {
 describe("docs/dns.md", () => {
   test("the generated blocks are current (npx tsx scripts/dns-doc.ts)", () => {
     expect(doc).toBe(renderDnsDoc(doc));
+  });
+
+  test("README.md shows the current picture and record table of the documented layout", () => {
+    const readme = fs.readFileSync(README, "utf8");
+    expect(readme).toBe(renderReadme(readme));
+    expect(readme).toContain("```mermaid");
+    expect(readme).toContain("v=DKIM1; k=rsa; p=");
   });
 
   test("the record table has a row for every record set of the documented layout", () => {
