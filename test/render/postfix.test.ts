@@ -163,7 +163,7 @@ describe("main.cf", () => {
       smtpd_tls_auth_only: "yes",
       smtpd_tls_protocols: ">=TLSv1.2",
       smtpd_tls_mandatory_protocols: ">=TLSv1.2",
-      smtpd_tls_exclude_ciphers: "aNULL, eNULL, kRSA",
+      smtpd_tls_exclude_ciphers: "aNULL, eNULL, kRSA, PSK, SRP",
       smtpd_sasl_type: "cyrus",
       smtpd_sasl_path: "smtpd",
       cyrus_sasl_config_path: "/etc/postfix/sasl",

@@ -121,7 +121,8 @@ export function postfixMainSections(topology: Topology, node: ClusterNode): Main
       ],
     },
     {
-      comment: "TLS: grommunio's certificate; TLS 1.2 or newer; forward-secret key exchange only",
+      comment:
+        "TLS: grommunio's certificate; TLS 1.2 or newer; forward-secret key exchange only (no static RSA, PSK or SRP)",
       parameters: [
         ["smtpd_tls_cert_file", TLS_CERT_FILE],
         ["smtpd_tls_key_file", TLS_KEY_FILE],
@@ -131,7 +132,7 @@ export function postfixMainSections(topology: Topology, node: ClusterNode): Main
         ["smtpd_tls_mandatory_protocols", ">=TLSv1.2"],
         ["smtpd_tls_ciphers", "high"],
         ["smtpd_tls_mandatory_ciphers", "high"],
-        ["smtpd_tls_exclude_ciphers", ["aNULL", "eNULL", "kRSA"]],
+        ["smtpd_tls_exclude_ciphers", ["aNULL", "eNULL", "kRSA", "PSK", "SRP"]],
         ["smtpd_tls_received_header", "yes"],
         ["smtpd_tls_session_cache_database", "btree:${data_directory}/smtpd_scache"],
         ["smtp_tls_security_level", "may"],
