@@ -12,6 +12,7 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import type {
   CloudLoadBalancer,
+  CloudLoadBalancerListener,
   ConfigChangePolicy,
   FirewallPlan,
   OperatingSystem,
@@ -51,10 +52,12 @@ import {
   ValidationIssue,
   buildTopology,
   isCidrOrAddress,
+  isWorld,
   parseIpv4Cidr,
 } from "../topology";
 import { ClusterContext, ClusterMember, MailboxVolume, TierMember, markCluster } from "./context";
 import { Database, DatabaseBinding } from "./database";
+import { checkExposure, ruleId } from "./exposure";
 import { Connections, FirewallRules, planFirewall } from "./firewall";
 import { NFS_EXPORT } from "./nodes";
 import { clusterSql } from "./sql";
@@ -89,6 +92,12 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
    * @default [] — SSH is closed; use the provider's console or session manager
    */
   readonly sshAllowFrom?: readonly string[];
+  /**
+   * Accept SSH from the whole internet: required (as a deliberate opt-in) when `sshAllowFrom`, or
+   * a rule added through `connections`, opens port 22 to 0.0.0.0/0 or ::/0 (else GRX452).
+   * @default false
+   */
+  readonly allowWorldSsh?: boolean;
   /**
    * What happens to a running node when its configuration (user-data) changes: `replace`
    * re-creates it (data volumes survive), `ignore` leaves it running unchanged (new nodes get the
@@ -372,6 +381,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     const caps = this.capabilities;
     const late = new IssueCollector();
     const tier = this.tiers[0];
+    let cloudListeners: CloudLoadBalancerListener[] = [];
 
     // Cloud load balancer (before the firewall: its rules name it as a peer).
     let cloudLb: CloudLoadBalancer | undefined;
@@ -404,6 +414,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
             port: PORTS[k].port,
             allowFrom: PORTS[k].exposure === "admin" ? [...(lb.adminAllowFrom ?? [])] : ["0.0.0.0/0", "::/0"],
           }));
+        cloudListeners = listeners;
         const created = add(new Construct(tier as unknown as Construct, "cloud"), {
           listeners,
           targets: lb.nodes.map((n) => n.name),
@@ -414,7 +425,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       }
     }
 
-    // Firewall, from the port table.
+    // Firewall, from the port table (plus the users' rules), checked for exposure before use.
+    const userRules = new Set(this.extraRules.list().map(ruleId));
     const plan = planFirewall(
       topology,
       this.node.id,
@@ -429,6 +441,15 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       this.extraRules,
     );
     this.firewallPlan = plan;
+    late.addAll(
+      checkExposure(topology, plan, {
+        clusterPath: this.node.path,
+        allowWorldSsh: this.props.allowWorldSsh ?? false,
+        userRules,
+        cloudListeners,
+        ...(tier ? { loadBalancerPath: tier.path } : {}),
+      }),
+    );
     this.deployment.applyFirewall(new Construct(this, "firewall"), plan);
 
     // Every node: files → provisioning → cloud-config → user-data.
@@ -500,6 +521,14 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     }
     const all = [...this.issues.issues, ...late.issues];
     if (all.length > 0) throw new GrommunioValidationError(all);
+    if (
+      this.props.allowWorldSsh &&
+      plan.rules.some((r) => r.portKey === "ssh" && "cidr" in r.source && isWorld(r.source.cidr))
+    ) {
+      Annotations.of(this).addWarning(
+        "SSH is open to the whole internet (allowWorldSsh): allow key-based logins only, or list your operators' networks in sshAllowFrom.",
+      );
+    }
     if (this.databaseBinding.input.password !== undefined && !Token.isUnresolved(this.databaseBinding.input.password)) {
       Annotations.of(this).addWarning(
         "the database password is a literal: it ends up in the synthesized JSON and the user-data. Omit it (a random_password is generated) or pass a secret reference.",

@@ -1,5 +1,6 @@
 export * from "./addressing";
 export * from "./firewall";
+export * from "./exposure";
 export * from "./nodes";
 export * from "./database";
 export * from "./storage";
