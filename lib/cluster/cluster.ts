@@ -19,6 +19,8 @@ import type {
   Platform,
   PlatformCapabilities,
   PlatformDeployment,
+  SecretSpec,
+  SecretStore,
   TokenFacts,
 } from "../platforms/platform";
 import {
@@ -60,8 +62,10 @@ import { Database, DatabaseBinding } from "./database";
 import { checkExposure, ruleId } from "./exposure";
 import { Connections, FirewallRules, planFirewall } from "./firewall";
 import { NFS_EXPORT } from "./nodes";
+import { ClusterSecurity } from "./security";
 import { clusterSql } from "./sql";
 import { ClusterStorage, ShareNothing, StorageBinding } from "./storage";
+import { Tls } from "./tls";
 
 export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDeployment> {
   /** Where the cluster runs: `Platform.aws({...})`, `Platform.hcloud({...})`, … */
@@ -98,6 +102,19 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
    * @default false
    */
   readonly allowWorldSsh?: boolean;
+  /**
+   * Where the TLS certificates come from: `Tls.selfSigned()`, `Tls.certificate({ certificatePem,
+   * privateKeyPem })` or `Tls.acme({ email })` (not available yet: GRX453).
+   * @default Tls.selfSigned(): a self-signed certificate per node (trials; clients warn)
+   */
+  readonly tls?: Tls;
+  /**
+   * Password of grommunio's `admin` user (admin web and API), set at first boot on the first admin
+   * node: a Terraform reference (sensitive variable, secret store).
+   * @default a random_password of 24 letters and digits (`cluster.adminPassword`), when the
+   * cluster has an admin node
+   */
+  readonly adminPassword?: string;
   /**
    * What happens to a running node when its configuration (user-data) changes: `replace`
    * re-creates it (data volumes survive), `ignore` leaves it running unchanged (new nodes get the
@@ -159,6 +176,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   private readonly tiers: TierMember[] = [];
   private readonly extraRules = new FirewallRules();
   private readonly secrets = new Map<string, string>();
+  /** Secrets, certificates and their delivery (`lib/cluster/security.ts`). */
+  private readonly security: ClusterSecurity;
   private readonly storageBinding: StorageBinding;
   private readonly databaseBinding: DatabaseBinding;
   private topologyCache?: Topology;
@@ -174,6 +193,16 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     this.configChangePolicy = props.configChangePolicy ?? caps.defaultConfigChangePolicy;
     this.os = props.os ?? "debian-12";
     this.checkProps();
+    this.security = new ClusterSecurity({
+      clusterPath: this.node.path,
+      capabilities: caps,
+      tls: props.tls ?? Tls.selfSigned(),
+      ...(props.adminPassword !== undefined ? { adminPassword: props.adminPassword } : {}),
+      secret: (secretId, length) => this.secret(secretId, length),
+      declareToken: (value, maxLength, charset, description) =>
+        this.declareToken(value, { maxLength, charset, description }),
+    });
+    this.issues.addAll(this.security.issues);
     this.deployment = props.platform.bind(this, {
       clusterName: id,
       clusterPath: this.node.path,
@@ -283,6 +312,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       report: (issue) => this.issues.addAll([issue]),
       declareToken: (value, facts) => this.declareToken(value, facts),
       secret: (id, length) => this.secret(id, length),
+      registerSecret: (id, value, description) => this.security.register(id, value, description),
     };
   }
 
@@ -304,8 +334,24 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       // Letters and digits only (special = false): safe in YAML, shell words and every config syntax.
       this.tokens.declareToken(value, { maxLength: length, charset: "safe", description: `the secret ${id}` });
       this.secrets.set(id, value);
+      this.security.register(id, value, `the secret ${id}`);
     }
     return value;
+  }
+
+  /** grommunio's admin password (a Terraform value; after synth, when the cluster has an admin node). */
+  public get adminPassword(): string | undefined {
+    return this.security.adminPassword;
+  }
+
+  /** Every secret the cluster registered (Terraform values only), sorted by id. */
+  public get secretValues(): readonly SecretSpec[] {
+    return this.security.secrets;
+  }
+
+  /** The platform's secret store (after synth, where `capabilities.secrets` is not `terraform`). */
+  public get secretStore(): SecretStore | undefined {
+    return this.security.secretStore;
   }
 
   /** Firewall rules of a node group (`mailbox`, `classic`, `load-balancer`, `node`, `hub`, …). */
@@ -376,10 +422,18 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (this.finalized) return;
     this.finalized = true;
     const topology = this.topology;
+    // Certificates, the admin password and the secret store, before anything uses a secret.
+    const securityIssues = this.security.prepare(
+      this,
+      topology,
+      this.deployment,
+      (name) => this.members.get(name) as unknown as Construct,
+    );
     // At synth, so a provider the user adds after the cluster is found (no duplicate).
     if (this.secrets.size > 0) ensureRandomProvider(this);
     const caps = this.capabilities;
     const late = new IssueCollector();
+    late.addAll(securityIssues);
     const tier = this.tiers[0];
     let cloudListeners: CloudLoadBalancerListener[] = [];
 
@@ -477,9 +531,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         );
       }
       if (node.has("nfs")) extra.push(nfsExportsFile(topology, NFS_EXPORT));
+      extra.push(...this.security.nodeFiles(topology, node));
       const mounts: DataMount[] = [...member.mounts()];
       if (this.storageBinding.sharedMount && nfsClients.has(node.name)) mounts.push(this.storageBinding.sharedMount);
-      const { provisioning, issues } = provisionNode({
+      const { provisioning: provisioned, issues } = provisionNode({
         topology,
         node,
         files,
@@ -494,6 +549,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         sql,
       });
       late.addAll(issues);
+      // Secrets: the admin password step; with a secret store, templates and the fetch step.
+      const delivered = this.security.deliver(topology, node, member as unknown as Construct, provisioned);
+      late.addAll(delivered.issues);
+      const provisioning = delivered.provisioning;
       this.provisioning.set(node.name, provisioning);
       if ((caps.bootstrap ?? "cloud-init") === "files") {
         // No cloud-init in the guest: the platform delivers the files and first-boot steps itself.
@@ -521,6 +580,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     }
     const all = [...this.issues.issues, ...late.issues];
     if (all.length > 0) throw new GrommunioValidationError(all);
+    for (const warning of this.security.warnings) Annotations.of(this).addWarning(warning);
     if (
       this.props.allowWorldSsh &&
       plan.rules.some((r) => r.portKey === "ssh" && "cidr" in r.source && isWorld(r.source.cidr))

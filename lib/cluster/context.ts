@@ -76,6 +76,11 @@ export interface ClusterContext {
   declareToken(value: string, facts: TokenFacts): void;
   /** A `random_password` result (created once per id, sensitive), declared as a secret token. */
   secret(id: string, length: number): string;
+  /**
+   * Registers a secret the user passed (a Terraform reference): it is delivered like the generated
+   * ones (a secret store where the platform has one). Literals are ignored (already in the JSON).
+   */
+  registerSecret(id: string, value: string, description: string): void;
 }
 
 /** Marks `construct` as the cluster context that nested constructs find with `clusterOf`. */

@@ -101,6 +101,7 @@ function password(cluster: ClusterContext, props: CommonDatabaseProps): string {
     charset: "any",
     description: "the database password",
   });
+  cluster.registerSecret("database-password", props.password, "the database password");
   return props.password;
 }
 

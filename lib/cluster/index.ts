@@ -1,6 +1,7 @@
 export * from "./addressing";
 export * from "./firewall";
 export * from "./exposure";
+export * from "./tls";
 export * from "./nodes";
 export * from "./database";
 export * from "./storage";

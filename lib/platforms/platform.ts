@@ -22,6 +22,9 @@ import { Construct } from "constructs";
 import type { TerraformResource } from "cdktf";
 import type { NodeProvisioning } from "../provision/model";
 import type { NodeRole, PortKey, ValidationIssue } from "../topology";
+import type { SecretDelivery, SecretStore, SecretStoreSpec } from "./secret-store";
+
+export * from "./secret-store";
 
 /**
  * What happens to a running machine when its rendered configuration (user-data) changes.
@@ -112,6 +115,13 @@ export interface PlatformCapabilities {
   /** Separate block volumes can be attached (mailbox data, database data). */
   readonly blockVolumes: boolean;
   readonly operatingSystems: readonly OperatingSystem[];
+  /**
+   * How secrets reach the nodes (`lib/platforms/secret-store.ts`): `terraform` = sensitive
+   * Terraform values written into the files inside the user-data; `ssm` = a platform secret store
+   * (`addSecretStore`) the nodes read at first boot, so the user-data holds only names.
+   * @default "terraform"
+   */
+  readonly secrets?: SecretDelivery;
 }
 
 /** Facts about a Terraform token that ends up in user-data (its final value is unknown at synth). */
@@ -374,6 +384,11 @@ export interface PlatformDeployment {
   addManagedDatabase?(scope: Construct, spec: ManagedDatabaseSpec): ManagedDatabase;
   /** Present when `capabilities.cloudLoadBalancer.available`. Called at synth, before applyFirewall. */
   addLoadBalancer?(scope: Construct, spec: CloudLoadBalancerSpec): CloudLoadBalancer;
+  /**
+   * Present when `capabilities.secrets` is not `terraform`: stores the cluster's secrets (called
+   * once at synth, before any machine's user-data is built).
+   */
+  addSecretStore?(scope: Construct, spec: SecretStoreSpec): SecretStore;
   /**
    * Creates the provider firewall for the plan and attaches it to the machines (and to the managed
    * services the plan names). Called once at synth, after every machine and service exists.

@@ -350,7 +350,10 @@ describe("AWS managed services", () => {
     const mysql = resources(json, "aws_vpc_security_group_ingress_rule").filter(([, r]) => r.from_port === 3306);
     expect(mysql.every(([id]) => id.startsWith("mail_firewall_svc-database_"))).toBe(true);
     const { config } = cloudConfigOf(json, "mail2");
-    expect(decodedFile(config, "/etc/grommunio-cluster/db-client.cnf").content).toContain("host=db.mail.internal");
+    // A template: the password comes from SSM at first boot.
+    expect(
+      decodedFile(config, "/etc/grommunio-cluster/secret-templates/etc/grommunio-cluster/db-client.cnf").content,
+    ).toContain("host=db.mail.internal");
   });
 
   test("NLB in front of the LB tier: created with security groups, TCP listeners and targets per public port", () => {
@@ -408,8 +411,10 @@ describe("AWS user-data", () => {
     }
     expect(decodedFile(config, "/etc/gromox/http.cfg").content).toContain("host_id=mail2.example.com");
     expect(config.packages).toEqual(expect.arrayContaining(["gromox", "mariadb-client"]));
-    // The password reached the file (through the fake resolver), never as a Terraform marker.
-    expect(decodedFile(config, "/etc/grommunio-cluster/db-client.cnf").content).toContain(`password=${"P".repeat(32)}`);
+    // The password never reaches the user-data: the file is a template rendered from SSM at first boot.
+    const template = "/etc/grommunio-cluster/secret-templates/etc/grommunio-cluster/db-client.cnf";
+    expect(decodedFile(config, template).content).toContain("password=@@grommunio-secret:database-password@@");
+    expect(text).not.toContain("P".repeat(32));
     expect(text).not.toContain("TfToken");
     expect(cluster.userDataReports.get("mail2")!.maxBytes).toBeLessThan(AWS_CAPABILITIES.userData.limitBytes);
   });

@@ -51,7 +51,9 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
       hcloud_server: 8,
       hcloud_volume: 4,
       hcloud_volume_attachment: 4,
-      random_password: 2, // database user and the load balancers' map reader
+      random_password: 3, // database user, the load balancers' map reader, grommunio's admin
+      tls_private_key: 7, // a self-signed certificate per node that serves TLS (not db1)
+      tls_self_signed_cert: 7,
     });
     expect(servers.map((s) => [s.name, s.network[0].ip, s.server_type]).sort()).toEqual([
       ["classic1.example.com", "10.10.10.121", "cpx31"],
@@ -142,7 +144,8 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
         compared++;
       }
     }
-    expect(compared).toBe(23);
+    // 23 + the 7 TLS keys, 7 certificates (one per node, so mail4's never touches another's) and 1 password.
+    expect(compared).toBe(38);
     const added = Object.values<Res>(more.resource.hcloud_server).filter((s) => s.name === "mail4.example.com");
     expect(added).toEqual([expect.objectContaining({ network: [expect.objectContaining({ ip: "10.10.10.24" })] })]);
   });

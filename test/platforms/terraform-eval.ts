@@ -9,9 +9,35 @@ import { gunzipSync, gzipSync } from "node:zlib";
 
 export type Resolver = (reference: string) => string;
 
-/** Default fake values: passwords, EBS and Hetzner volume ids, EFS addresses. */
+/**
+ * A real throw-away ECDSA P-256 key and self-signed certificate (mail.example.com, valid until
+ * 2126), so that programs checking rendered TLS files (haproxy -c, nginx -t) can open them.
+ */
+export const FAKE_TLS_KEY_PEM = `-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIGY2OlV9SjmvqkPV73AaOmPwcXLbg/97TRgE16f/ObNqoAoGCCqGSM49
+AwEHoUQDQgAELoSHS3FsfWXYbaZKC/Ia2MX0kLUUC0lrI0BCYYSUqDIeoXb/DmEX
+b4GN47PACp1Llb3P3y0I62LNd0/uSgiVxA==
+-----END EC PRIVATE KEY-----
+`;
+export const FAKE_TLS_CERT_PEM = `-----BEGIN CERTIFICATE-----
+MIIB1TCCAXygAwIBAgIUJE/OMlwHiNh0oL21PcTjLdv5O70wCgYIKoZIzj0EAwIw
+MTEZMBcGA1UEAwwQbWFpbC5leGFtcGxlLmNvbTEUMBIGA1UECgwLZXhhbXBsZS5j
+b20wIBcNMjYxMTI5MDQ1OTI4WhgPMjEyNjExMDUwNDU5MjhaMDExGTAXBgNVBAMM
+EG1haWwuZXhhbXBsZS5jb20xFDASBgNVBAoMC2V4YW1wbGUuY29tMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAELoSHS3FsfWXYbaZKC/Ia2MX0kLUUC0lrI0BCYYSU
+qDIeoXb/DmEXb4GN47PACp1Llb3P3y0I62LNd0/uSgiVxKNwMG4wHQYDVR0OBBYE
+FPR1lxLEgQaiG23tXRG164hopcrCMB8GA1UdIwQYMBaAFPR1lxLEgQaiG23tXRG1
+64hopcrCMA8GA1UdEwEB/wQFMAMBAf8wGwYDVR0RBBQwEoIQbWFpbC5leGFtcGxl
+LmNvbTAKBggqhkjOPQQDAgNHADBEAiB8NIT1uXpM63tomXHhUn8rRIS51i31YjdU
+URADBMUS2gIgMqiV3qztfZdSK0m/yfQf5OV5B9hHPTRd2Srv3GEotqk=
+-----END CERTIFICATE-----
+`;
+
+/** Default fake values: passwords, EBS and Hetzner volume ids, EFS addresses, TLS keys and certificates. */
 export const fakeResolver: Resolver = (ref) => {
   if (/^random_password\.[^.]+\.result$/.test(ref)) return "P".repeat(32);
+  if (/^tls_private_key\.[^.]+\.private_key_pem$/.test(ref)) return FAKE_TLS_KEY_PEM;
+  if (/^tls_self_signed_cert\.[^.]+\.cert_pem$/.test(ref)) return FAKE_TLS_CERT_PEM;
   if (/^aws_ebs_volume\.([^.]+)\.id$/.test(ref)) return "vol-0123456789abcdef0";
   if (/^hcloud_volume\.([^.]+)\.id$/.test(ref)) return "100001";
   if (/^aws_efs_mount_target\.[^.]+\.ip_address$/.test(ref)) return "10.10.11.9";

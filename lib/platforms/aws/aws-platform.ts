@@ -52,12 +52,15 @@ import {
   PlatformMachine,
   PlatformNetwork,
   PlatformVolume,
+  SecretStore,
+  SecretStoreSpec,
   SharedFileSystem,
   SharedFileSystemSpec,
   UserData,
   VolumeSpec,
 } from "../platform";
 import { AwsNetworkLayout, awsNetworkLayout } from "./network";
+import { SSM_PREFIX, SsmSecretStore } from "./secrets";
 
 /** What AWS can do (platforms.md). */
 export const AWS_CAPABILITIES: PlatformCapabilities = {
@@ -76,6 +79,8 @@ export const AWS_CAPABILITIES: PlatformCapabilities = {
   cloudLoadBalancer: { available: true, proxyProtocolV2: true },
   blockVolumes: true,
   operatingSystems: ["debian-12", "ubuntu-24.04"],
+  // Secrets live in SSM Parameter Store; nodes fetch their own at first boot (./secrets.ts).
+  secrets: "ssm",
 };
 
 /** Instance types per role when neither the node nor `instanceTypes` says otherwise (Nitro: NVMe EBS). */
@@ -149,6 +154,12 @@ export interface AwsPlatformProps {
   readonly associatePublicIpAddress?: boolean;
   /** Tags on every resource that takes them. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Name prefix of the cluster's SSM parameters (database and admin passwords as SecureString, TLS
+   * keys as SecureString, certificates as String): `<prefix>/<secret id>`.
+   * @default `/grommunio/<stack name>/<cluster name>`
+   */
+  readonly secretsPrefix?: string;
 }
 
 /**
@@ -278,6 +289,34 @@ export class AwsDeployment implements PlatformDeployment {
       routeTableId: this.routeTable.id,
     });
     this.network = { cidr: layout.cluster, resource: this.vpc };
+    if (props.secretsPrefix !== undefined && !SSM_PREFIX.test(props.secretsPrefix)) {
+      context.report({
+        code: "GRX221",
+        path: context.clusterPath,
+        field: "secretsPrefix",
+        message: `"${props.secretsPrefix}" is not an SSM parameter path.`,
+        fix: 'Give "/"-separated segments of letters, digits, _ . - (not starting with /aws or /ssm), e.g. /grommunio/prod/mail.',
+      });
+    }
+  }
+
+  /** The SSM parameter store of the cluster's secrets (after synth). */
+  public secrets?: SsmSecretStore;
+
+  public addSecretStore(scope: Construct, spec: SecretStoreSpec): SecretStore {
+    const stack = TerraformStack.of(this.scope).node.id;
+    const prefix =
+      this.props.secretsPrefix !== undefined && SSM_PREFIX.test(this.props.secretsPrefix)
+        ? this.props.secretsPrefix
+        : `/grommunio/${stack}/${this.context.clusterName}`.replace(/[^A-Za-z0-9_./-]/g, "-");
+    this.secrets = new SsmSecretStore(scope, spec, {
+      prefix,
+      ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      tags: this.tags,
+      clusterName: this.context.clusterName,
+      instances: new Map([...this.machines].map(([name, m]) => [name, m.instance])),
+    });
+    return this.secrets;
   }
 
   private zone(index: number): string {

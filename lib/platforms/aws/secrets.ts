@@ -1,0 +1,137 @@
+/**
+ * Secrets on AWS (`capabilities.secrets` "ssm"): every cluster secret is an SSM Parameter Store
+ * parameter (SecureString for passwords and private keys, String for certificates), named
+ * `<prefix>/<secret id>`. Each machine that needs secrets gets its own IAM role and instance
+ * profile whose only policy allows `ssm:GetParameter(s)` on exactly the parameters its files hold,
+ * and `kms:Decrypt` only through SSM (`kms:ViaService`) for exactly those parameters
+ * (`kms:EncryptionContext:PARAMETER_ARN`), on the aws/ssm key (or `kmsKeyId`). At first boot the
+ * machine runs `SSM_FETCH_PROGRAM` (python3-boto3), which renders its templates
+ * (`lib/provision/secrets.ts`). The user-data holds only parameter names.
+ */
+import { Construct } from "constructs";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
+import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import type { Instance } from "@cdktf/provider-aws/lib/instance";
+import type { SecretFetchStep, SecretStore, SecretStoreSpec } from "../secret-store";
+import { SSM_FETCH_PACKAGES, SSM_FETCH_PROGRAM, SSM_FETCH_SCRIPT } from "./ssm-fetch";
+
+/** SSM parameter names: `/`-separated `[A-Za-z0-9_.-]` segments, not starting with aws or ssm. */
+export const SSM_PREFIX = /^(?!\/(?:aws|ssm))(?:\/[A-Za-z0-9_.-]+)+$/i;
+
+export interface SsmSecretStoreProps {
+  /** Parameter name prefix, e.g. `/grommunio/<stack>/<cluster>`. */
+  readonly prefix: string;
+  /** Customer managed KMS key (id or ARN) for the SecureStrings. @default the AWS managed aws/ssm key */
+  readonly kmsKeyId?: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Short name for IAM name prefixes (the cluster's name). */
+  readonly clusterName: string;
+  /** The machines' instances by node name (the instance profile is attached to them). */
+  readonly instances: ReadonlyMap<string, Instance>;
+}
+
+function slug(text: string): string {
+  return text.replace(/[^A-Za-z0-9_+=,.@-]+/g, "-");
+}
+
+export class SsmSecretStore implements SecretStore {
+  /** The parameters by secret id. */
+  public readonly parameters = new Map<string, SsmParameter>();
+  private readonly region: DataAwsRegion;
+  private readonly account: DataAwsCallerIdentity;
+  private readonly partition: DataAwsPartition;
+
+  constructor(
+    scope: Construct,
+    spec: SecretStoreSpec,
+    private readonly props: SsmSecretStoreProps,
+  ) {
+    this.region = new DataAwsRegion(scope, "region");
+    this.account = new DataAwsCallerIdentity(scope, "account");
+    this.partition = new DataAwsPartition(scope, "partition");
+    for (const s of spec.secrets) {
+      this.parameters.set(
+        s.id,
+        new SsmParameter(scope, s.id.replace(/\//g, "-"), {
+          name: this.locationOf(s.id),
+          description: `${s.description} (grommunio cluster ${props.clusterName})`,
+          type: s.secure ? "SecureString" : "String",
+          ...(s.secure && props.kmsKeyId !== undefined ? { keyId: props.kmsKeyId } : {}),
+          // Standard (free) up to 4 KB; certificate chains beyond that become advanced parameters.
+          tier: "Intelligent-Tiering",
+          value: s.value,
+          tags: { ...props.tags, Name: this.locationOf(s.id) },
+        }),
+      );
+    }
+  }
+
+  public locationOf(id: string): string {
+    return `${this.props.prefix}/${id}`;
+  }
+
+  public grant(scope: Construct, machine: string, ids: readonly string[], manifestPath: string): SecretFetchStep {
+    const arns = ids.map((id) => {
+      const p = this.parameters.get(id);
+      if (!p) throw new Error(`no SSM parameter for secret ${id}`);
+      return p.arn;
+    });
+    const region = this.region.region;
+    const keyArn =
+      this.props.kmsKeyId !== undefined && this.props.kmsKeyId.startsWith("arn:")
+        ? this.props.kmsKeyId
+        : `arn:${this.partition.partition}:kms:${region}:${this.account.accountId}:key/*`;
+    const policy = new DataAwsIamPolicyDocument(scope, "secrets-policy-document", {
+      statement: [
+        {
+          sid: "ReadOwnSecrets",
+          effect: "Allow",
+          actions: ["ssm:GetParameter", "ssm:GetParameters"],
+          resources: arns,
+        },
+        {
+          sid: "DecryptOwnSecretsThroughSsm",
+          effect: "Allow",
+          actions: ["kms:Decrypt"],
+          resources: [keyArn],
+          condition: [
+            { test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${region}.amazonaws.com`] },
+            { test: "StringEquals", variable: "kms:EncryptionContext:PARAMETER_ARN", values: arns },
+          ],
+        },
+      ],
+    });
+    const prefix = slug(`${this.props.clusterName}-${machine}-`).slice(0, 32);
+    const role = new IamRole(scope, "secrets-role", {
+      namePrefix: prefix,
+      description: `${machine} of the grommunio cluster ${this.props.clusterName}: reads its own secrets`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+      tags: { ...this.props.tags, "grommunio:node": machine },
+    });
+    new IamRolePolicy(scope, "secrets-policy", { name: "read-own-secrets", role: role.id, policy: policy.json });
+    const profile = new IamInstanceProfile(scope, "instance-profile", {
+      namePrefix: prefix,
+      role: role.name,
+      tags: { ...this.props.tags, "grommunio:node": machine },
+    });
+    const instance = this.props.instances.get(machine);
+    if (instance) instance.iamInstanceProfile = profile.name;
+    return {
+      packages: SSM_FETCH_PACKAGES,
+      files: [{ path: SSM_FETCH_PROGRAM, content: SSM_FETCH_SCRIPT, mode: "0700", owner: "root:root" }],
+      command: {
+        description: "fetch this node's secrets from SSM Parameter Store and write the files that hold them",
+        shell: `${SSM_FETCH_PROGRAM} ${manifestPath}`,
+      },
+    };
+  }
+}
