@@ -121,9 +121,18 @@ export const UNKNOWN_TOKEN_FACTS: TokenFacts = {
  */
 export class TokenRegistry implements TokenSink {
   private readonly facts = new Map<IResolvable, TokenFacts>();
+  /**
+   * The last gzip bound computed: the user-data builder asks again for the text `base64Gzip` has
+   * just compressed or bounded (a whole user-data document at level 9: not cheap).
+   */
+  private lastGzipBound?: { readonly text: string; readonly computedByTerraform: boolean; readonly bytes: number };
 
   public declareToken(value: string, facts: TokenFacts): void {
-    for (const p of splitTokens(value)) if (p.kind === "token") this.facts.set(p.token, facts);
+    for (const p of splitTokens(value)) {
+      if (p.kind !== "token") continue;
+      this.facts.set(p.token, facts);
+      if (this.lastGzipBound?.text.includes(p.marker)) this.lastGzipBound = undefined; // its bound may change
+    }
   }
 
   /** Facts of a token part; `UNKNOWN_TOKEN_FACTS` when it was never declared. */
@@ -162,8 +171,12 @@ export class TokenRegistry implements TokenSink {
 
   /** Upper bound of gzip(text) in bytes, allowing for Terraform's gzip being worse than zlib's. */
   public maxGzipBytes(text: string, computedByTerraform: boolean): number {
+    const last = this.lastGzipBound;
+    if (last && last.computedByTerraform === computedByTerraform && last.text === text) return last.bytes;
     const n = gzipDeterministic(this.worstCase(text)).length;
-    return computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
+    const bytes = computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
+    this.lastGzipBound = { text, computedByTerraform, bytes };
+    return bytes;
   }
 
   /**
@@ -189,7 +202,10 @@ export class TokenRegistry implements TokenSink {
   public base64Gzip(text: string, description: string): { value: string; maxLength: number } {
     const parts = splitTokens(text);
     if (!parts.some((p) => p.kind === "token")) {
-      const value = gzipDeterministic(text).toString("base64");
+      const gz = gzipDeterministic(text);
+      // Without tokens the worst case is the text itself: this is also its zlib bound.
+      this.lastGzipBound = { text, computedByTerraform: false, bytes: gz.length };
+      const value = gz.toString("base64");
       return { value, maxLength: value.length };
     }
     const value = Fn.base64gzip(joinExpression(parts));
