@@ -7,3 +7,4 @@ export * from "./user-data";
 export * from "./sources";
 export * from "./readiness";
 export * from "./container";
+export * from "./secrets";

@@ -3,6 +3,8 @@ import { AwsPlatform, AwsPlatformProps } from "./aws-platform";
 
 export * from "./aws-platform";
 export * from "./network";
+export * from "./secrets";
+export * from "./ssm-fetch";
 
 declare module "../platform" {
   interface PlatformFactories {
