@@ -6,6 +6,7 @@ import { renderNftables } from "../../lib/render/nftables";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { requireProgram, run, scratchDir } from "./support";
 import { checkUserData } from "./cloud-init";
+import { evaluateTemplate } from "../platforms/terraform-eval";
 import { Testing } from "cdktf";
 import { hcloudExample } from "../../examples/hcloud/main";
 
@@ -13,8 +14,10 @@ import { hcloudExample } from "../../examples/hcloud/main";
  * What Terraform makes of a synthesized string: `$${` → `${`, `%%{` → `%{`, and each
  * interpolation replaced by a stand-in value of the same kind (ids, passwords: word characters).
  */
-function terraformRendered(text: string): string {
-  return text.replace(/\$\$\{|%%\{|\$\{[^}]*\}/g, (m) => (m === "$${" ? "${" : m === "%%{" ? "%{" : "12345678"));
+/** What cloud-init receives from an hcloud_server user_data: Terraform expressions evaluated (fake secrets), then base64 undone if the result is not a plain document. */
+function terraformRendered(raw: string): string | Buffer {
+  const text = evaluateTemplate(raw);
+  return text.startsWith("#cloud-config") ? text : Buffer.from(text, "base64");
 }
 
 /** `nft -c -f FILE`: parses and checks against the kernel without applying anything. */
@@ -60,7 +63,7 @@ describe("nft -c accepts every generated host firewall", () => {
       let checked = 0;
       for (const res of Object.values<any>(json.resource.hcloud_server)) {
         const raw: string = res.user_data;
-        const userData = raw.startsWith("#cloud-config") ? terraformRendered(raw) : Buffer.from(raw, "base64");
+        const userData = terraformRendered(raw);
         const out = scratchDir("extract");
         const check = checkUserData(userData, out);
         expect(check.problems).toEqual([]);
