@@ -38,6 +38,12 @@ export interface HcloudExampleOptions {
   readonly mailboxNodes?: readonly string[];
   /** Put a Hetzner load balancer (lb21) in front of the HAProxy nodes. @default false */
   readonly cloudLoadBalancer?: boolean;
+  /**
+   * The Hetzner load balancer sends PROXY headers, and the HAProxy frontends accept them (one
+   * declaration, both ends): the tier sees the clients' addresses instead of the balancer's.
+   * @default false
+   */
+  readonly cloudProxyProtocol?: boolean;
   /** Operator addresses allowed to SSH. @default ["198.51.100.0/24"] */
   readonly sshAllowFrom?: readonly string[];
 }
@@ -64,7 +70,9 @@ export function hcloudExample(app: Construct, options: HcloudExampleOptions = {}
     nodes: 2,
     nodeAwareRouting: true,
     adminAllowFrom: ["203.0.113.0/24"],
-    ...(options.cloudLoadBalancer ? { cloudLoadBalancer: true } : {}),
+    ...(options.cloudLoadBalancer
+      ? { cloudLoadBalancer: options.cloudProxyProtocol ? { proxyProtocol: true } : true }
+      : {}),
   });
   return stack;
 }

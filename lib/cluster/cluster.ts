@@ -439,7 +439,16 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
 
     // Cloud load balancer (before the firewall: its rules name it as a peer).
     let cloudLb: CloudLoadBalancer | undefined;
-    if (tier?.cloudLoadBalancer) {
+    if (tier?.cloudLoadBalancer && tier.acceptProxyFrom !== undefined) {
+      late.add(
+        "GRX219",
+        tier.path,
+        "acceptProxyFrom",
+        "acceptProxyFrom names proxies of your own, but the cloud load balancer is in front of the tier: the frontends " +
+          "would wait for a PROXY header that it sends only with cloudLoadBalancer.proxyProtocol.",
+        "Use cloudLoadBalancer: { proxyProtocol: true } for the cloud load balancer, or drop one of the two.",
+      );
+    } else if (tier?.cloudLoadBalancer) {
       const add = this.deployment.addLoadBalancer?.bind(this.deployment);
       if (!caps.cloudLoadBalancer.available || !add) {
         late.add(
@@ -449,16 +458,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
           `${this.platform.name} has no cloud load balancer.`,
           "Remove cloudLoadBalancer; the tier's nodes take traffic on their own addresses.",
         );
-      } else if (tier.cloudLoadBalancer.proxyProtocolV2) {
-        late.add(
-          "GRX211",
-          tier.path,
-          "cloudLoadBalancer.proxyProtocolV2",
-          "the cloud load balancer would send PROXY v2 to the tier, whose frontends do not expect it (both ends must come from one declaration).",
-          "Leave proxyProtocolV2 off: the cloud load balancer preserves client addresses without it.",
-        );
       } else {
         const lb = topology.loadBalancer!;
+        // Both ends of the PROXY hop from one field: the listeners whose frontends accept it.
+        const proxied = lb.acceptProxy?.from === "cloud-lb" ? lb.acceptProxy.frontends : [];
         const listeners = (Object.keys(PORTS) as PortKey[])
           .filter((k) => PORTS[k].server === "load-balancer")
           .filter((k) => PORTS[k].exposure === "public" || (PORTS[k].exposure === "admin" && lb.adminAllowFrom?.length))
@@ -467,12 +470,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
             portKey: k,
             port: PORTS[k].port,
             allowFrom: PORTS[k].exposure === "admin" ? [...(lb.adminAllowFrom ?? [])] : ["0.0.0.0/0", "::/0"],
+            proxyProtocol: proxied.includes(k),
           }));
         cloudListeners = listeners;
         const created = add(new Construct(tier as unknown as Construct, "cloud"), {
           listeners,
           targets: lb.nodes.map((n) => n.name),
-          proxyProtocolV2: false,
         });
         tier.setCloudLoadBalancer(created);
         cloudLb = created;

@@ -46,8 +46,13 @@ export interface TierMember {
   readonly nodeNames: readonly string[];
   /** The topology's view (without nodes: those carry the load-balancer role). */
   loadBalancerInput(domain: string): LoadBalancerInput;
-  /** Put the platform's cloud load balancer in front; `proxyProtocolV2` as asked. */
-  readonly cloudLoadBalancer?: { readonly proxyProtocolV2: boolean };
+  /**
+   * Put the platform's cloud load balancer in front. Whether it sends PROXY headers is not said
+   * here: the topology's `loadBalancer.acceptProxy` (from `loadBalancerInput`) decides both ends.
+   */
+  readonly cloudLoadBalancer?: boolean;
+  /** Proxies of the user's own in front of the tier, as given (refused together with a cloud load balancer). */
+  readonly acceptProxyFrom?: readonly string[];
   /** Called at synth with what the platform created. */
   setCloudLoadBalancer(lb: CloudLoadBalancer): void;
 }

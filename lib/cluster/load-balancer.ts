@@ -36,21 +36,47 @@ export interface LoadBalancerTierProps {
   readonly adminAllowFrom?: readonly string[];
   /** PROXY protocol towards postfix and gromox (one declaration for both ends). @default as LoadBalancerInput */
   readonly proxyProtocol?: ProxyProtocolInput;
+  /**
+   * A proxy of your own in front of the tier (no cloud load balancer): its addresses/CIDRs. The
+   * public frontends then expect a PROXY header (v1 or v2) on every connection and take the
+   * client's address from it; HAProxy refuses connections from anyone else. For the platform's
+   * cloud load balancer use `cloudLoadBalancer: { proxyProtocol: true }` instead.
+   * @default undefined: clients connect directly, no PROXY header is expected
+   */
+  readonly acceptProxyFrom?: readonly string[];
   readonly pools?: LoadBalancerInput["pools"];
   /**
    * Put the platform's cloud load balancer in front of the tier (AWS: an internet-facing NLB
-   * with security groups, TCP listeners for every public port; client addresses are preserved).
-   * `proxyProtocolV2` would make the NLB send PROXY v2 to the tier, which the tier's frontends
-   * do not accept yet: asking for it is an error (GRX211) rather than a broken hop.
+   * with security groups, TCP listeners for every public port, client addresses preserved for
+   * instance targets; Hetzner: a load balancer whose services reach the tier over the private
+   * network, which hides client addresses unless it sends PROXY).
+   *
+   * `proxyProtocol: true` is the one declaration of the PROXY hop from the cloud load balancer
+   * into the tier: it becomes the topology's `acceptProxyFrom: "cloud-lb"`, from which both the
+   * tier's public frontends (HAProxy `accept-proxy`, nginx `listen … proxy_protocol` + realip)
+   * and the cloud load balancer (AWS target groups `proxy_protocol_v2`, Hetzner services
+   * `proxyprotocol`) are rendered. The admin frontend never takes it (an NLB keeps admins'
+   * addresses anyway; Hetzner does not forward it).
    * @default undefined: no cloud load balancer; the tier's nodes take traffic on their own addresses
    */
-  readonly cloudLoadBalancer?: boolean | { readonly proxyProtocolV2?: boolean };
+  readonly cloudLoadBalancer?:
+    | boolean
+    | {
+        /** @default false */
+        readonly proxyProtocol?: boolean;
+        /** @deprecated the old name of `proxyProtocol` (the Hetzner load balancer's version is undocumented). */
+        readonly proxyProtocolV2?: boolean;
+      };
 }
 
 export class LoadBalancerTier extends Construct implements TierMember {
   public readonly nodes: LoadBalancerNode[] = [];
   public readonly path: string;
-  public readonly cloudLoadBalancer?: { readonly proxyProtocolV2: boolean };
+  public readonly cloudLoadBalancer?: boolean;
+  /** The cloud load balancer sends PROXY headers into the tier (`cloudLoadBalancer.proxyProtocol`). */
+  public readonly cloudProxyProtocol: boolean = false;
+  /** Proxies of the user's own in front of the tier (`acceptProxyFrom`), as given. */
+  public readonly acceptProxyFrom?: readonly string[];
   /** The cloud load balancer (after synth, when asked for). */
   public cloud?: CloudLoadBalancer;
   private readonly cluster: ClusterContext;
@@ -80,10 +106,11 @@ export class LoadBalancerTier extends Construct implements TierMember {
       }
     }
     if (props.cloudLoadBalancer) {
-      const v2 =
-        typeof props.cloudLoadBalancer === "object" ? (props.cloudLoadBalancer.proxyProtocolV2 ?? false) : false;
-      this.cloudLoadBalancer = { proxyProtocolV2: v2 };
+      const c = props.cloudLoadBalancer;
+      this.cloudLoadBalancer = true;
+      this.cloudProxyProtocol = typeof c === "object" ? (c.proxyProtocol ?? c.proxyProtocolV2 ?? false) : false;
     }
+    if (props.acceptProxyFrom !== undefined) this.acceptProxyFrom = [...props.acceptProxyFrom];
     this.cluster.registerLoadBalancerTier(this);
   }
 
@@ -105,6 +132,11 @@ export class LoadBalancerTier extends Construct implements TierMember {
       ...(p.nodeAwareRouting !== undefined ? { nodeAwareRouting: p.nodeAwareRouting } : {}),
       ...(p.adminAllowFrom !== undefined ? { adminAllowFrom: p.adminAllowFrom } : {}),
       ...(p.proxyProtocol !== undefined ? { proxyProtocol: p.proxyProtocol } : {}),
+      ...(this.cloudProxyProtocol
+        ? { acceptProxyFrom: "cloud-lb" as const }
+        : p.acceptProxyFrom !== undefined && !this.cloudLoadBalancer
+          ? { acceptProxyFrom: p.acceptProxyFrom }
+          : {}),
       ...(p.pools !== undefined ? { pools: p.pools } : {}),
     };
   }

@@ -110,7 +110,11 @@ export interface PlatformCapabilities {
   readonly sharedStorage: "managed" | "nfs-node" | "none";
   /** `addManagedDatabase` exists (AWS RDS for MariaDB). */
   readonly managedDatabase: boolean;
-  /** `addLoadBalancer` exists; whether it can send PROXY protocol v2 to the targets. */
+  /**
+   * `addLoadBalancer` exists; whether it sends PROXY protocol v2 (rather than an undocumented
+   * version). The tier's frontends read v1 and v2 alike, so a cloud load balancer in front of the
+   * tier needs only `available`; v2 matters where gromox itself reads the header.
+   */
   readonly cloudLoadBalancer: { readonly available: boolean; readonly proxyProtocolV2: boolean };
   /** Separate block volumes can be attached (mailbox data, database data). */
   readonly blockVolumes: boolean;
@@ -307,14 +311,19 @@ export interface CloudLoadBalancerListener {
   readonly port: number;
   /** CIDRs allowed to reach this listener (`0.0.0.0/0`, `::/0`, or the admin allow list). */
   readonly allowFrom: readonly string[];
+  /**
+   * Send a PROXY header to the targets on this listener (AWS: target group `proxy_protocol_v2`;
+   * Hetzner: service `proxyprotocol`). Set exactly for the frontends the topology's
+   * `loadBalancer.acceptProxy` names (`acceptProxyFrom: "cloud-lb"`), whose binds then expect it:
+   * both ends of the hop come from that one field. The tier reads PROXY v1 and v2 alike.
+   */
+  readonly proxyProtocol: boolean;
 }
 
 export interface CloudLoadBalancerSpec {
   readonly listeners: readonly CloudLoadBalancerListener[];
   /** Names of the load-balancer-tier machines to forward to (same port). */
   readonly targets: readonly string[];
-  /** Send PROXY protocol v2 to the targets. */
-  readonly proxyProtocolV2: boolean;
 }
 
 export interface CloudLoadBalancer {

@@ -4,10 +4,12 @@
  */
 import { GrommunioValidationError, IssueCollector, ValidationIssue } from "./errors";
 import {
+  AcceptProxy,
   ClusterInput,
   ClusterNode,
   DatabaseEndpoint,
   HUB_DAEMONS,
+  LoadBalancerInput,
   LoadBalancerTierSpec,
   NODE_ROLES,
   NodeInput,
@@ -685,6 +687,7 @@ function resolveLoadBalancer(
       "Set proxyProtocol.imap and proxyProtocol.pop3 to false with nginx, or use haproxy.",
     );
   }
+  const acceptProxy = resolveAcceptProxy(lb.acceptProxyFrom, path, c);
   const pools = new Map<OptionalPool, PoolMember[]>();
   for (const [key, members] of Object.entries(lb.pools ?? {})) {
     if (!OPTIONAL_POOLS.includes(key as OptionalPool)) {
@@ -735,7 +738,38 @@ function resolveLoadBalancer(
     nodeAwareRouting: lb.nodeAwareRouting ?? false,
     ...(lb.adminAllowFrom !== undefined ? { adminAllowFrom: [...lb.adminAllowFrom] } : {}),
     proxyProtocol: pp,
+    ...(acceptProxy ? { acceptProxy } : {}),
     pools: new Map([...pools.entries()].sort(([a], [b]) => a.localeCompare(b))),
     nodes: lbNodes,
   };
+}
+
+/** The tier's public frontends (what a cloud load balancer or a proxy in front forwards). */
+export const PUBLIC_FRONTENDS: readonly PortKey[] = (Object.keys(PORTS) as PortKey[]).filter(
+  (k) => PORTS[k].server === "load-balancer" && PORTS[k].exposure === "public",
+);
+
+function resolveAcceptProxy(
+  from: LoadBalancerInput["acceptProxyFrom"],
+  path: string,
+  c: IssueCollector,
+): AcceptProxy | undefined {
+  if (from === undefined) return undefined;
+  if (from === "cloud-lb") return { from, frontends: PUBLIC_FRONTENDS };
+  const bad = Array.isArray(from) ? from.filter((a) => typeof a !== "string" || !isCidrOrAddress(a)) : [];
+  if (!Array.isArray(from) || from.length === 0 || bad.length > 0) {
+    c.add(
+      "GRX045",
+      path,
+      "acceptProxyFrom",
+      !Array.isArray(from)
+        ? `${JSON.stringify(from)} is neither "cloud-lb" nor a list of addresses.`
+        : from.length === 0
+          ? "the list of PROXY senders is empty: every connection would be refused."
+          : `${bad.map((a) => JSON.stringify(a)).join(", ")} ${bad.length === 1 ? "is" : "are"} not an address or CIDR.`,
+      'Give "cloud-lb" (the platform\'s load balancer), the addresses of your own proxies (e.g. 10.0.0.0/24), or omit it.',
+    );
+    return undefined;
+  }
+  return { from: [...(from as readonly string[])], frontends: PUBLIC_FRONTENDS };
 }

@@ -120,6 +120,19 @@ export interface LoadBalancerInput {
   readonly adminAllowFrom?: readonly string[];
   /** The one PROXY-protocol declaration: both the LB and postfix/gromox are rendered from it. */
   readonly proxyProtocol?: ProxyProtocolInput;
+  /**
+   * Who sends the tier a PROXY header (v1 or v2) in front of every client connection on its public
+   * frontends (25, 587, 993, 995, 80, 443; not the admin frontend): HAProxy binds them with
+   * `accept-proxy`, nginx listens with `proxy_protocol` and takes the client address from the
+   * header (realip). Connections without the header are refused there.
+   * - `"cloud-lb"`: the platform's cloud load balancer (AWS NLB `proxy_protocol_v2`, Hetzner
+   *   `proxyprotocol`), which is configured from this same field; only it can reach those ports
+   *   (firewall plan), so every header is believed;
+   * - CIDRs/addresses: a proxy of your own; HAProxy refuses connections from anywhere else, nginx
+   *   believes headers from these only.
+   * @default undefined: clients connect to the tier directly (no PROXY header expected)
+   */
+  readonly acceptProxyFrom?: "cloud-lb" | readonly string[];
   /** Extra HTTP pools (grommunio-chat, -meet, -files, -office, -archive, auth). */
   readonly pools?: Partial<Record<OptionalPool, readonly PoolMemberInput[]>>;
 }
@@ -205,6 +218,14 @@ export interface PoolMember {
   readonly tls: boolean;
 }
 
+/** The PROXY header the tier expects in front of client connections (`acceptProxyFrom`). */
+export interface AcceptProxy {
+  /** `cloud-lb`: the platform's cloud load balancer; else the CIDRs/addresses whose headers count. */
+  readonly from: "cloud-lb" | readonly string[];
+  /** The frontends that expect it: every public frontend of the tier (never the admin frontend). */
+  readonly frontends: readonly PortKey[];
+}
+
 export interface LoadBalancerTierSpec {
   readonly flavor: "haproxy" | "nginx";
   readonly publicName: string;
@@ -212,6 +233,8 @@ export interface LoadBalancerTierSpec {
   /** undefined: no admin frontend. */
   readonly adminAllowFrom?: readonly string[];
   readonly proxyProtocol: ProxyProtocol;
+  /** undefined: clients connect directly, no PROXY header is expected. */
+  readonly acceptProxy?: AcceptProxy;
   readonly pools: ReadonlyMap<OptionalPool, readonly PoolMember[]>;
   readonly nodes: readonly ClusterNode[];
 }

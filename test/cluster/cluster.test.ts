@@ -246,7 +246,7 @@ describe("GrommunioCluster: coded validation errors (GRX2xx), all collected", ()
     expect(issue(err, "GRX209")).toMatchObject({ path: "t/mail/lb", field: "nodes" });
   });
 
-  test("GRX210/GRX211: cloud load balancer unavailable, or PROXY v2 the tier would not accept", () => {
+  test("GRX210/GRX219: cloud load balancer unavailable, or a proxy of one's own behind it", () => {
     const err = synthError(
       fakeCluster((c) => {
         minimal(c);
@@ -258,13 +258,35 @@ describe("GrommunioCluster: coded validation errors (GRX2xx), all collected", ()
       fakeCluster(
         (c) => {
           minimal(c);
-          new LoadBalancerTier(c, "lb", { flavor: "haproxy", cloudLoadBalancer: { proxyProtocolV2: true } });
+          new LoadBalancerTier(c, "lb", {
+            flavor: "haproxy",
+            cloudLoadBalancer: { proxyProtocol: true },
+            acceptProxyFrom: ["10.0.0.0/8"],
+          });
         },
         {},
         { cloudLoadBalancer: { available: true, proxyProtocolV2: true } },
       ).stack,
     );
-    expect(issue(err2, "GRX211").field).toBe("cloudLoadBalancer.proxyProtocolV2");
+    expect(issue(err2, "GRX219")).toMatchObject({ path: "t/mail/lb", field: "acceptProxyFrom" });
+  });
+
+  test("acceptProxyFrom (a proxy of one's own): the topology's frontends expect PROXY; bad entries are GRX045", () => {
+    const { cluster } = fakeCluster((c) => {
+      minimal(c);
+      new LoadBalancerTier(c, "lb", { flavor: "haproxy", acceptProxyFrom: ["192.0.2.0/28"] });
+    });
+    expect(cluster.topology.loadBalancer!.acceptProxy).toEqual({
+      from: ["192.0.2.0/28"],
+      frontends: ["publicSmtp", "publicSubmission", "publicImaps", "publicPop3s", "publicHttp", "publicHttps"],
+    });
+    const err = synthError(
+      fakeCluster((c) => {
+        minimal(c);
+        new LoadBalancerTier(c, "lb", { flavor: "haproxy", acceptProxyFrom: ["not-a-cidr"] });
+      }).stack,
+    );
+    expect(issue(err, "GRX045").field).toBe("acceptProxyFrom");
   });
 
   test("GRX212/GRX213: config change policy and OS the platform does not support", () => {

@@ -388,6 +388,29 @@ describe("AWS managed services", () => {
       true,
     );
   });
+
+  test("NLB with proxyProtocol: PROXY v2 on the public target groups, accept-proxy on exactly those binds", () => {
+    const { json } = synthAws((c) => {
+      for (const n of ["mail1", "mail2"]) new GromoxNode(c, n, { admin: n === "mail1" });
+      new ClassicNode(c, "classic1");
+      new LoadBalancerTier(c, "lb", {
+        flavor: "haproxy",
+        adminAllowFrom: ["203.0.113.0/24"],
+        cloudLoadBalancer: { proxyProtocol: true },
+      });
+    });
+    const tgs = resources(json, "aws_lb_target_group").map(([, t]) => t);
+    const v2 = (port: number) => tgs.find((t) => t.port === port)!.proxy_protocol_v2;
+    for (const port of [25, 80, 443, 587, 993, 995]) expect([port, v2(port)]).toEqual([port, true]);
+    // The admin frontend takes no PROXY header: the NLB keeps the admins' addresses (instance targets).
+    expect(v2(8443)).toBe(false);
+    const cfg = decodedFile(cloudConfigOf(json, "lb/lb1").config, "/etc/haproxy/haproxy.cfg").content;
+    const binds = cfg.split("\n").filter((l) => /^\s+bind /.test(l));
+    for (const port of [25, 80, 443, 587, 993, 995]) {
+      expect(binds.find((b) => b.includes(`:${port} `) || b.endsWith(`:${port}`))).toMatch(/ accept-proxy/);
+    }
+    expect(binds.find((b) => b.includes(":8443 "))).not.toMatch(/accept-proxy/);
+  });
 });
 
 describe("AWS user-data", () => {
@@ -443,7 +466,7 @@ describe("AWS validation", () => {
   test("validation errors are collected and thrown together", () => {
     const { stack } = buildAws((c) => {
       new GromoxNode(c, "mailbox"); // GRX201 + GRX204
-      new LoadBalancerTier(c, "lb", { flavor: "haproxy", cloudLoadBalancer: { proxyProtocolV2: true } });
+      new LoadBalancerTier(c, "lb", { flavor: "haproxy", cloudLoadBalancer: { proxyProtocol: true } });
     });
     let err: GrommunioValidationError | undefined;
     try {

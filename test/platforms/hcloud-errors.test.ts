@@ -132,11 +132,10 @@ describe("Hetzner platform coded errors (GRX260–GRX279)", () => {
     names.forEach((n, i) => machine(deployment, cluster, n, `10.10.10.${20 + i}`));
     deployment.addLoadBalancer(new Construct(cluster, "lb"), {
       listeners: [
-        { portKey: "publicHttps", port: 443, allowFrom: ["0.0.0.0/0"] },
-        { portKey: "publicHttp", port: 443, allowFrom: ["::/0"] },
+        { portKey: "publicHttps", port: 443, allowFrom: ["0.0.0.0/0"], proxyProtocol: false },
+        { portKey: "publicHttp", port: 443, allowFrom: ["::/0"], proxyProtocol: false },
       ],
       targets: [...names, "ghost"],
-      proxyProtocolV2: false,
     });
     expect(codes(issues)).toEqual(["GRX268", "GRX269", "GRX270"]);
     expect(issues[2]!.message).toBe('load balancer target "ghost" is not a machine of this cluster.');

@@ -192,6 +192,37 @@ describe("examples/hcloud with a Hetzner load balancer", () => {
   });
 });
 
+describe("examples/hcloud with a Hetzner load balancer sending PROXY (cloudLoadBalancer.proxyProtocol)", () => {
+  const { json, stack } = synthExample({ cloudLoadBalancer: true, cloudProxyProtocol: true });
+
+  test("every forwarded service sends PROXY, and the HAProxy binds behind them accept it", () => {
+    const services = Object.values<Res>(json.resource.hcloud_load_balancer_service);
+    expect(services.map((s) => [s.listen_port, s.proxyprotocol]).sort((a, b) => a[0] - b[0])).toEqual(
+      [25, 80, 443, 587, 993, 995].map((p) => [p, true]),
+    );
+    for (const name of ["lb1.example.com", "lb2.example.com"]) {
+      const lb = Object.values<Res>(json.resource.hcloud_server).find((s) => s.name === name)!;
+      const cfg = fileContent(
+        parse(decodeUserData(lb.user_data), { version: "1.1" }).write_files.find(
+          (f: Res) => f.path === "/etc/haproxy/haproxy.cfg",
+        ),
+      );
+      const binds = cfg.split("\n").filter((l: string) => /^\s+bind /.test(l));
+      expect(
+        binds.filter((b: string) => b.includes("accept-proxy")).map((b: string) => b.trim().split(" ")[1]),
+      ).toEqual([":80", ":443", ":993", ":995", ":25", ":587"]);
+      // The admin frontend is not forwarded by the Hetzner LB (it cannot filter sources): direct, no PROXY.
+      expect(binds.find((b: string) => b.includes(":8443"))).not.toMatch(/accept-proxy/);
+    }
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === "@cdktf/warn")
+      .map((m) => String(m.data));
+    expect(warnings.some((w) => /without PROXY protocol/.test(w))).toBe(false);
+  });
+});
+
 describe("SharedStorage on Hetzner Cloud: an NFS server node", () => {
   test("nfs1 with its own volume; its nftables admits 2049 only from the nodes that open maildirs", () => {
     const stack = new TerraformStack(Testing.app(), "shared");

@@ -49,8 +49,12 @@ export interface HcloudRunOptions {
   readonly gzip?: boolean;
 }
 
-/** The cluster's load-balancer frontends as cloud listeners (what the cluster hands the platform). */
-export function frontendListeners(topology: Topology): CloudLoadBalancerListener[] {
+/**
+ * The cluster's load-balancer frontends as cloud listeners (what the cluster hands the platform):
+ * PROXY on the public ones when `proxyProtocol` (the cluster derives it from the topology's
+ * `acceptProxy`), never on the admin frontend.
+ */
+export function frontendListeners(topology: Topology, proxyProtocol = true): CloudLoadBalancerListener[] {
   return (Object.keys(PORTS) as PortKey[])
     .filter((k) => PORTS[k].server === "load-balancer")
     .filter((k) => PORTS[k].exposure === "public" || topology.loadBalancer?.adminAllowFrom !== undefined)
@@ -59,6 +63,7 @@ export function frontendListeners(topology: Topology): CloudLoadBalancerListener
       port: PORTS[k].port,
       allowFrom:
         PORTS[k].exposure === "public" ? ["0.0.0.0/0", "::/0"] : [...(topology.loadBalancer?.adminAllowFrom ?? [])],
+      proxyProtocol: proxyProtocol && PORTS[k].exposure === "public",
     }));
 }
 
@@ -132,9 +137,8 @@ export function runHcloud(input: ClusterInput, options: HcloudRunOptions = {}): 
   let lbAddresses: readonly string[] = [];
   if (options.cloudLoadBalancer) {
     const lb = deployment.addLoadBalancer(new Construct(cluster, "load-balancer"), {
-      listeners: options.listeners ?? frontendListeners(topology),
+      listeners: options.listeners ?? frontendListeners(topology, options.proxyProtocol ?? true),
       targets: lbNodes.map((n) => n.name),
-      proxyProtocolV2: options.proxyProtocol ?? true,
     });
     lbAddresses = lb.privateIpv4s ?? [];
   }

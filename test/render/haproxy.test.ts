@@ -10,6 +10,7 @@ import {
   validateHaproxy,
   when,
   HaproxyOptions,
+  PROXY_FROM_LIST_PATH,
 } from "../../lib/render/haproxy";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { docHaproxyConfig } from "../doc-haproxy";
@@ -503,5 +504,64 @@ describe("serializeHaproxyConfig", () => {
       sections: [{ kind: "global", directives: [{ keyword: "description", args: ['a "b" c'] }] }],
     });
     expect(out).toBe('global\n    description "a \\"b\\" c"\n');
+  });
+});
+
+describe("renderHaproxy: PROXY from a cloud load balancer or a proxy of one's own (acceptProxyFrom)", () => {
+  const withLb = (acceptProxyFrom: "cloud-lb" | string[], more: Partial<ClusterInput> = {}) =>
+    documentedLayout({ loadBalancer: { ...documentedLayout().loadBalancer!, acceptProxyFrom }, ...more });
+  const bindsOf = (cfg: string, fe: string) => section(cfg, `frontend ${fe}`).filter((l) => l.startsWith("bind "));
+
+  test("cloud-lb: accept-proxy on every public bind (IPv6 too), never on the admin frontend", () => {
+    const base = withLb("cloud-lb");
+    const input = { ...base, nodes: base.nodes.map((n) => (n.name === "lb1" ? { ...n, ipv6: "2001:db8::10" } : n)) };
+    const cfg = cfgOf(input);
+    expect(bindsOf(cfg, "fe_http")).toEqual([
+      "bind :80 accept-proxy",
+      "bind :::80 v6only accept-proxy",
+      "bind :443 accept-proxy ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1",
+      "bind :::443 v6only accept-proxy ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1",
+    ]);
+    for (const fe of ["fe_smtp", "fe_submission", "fe_imaps", "fe_pop3s"]) {
+      expect(bindsOf(cfg, fe).every((b) => b.includes(" accept-proxy"))).toBe(true);
+    }
+    expect(bindsOf(cfg, "fe_admin").some((b) => b.includes("accept-proxy"))).toBe(false);
+    expect(section(cfg, "frontend fe_admin")).toContain("tcp-request connection reject unless admin_allowed");
+  });
+
+  test("cloud-lb: the block lists judge the client's address (tcp-request session), every header is believed", () => {
+    const cfg = cfgOf(withLb("cloud-lb"));
+    for (const fe of ["fe_http", "fe_smtp", "fe_imaps"]) {
+      const lines = section(cfg, `frontend ${fe}`);
+      expect(lines).toContain("tcp-request session reject if blocked");
+      expect(lines.some((l) => l.startsWith("tcp-request connection"))).toBe(false);
+      expect(lines.some((l) => l.includes("proxy_sender"))).toBe(false);
+    }
+    expect(render(withLb("cloud-lb")).map((f) => f.path)).not.toContain(PROXY_FROM_LIST_PATH);
+    // X-Real-IP and the PROXY v2 header towards postfix/gromox carry src, the header's address.
+    expect(section(cfg, "frontend fe_http")).toContain("http-request set-header X-Real-IP %[src]");
+    expect(section(cfg, "backend be_smtp").some((l) => l.endsWith("send-proxy-v2"))).toBe(true);
+  });
+
+  test("a list of proxies: refused from anyone else before the header, listed in proxy-from.lst", () => {
+    const files = render(withLb(["192.0.2.0/28", "2001:db8:1::7"]));
+    const list = files.find((f) => f.path === PROXY_FROM_LIST_PATH)!;
+    expect(list).toMatchObject({ mode: "0640", owner: "root:haproxy" });
+    expect(list.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["192.0.2.0/28", "2001:db8:1::7"]);
+    const cfg = files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
+    for (const fe of ["fe_http", "fe_submission"]) {
+      const lines = section(cfg, `frontend ${fe}`);
+      expect(lines).toContain(`acl proxy_sender src -f ${PROXY_FROM_LIST_PATH}`);
+      const conn = lines.indexOf("tcp-request connection reject unless proxy_sender");
+      const sess = lines.indexOf("tcp-request session reject if blocked");
+      expect(conn).toBeGreaterThan(-1);
+      expect(sess).toBeGreaterThan(conn);
+    }
+    expect(aclOrderProblems(cfg)).toEqual([]);
+  });
+
+  test("without acceptProxyFrom nothing changes: connection-level block lists, no accept-proxy", () => {
+    expect(docCfg).not.toMatch(/accept-proxy|tcp-request session/);
+    expect(section(docCfg, "frontend fe_http")).toContain("tcp-request connection reject if blocked");
   });
 });

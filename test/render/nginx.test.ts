@@ -659,3 +659,45 @@ describe("validateNginx: coded errors", () => {
     ]);
   });
 });
+
+describe("renderNginx: PROXY from a cloud load balancer or a proxy of one's own (acceptProxyFrom)", () => {
+  const statements = (acceptProxyFrom: "cloud-lb" | string[]) =>
+    render(docInput({ acceptProxyFrom })).flatMap((f) => flatten(parseNginx(f.content)));
+  const servers = (all: ReturnType<typeof statements>) =>
+    all.filter((x) => x.stmt.name === "server" && x.stmt.children);
+  const listenOf = (s: Stmt) => children(s.children!, "listen").map((l) => l.args.join(" "));
+
+  test("cloud-lb: proxy_protocol on every public listen, realip from the header (any sender), admin untouched", () => {
+    const all = statements("cloud-lb");
+    const byPort = new Map(servers(all).map((x) => [listenOf(x.stmt)[0]!.split(" ")[0]!, x.stmt]));
+    for (const port of ["80", "443", "25", "587", "993", "995"]) {
+      expect([port, listenOf(byPort.get(port)!)[0]]).toEqual([port, expect.stringMatching(/ proxy_protocol$/)]);
+      expect(children(byPort.get(port)!.children!, "set_real_ip_from").map((d) => d.args[0])).toEqual([
+        "0.0.0.0/0",
+        "::/0",
+      ]);
+    }
+    for (const port of ["80", "443"]) {
+      expect(children(byPort.get(port)!.children!, "real_ip_header").map((d) => d.args[0])).toEqual(["proxy_protocol"]);
+    }
+    // stream servers: realip has no header directive there, the PROXY header is the source.
+    expect(children(byPort.get("587")!.children!, "real_ip_header")).toEqual([]);
+    expect(listenOf(byPort.get("8443")!)).toEqual(["8443 ssl http2"]);
+    expect(children(byPort.get("8443")!.children!, "set_real_ip_from")).toEqual([]);
+  });
+
+  test("a list of proxies: only their headers are believed", () => {
+    const all = statements(["192.0.2.0/28", "2001:db8:1::7"]);
+    const https = servers(all).find((x) => listenOf(x.stmt)[0]!.startsWith("443"))!.stmt;
+    expect(children(https.children!, "set_real_ip_from").map((d) => d.args[0])).toEqual([
+      "192.0.2.0/28",
+      "2001:db8:1::7",
+    ]);
+  });
+
+  test("without acceptProxyFrom: no proxy_protocol listen, no realip", () => {
+    const all = render(docInput()).flatMap((f) => flatten(parseNginx(f.content)));
+    expect(all.some((x) => x.stmt.name === "listen" && x.stmt.args.includes("proxy_protocol"))).toBe(false);
+    expect(all.some((x) => x.stmt.name === "set_real_ip_from" || x.stmt.name === "real_ip_header")).toBe(false);
+  });
+});

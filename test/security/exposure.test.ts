@@ -188,8 +188,8 @@ describe("the admin port (8443) and SSH", () => {
       allowWorldSsh: false,
       loadBalancerPath: "stack/mail/lb",
       cloudListeners: [
-        { portKey: "publicHttps", port: 443, allowFrom: ["0.0.0.0/0", "::/0"] },
-        { portKey: "publicAdmin", port: 8443, allowFrom: ["::/0"] },
+        { portKey: "publicHttps", port: 443, allowFrom: ["0.0.0.0/0", "::/0"], proxyProtocol: false },
+        { portKey: "publicAdmin", port: 8443, allowFrom: ["::/0"], proxyProtocol: false },
       ],
     });
     expect(issues).toMatchObject([{ code: "GRX451", path: "stack/mail/lb", field: "adminAllowFrom" }]);
@@ -197,12 +197,12 @@ describe("the admin port (8443) and SSH", () => {
 });
 
 describe("through the constructs: synthesis fails, with every other error collected", () => {
-  test("AWS: every exposure problem at once, with the other synth-time errors (GRX211)", () => {
+  test("AWS: every exposure problem at once, with the other synth-time errors (GRX219)", () => {
     const { stack, cluster } = buildShape(
       "aws",
       EXAMPLE_SHAPE,
       { sshAllowFrom: ["::/0"] },
-      { adminAllowFrom: ["0.0.0.0/0"], cloudLoadBalancer: { proxyProtocolV2: true } },
+      { adminAllowFrom: ["0.0.0.0/0"], cloudLoadBalancer: true, acceptProxyFrom: ["10.0.0.0/8"] },
     );
     cluster.connections("mailbox").allowFrom(Peer.anyIpv4(), Port.of("exmdb"));
     cluster.connections("classic").allowFrom(Peer.cidr("192.0.2.0/24"), Port.of("relay"));
@@ -214,7 +214,7 @@ describe("through the constructs: synthesis fails, with every other error collec
     }
     expect(error).toBeInstanceOf(GrommunioValidationError);
     const issues = (error as GrommunioValidationError).issues;
-    expect((error as GrommunioValidationError).codes).toEqual(["GRX211", "GRX450", "GRX451", "GRX452"]);
+    expect((error as GrommunioValidationError).codes).toEqual(["GRX219", "GRX450", "GRX451", "GRX452"]);
     expect(issues.filter((i) => i.code === "GRX450").map((i) => i.path)).toEqual([
       "security-aws/mail/firewall/classic/relay-from-192-0-2-0-24",
       "security-aws/mail/firewall/mailbox/exmdb-from-0-0-0-0-0",

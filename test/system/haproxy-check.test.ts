@@ -115,6 +115,19 @@ describe("haproxy -c -dW on the generated configuration", () => {
     expect(r.status).toBe(0);
   });
 
+  test.each([
+    ["cloud-lb", "cloud-lb" as const],
+    ["a list of proxies", ["192.0.2.0/28", "2001:db8:1::7"]],
+  ])("PROXY into the tier (acceptProxyFrom %s), IPv6 binds too: valid, zero warnings", (_, acceptProxyFrom) => {
+    const base = largeLayout({ loadBalancer: { ...largeLayout().loadBalancer!, acceptProxyFrom } });
+    const input = { ...base, nodes: base.nodes.map((n) => (n.name === "lb2" ? { ...n, ipv6: "2001:db8::6" } : n)) };
+    for (const node of ["lb1", "lb2"]) {
+      const r = check(input, node);
+      expect([node, r.stdout]).toEqual([node, "Configuration file is valid\n"]);
+      expect(r.status).toBe(0);
+    }
+  });
+
   test("options: backend CA verification, IPv6 binds, HTTP/1.0 drop: valid, zero warnings", () => {
     const input = documentedLayout({
       nodes: documentedLayout().nodes.map((n) => (n.name === "lb1" ? { ...n, ipv6: "2001:db8::10" } : n)),

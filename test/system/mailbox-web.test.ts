@@ -160,7 +160,7 @@ describe("nginx -t: Debian's nginx.conf + the mailbox site + the packaged snippe
 });
 
 describe("running: the load balancer's X-Real-IP reaches gromox-http, nobody else's", () => {
-  const NET = "127.0.87";
+  const NET = "127.0.88";
   const MAIL = `${NET}.30`;
   const LB = `${NET}.10`;
   const STRANGER = `${NET}.99`;

@@ -133,6 +133,19 @@ describe("nginx -t on the generated configuration", () => {
     }
   });
 
+  test.each([
+    ["cloud-lb", "cloud-lb" as const],
+    ["a list of proxies", ["192.0.2.0/28", "2001:db8:1::7"]],
+  ])("PROXY into the tier (acceptProxyFrom %s), IPv6 listens too: valid, no warning", (_, acceptProxyFrom) => {
+    const base = largeLayout({ loadBalancer: nginxLb({ publicName: "mail.example.com", acceptProxyFrom }) });
+    const input = { ...base, nodes: base.nodes.map((n) => (n.name === "lb2" ? { ...n, ipv6: "2001:db8::6" } : n)) };
+    for (const node of ["lb1", "lb2"]) {
+      const r = check(input, node);
+      expect([node, r.stdout]).toEqual([node, OK]);
+      expect(r.status).toBe(0);
+    }
+  });
+
   // The certificate directory must exist on the host: runInSandbox creates bind targets.
   test("no admin server and no classic nodes; certificate outside /etc/nginx: valid", () => {
     const base = documentedLayout({ loadBalancer: nginxLb({ adminAllowFrom: undefined }) });

@@ -15,8 +15,8 @@ export interface SmtpReply {
 export interface SmtpConnectOptions {
   /** Source address of the TCP connection (e.g. a loopback address standing for a node). */
   readonly localAddress?: string;
-  /** Sent before anything else, e.g. `proxyV1Header(...)`. */
-  readonly preamble?: string;
+  /** Sent before anything else, e.g. `proxyV1Header(...)` or `proxyV2Header(...)`. */
+  readonly preamble?: string | Buffer;
   /** Per-reply timeout. @default 10000 */
   readonly timeoutMs?: number;
 }
@@ -24,6 +24,18 @@ export interface SmtpConnectOptions {
 /** `PROXY TCP4 <src> <dst> <sport> <dport>\r\n` (PROXY protocol v1, as HAProxy `send-proxy`). */
 export function proxyV1Header(src: string, dst: string, srcPort: number, dstPort: number): string {
   return `PROXY TCP4 ${src} ${dst} ${srcPort} ${dstPort}\r\n`;
+}
+
+/** A PROXY protocol v2 header (PROXY command, TCP over IPv4), as an AWS NLB or HAProxy `send-proxy-v2` sends it. */
+export function proxyV2Header(src: string, dst: string, srcPort: number, dstPort: number): Buffer {
+  const signature = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+  const addresses = Buffer.alloc(12);
+  src.split(".").forEach((o, i) => addresses.writeUInt8(Number(o), i));
+  dst.split(".").forEach((o, i) => addresses.writeUInt8(Number(o), 4 + i));
+  addresses.writeUInt16BE(srcPort, 8);
+  addresses.writeUInt16BE(dstPort, 10);
+  // version 2 + PROXY, AF_INET + STREAM, 12 address bytes
+  return Buffer.concat([signature, Buffer.from([0x21, 0x11, 0x00, 0x0c]), addresses]);
 }
 
 export class SmtpClient {

@@ -289,6 +289,22 @@ const CASES: readonly Case[] = [
     message: ['"mailbox"', '"load-balancer"', "port 443", "mailboxWeb"],
   },
   {
+    code: "GRX045",
+    title: "acceptProxyFrom with a bad entry",
+    mutate: [lb({ acceptProxyFrom: ["192.0.2.0/28", "proxy.example.com"] })],
+    path: "cluster/loadBalancer",
+    field: "acceptProxyFrom",
+    message: ['"proxy.example.com"'],
+  },
+  {
+    code: "GRX045",
+    title: "acceptProxyFrom empty",
+    mutate: [lb({ acceptProxyFrom: [] })],
+    path: "cluster/loadBalancer",
+    field: "acceptProxyFrom",
+    message: ["empty"],
+  },
+  {
     code: "GRX043",
     title: "negative reserved address count",
     mutate: [cluster({ network: { cidr: "10.10.10.0/24", reservedLow: -1 } })],

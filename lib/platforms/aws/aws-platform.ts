@@ -570,7 +570,8 @@ export class AwsDeployment implements PlatformDeployment {
         protocol: "TCP",
         vpcId: this.vpc.id,
         targetType: "instance",
-        proxyProtocolV2: spec.proxyProtocolV2,
+        // Exactly the listeners whose tier frontends expect it (acceptProxyFrom "cloud-lb").
+        proxyProtocolV2: l.proxyProtocol,
         preserveClientIp: "true",
         deregistrationDelay: "30",
         healthCheck: {

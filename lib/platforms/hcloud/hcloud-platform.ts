@@ -388,10 +388,12 @@ export class HcloudDeployment implements PlatformDeployment {
     const open = (l: CloudLoadBalancerListener) => l.allowFrom.length > 0 && l.allowFrom.every(isWorld);
     const forwarded = spec.listeners.filter(open);
     const skipped = spec.listeners.filter((l) => !open(l));
-    if (!spec.proxyProtocolV2) {
+    const plain = forwarded.filter((l) => !l.proxyProtocol);
+    if (plain.length > 0) {
       Annotations.of(scope).addWarning(
         "The Hetzner load balancer opens its own connection to each target: without PROXY protocol the " +
-          `load-balancer tier sees ${this.layout.loadBalancerIp} as every client's address (postscreen, rate limits and logs lose it).`,
+          `load-balancer tier sees ${this.layout.loadBalancerIp} as every client's address (postscreen, rate limits and logs lose it) ` +
+          `on ${plain.map((l) => `${l.portKey} (${l.port})`).join(", ")}. Set cloudLoadBalancer: { proxyProtocol: true } on the tier.`,
       );
     }
     if (skipped.length > 0) {
@@ -469,8 +471,8 @@ export class HcloudDeployment implements PlatformDeployment {
         listenPort: l.port,
         destinationPort: l.port,
         // Hetzner does not document the PROXY version; the tier (HAProxy accept-proxy, nginx
-        // proxy_protocol) reads v1 and v2 alike.
-        proxyprotocol: spec.proxyProtocolV2,
+        // proxy_protocol) reads v1 and v2 alike. On exactly the listeners whose frontends expect it.
+        proxyprotocol: l.proxyProtocol,
         healthCheck: { protocol: "tcp", port: l.port, interval: 10, timeout: 5, retries: 3 },
       });
     }

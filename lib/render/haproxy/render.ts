@@ -20,10 +20,14 @@
  * - Mailbox keys are URL-decoded and lower-cased; the login body is awaited; MailboxId is read.
  * - Every backend has health checks and `option redispatch`; the PROXY protocol is v2 and follows
  *   the topology's single declaration (gromox accepts only v2).
+ * - Behind a cloud load balancer or a proxy that sends PROXY (`loadBalancer.acceptProxy`, the same
+ *   field the platform configures the cloud load balancer from), the public binds `accept-proxy`,
+ *   the block lists become `tcp-request session` rules (they judge the client, not the proxy) and,
+ *   with a list of proxies, everyone else is refused (`proxy-from.lst`).
  */
 import { ClusterNode, OptionalPool, PoolMember, Topology } from "../../topology/model";
 import { GrommunioValidationError } from "../../topology/errors";
-import { PORTS, SOCKETS } from "../../topology/ports";
+import { PORTS, PortKey, SOCKETS } from "../../topology/ports";
 import { ConfigFile, sortFiles } from "../types";
 import {
   Acl,
@@ -44,6 +48,8 @@ import { TCP_SERVICES, poolsInOrder, validateHaproxy } from "./validate";
 
 export const HAPROXY_CFG_PATH = "/etc/haproxy/haproxy.cfg";
 export const ADMIN_ALLOW_LIST_PATH = "/etc/haproxy/admin-allow.lst";
+/** The proxies whose PROXY headers the public frontends accept (`acceptProxyFrom` as addresses). */
+export const PROXY_FROM_LIST_PATH = "/etc/haproxy/proxy-from.lst";
 export const SYSTEMD_LIMITS_PATH = "/etc/systemd/system/haproxy.service.d/limits.conf";
 
 /** Block list (one address or CIDR per line) of a frontend. */
@@ -134,6 +140,18 @@ export function renderHaproxy(topology: Topology, node: ClusterNode, options: Ha
       owner: "root:haproxy",
     });
   }
+  if (lb.acceptProxy && lb.acceptProxy.from !== "cloud-lb") {
+    files.push({
+      path: PROXY_FROM_LIST_PATH,
+      content: [
+        "# proxies that may connect to the public frontends, each with a PROXY header (LoadBalancerTier acceptProxyFrom)",
+        ...lb.acceptProxy.from,
+        "",
+      ].join("\n"),
+      mode: "0640",
+      owner: "root:haproxy",
+    });
+  }
   if (lb.nodeAwareRouting) files.push(renderMailboxMap([]));
   return sortFiles(files);
 }
@@ -152,6 +170,53 @@ function binds(node: ClusterNode, o: ResolvedHaproxyOptions, port: number, param
     { address: `:${port}`, params },
     ...(node.ipv6 !== undefined ? [{ address: `:::${port}`, params: ["v6only", ...params] }] : []),
   ];
+}
+
+/**
+ * Frontend `port` of the tier expects a PROXY header (`acceptProxyFrom`): `accept-proxy` on its
+ * binds. HAProxy then uses the header's addresses everywhere (`src`, X-Real-IP, logs, the PROXY
+ * header it sends on to postfix and gromox), except in `tcp-request connection` rules, which see
+ * the real peer (HAProxy manual, `accept-proxy`).
+ */
+function acceptsProxy(topology: Topology, key: PortKey): boolean {
+  return topology.loadBalancer?.acceptProxy?.frontends.includes(key) ?? false;
+}
+
+/**
+ * The `tcp-request` rules of a public frontend: the block list, checked against the client's
+ * address. Behind a PROXY sender that address is known only after the header, so the rule becomes
+ * a `session` rule; with a list of senders, connections from anyone else are refused first.
+ */
+function publicTcpRules(topology: Topology, key: PortKey): Rule[] {
+  if (!acceptsProxy(topology, key)) return [{ action: ["connection", "reject"], cond: when("blocked") }];
+  const listed = topology.loadBalancer!.acceptProxy!.from !== "cloud-lb";
+  return [
+    ...(listed
+      ? [
+          {
+            action: ["connection", "reject"],
+            cond: unless("proxy_sender"),
+            comment: ["only the declared proxies connect here (acceptProxyFrom); connection rules see the real peer"],
+          },
+        ]
+      : []),
+    {
+      action: ["session", "reject"],
+      cond: when("blocked"),
+      comment: ["after the PROXY header: the block list applies to the client's address, not the proxy's"],
+    },
+  ];
+}
+
+/** `accept-proxy` on the binds of a frontend that expects a PROXY header. */
+function proxyParams(topology: Topology, key: PortKey): string[] {
+  return acceptsProxy(topology, key) ? ["accept-proxy"] : [];
+}
+
+function proxySenderAcls(topology: Topology, key: PortKey): Acl[] {
+  const ap = topology.loadBalancer?.acceptProxy;
+  if (!ap || ap.from === "cloud-lb" || !acceptsProxy(topology, key)) return [];
+  return [{ name: "proxy_sender", criterion: ["src", "-f", PROXY_FROM_LIST_PATH] }];
 }
 
 function tlsBindParams(o: ResolvedHaproxyOptions): string[] {
@@ -261,6 +326,7 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
 
   // ---- fe_http: 80 (redirect) and 443 ----
   const acls: Acl[] = [
+    ...proxySenderAcls(topology, "publicHttps"),
     { name: "blocked", criterion: ["src", "-f", blockListPath("http")] },
     pathAcl("autodiscover", "/autodiscover"),
     pathAcl("ews", "/ews"),
@@ -338,9 +404,12 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
     mode: "http",
     comment: ["HTTP (redirected) and HTTPS; routing by path only, any Host"],
     settings: [d("option", "httplog"), d("option", "forwardfor")],
-    binds: [...binds(node, o, PORTS.publicHttp.port), ...binds(node, o, PORTS.publicHttps.port, tlsBindParams(o))],
+    binds: [
+      ...binds(node, o, PORTS.publicHttp.port, proxyParams(topology, "publicHttp")),
+      ...binds(node, o, PORTS.publicHttps.port, [...proxyParams(topology, "publicHttps"), ...tlsBindParams(o)]),
+    ],
     acls,
-    tcpRequest: [{ action: ["connection", "reject"], cond: when("blocked") }],
+    tcpRequest: publicTcpRules(topology, "publicHttps"),
     httpRequest,
     redirects: [{ action: ["scheme", "https", "code", "301"], cond: unless("{ ssl_fc }") }],
     httpResponse: [
@@ -386,9 +455,12 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       name: `fe_${s.name}`,
       mode: "tcp",
       settings: [d("option", "tcplog"), ...(long ? [d("timeout", "client", "30m")] : [])],
-      binds: binds(node, o, PORTS[s.frontend].port),
-      acls: [{ name: "blocked", criterion: ["src", "-f", blockListPath(s.name)] }],
-      tcpRequest: [{ action: ["connection", "reject"], cond: when("blocked") }],
+      binds: binds(node, o, PORTS[s.frontend].port, proxyParams(topology, s.frontend)),
+      acls: [
+        ...proxySenderAcls(topology, s.frontend),
+        { name: "blocked", criterion: ["src", "-f", blockListPath(s.name)] },
+      ],
+      tcpRequest: publicTcpRules(topology, s.frontend),
       defaultBackend: `be_${s.name}`,
     });
   }

@@ -19,7 +19,10 @@
  *   nginx believes X-Real-IP from the load balancers and passes it to gromox-http, which reads
  *   the client address from `X-Real-IP`, gromox.cfg `http_remote_host_hdr`), WebSocket upgrades
  *   are forwarded for the chat and meet pools;
- * - the admin server (8443) exists only with an admin allow list: `allow` per entry, `deny all`.
+ * - the admin server (8443) exists only with an admin allow list: `allow` per entry, `deny all`;
+ * - behind a cloud load balancer or a proxy that sends PROXY (`loadBalancer.acceptProxy`, the same
+ *   field the platform configures the cloud load balancer from), the public servers listen with
+ *   `proxy_protocol` and take the client's address from the header (realip, http and stream).
  *
  * Files (all `root:root 0644`): `/etc/nginx/nginx.conf` (replaces Debian's; main level, events,
  * stream, common http settings), `/etc/nginx/ssl_params`, `/etc/nginx/conf.d/grommunio-lb.conf`
@@ -34,7 +37,7 @@
  */
 import { GrommunioValidationError } from "../../topology/errors";
 import { ClusterNode, OptionalPool, PoolMember, Topology } from "../../topology/model";
-import { PORTS } from "../../topology/ports";
+import { PORTS, PortKey } from "../../topology/ports";
 import { ConfigFile, sortFiles } from "../types";
 import { NginxOptions, ResolvedNginxOptions, resolveNginxOptions } from "./options";
 import {
@@ -161,6 +164,44 @@ function listens(
   ];
 }
 
+/** The frontend expects a PROXY header (`acceptProxyFrom`): `proxy_protocol` on its listens. */
+function acceptsProxy(topology: Topology, key: PortKey): boolean {
+  return topology.loadBalancer?.acceptProxy?.frontends.includes(key) ?? false;
+}
+
+function proxyListenParams(topology: Topology, key: PortKey): string[] {
+  return acceptsProxy(topology, key) ? ["proxy_protocol"] : [];
+}
+
+/**
+ * The client's address from the PROXY header (realip): whose headers count. The cloud load
+ * balancer's addresses are not known here (an AWS NLB keeps the client's address as the peer's),
+ * and only it reaches these ports (firewall plan): every header counts, as HAProxy's
+ * `accept-proxy` does. With `acceptProxyFrom` addresses, only theirs.
+ */
+function proxySenders(topology: Topology): readonly string[] {
+  const from = topology.loadBalancer!.acceptProxy!.from;
+  return from === "cloud-lb" ? ["0.0.0.0/0", "::/0"] : from;
+}
+
+/** realip settings of an HTTP server whose listens carry `proxy_protocol` (none otherwise). */
+function httpRealIp(topology: Topology, key: PortKey): NginxNode[] {
+  if (!acceptsProxy(topology, key)) return [];
+  return [
+    withComment(
+      directive("real_ip_header", "proxy_protocol"),
+      `a PROXY header precedes every connection (acceptProxyFrom ${describeSenders(topology)}): $remote_addr`,
+      "becomes the client's address for X-Real-IP, X-Forwarded-For, the hash and the logs",
+    ),
+    ...proxySenders(topology).map((a) => directive("set_real_ip_from", a)),
+  ];
+}
+
+function describeSenders(topology: Topology): string {
+  const from = topology.loadBalancer!.acceptProxy!.from;
+  return from === "cloud-lb" ? "cloud-lb" : from.join(" ");
+}
+
 /** An `upstream` block: balancing method first (nginx requires it before `keepalive`), servers, keepalive. */
 function upstreamBlock(
   name: string,
@@ -235,7 +276,19 @@ function mainConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
       const proxied = lb.proxyProtocol[s.service];
       const long = s.service === "imap" || s.service === "pop3";
       const children: NginxNode[] = [
-        ...listens(node, o, PORTS[s.frontend].port, []),
+        ...listens(node, o, PORTS[s.frontend].port, proxyListenParams(topology, s.frontend)),
+        ...(acceptsProxy(topology, s.frontend)
+          ? [
+              withComment(
+                directive("set_real_ip_from", proxySenders(topology)[0]!),
+                `a PROXY header precedes every connection (acceptProxyFrom ${describeSenders(topology)}): $remote_addr,`,
+                "the hash and the PROXY header sent on to the classic node carry the client's address",
+              ),
+              ...proxySenders(topology)
+                .slice(1)
+                .map((a) => directive("set_real_ip_from", a)),
+            ]
+          : []),
         directive("proxy_pass", s.upstream),
         proxied
           ? withComment(
@@ -368,7 +421,8 @@ function siteConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
         "server",
         [],
         [
-          ...listens(node, o, PORTS.publicHttp.port, ["default_server"]),
+          ...listens(node, o, PORTS.publicHttp.port, ["default_server", ...proxyListenParams(topology, "publicHttp")]),
+          ...httpRealIp(topology, "publicHttp"),
           withComment(
             directive("server_name", lb.publicName),
             "any Host is served (default_server); the name is $host for HTTP/1.0 requests without Host",
@@ -451,8 +505,14 @@ function siteConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
         "server",
         [],
         [
-          ...listens(node, o, PORTS.publicHttps.port, ["ssl", "http2", "default_server"]),
+          ...listens(node, o, PORTS.publicHttps.port, [
+            "ssl",
+            "http2",
+            "default_server",
+            ...proxyListenParams(topology, "publicHttps"),
+          ]),
           directive("server_name", lb.publicName),
+          ...httpRealIp(topology, "publicHttps"),
           ...tlsServerSettings(o),
           BLANK,
           comment(
