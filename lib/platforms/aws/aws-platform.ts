@@ -34,7 +34,7 @@ import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Annotations, Fn, TerraformStack, Token } from "../../provision/cdktf";
-import { NodeRole, parseIpv4 } from "../../topology";
+import { NodeRole, PORTS, parseIpv4 } from "../../topology";
 import {
   CloudLoadBalancer,
   CloudLoadBalancerSpec,
@@ -532,7 +532,7 @@ export class AwsDeployment implements PlatformDeployment {
       ttl: 60,
       records: [db.address],
     });
-    return { resource: db, host: spec.hostname, port: 3306 };
+    return { resource: db, host: spec.hostname, port: PORTS.mysql.port };
   }
 
   public addLoadBalancer(scope: Construct, spec: CloudLoadBalancerSpec): CloudLoadBalancer {
