@@ -29,6 +29,7 @@ import {
   Database,
   GromoxNode,
   GrommunioCluster,
+  GrommunioClusterProps,
   LoadBalancerTier,
   Platform,
   ShareNothing,
@@ -48,6 +49,12 @@ export interface KvmExampleOptions {
   readonly platform?: Partial<LibvirtPlatformProps>;
   /** @default "replace" (the platform's default) */
   readonly configChangePolicy?: ConfigChangePolicy;
+  /**
+   * Package sources and the readiness report (an air-gapped site's mirror; the VM boot test's
+   * local repository, `npm run test:vm`).
+   * @default the public repositories, no report
+   */
+  readonly cluster?: Pick<GrommunioClusterProps, "repository" | "osRepository" | "readinessReport">;
 }
 
 /** Builds the KVM/libvirt example stack in `app`. */
@@ -61,6 +68,7 @@ export function kvmExample(app: Construct, options: KvmExampleOptions = {}): Ter
     storage: new ShareNothing({ volumeSizeGb: 200 }),
     database: Database.onNode({ volumeSizeGb: 50 }),
     ...(options.configChangePolicy !== undefined ? { configChangePolicy: options.configChangePolicy } : {}),
+    ...options.cluster,
   });
   for (const name of options.mailboxNodes ?? ["mail1", "mail2", "mail3"]) {
     new GromoxNode(cluster, name, { admin: name === "mail1" });

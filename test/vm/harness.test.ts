@@ -1,0 +1,110 @@
+/**
+ * Unit tests of the VM harness's host-side parts (no qemu): the cluster hub, the synthesized seeds
+ * the guests boot (the library's repository override and readiness report in every node's
+ * user-data; Terraform references replaced by provider-like test values).
+ */
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { READINESS_SCRIPT, SOURCES_LIST_PATH } from "../../lib/provision";
+import { startHub } from "./hub";
+import { synthesizeKvmExample, testValues } from "./stack";
+
+function frame(dst: string, src: string, payload: string): Buffer {
+  const body = Buffer.concat([
+    Buffer.from(dst.replace(/:/g, ""), "hex"),
+    Buffer.from(src.replace(/:/g, ""), "hex"),
+    Buffer.from(payload),
+  ]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+async function peer(port: number): Promise<{ sock: net.Socket; received: () => string }> {
+  const sock = net.createConnection(port, "127.0.0.1");
+  let data = Buffer.alloc(0);
+  sock.on("data", (d) => (data = Buffer.concat([data, d])));
+  await new Promise<void>((r) => sock.once("connect", () => r()));
+  return { sock, received: () => data.subarray(4 + 12).toString() };
+}
+
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+};
+
+describe("hub: the VM tests' cluster network", () => {
+  test("floods frames to unknown MACs, then sends to the learnt port only", async () => {
+    const hub = await startHub();
+    const a = await peer(hub.port);
+    const b = await peer(hub.port);
+    const c = await peer(hub.port);
+    try {
+      a.sock.write(frame("ff:ff:ff:ff:ff:ff", "52:54:00:0a:0a:05", "who-has"));
+      await until(() => b.received() !== "" && c.received() !== "");
+      expect([b.received(), c.received()]).toEqual(["who-has", "who-has"]);
+      // b answers; a learnt b, c must not see the unicast reply… nor a's unicast to b.
+      b.sock.write(frame("52:54:00:0a:0a:05", "52:54:00:0a:0a:0b", "is-at"));
+      await until(() => a.received() !== "");
+      expect(a.received()).toBe("is-at");
+      a.sock.write(frame("52:54:00:0a:0a:0b", "52:54:00:0a:0a:05", "hello"));
+      await until(() => hub.frames() === 3);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(c.received()).toBe("who-has");
+    } finally {
+      for (const p of [a, b, c]) p.sock.destroy();
+      await hub.close();
+    }
+  });
+});
+
+describe("the stack the VM tests boot", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "vm-synth-"));
+  const stack = synthesizeKvmExample(out);
+  afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  test("every node's seed points apt at the local repository and starts the readiness report", () => {
+    expect([...stack.seeds.keys()].sort()).toEqual([
+      "classic1",
+      "classic2",
+      "db1",
+      "lb1",
+      "lb2",
+      "mail1",
+      "mail2",
+      "mail3",
+    ]);
+    for (const [node, seed] of stack.seeds) {
+      const doc = parse(seed.userData, { version: "1.1" });
+      expect(doc.apt).toEqual({ preserve_sources_list: true });
+      expect(doc.bootcmd[0]).toEqual(expect.arrayContaining(["systemd-run", READINESS_SCRIPT, "/dev/ttyS0"]));
+      const files = stack.files(node);
+      expect(files.get("/etc/apt/sources.list.d/debian.sources")).toBe(
+        "Types: deb\nURIs: http://10.0.2.100/debian\nSuites: bookworm\nComponents: main\nTrusted: yes\n",
+      );
+      expect(files.get(SOURCES_LIST_PATH)).not.toMatch(/^deb /m);
+      if (stack.provisioning.get(node)!.packages.includes("gromox")) {
+        expect(files.get("/etc/apt/sources.list.d/grommunio.sources")).toContain("URIs: http://10.0.2.100/grommunio\n");
+      }
+      expect(seed.userData).not.toMatch(/\$\{/);
+    }
+  });
+
+  test("TLS test values: a key of the resource's algorithm and a certificate for its names signed by it", () => {
+    const json = stack.json;
+    const [certKey, cert] = Object.entries<any>(json.resource.tls_self_signed_cert)[0]!;
+    const keyKey = /tls_private_key\.([^.]+)\./.exec(cert.private_key_pem)![1]!;
+    const values = testValues(json);
+    const pem = values(`tls_self_signed_cert.${certKey}.cert_pem`);
+    const key = createPrivateKey(values(`tls_private_key.${keyKey}.private_key_pem`));
+    const x = new X509Certificate(pem);
+    expect(x.checkPrivateKey(key)).toBe(true);
+    expect(key.asymmetricKeyType).toBe(json.resource.tls_private_key[keyKey].algorithm === "ECDSA" ? "ec" : "rsa");
+    for (const name of cert.dns_names) expect(x.subjectAltName).toContain(`DNS:${name}`);
+    expect(values("random_password.a.result")).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(values("random_password.a.result")).not.toBe(values("random_password.b.result"));
+  });
+});

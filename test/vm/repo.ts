@@ -1,0 +1,271 @@
+/**
+ * The hermetic package repository of the VM tests, served on host loopback and reached by the
+ * guests as http://10.0.2.100/ (qemu `guestfwd`):
+ *
+ * - `/debian`: Debian 12 packages the booted nodes install (the closure of their `packages:`
+ *   without what the image already holds at the same version), fetched by the host's apt
+ *   (`apt-get download`), indexed with `dpkg-scanpackages`, `Release` unsigned: the nodes get it
+ *   through the library's `osRepository: { trusted: true }`;
+ * - `/grommunio`: STAND-INS for grommunio's packages (not reachable from the test host), only what
+ *   the booted nodes name: empty packages that create gromox's user and groups and ship stub units
+ *   (`sleep infinity`) under the gromox unit names, so postfix and the rest of a classic node can be
+ *   tested while gromox itself is out of scope. Reached through `repository: { trusted: true }`.
+ *
+ * Built once per image and package set, cached next to the image.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { gzipSync } from "node:zlib";
+import { isGrommunioPackage } from "../../lib/provision";
+
+/** Bumped when the repository layout or the stand-ins change (part of the cache key). */
+const REPO_FORMAT = "4";
+const GROMOX_UNITS = [
+  "gromox-delivery",
+  "gromox-delivery-queue",
+  "gromox-event",
+  "gromox-http",
+  "gromox-imap",
+  "gromox-midb",
+  "gromox-pop3",
+  "gromox-timer",
+  "gromox-zcore",
+];
+
+export interface LocalRepo {
+  readonly dir: string;
+  readonly key: string;
+  readonly built: boolean;
+  readonly seconds: number;
+  /** Debian packages downloaded (not already in the image). */
+  readonly debianPackages: number;
+  readonly standIns: readonly string[];
+}
+
+const sh = (cmd: string, args: string[], opts: { cwd?: string } = {}) =>
+  execFileSync(cmd, args, {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...opts,
+  });
+
+/** `name version` of every package installed in the image (read from its ext4 file without mounting). */
+function imageManifest(rootfs: string): Map<string, string> {
+  const status = sh("debugfs", ["-R", "cat /var/lib/dpkg/status", rootfs]);
+  const out = new Map<string, string>();
+  for (const stanza of status.split(/\n\n+/)) {
+    const name = /^Package: (.+)$/m.exec(stanza)?.[1];
+    const version = /^Version: (.+)$/m.exec(stanza)?.[1];
+    if (name && version && /^Status: .* installed$/m.test(stanza)) out.set(name, version);
+  }
+  return out;
+}
+
+/** Candidate version of each real package of the closure of `packages` on the host's apt. */
+function closure(packages: readonly string[]): Map<string, string> {
+  const names = sh("apt-cache", [
+    "depends",
+    "--recurse",
+    "--no-recommends",
+    "--no-suggests",
+    "--no-conflicts",
+    "--no-breaks",
+    "--no-replaces",
+    "--no-enhances",
+    ...packages,
+  ])
+    .split("\n")
+    .filter((l) => /^[a-z0-9]/.test(l));
+  const show = sh("apt-cache", ["show", "--no-all-versions", ...new Set(names)]);
+  const out = new Map<string, string>();
+  for (const stanza of show.split(/\n\n+/)) {
+    const name = /^Package: (.+)$/m.exec(stanza)?.[1];
+    const version = /^Version: (.+)$/m.exec(stanza)?.[1];
+    if (name && version) out.set(name, version);
+  }
+  return out;
+}
+
+function releaseFile(suite: string, dir: string, files: readonly string[]): string {
+  const lines = [
+    "Origin: cdktf-grommunio-vm-test",
+    "Label: cdktf-grommunio-vm-test",
+    `Suite: ${suite}`,
+    `Codename: ${suite}`,
+    `Date: ${new Date().toUTCString()}`,
+    "Architectures: amd64 all",
+    "Components: main",
+    "SHA256:",
+    ...files.map((f) => {
+      const data = fs.readFileSync(path.join(dir, f));
+      return ` ${createHash("sha256").update(data).digest("hex")} ${data.length} ${f}`;
+    }),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/** Indexes `root/pool` as suite `suite`, component main (dists/<suite>/…). */
+function index(root: string, suite: string): void {
+  const packages = sh("dpkg-scanpackages", ["--multiversion", "pool", "/dev/null"], { cwd: root });
+  const bin = path.join(root, "dists", suite, "main", "binary-amd64");
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(path.join(bin, "Packages"), packages);
+  fs.writeFileSync(path.join(bin, "Packages.gz"), gzipSync(packages));
+  const dist = path.join(root, "dists", suite);
+  fs.writeFileSync(
+    path.join(dist, "Release"),
+    releaseFile(suite, dist, ["main/binary-amd64/Packages", "main/binary-amd64/Packages.gz"]),
+  );
+}
+
+/** A stand-in .deb for one of grommunio's packages. */
+function standIn(name: string, pool: string, work: string): void {
+  const root = path.join(work, name);
+  fs.mkdirSync(path.join(root, "DEBIAN"), { recursive: true });
+  const control = [
+    `Package: ${name}`,
+    "Version: 0.0~vmtest1",
+    "Architecture: all",
+    "Maintainer: cdktf-grommunio VM tests <noreply@example.invalid>",
+    "Section: mail",
+    "Priority: optional",
+    `Description: TEST STAND-IN for grommunio's ${name} (not the real program)`,
+    " Built by cdktf-grommunio's VM boot tests; provides names, users and stub units only.",
+  ];
+  fs.writeFileSync(path.join(root, "DEBIAN", "control"), control.join("\n") + "\n");
+  if (name === "gromox") {
+    const units = path.join(root, "lib", "systemd", "system");
+    fs.mkdirSync(units, { recursive: true });
+    for (const u of GROMOX_UNITS) {
+      fs.writeFileSync(
+        path.join(units, `${u}.service`),
+        [
+          "[Unit]",
+          `Description=TEST STUB for ${u} (cdktf-grommunio VM tests; gromox is out of scope here)`,
+          "",
+          "[Service]",
+          "ExecStart=/bin/sleep infinity",
+          "",
+          "[Install]",
+          "WantedBy=multi-user.target",
+          "",
+        ].join("\n"),
+      );
+    }
+    fs.mkdirSync(path.join(root, "etc", "gromox"), { recursive: true });
+    // The users and groups of gromox's sysusers file (gromox.md §1, §12): `gromox` runs the
+    // services and owns the TLS key, `grommunio` owns the configuration, `gromoxcf` may read it.
+    const postinst = [
+      "#!/bin/sh",
+      "set -e",
+      "getent group gromoxcf >/dev/null || groupadd --system gromoxcf",
+      "for u in gromox grommunio; do",
+      '  getent passwd "$u" >/dev/null || useradd --system --user-group --home-dir /var/lib/gromox --no-create-home --shell /usr/sbin/nologin "$u"',
+      '  usermod -a -G gromoxcf "$u"',
+      "done",
+      "install -d -o gromox -g gromox -m 0750 /var/lib/gromox",
+      "chgrp gromoxcf /etc/gromox && chmod 0750 /etc/gromox",
+      "",
+    ];
+    fs.writeFileSync(path.join(root, "DEBIAN", "postinst"), postinst.join("\n"), { mode: 0o755 });
+  }
+  sh("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", root, path.join(pool, `${name}_0.0~vmtest1_all.deb`)]);
+}
+
+/**
+ * Builds (or reuses) the repository for `packages` (what the booted nodes' cloud-config installs)
+ * on top of the image `rootfs` whose cache key is `imageKey`.
+ */
+export function ensureRepo(cacheDir: string, imageKey: string, rootfs: string, packages: readonly string[]): LocalRepo {
+  const wanted = [...new Set(packages)].sort();
+  const debian = wanted.filter((p) => !isGrommunioPackage(p));
+  const standIns = wanted.filter(isGrommunioPackage);
+  const key = createHash("sha256")
+    .update(JSON.stringify({ REPO_FORMAT, imageKey, wanted, GROMOX_UNITS }))
+    .digest("hex")
+    .slice(0, 16);
+  const dir = path.join(cacheDir, `repo-${key}`);
+  const t0 = Date.now();
+  if (fs.existsSync(path.join(dir, "complete"))) {
+    const n = fs.readdirSync(path.join(dir, "debian", "pool")).length;
+    return { dir, key, built: false, seconds: 0, debianPackages: n, standIns };
+  }
+  const work = fs.mkdtempSync(`${dir}.build.`);
+  try {
+    const image = imageManifest(rootfs);
+    const need = [...closure(debian)].filter(([name, version]) => image.get(name) !== version);
+    const pool = path.join(work, "debian", "pool");
+    fs.mkdirSync(pool, { recursive: true });
+    if (need.length > 0) {
+      sh("apt-get", ["-q", "-o", "APT::Sandbox::User=root", "download", ...need.map(([n, v]) => `${n}=${v}`)], {
+        cwd: pool,
+      });
+    }
+    index(path.join(work, "debian"), "bookworm");
+    const gpool = path.join(work, "grommunio", "pool");
+    fs.mkdirSync(gpool, { recursive: true });
+    for (const name of standIns) standIn(name, gpool, fs.mkdtempSync(path.join(work, "standin-")));
+    index(path.join(work, "grommunio"), "Debian_12");
+    for (const d of fs.readdirSync(work))
+      if (d.startsWith("standin-")) fs.rmSync(path.join(work, d), { recursive: true });
+    fs.writeFileSync(path.join(work, "complete"), wanted.join("\n") + "\n");
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(work, dir);
+  } catch (e) {
+    fs.rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    dir,
+    key,
+    built: true,
+    seconds: (Date.now() - t0) / 1000,
+    debianPackages: fs.readdirSync(path.join(dir, "debian", "pool")).length,
+    standIns,
+  };
+}
+
+export interface RepoServer {
+  readonly port: number;
+  /** Requests answered 404 (a package the repository lacks). */
+  readonly misses: string[];
+  readonly requests: () => number;
+  close(): Promise<void>;
+}
+
+/** Serves `dir` read-only on 127.0.0.1 (GET/HEAD of files; nothing else). */
+export async function serveRepo(dir: string): Promise<RepoServer> {
+  const misses: string[] = [];
+  let requests = 0;
+  const root = path.resolve(dir);
+  const server = http.createServer((req, res) => {
+    requests++;
+    const url = decodeURIComponent((req.url ?? "/").split("?")[0]!);
+    const file = path.resolve(root, "." + url);
+    let st: fs.Stats | undefined;
+    try {
+      st = file.startsWith(root + path.sep) ? fs.statSync(file) : undefined;
+    } catch {
+      st = undefined;
+    }
+    if (!st || !st.isFile() || (req.method !== "GET" && req.method !== "HEAD")) {
+      misses.push(url);
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Length": st.size, "Content-Type": "application/octet-stream" });
+    if (req.method === "HEAD") res.end();
+    else fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    misses,
+    requests: () => requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,607 @@
+/**
+ * The VM scenarios: checks on nodes of the KVM example booted from their synthesized seeds. The
+ * selected scenarios' nodes boot together once (a node several scenarios need boots once), then
+ * each scenario runs its checks. Nodes that are not booted are played by the harness where a booted
+ * node waits for them, always through the account, address and generated files the real node would
+ * use:
+ * - mail1 (schema node and admin node): from a network namespace in db1 that holds mail1's address
+ *   (a veth to db1's stack: db1's firewall and grants see mail1), with mail1's generated
+ *   db-client.cnf: it creates the gromox schema (test/fixtures/schema.sql, what `gromox-dbop -C`
+ *   creates) and runs its generated servers seed; test users (the admin API's part) are test data;
+ *   it runs its generated `grommunio-failover` with its generated `/etc/grommunio-ops/db.cnf`.
+ * - gromox on the classic node: grommunio's packages are not reachable from the test host, so the
+ *   local repository carries stand-ins (repo.ts) that create gromox's users and stub units; gromox
+ *   itself is out of scope of these scenarios.
+ */
+import { createHash, X509Certificate } from "node:crypto";
+import * as https from "node:https";
+import * as http from "node:http";
+import * as tls from "node:tls";
+import { MAILBOX_MAP_PATH } from "../../lib/render/haproxy";
+import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, OPS_DB_CNF } from "../../lib/render/ops";
+import { SmtpClient } from "../system/smtp-client";
+import { Fatal, Guest, Harness, Readiness, assert, assertEqual, poll, readFixture } from "./harness";
+
+/** What the scenarios of one boot share. */
+export interface Booted {
+  readonly h: Harness;
+  readonly guests: Readonly<Record<string, Guest>>;
+  readonly ready: ReadonlyMap<string, Readiness>;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** The nodes it needs booted. */
+  readonly nodes: readonly string[];
+  /** host port forwards it needs, per node (guest ports). */
+  readonly forwards?: Readonly<Record<string, readonly number[]>>;
+  run(b: Booted): Promise<void>;
+}
+
+/** How long one boot may take until its readiness report (TCG on a busy 2-core host). */
+export const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_S ?? 1200) * 1000;
+
+const GUEST_DIR = "/root/vmtest";
+const MAIL1_NS = "vt-mail1";
+
+/** Test users, as the admin API on mail1 would create them: name → servers.id of the home node. */
+const TEST_USERS: Readonly<Record<string, number>> = {
+  "alice@example.com": 1,
+  "bob@example.com": 2,
+  "carol@example.com": 3,
+};
+const TEST_ALIAS = ["al@example.com", "alice@example.com"] as const;
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** SQL as MariaDB root over the socket (tab-separated, no headers). */
+function rootSql(g: Guest, sql: string): Promise<string> {
+  return g.run("mysql -NB", { input: sql });
+}
+
+/** `user@host` → password of the accounts the generated bootstrap SQL creates. */
+function generatedAccounts(bootstrap: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of bootstrap.matchAll(/^CREATE USER IF NOT EXISTS '([^']+)'@'([^']+)' IDENTIFIED BY '([^']*)';/gm)) {
+    out.set(`${m[1]}@${m[2]}`, m[3]!);
+  }
+  return out;
+}
+
+/** `'grantee'@'host' table column` of the generated column grants. */
+function generatedColumnGrants(grants: string): string[] {
+  const out: string[] = [];
+  for (const m of grants.matchAll(/^GRANT SELECT \(([^)]*)\) ON `[^`]+`\.`([^`]+)` TO '([^']+)'@'([^']+)';/gm)) {
+    for (const col of m[1]!.split(",")) out.push(`'${m[3]}'@'${m[4]}' ${m[2]} ${col.trim().replace(/`/g, "")}`);
+  }
+  return out.sort();
+}
+
+/**
+ * A relay in `g` from 127.0.0.1:`port` to `target` whose outgoing connections leave from `source`
+ * (added to the cluster NIC as a /32; local, so db1's own firewall passes it and MariaDB's grants
+ * decide).
+ */
+async function relayFrom(g: Guest, source: string, port: number, target: string): Promise<void> {
+  await g.run(
+    `ip addr show dev cluster0 | grep -q ' ${source}/' || ip addr add ${source}/32 dev cluster0; ` +
+      `systemd-run --unit=vmtest-relay-${port} --collect socat TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork TCP:${target},bind=${source}; ` +
+      `for i in $(seq 50); do ss -Hltn "sport = :${port}" | grep -q . && exit 0; sleep 0.2; done; exit 1`,
+  );
+}
+
+/**
+ * A network namespace in `g` holding `address` (another node's), joined to `g` by a veth pair:
+ * what runs in it reaches `g`'s own addresses as that node, through `g`'s firewall.
+ */
+async function nodeNamespace(g: Guest, ns: string, address: string): Promise<void> {
+  await g.run(
+    [
+      `ip netns add ${ns}`,
+      `ip link add ${ns} type veth peer name eth0 netns ${ns}`,
+      `ip link set ${ns} up`,
+      `ip route add ${address}/32 dev ${ns}`,
+      `ip -n ${ns} link set lo up`,
+      `ip -n ${ns} addr add ${address}/32 dev eth0`,
+      `ip -n ${ns} link set eth0 up`,
+      `ip -n ${ns} route add default dev eth0`,
+    ].join(" && "),
+  );
+}
+
+/** Boots the union of the scenarios' nodes and prepares what they wait for; returns the readiness of each. */
+export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: (l: string) => void): Promise<Booted> {
+  const nodes = [...new Set(scenarios.flatMap((s) => s.nodes))].sort();
+  const forwards: Record<string, { host: number; guest: number }[]> = {};
+  for (const s of scenarios) {
+    for (const [node, ports] of Object.entries(s.forwards ?? {})) {
+      for (const guest of ports) {
+        const list = (forwards[node] ??= []);
+        if (!list.some((f) => f.guest === guest)) list.push({ host: await h.port(), guest });
+      }
+    }
+  }
+  const guests = await h.boot("boot", Object.fromEntries(nodes.map((n) => [n, { forwards: forwards[n] ?? [] }])));
+  mark(`qemu started for ${nodes.join(", ")}`);
+  const db = guests["db1"];
+  if (db) {
+    // db1's first boot waits for the schema (mail1's job) before the map reader's grants; the
+    // other nodes wait for it too.
+    await h.check(
+      "boot",
+      "db1: the bootstrap created the cluster's accounts (first boot, after MariaDB started)",
+      async () => {
+        await poll(
+          "grommunio accounts",
+          BOOT_TIMEOUT_MS,
+          async () => {
+            if ((await db.exec("systemctl is-failed mariadb")).stdout.trim() === "failed") {
+              const j = await db.exec("journalctl -b -u mariadb -n 40 --no-pager");
+              throw new Fatal(`mariadb failed to start:\n${j.stdout}`);
+            }
+            const n = await rootSql(db, "SELECT COUNT(*) FROM mysql.user WHERE user = 'grommunio';");
+            return Number(n.trim()) > 0 ? true : undefined;
+          },
+          5000,
+        );
+      },
+    );
+    mark("db1 bootstrap done");
+    await h.check(
+      "boot",
+      "mail1, played from its address in a namespace on db1: schema, generated servers seed, test users",
+      async () => {
+        await playMail1(h, db);
+      },
+    );
+  }
+  const ready = new Map<string, Readiness>();
+  await Promise.all(
+    Object.values(guests).map(async (g) => {
+      let r: Readiness | undefined;
+      try {
+        r = await g.readiness(BOOT_TIMEOUT_MS);
+        ready.set(g.node, r);
+      } catch (e) {
+        await h.check("boot", `${g.node}: readiness report on the console`, () => {
+          throw e;
+        });
+        h.diagnostics(g);
+        return;
+      }
+      const ok = await h.check(
+        "boot",
+        `${g.node}: cloud-init status done, no failed unit, no WARNING/ERROR in cloud-init.log (report after ${r.seconds.toFixed(0)} s)`,
+        () => {
+          assert(
+            r.status === "done" && r.failedUnits === 0 && r.warnings === 0,
+            `status=${r.status} failed-units=${r.failedUnits} warnings=${r.warnings}`,
+          );
+        },
+      );
+      if (!ok) h.diagnostics(g);
+    }),
+  );
+  mark(`readiness reports (${[...ready].map(([n, r]) => `${n} ${r.seconds.toFixed(0)} s`).join(", ")})`);
+  return { h, guests, ready };
+}
+
+/** mail1's part: schema, servers seed, test users, through mail1's account from mail1's address. */
+async function playMail1(h: Harness, db: Guest): Promise<void> {
+  const mail1 = h.stack.files("mail1");
+  const cnf = mail1.get("/etc/grommunio-cluster/db-client.cnf");
+  const seed = mail1.get("/etc/grommunio-cluster/servers-seed.sql");
+  assert(cnf && seed, "mail1's seed has no db-client.cnf or servers-seed.sql");
+  await nodeNamespace(db, MAIL1_NS, h.stack.topology.node("mail1").ipv4);
+  await db.put(`${GUEST_DIR}/mail1/db-client.cnf`, cnf);
+  await db.put(`${GUEST_DIR}/mail1/servers-seed.sql`, seed);
+  await db.put(`${GUEST_DIR}/schema.sql`, readFixture("fixtures", "schema.sql"));
+  const users = Object.entries(TEST_USERS)
+    .map(([u, home]) => `('${u}', 1, 0, 0, ${home}, '/var/lib/gromox/user/${u.split("@")[0]}')`)
+    .join(", ");
+  await db.put(
+    `${GUEST_DIR}/users.sql`,
+    "INSERT INTO domains (id, domainname, homeserver, max_user, end_day) VALUES (1, 'example.com', 1, 100, '2099-12-31');\n" +
+      `INSERT INTO users (username, domain_id, group_id, privilege_bits, homeserver, maildir) VALUES ${users};\n` +
+      `INSERT INTO aliases (aliasname, mainname) VALUES ('${TEST_ALIAS[0]}', '${TEST_ALIAS[1]}');\n`,
+  );
+  const client = `ip netns exec ${MAIL1_NS} mysql --defaults-file=${GUEST_DIR}/mail1/db-client.cnf`;
+  await db.run(
+    `${client} < ${GUEST_DIR}/schema.sql && ${client} < ${GUEST_DIR}/mail1/servers-seed.sql && ${client} < ${GUEST_DIR}/users.sql`,
+  );
+}
+
+export const database: Scenario = {
+  name: "database",
+  description:
+    "db1: MariaDB bound to its private address, data on its own virtio volume, settings in effect; database, accounts and grants as generated; a cluster address connects, another is refused",
+  nodes: ["db1"],
+  async run({ h, guests }) {
+    const S = this.name;
+    const db = guests["db1"]!;
+    const dbAddress = h.stack.topology.node("db1").ipv4;
+    const dbPort = h.stack.topology.database.port;
+    const files = h.stack.files("db1");
+    const bootstrap = files.get("/etc/grommunio-cluster/database-bootstrap.sql") ?? "";
+    const grants = files.get("/etc/grommunio-cluster/map-reader-grants.sql") ?? "";
+
+    await h.check(S, "db1: mariadb active, listening only on its private address", async () => {
+      assertEqual((await db.exec("systemctl is-active mariadb")).stdout.trim(), "active", "mariadb");
+      const listen = (await db.run(`ss -Hltn 'sport = :${dbPort}'`))
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[3])
+        .sort();
+      assertEqual(listen, [`${dbAddress}:${dbPort}`], "MariaDB listening sockets");
+    });
+    await h.check(
+      S,
+      "db1: data directory on the separate virtio volume (vdb, ext4, label mariadb-data, fstab by label)",
+      async () => {
+        const src = (await db.run("findmnt -n -o SOURCE,FSTYPE,LABEL --target /var/lib/mysql")).trim().split(/\s+/);
+        assertEqual(src, ["/dev/vdb", "ext4", "mariadb-data"], "mount of /var/lib/mysql");
+        assertEqual((await rootSql(db, "SELECT @@datadir;")).trim(), "/var/lib/mysql/", "datadir");
+        await db.run("test -d /var/lib/mysql/grommunio && test -f /var/lib/mysql/ibdata1");
+        assertEqual(
+          (await db.run("grep -c '^LABEL=mariadb-data /var/lib/mysql ext4' /etc/fstab")).trim(),
+          "1",
+          "fstab lines",
+        );
+      },
+    );
+    await h.check(S, "db1: the generated settings are in effect (60-grommunio.cnf)", async () => {
+      const cnf = files.get("/etc/mysql/mariadb.conf.d/60-grommunio.cnf") ?? "";
+      assertEqual(
+        (await db.run("sha256sum /etc/mysql/mariadb.conf.d/60-grommunio.cnf")).split(" ")[0],
+        sha256(cnf),
+        "60-grommunio.cnf on disk = generated",
+      );
+      const v = (await rootSql(db, "SELECT @@character_set_server, @@max_connections, @@skip_name_resolve;")).trim();
+      const want = ["character-set-server", "max_connections"].map(
+        (k) => new RegExp(`^${k} = (\\S+)$`, "m").exec(cnf)?.[1],
+      );
+      assertEqual(v.split("\t"), [want[0], want[1], "1"], "character_set_server, max_connections, skip_name_resolve");
+    });
+    await h.check(S, "db1: database, accounts and grants exactly as generated", async () => {
+      assert(bootstrap && grants, "db1's seed has no bootstrap or map-reader grants SQL");
+      const charset = (
+        await rootSql(
+          db,
+          "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'grommunio';",
+        )
+      ).trim();
+      assertEqual(charset, "utf8mb4", "grommunio database character set");
+      const expected = [...generatedAccounts(bootstrap).keys()].sort();
+      const names = [...new Set(expected.map((a) => a.split("@")[0]))].map((n) => `'${n}'`).join(", ");
+      const actual = (
+        await rootSql(db, `SELECT CONCAT(user, '@', host) FROM mysql.user WHERE user IN (${names}) ORDER BY 1;`)
+      )
+        .trim()
+        .split("\n")
+        .sort();
+      assertEqual(actual, expected, "accounts");
+      const all = (
+        await rootSql(
+          db,
+          "SELECT CONCAT(GRANTEE, ' ', PRIVILEGE_TYPE) FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = 'grommunio';",
+        )
+      )
+        .trim()
+        .split("\n");
+      for (const a of expected.filter((x) => x.startsWith("grommunio@"))) {
+        const [u, host] = a.split("@");
+        for (const p of ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER"]) {
+          assert(all.includes(`'${u}'@'${host}' ${p}`), `${a} lacks ${p} on grommunio.*`);
+        }
+      }
+      const cols = (
+        await rootSql(
+          db,
+          "SELECT CONCAT(GRANTEE, ' ', TABLE_NAME, ' ', COLUMN_NAME) FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = 'grommunio' AND PRIVILEGE_TYPE = 'SELECT';",
+        )
+      )
+        .trim()
+        .split("\n")
+        .sort();
+      assertEqual(cols, generatedColumnGrants(grants), "map reader column grants");
+    });
+    await h.check(
+      S,
+      "db1: mail1's address connects as grommunio (mail1's generated db-client.cnf); 10.10.10.99 is refused by the grants",
+      async () => {
+        const q = `mysql --defaults-file=${GUEST_DIR}/mail1/db-client.cnf -NB -e 'SELECT CURRENT_USER()'`;
+        assertEqual(
+          (await db.run(`ip netns exec ${MAIL1_NS} ${q}`)).trim(),
+          `grommunio@${h.stack.topology.node("mail1").ipv4}`,
+          "CURRENT_USER() from mail1's address",
+        );
+        await relayFrom(db, "10.10.10.99", 13399, `${dbAddress}:${dbPort}`);
+        const r = await db.exec(`${q} --host=127.0.0.1 --port=13399`);
+        assert(
+          r.code !== 0 && /is not allowed to connect|Access denied/.test(r.stderr),
+          `expected a refusal, got exit ${r.code}: ${r.stdout}${r.stderr}`,
+        );
+      },
+    );
+  },
+};
+
+/** HTTPS GET through a forwarded port; resolves status, headers and the server certificate. */
+function httpsGet(port: number, servername: string, path: string) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; cert: tls.PeerCertificate }>(
+    (resolve, reject) => {
+      const req = https.request(
+        {
+          host: "127.0.0.1",
+          port,
+          path,
+          servername,
+          headers: { Host: servername },
+          rejectUnauthorized: false,
+          timeout: 30_000,
+        },
+        (res) => {
+          const cert = (res.socket as tls.TLSSocket).getPeerCertificate();
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, cert }));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    },
+  );
+}
+
+function httpGet(port: number, path: string) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path, headers: { Host: "mail.example.com" }, timeout: 30_000 },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The runtime API of HAProxy on `g` (stats socket). */
+function haproxyApi(g: Guest, command: string): Promise<string> {
+  return g.run(`echo '${command}' | socat stdio /run/haproxy/admin.sock`);
+}
+
+/** `key → value` of `show map <file>` (lines `<ref> <key> <value>`). */
+function parseShowMap(out: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 3) m.set(f[1]!, f[2]!);
+  }
+  return m;
+}
+
+export const loadBalancer: Scenario = {
+  name: "load-balancer",
+  description:
+    "lb1 with db1: HAProxy runs the generated config (haproxy -c -dW in the guest); 443/80 answer from the host; the map reader reaches db1 over the private link with exactly its column grants; the mailbox-map job fills the map from db1 and follows grommunio-failover within one refresh",
+  nodes: ["lb1", "db1"],
+  forwards: { lb1: [80, 443] },
+  async run({ h, guests }) {
+    const S = this.name;
+    const lb = guests["lb1"]!;
+    const db = guests["db1"]!;
+    const files = h.stack.files("lb1");
+    const cfg = files.get("/etc/haproxy/haproxy.cfg") ?? "";
+    const dbAddress = h.stack.topology.node("db1").ipv4;
+    const dbPort = h.stack.topology.database.port;
+    const accounts = generatedAccounts(h.stack.files("db1").get("/etc/grommunio-cluster/database-bootstrap.sql") ?? "");
+    const lbAddress = h.stack.topology.node("lb1").ipv4;
+
+    await h.check(
+      S,
+      "lb1: haproxy active with the generated haproxy.cfg; haproxy -c -dW accepts it in the guest",
+      async () => {
+        assertEqual((await lb.exec("systemctl is-active haproxy")).stdout.trim(), "active", "haproxy");
+        assertEqual(
+          (await lb.run("sha256sum /etc/haproxy/haproxy.cfg")).split(" ")[0],
+          sha256(cfg),
+          "haproxy.cfg on disk = generated",
+        );
+        await lb.run("haproxy -c -dW -f /etc/haproxy/haproxy.cfg");
+      },
+    );
+    await h.check(
+      S,
+      "lb1: 443 answers from the host with the node's certificate (no mailbox node up: HAProxy's 503); 80 redirects to https",
+      async () => {
+        const pem = files.get("/etc/haproxy/proxy.pem") ?? "";
+        const want = new X509Certificate(pem.slice(pem.indexOf("-----BEGIN CERTIFICATE-----")));
+        const r = await httpsGet(lb.hostPort(443), "mail.example.com", "/web/");
+        assertEqual(
+          r.cert.fingerprint256,
+          want.fingerprint256,
+          "certificate served = the one in the generated proxy.pem",
+        );
+        assert(String(r.cert.subjectaltname ?? "").includes("DNS:mail.example.com"), `SAN ${r.cert.subjectaltname}`);
+        assertEqual(r.status, 503, "status with every mailbox node down");
+        const plain = await httpGet(lb.hostPort(80), "/web/");
+        assertEqual(plain.status, 301, "port 80 redirects");
+        assert(String(plain.headers.location ?? "").startsWith("https://"), `Location ${plain.headers.location}`);
+      },
+    );
+    await h.check(
+      S,
+      "lb1 → db1 over the private link: the map reader reads its columns, nothing else; the gromox account is refused from lb1",
+      async () => {
+        const reader = accounts.get(`grommunio_map@${lbAddress}`);
+        const gromox = [...accounts].find(([a]) => a.startsWith("grommunio@"))?.[1];
+        assert(reader && gromox, "no map reader or grommunio account in db1's bootstrap");
+        await lb.put(
+          `${GUEST_DIR}/reader.cnf`,
+          `[client]\nhost=${dbAddress}\nport=${dbPort}\nuser=grommunio_map\npassword=${reader}\ndatabase=grommunio\n`,
+        );
+        await lb.put(
+          `${GUEST_DIR}/gromox.cnf`,
+          `[client]\nhost=${dbAddress}\nport=${dbPort}\nuser=grommunio\npassword=${gromox}\ndatabase=grommunio\n`,
+        );
+        const users = (
+          await lb.run(
+            `mysql --defaults-file=${GUEST_DIR}/reader.cnf -NB -e 'SELECT username, homeserver FROM users ORDER BY username'`,
+          )
+        ).trim();
+        assertEqual(
+          users.split("\n"),
+          Object.entries(TEST_USERS).map(([u, id]) => `${u}\t${id}`),
+          "users as the map reader sees them",
+        );
+        const denied = await lb.exec(
+          `mysql --defaults-file=${GUEST_DIR}/reader.cnf -NB -e 'SELECT maildir FROM users'`,
+        );
+        assert(
+          denied.code !== 0 && /denied/i.test(denied.stderr),
+          `maildir readable by the map reader: ${denied.stdout}${denied.stderr}`,
+        );
+        const other = await lb.exec(`mysql --defaults-file=${GUEST_DIR}/gromox.cnf -NB -e 'SELECT 1'`);
+        assert(
+          other.code !== 0 && /not allowed|denied/i.test(other.stderr),
+          `grommunio from lb1: ${other.stdout}${other.stderr}`,
+        );
+      },
+    );
+
+    const job = files.get(MAILBOX_MAP_JOB_PATH);
+    const ok = await h.check(
+      S,
+      "lb1: the mailbox-map job and its timer are installed (ops files in lb1's user-data)",
+      async () => {
+        assert(
+          job,
+          `lb1's user-data has no ${MAILBOX_MAP_JOB_PATH}: the cluster does not install the ops files yet (lib/render/ops is not wired into renderNodeFiles)`,
+        );
+        assertEqual((await lb.exec(`systemctl is-active ${MAILBOX_MAP_UNIT}.timer`)).stdout.trim(), "active", "timer");
+      },
+    );
+    if (!ok) return;
+    const servers = new Map(h.stack.topology.mailboxNodes.map((n) => [n.serverId, n.hostname]));
+    const expected = (home: (u: string) => number) =>
+      Object.keys(TEST_USERS).map((u) => [u, servers.get(home(u))] as const);
+    const waitMap = async (home: (u: string) => number, what: string, timeoutMs: number) =>
+      poll(
+        what,
+        timeoutMs,
+        async () => {
+          const map = parseShowMap(await haproxyApi(lb, `show map ${MAILBOX_MAP_PATH}`));
+          const want = [...expected(home), [TEST_ALIAS[0], servers.get(home(TEST_ALIAS[1]))] as const];
+          return want.every(([k, v]) => map.get(k) === v) ? map : undefined;
+        },
+        5000,
+      );
+    await h.check(
+      S,
+      "lb1: the job filled the running map from db1 (show map: test users and alias → their home servers)",
+      async () => {
+        await lb.run(`systemctl start ${MAILBOX_MAP_UNIT}.service`, { timeoutMs: 180_000 });
+        await waitMap((u) => TEST_USERS[u]!, "map entries", 120_000);
+      },
+    );
+    await h.check(
+      S,
+      "grommunio-failover mail1 → mail2 (mail1's generated script and db.cnf, from mail1's address): the map follows within one refresh",
+      async () => {
+        const mail1 = h.stack.files("mail1");
+        const script = mail1.get(FAILOVER_SCRIPT_PATH);
+        const cnf = mail1.get(OPS_DB_CNF);
+        assert(script && cnf, "mail1's user-data has no grommunio-failover or db.cnf");
+        await db.put(OPS_DB_CNF, cnf);
+        await db.put(FAILOVER_SCRIPT_PATH, script);
+        await db.run(`chmod 0750 ${FAILOVER_SCRIPT_PATH}`);
+        const out = await db.run(
+          `ip netns exec ${MAIL1_NS} ${FAILOVER_SCRIPT_PATH} ${servers.get(1)} ${servers.get(2)} --reload none 2>&1`,
+          { timeoutMs: 180_000 },
+        );
+        const t0 = Date.now();
+        const refresh = Number(
+          /OnUnitActiveSec=(\d+)/.exec(files.get(`/etc/systemd/system/${MAILBOX_MAP_UNIT}.timer`) ?? "")?.[1] ?? 60,
+        );
+        try {
+          await waitMap((u) => (TEST_USERS[u] === 1 ? 2 : TEST_USERS[u]!), "map after failover", (refresh + 30) * 1000);
+        } catch (e) {
+          throw new Error(`${(e as Error).message}\nfailover output:\n${out}`);
+        }
+        h.note(`map followed the failover after ${((Date.now() - t0) / 1000).toFixed(0)} s (refresh ${refresh} s)`);
+      },
+    );
+  },
+};
+
+export const classic: Scenario = {
+  name: "classic",
+  description:
+    "classic1 (postfix part) with lb1 and db1: postfix runs the generated main.cf/master.cf (postfix check, postconf -M clean) and accepts an SMTP session from the host through lb1 with the PROXY protocol (postscreen logs the real client); gromox services are stand-ins, out of scope",
+  nodes: ["classic1", "lb1", "db1"],
+  forwards: { lb1: [25] },
+  async run({ h, guests }) {
+    const S = this.name;
+    const c = guests["classic1"]!;
+    const lb = guests["lb1"]!;
+    const files = h.stack.files("classic1");
+    await h.check(
+      S,
+      "classic1: postfix active with the generated main.cf and master.cf; postfix check and postconf -M clean",
+      async () => {
+        assertEqual((await c.exec("systemctl is-active postfix")).stdout.trim(), "active", "postfix");
+        for (const f of ["/etc/postfix/main.cf", "/etc/postfix/master.cf"]) {
+          assertEqual(
+            (await c.run(`sha256sum ${f}`)).split(" ")[0],
+            sha256(files.get(f) ?? ""),
+            `${f} on disk = generated`,
+          );
+        }
+        const check = await c.exec("script -qec 'postfix check' /dev/null");
+        assert(
+          check.code === 0 && !check.stdout.trim(),
+          `postfix check: exit ${check.code} ${check.stdout}${check.stderr}`,
+        );
+        const m = await c.exec("postconf -M >/dev/null");
+        assert(m.code === 0 && !m.stderr.trim(), `postconf -M: ${m.stderr}`);
+        const proc = (await c.run("ss -Hltnp 'sport = :25'")).trim();
+        assert(/master/.test(proc), `port 25: ${proc}`);
+      },
+    );
+    await h.check(S, "lb1: classic1 is UP in be_smtp (health check with send-proxy-v2)", async () => {
+      await poll("classic1 UP", 120_000, async () => {
+        const st = await haproxyApi(lb, "show servers state be_smtp");
+        const row = st.split("\n").find((l) => l.includes(" classic1.example.com "));
+        // srv_op_state (6th field) 2 = running
+        return row && row.trim().split(/\s+/)[5] === "2" ? true : undefined;
+      });
+    });
+    await h.check(
+      S,
+      "SMTP from the host through lb1:25 reaches classic1's postscreen with the PROXY protocol (real client address logged)",
+      async () => {
+        const smtp = await SmtpClient.connect("127.0.0.1", lb.hostPort(25), { timeoutMs: 30_000 });
+        try {
+          const greet = await smtp.reply();
+          assertEqual(greet.code, 220, `greeting ${JSON.stringify(greet)}`);
+          const ehlo = await smtp.command("EHLO vmtest.example.net");
+          assertEqual(ehlo.code, 250, `EHLO ${JSON.stringify(ehlo)}`);
+        } finally {
+          await smtp.close();
+        }
+        // The LB sees the host as 10.0.2.2 (qemu user networking): postscreen logs that address only
+        // when it read the PROXY header; without it, it would log the LB's.
+        await poll("postscreen log", 30_000, async () => {
+          const j = (await c.exec("journalctl -b --no-pager -t postfix/postscreen")).stdout;
+          return /CONNECT from \[10\.0\.2\.2\]/.test(j) ? j : undefined;
+        });
+      },
+    );
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [database, loadBalancer, classic];
