@@ -41,9 +41,11 @@ import {
   validateRepositoryOptions,
 } from "../provision";
 import { Annotations, Aspects, IAspect, TerraformStack, Token } from "../provision/cdktf";
+import { MailDns, MailDnsProps } from "../dns/mail-dns";
+import { EgressAddresses, MailEntryPoint, mtaStsSite } from "../render/dns";
 import { renderNodeFiles } from "../render/node";
 import { planAllowRules, renderHostFirewall } from "../render/nftables";
-import type { ConfigFile } from "../render/types";
+import type { ConfigFile, MtaStsSite } from "../render/types";
 import {
   ClusterInput,
   GrommunioValidationError,
@@ -148,6 +150,27 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   readonly hostFirewall?: boolean;
 }
 
+/** The cloud load balancer step of a cluster: what was created, its listeners, and its issues (reported at synth). */
+interface CloudStep {
+  lb?: CloudLoadBalancer;
+  listeners: CloudLoadBalancerListener[];
+  issues: ValidationIssue[];
+}
+
+/** What `GrommunioCluster.addDns` takes: `MailDnsProps` without the topology, which is the cluster's. */
+export type ClusterDnsProps = Omit<MailDnsProps, "topology" | "records" | "zone" | "entry"> & {
+  /** Construct id of the `MailDns`. @default "dns" */
+  readonly id?: string;
+  /**
+   * Public addresses of the entry point (the mail host's A/AAAA).
+   * @default from the platform: the cloud load balancer's fixed addresses (AWS: the NLB's Elastic
+   * IP; Hetzner: the load balancer's IPv4 and IPv6), else the load-balancer nodes' own public
+   * addresses (AWS: an Elastic IP per node; Hetzner: the servers' addresses). Required on
+   * platforms without public addresses (libvirt, vSphere, Docker).
+   */
+  readonly entry?: MailEntryPoint;
+};
+
 /** The cluster. Create nodes with it as scope: `new GromoxNode(cluster, "mail1")`. */
 export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment> extends Construct {
   public readonly platform: Platform<D>;
@@ -168,6 +191,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   public readonly provisioning = new Map<string, NodeProvisioning>();
   public readonly cloudConfigs = new Map<string, RenderedCloudConfig>();
   public readonly userDataReports = new Map<string, UserDataReport>();
+  /** The cluster's DNS records and DKIM key, once `addDns` was called. */
+  public dns?: MailDns;
 
   private readonly props: GrommunioClusterProps<D>;
   private readonly issues = new IssueCollector();
@@ -182,6 +207,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   private readonly databaseBinding: DatabaseBinding;
   private topologyCache?: Topology;
   private finalized = false;
+  /** What closed the node set before synthesis (`addDns`). */
+  private closedBy?: string;
+  /** The cloud load balancer step, run once (by `addDns` or at synth). */
+  private cloudStep?: CloudStep;
+  /** The MTA-STS policy the load-balancer tier serves (from `addDns`'s options). */
+  private mtaSts?: MtaStsSite;
 
   constructor(scope: Construct, id: string, props: GrommunioClusterProps<D>) {
     super(scope, id);
@@ -318,6 +349,126 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
 
   private assertOpen(what: string): void {
     if (this.finalized) throw new Error(`${what} was added to ${this.node.path} after synthesis began.`);
+    if (this.closedBy)
+      throw new Error(`${what} was added to ${this.node.path} after ${this.closedBy}: add every node first.`);
+  }
+
+  /**
+   * The cluster's DNS: a `MailDns` (lib/dns) built from the cluster's topology and its entry
+   * point's public addresses, which the platform provides (see `ClusterDnsProps.entry`). The
+   * classic nodes' public addresses, where the platform has them, are the SPF/HELO/PTR egress
+   * (`options.egress`, unless given). When MTA-STS is on (the default), the load-balancer tier
+   * serves the policy at `https://mta-sts.<domain>/.well-known/mta-sts.txt`, built from the same
+   * options as the `_mta-sts` record. Call it once, after the last node: the node set is closed
+   * then. Throws `GrommunioValidationError` like `MailDns`.
+   */
+  public addDns(props: ClusterDnsProps = {}): MailDns {
+    if (this.dns) throw new Error(`${this.node.path} already has its DNS (${this.dns.node.path}).`);
+    const topology = this.topology;
+    this.closedBy = "addDns";
+    const { id, entry, options, ...rest } = props;
+    const given = entry ?? this.entryPoint();
+    // A cloud load balancer that could not be created has no addresses: say why, not only that.
+    if (!entry && this.cloudStep && this.cloudStep.issues.length > 0) {
+      throw new GrommunioValidationError(this.cloudStep.issues);
+    }
+    const egress = options?.egress ?? this.egressAddresses();
+    const dnsOptions = { ...options, ...(egress.length > 0 ? { egress } : {}) };
+    this.dns = new MailDns(this, id ?? "dns", {
+      ...rest,
+      topology,
+      ...(given ? { entry: given } : {}),
+      options: dnsOptions,
+    });
+    if (topology.loadBalancer) this.mtaSts = mtaStsSite(topology, dnsOptions);
+    return this.dns;
+  }
+
+  /** The entry point's public addresses from the platform, when it has them. */
+  private entryPoint(): MailEntryPoint | undefined {
+    const tier = this.tiers[0];
+    if (!tier) return undefined;
+    if (tier.cloudLoadBalancer) {
+      const addresses = this.cloudLoadBalancerStep().lb?.publicAddresses;
+      return addresses ? { ipv4: [...addresses.ipv4], ipv6: [...addresses.ipv6] } : undefined;
+    }
+    const nodes = this.topology.loadBalancer?.nodes ?? [];
+    const found = nodes.map((n) => this.members.get(n.name)?.machine.publicAddresses?.());
+    if (found.length === 0 || found.some((a) => a === undefined)) return undefined;
+    const list = (key: "ipv4" | "ipv6") => found.map((a) => a![key]).filter((x): x is string => x !== undefined);
+    return { ipv4: list("ipv4"), ipv6: list("ipv6") };
+  }
+
+  /** The classic nodes' public addresses from the platform (empty where it has none). */
+  private egressAddresses(): EgressAddresses[] {
+    const out: EgressAddresses[] = [];
+    for (const n of this.topology.classicNodes) {
+      const a = this.members.get(n.name)?.machine.publicAddresses?.();
+      if (!a) return [];
+      out.push({
+        node: n.name,
+        ...(a.ipv4 !== undefined ? { ipv4: a.ipv4 } : {}),
+        ...(a.ipv6 !== undefined ? { ipv6: a.ipv6 } : {}),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The cloud load balancer in front of the tier, created once: at synth, or earlier by `addDns`
+   * (its public addresses carry the mail host's records). Issues are reported at synth.
+   */
+  private cloudLoadBalancerStep(): CloudStep {
+    if (this.cloudStep) return this.cloudStep;
+    const step: CloudStep = { listeners: [], issues: [] };
+    this.cloudStep = step;
+    const topology = this.topology;
+    const tier = this.tiers[0];
+    const late = new IssueCollector();
+    if (tier?.cloudLoadBalancer && tier.acceptProxyFrom !== undefined) {
+      late.add(
+        "GRX219",
+        tier.path,
+        "acceptProxyFrom",
+        "acceptProxyFrom names proxies of your own, but the cloud load balancer is in front of the tier: the frontends " +
+          "would wait for a PROXY header that it sends only with cloudLoadBalancer.proxyProtocol.",
+        "Use cloudLoadBalancer: { proxyProtocol: true } for the cloud load balancer, or drop one of the two.",
+      );
+    } else if (tier?.cloudLoadBalancer) {
+      const add = this.deployment.addLoadBalancer?.bind(this.deployment);
+      if (!this.capabilities.cloudLoadBalancer.available || !add) {
+        late.add(
+          "GRX210",
+          tier.path,
+          "cloudLoadBalancer",
+          `${this.platform.name} has no cloud load balancer.`,
+          "Remove cloudLoadBalancer; the tier's nodes take traffic on their own addresses.",
+        );
+      } else {
+        const lb = topology.loadBalancer!;
+        // Both ends of the PROXY hop from one field: the listeners whose frontends accept it.
+        const proxied = lb.acceptProxy?.from === "cloud-lb" ? lb.acceptProxy.frontends : [];
+        const listeners = (Object.keys(PORTS) as PortKey[])
+          .filter((k) => PORTS[k].server === "load-balancer")
+          .filter((k) => PORTS[k].exposure === "public" || (PORTS[k].exposure === "admin" && lb.adminAllowFrom?.length))
+          .sort((a, b) => PORTS[a].port - PORTS[b].port)
+          .map((k) => ({
+            portKey: k,
+            port: PORTS[k].port,
+            allowFrom: PORTS[k].exposure === "admin" ? [...(lb.adminAllowFrom ?? [])] : ["0.0.0.0/0", "::/0"],
+            proxyProtocol: proxied.includes(k),
+          }));
+        step.listeners = listeners;
+        const created = add(new Construct(tier as unknown as Construct, "cloud"), {
+          listeners,
+          targets: lb.nodes.map((n) => n.name),
+        });
+        tier.setCloudLoadBalancer(created);
+        step.lb = created;
+      }
+    }
+    step.issues = [...late.issues];
+    return step;
   }
 
   /** Declares a Terraform token that may appear in user-data (ignored for literal strings). */
@@ -435,52 +586,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     const late = new IssueCollector();
     late.addAll(securityIssues);
     const tier = this.tiers[0];
-    let cloudListeners: CloudLoadBalancerListener[] = [];
 
     // Cloud load balancer (before the firewall: its rules name it as a peer).
-    let cloudLb: CloudLoadBalancer | undefined;
-    if (tier?.cloudLoadBalancer && tier.acceptProxyFrom !== undefined) {
-      late.add(
-        "GRX219",
-        tier.path,
-        "acceptProxyFrom",
-        "acceptProxyFrom names proxies of your own, but the cloud load balancer is in front of the tier: the frontends " +
-          "would wait for a PROXY header that it sends only with cloudLoadBalancer.proxyProtocol.",
-        "Use cloudLoadBalancer: { proxyProtocol: true } for the cloud load balancer, or drop one of the two.",
-      );
-    } else if (tier?.cloudLoadBalancer) {
-      const add = this.deployment.addLoadBalancer?.bind(this.deployment);
-      if (!caps.cloudLoadBalancer.available || !add) {
-        late.add(
-          "GRX210",
-          tier.path,
-          "cloudLoadBalancer",
-          `${this.platform.name} has no cloud load balancer.`,
-          "Remove cloudLoadBalancer; the tier's nodes take traffic on their own addresses.",
-        );
-      } else {
-        const lb = topology.loadBalancer!;
-        // Both ends of the PROXY hop from one field: the listeners whose frontends accept it.
-        const proxied = lb.acceptProxy?.from === "cloud-lb" ? lb.acceptProxy.frontends : [];
-        const listeners = (Object.keys(PORTS) as PortKey[])
-          .filter((k) => PORTS[k].server === "load-balancer")
-          .filter((k) => PORTS[k].exposure === "public" || (PORTS[k].exposure === "admin" && lb.adminAllowFrom?.length))
-          .sort((a, b) => PORTS[a].port - PORTS[b].port)
-          .map((k) => ({
-            portKey: k,
-            port: PORTS[k].port,
-            allowFrom: PORTS[k].exposure === "admin" ? [...(lb.adminAllowFrom ?? [])] : ["0.0.0.0/0", "::/0"],
-            proxyProtocol: proxied.includes(k),
-          }));
-        cloudListeners = listeners;
-        const created = add(new Construct(tier as unknown as Construct, "cloud"), {
-          listeners,
-          targets: lb.nodes.map((n) => n.name),
-        });
-        tier.setCloudLoadBalancer(created);
-        cloudLb = created;
-      }
-    }
+    const cloud = this.cloudLoadBalancerStep();
+    late.addAll(cloud.issues);
+    const cloudLb = cloud.lb;
+    const cloudListeners = cloud.listeners;
 
     // Firewall, from the port table (plus the users' rules), checked for exposure before use.
     const userRules = new Set(this.extraRules.list().map(ruleId));
@@ -518,7 +629,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       const member = this.members.get(node.name)!;
       let files: ConfigFile[];
       try {
-        files = renderNodeFiles(topology, node);
+        files = renderNodeFiles(topology, node, this.mtaSts ? { mtaSts: this.mtaSts } : {});
       } catch (e) {
         if (!(e instanceof GrommunioValidationError)) throw e;
         late.addAll(e.issues);

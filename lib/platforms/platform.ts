@@ -224,9 +224,24 @@ export interface UserData {
   readonly maxBytes: number;
 }
 
+/** A machine's or load balancer's public addresses (literals or Terraform tokens). */
+export interface PublicAddresses {
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+}
+
 export interface PlatformMachine {
   readonly name: string;
   readonly privateIpv4: string;
+  /**
+   * The machine's public addresses, stable for DNS (the mail host's A/AAAA when the
+   * load-balancer nodes take traffic themselves; SPF, HELO name and PTR of a classic node).
+   * Allocated on the first call where the platform must allocate them (AWS: an Elastic IP), so
+   * only machines DNS names get one.
+   * Absent where machines have no public address of their own (libvirt, vSphere, Docker): pass
+   * the addresses to `GrommunioCluster.addDns` yourself.
+   */
+  publicAddresses?(): PublicAddresses;
   /** The provider resource (aws_instance, hcloud_server, …): reachable for overrides. */
   readonly resource: TerraformResource;
   /** Sets the machine's user-data (called once, at synth) honouring its config change policy. */
@@ -336,6 +351,8 @@ export interface CloudLoadBalancer {
    * security group reference does this.
    */
   readonly privateIpv4s?: readonly string[];
+  /** Its stable public addresses (tokens): the mail host's A/AAAA records (`GrommunioCluster.addDns`). */
+  readonly publicAddresses?: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
 }
 
 /** Managed services that can be firewall peers. */

@@ -11,22 +11,31 @@ import { renderNginx } from "./nginx";
 import { renderPostfix } from "./postfix";
 import { renderHosts } from "./system/hosts";
 import { renderMailboxWeb } from "./web";
-import { ConfigFile, sortFiles } from "./types";
+import { ConfigFile, MtaStsSite, sortFiles } from "./types";
+
+/** What the node files depend on beyond the topology. */
+export interface NodeFileOptions {
+  /**
+   * The MTA-STS policy the load-balancer tier serves (`mtaStsSite`, from the DNS options).
+   * @default undefined: none is served
+   */
+  readonly mtaSts?: MtaStsSite;
+}
 
 /** The renderer of each load-balancer flavour. */
 const LOAD_BALANCER_RENDERERS: Record<
   LoadBalancerTierSpec["flavor"],
-  (topology: Topology, node: ClusterNode) => ConfigFile[]
+  (topology: Topology, node: ClusterNode, options: NodeFileOptions) => ConfigFile[]
 > = {
-  haproxy: (t, n) => renderHaproxy(t, n),
-  nginx: (t, n) => renderNginx(t, n),
+  haproxy: (t, n, o) => renderHaproxy(t, n, o.mtaSts ? { mtaSts: o.mtaSts } : {}),
+  nginx: (t, n, o) => renderNginx(t, n, o.mtaSts ? { mtaSts: o.mtaSts } : {}),
 };
 
 /** The load-balancer files of `node` (none unless it is on the load-balancer tier). */
-export function renderLoadBalancer(topology: Topology, node: ClusterNode): ConfigFile[] {
+export function renderLoadBalancer(topology: Topology, node: ClusterNode, options: NodeFileOptions = {}): ConfigFile[] {
   const lb = topology.loadBalancer;
   if (!lb || !node.has("load-balancer")) return [];
-  return LOAD_BALANCER_RENDERERS[lb.flavor](topology, node);
+  return LOAD_BALANCER_RENDERERS[lb.flavor](topology, node, options);
 }
 
 /**
@@ -34,7 +43,7 @@ export function renderLoadBalancer(topology: Topology, node: ClusterNode): Confi
  * `GrommunioValidationError` when a renderer refuses the topology, and a plain error if two
  * renderers claim one path (a bug in this library).
  */
-export function renderNodeFiles(topology: Topology, node: ClusterNode): ConfigFile[] {
+export function renderNodeFiles(topology: Topology, node: ClusterNode, options: NodeFileOptions = {}): ConfigFile[] {
   const files: ConfigFile[] = [
     renderHosts(topology, node),
     ...renderGromox(topology, node),
@@ -42,7 +51,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode): ConfigFi
     ...renderPostfix(topology, node),
     ...renderAdminApi(topology, node),
     ...renderMariadbConfig(topology, node),
-    ...renderLoadBalancer(topology, node),
+    ...renderLoadBalancer(topology, node, options),
   ];
   const seen = new Set<string>();
   for (const f of files) {

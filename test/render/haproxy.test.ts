@@ -11,6 +11,7 @@ import {
   when,
   HaproxyOptions,
   PROXY_FROM_LIST_PATH,
+  MTA_STS_POLICY_FILE,
 } from "../../lib/render/haproxy";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { docHaproxyConfig } from "../doc-haproxy";
@@ -563,5 +564,29 @@ describe("renderHaproxy: PROXY from a cloud load balancer or a proxy of one's ow
   test("without acceptProxyFrom nothing changes: connection-level block lists, no accept-proxy", () => {
     expect(docCfg).not.toMatch(/accept-proxy|tcp-request session/);
     expect(section(docCfg, "frontend fe_http")).toContain("tcp-request connection reject if blocked");
+  });
+});
+
+describe("renderHaproxy: the MTA-STS policy (options.mtaSts)", () => {
+  const site = {
+    host: "mta-sts.gro.at",
+    policy: "version: STSv1\r\nmode: testing\r\nmx: mail.gro.at\r\nmax_age: 604800\r\n",
+  };
+
+  test("the policy file, and an http-request return for its host and path over TLS, before any other rule", () => {
+    const files = render(doc, "lb1", { mtaSts: site });
+    expect(files.find((f) => f.path === MTA_STS_POLICY_FILE)).toMatchObject({ content: site.policy, mode: "0644" });
+    const fe = section(files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content, "frontend fe_http");
+    expect(fe).toContain("acl mta_sts_host hdr(host),host_only,lower -m str mta-sts.gro.at");
+    expect(fe).toContain("acl mta_sts_path path -m str /.well-known/mta-sts.txt");
+    const rules = fe.filter((l) => l.startsWith("http-request "));
+    expect(rules[0]).toBe(
+      `http-request return status 200 content-type text/plain file ${MTA_STS_POLICY_FILE} if mta_sts_host mta_sts_path { ssl_fc }`,
+    );
+  });
+
+  test("without it: no policy file, no rule", () => {
+    expect(render(doc).map((f) => f.path)).not.toContain(MTA_STS_POLICY_FILE);
+    expect(docCfg).not.toMatch(/mta_sts/);
   });
 });

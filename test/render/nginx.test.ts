@@ -701,3 +701,33 @@ describe("renderNginx: PROXY from a cloud load balancer or a proxy of one's own 
     expect(all.some((x) => x.stmt.name === "set_real_ip_from" || x.stmt.name === "real_ip_header")).toBe(false);
   });
 });
+
+describe("renderNginx: the MTA-STS policy (options.mtaSts)", () => {
+  const site = {
+    host: "mta-sts.gro.at",
+    policy: "version: STSv1\r\nmode: testing\r\nmx: mail.gro.at\r\nmax_age: 604800\r\n",
+  };
+
+  test("a 443 server for mta-sts.<domain> answers the policy file as text/plain; the main server stays default", () => {
+    const files = render(docInput(), "lb1", { mtaSts: site });
+    expect(files.find((f) => f.path === NGINX_PATHS.mtaStsPolicy)).toMatchObject({
+      content: site.policy,
+      mode: "0644",
+    });
+    const servers = parseNginx(files.find((f) => f.path === NGINX_PATHS.site)!.content).filter(
+      (s) => s.name === "server" && s.children?.some((c) => c.name === "server_name" && c.args[0] === site.host),
+    );
+    expect(servers).toHaveLength(1);
+    const s = servers[0]!.children!;
+    expect(children(s, "listen").map((l) => l.args.join(" "))).toEqual(["443 ssl http2"]);
+    const loc = only(s, "location", "=", "/.well-known/mta-sts.txt").children!;
+    expect(children(loc, "alias").map((d) => d.args[0])).toEqual([NGINX_PATHS.mtaStsPolicy]);
+    expect(children(loc, "default_type").map((d) => d.args[0])).toEqual(["text/plain"]);
+  });
+
+  test("without it: no such server, no file", () => {
+    const files = render(docInput());
+    expect(files.map((f) => f.path)).not.toContain(NGINX_PATHS.mtaStsPolicy);
+    expect(files.some((f) => f.content.includes("mta-sts"))).toBe(false);
+  });
+});

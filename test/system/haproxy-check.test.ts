@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, ClusterInput } from "../../lib/topology";
 import { HaproxyOptions, renderHaproxy } from "../../lib/render/haproxy";
+import { mtaStsSite } from "../../lib/render/dns";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { docHaproxyConfig, docServerHosts, DOC_LIST_FILES } from "../doc-haproxy";
 import { requireProgram, run, runInSandbox, scratchDir } from "./support";
@@ -126,6 +127,19 @@ describe("haproxy -c -dW on the generated configuration", () => {
       expect([node, r.stdout]).toEqual([node, "Configuration file is valid\n"]);
       expect(r.status).toBe(0);
     }
+  });
+
+  test("serving the MTA-STS policy (http-request return … file): valid, zero warnings", () => {
+    const input = documentedLayout();
+    const site = mtaStsSite(buildTopology(input), { mtaSts: { mode: "enforce" } })!;
+    const { dir, hosts } = etcHaproxyFor(input, "lb1", { mtaSts: site });
+    expect(fs.readFileSync(path.join(dir, "mta-sts.txt"), "utf8")).toBe(site.policy);
+    const r = runInSandbox(
+      { hosts, binds: { "/etc/haproxy": dir } },
+      "haproxy -c -dW -f /etc/haproxy/haproxy.cfg 2>&1",
+    );
+    expect(r.stdout).toBe("Configuration file is valid\n");
+    expect(r.status).toBe(0);
   });
 
   test("options: backend CA verification, IPv6 binds, HTTP/1.0 drop: valid, zero warnings", () => {

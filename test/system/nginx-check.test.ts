@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, ClusterInput, LoadBalancerInput } from "../../lib/topology";
 import { NGINX_PATHS, NginxOptions, renderNginx } from "../../lib/render/nginx";
+import { mtaStsSite } from "../../lib/render/dns";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { docNginxBlock, docNginxHosts, docNginxMain } from "../doc-nginx";
 import { requireProgram, run, runInSandbox, scratchDir } from "./support";
@@ -142,6 +143,16 @@ describe("nginx -t on the generated configuration", () => {
     for (const node of ["lb1", "lb2"]) {
       const r = check(input, node);
       expect([node, r.stdout]).toEqual([node, OK]);
+      expect(r.status).toBe(0);
+    }
+  });
+
+  test("serving the MTA-STS policy (a server for mta-sts.<domain>), behind PROXY too: valid, no warning", () => {
+    for (const acceptProxyFrom of [undefined, "cloud-lb" as const]) {
+      const input = documentedLayout({ loadBalancer: nginxLb(acceptProxyFrom ? { acceptProxyFrom } : {}) });
+      const site = mtaStsSite(buildTopology(input))!;
+      const r = check(input, "lb1", { mtaSts: site });
+      expect(r.stdout).toBe(OK);
       expect(r.status).toBe(0);
     }
   });

@@ -15,6 +15,7 @@ import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
 import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
@@ -52,6 +53,7 @@ import {
   PlatformMachine,
   PlatformNetwork,
   PlatformVolume,
+  PublicAddresses,
   SecretStore,
   SecretStoreSpec,
   SharedFileSystem,
@@ -184,14 +186,34 @@ export class AwsPlatform implements Platform<AwsDeployment> {
 
 /** A machine on AWS: the `aws_instance` is `instance` (and `resource`). */
 export class AwsMachine implements PlatformMachine {
+  /** The Elastic IP of the machine, once `publicAddresses` was asked (DNS needs a stable address). */
+  public eip?: Eip;
+
   constructor(
     public readonly name: string,
     public readonly privateIpv4: string,
     public readonly instance: Instance,
+    private readonly tags: Readonly<Record<string, string>> = {},
   ) {}
 
   public get resource(): Instance {
     return this.instance;
+  }
+
+  /**
+   * An Elastic IP for the instance, created on the first call: an auto-assigned public IPv4
+   * changes at every stop/start, an A record, SPF term or PTR needs one that does not. No IPv6
+   * (the VPC has no IPv6 block).
+   */
+  public publicAddresses(): PublicAddresses {
+    if (!this.eip) {
+      this.eip = new Eip(this.instance.node.scope!, "public-ip", {
+        domain: "vpc",
+        instance: this.instance.id,
+        tags: { ...this.tags, Name: `${this.name}-public` },
+      });
+    }
+    return { ipv4: this.eip.publicIp };
   }
 
   public setUserData(userData: UserData): void {
@@ -397,7 +419,7 @@ export class AwsDeployment implements PlatformDeployment {
         "grommunio:roles": [...spec.roles].sort().join(" "),
       },
     });
-    const machine = new AwsMachine(spec.name, spec.privateIpv4, instance);
+    const machine = new AwsMachine(spec.name, spec.privateIpv4, instance, this.tags);
     this.machines.set(spec.name, machine);
     return machine;
   }
@@ -556,10 +578,16 @@ export class AwsDeployment implements PlatformDeployment {
       cidrIpv4: this.layout.vpc,
       description: "to the load-balancer tier and its health checks",
     });
+    // A fixed public address (Elastic IP): the mail host's A record and PTR need one; an NLB's
+    // own addresses may change (platforms.md §5, docs/dns.md "Inputs").
+    const eip = new Eip(scope, "nlb-ip", {
+      domain: "vpc",
+      tags: { ...this.tags, Name: `${this.context.clusterName}-nlb` },
+    });
     const lb = new Lb(scope, "nlb", {
       loadBalancerType: "network",
       internal: false,
-      subnets: [servicesA.id],
+      subnetMapping: [{ subnetId: servicesA.id, allocationId: eip.allocationId }],
       // Security groups can only be attached when an NLB is created (platforms.md §5).
       securityGroups: [sg.id],
       tags: { ...this.tags, Name: `${this.context.clusterName}-nlb` },
@@ -599,7 +627,7 @@ export class AwsDeployment implements PlatformDeployment {
         });
       }
     }
-    return { resource: lb, dnsName: lb.dnsName };
+    return { resource: lb, dnsName: lb.dnsName, publicAddresses: { ipv4: [eip.publicIp], ipv6: [] } };
   }
 
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {

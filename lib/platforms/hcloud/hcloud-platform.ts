@@ -43,6 +43,7 @@ import {
   PlatformCapabilities,
   PlatformDeployment,
   PlatformMachine,
+  PublicAddresses,
   PlatformNetwork,
   PlatformVolume,
   UserData,
@@ -193,6 +194,15 @@ export class HcloudMachine implements PlatformMachine {
 
   public get resource(): Server {
     return this.server;
+  }
+
+  /**
+   * The server's public IPv4 and IPv6 (Terraform tokens). They last as long as the server: a
+   * replaced server (configChangePolicy "replace") gets new ones, and the DNS records follow at the
+   * same apply.
+   */
+  public publicAddresses(): PublicAddresses {
+    return { ipv4: this.server.ipv4Address, ipv6: this.server.ipv6Address };
   }
 
   /**
@@ -498,7 +508,12 @@ export class HcloudDeployment implements PlatformDeployment {
       });
     }
     // Hetzner has no DNS name for load balancers: the public IPv4 stands in for it.
-    return { resource: lb, dnsName: lb.ipv4, privateIpv4s: [this.layout.loadBalancerIp] };
+    return {
+      resource: lb,
+      dnsName: lb.ipv4,
+      privateIpv4s: [this.layout.loadBalancerIp],
+      publicAddresses: { ipv4: [lb.ipv4], ipv6: [lb.ipv6] },
+    };
   }
 
   /**

@@ -16,6 +16,7 @@
  * - SPF lists the classic nodes' egress addresses (`ip4:`/`ip6:`), not `mx`: outgoing mail leaves
  *   from the classic nodes, while the MX addresses belong to the load balancer, which never sends.
  */
+import type { MtaStsSite } from "../types";
 import { ClusterNode, Topology } from "../../topology/model";
 import { GrommunioValidationError, IssueCollector, ValidationIssue } from "../../topology/errors";
 import { isDnsLabel, isFqdn, parseIpv4, canonicalIpv6 } from "../../topology/net";
@@ -136,6 +137,15 @@ export function renderMtaStsPolicy(topology: Topology, options: MailDnsOptions =
   checkMtaSts(options, path, c);
   c.throwIfAny();
   return mtaStsPolicyText([mailHost!], options.mtaSts === false ? {} : options.mtaSts);
+}
+
+/**
+ * What the load-balancer tier serves for MTA-STS: `mta-sts.<domain>` and the policy. Undefined
+ * when MTA-STS is off (`options.mtaSts: false`). Throws on invalid options, as `renderMtaStsPolicy`.
+ */
+export function mtaStsSite(topology: Topology, options: MailDnsOptions = {}): MtaStsSite | undefined {
+  if (options.mtaSts === false) return undefined;
+  return { host: `mta-sts.${topology.domain}`, policy: renderMtaStsPolicy(topology, options) };
 }
 
 /** Sorts record sets: zone, then owner name in DNSSEC canonical order (RFC 4034 §6.1), then type. */

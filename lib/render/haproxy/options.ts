@@ -2,8 +2,18 @@
  * Options of the HAProxy renderer, their production defaults, and the derived limits.
  */
 
+import type { MtaStsSite } from "../types";
+
 /** Options of `renderHaproxy`. Every default is what a production load-balancer node needs. */
 export interface HaproxyOptions {
+  /**
+   * Serve the MTA-STS policy: `https://<host>/.well-known/mta-sts.txt` answers the policy
+   * (`http-request return … file /etc/haproxy/mta-sts.txt`). Build it with `mtaStsSite` from the
+   * options the DNS records use (`GrommunioCluster.dns` does), so the served policy is the one the
+   * `_mta-sts` TXT record announces. The certificate must name `host`.
+   * @default undefined: no MTA-STS policy is served
+   */
+  readonly mtaSts?: MtaStsSite;
   /**
    * The address every frontend binds to.
    * @default undefined: all IPv4 addresses (`bind :443`), plus all IPv6 addresses
@@ -66,6 +76,7 @@ export function fdLimitFor(maxConnections: number): number {
 export const MAX_MAX_CONNECTIONS = Math.floor((NR_OPEN_DEFAULT - FD_HEADROOM) / 2);
 
 export interface ResolvedHaproxyOptions {
+  readonly mtaSts?: MtaStsSite;
   readonly bindAddress?: string;
   readonly certificatePath: string;
   readonly maxConnections: number;
@@ -78,6 +89,7 @@ export interface ResolvedHaproxyOptions {
 export function resolveHaproxyOptions(o: HaproxyOptions = {}): ResolvedHaproxyOptions {
   const maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   return {
+    ...(o.mtaSts !== undefined ? { mtaSts: o.mtaSts } : {}),
     ...(o.bindAddress !== undefined ? { bindAddress: o.bindAddress } : {}),
     certificatePath: o.certificatePath ?? DEFAULT_CERTIFICATE_PATH,
     maxConnections,

@@ -43,11 +43,14 @@ import {
   when,
 } from "./config";
 import { MAILBOX_MAP_PATH, renderMailboxMap } from "./mailbox-map";
+import { MTA_STS_POLICY_PATH } from "../dns/mta-sts";
 import { HaproxyOptions, ResolvedHaproxyOptions, resolveHaproxyOptions } from "./options";
 import { TCP_SERVICES, poolsInOrder, validateHaproxy } from "./validate";
 
 export const HAPROXY_CFG_PATH = "/etc/haproxy/haproxy.cfg";
 export const ADMIN_ALLOW_LIST_PATH = "/etc/haproxy/admin-allow.lst";
+/** The MTA-STS policy file (`options.mtaSts`), answered by `http-request return`. */
+export const MTA_STS_POLICY_FILE = "/etc/haproxy/mta-sts.txt";
 /** The proxies whose PROXY headers the public frontends accept (`acceptProxyFrom` as addresses). */
 export const PROXY_FROM_LIST_PATH = "/etc/haproxy/proxy-from.lst";
 export const SYSTEMD_LIMITS_PATH = "/etc/systemd/system/haproxy.service.d/limits.conf";
@@ -151,6 +154,9 @@ export function renderHaproxy(topology: Topology, node: ClusterNode, options: Ha
       mode: "0640",
       owner: "root:haproxy",
     });
+  }
+  if (o.mtaSts) {
+    files.push({ path: MTA_STS_POLICY_FILE, content: o.mtaSts.policy, mode: "0644", owner: "root:haproxy" });
   }
   if (lb.nodeAwareRouting) files.push(renderMailboxMap([]));
   return sortFiles(files);
@@ -341,6 +347,21 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
   const httpRequest: Rule[] = [];
   if (o.dropHttp10) {
     httpRequest.push({ action: ["silent-drop"], cond: when("HTTP_1.0"), comment: ["option dropHttp10"] });
+  }
+  if (o.mtaSts) {
+    acls.push(
+      {
+        name: "mta_sts_host",
+        criterion: ["hdr(host),host_only,lower", "-m", "str", o.mtaSts.host.toLowerCase()],
+        comment: ["MTA-STS (RFC 8461): senders fetch the policy over HTTPS from mta-sts.<domain>"],
+      },
+      { name: "mta_sts_path", criterion: ["path", "-m", "str", MTA_STS_POLICY_PATH] },
+    );
+    httpRequest.push({
+      action: ["return", "status", "200", "content-type", "text/plain", "file", MTA_STS_POLICY_FILE],
+      cond: when("mta_sts_host mta_sts_path { ssl_fc }"),
+      comment: ["the policy the _mta-sts TXT record's id names (same options); plain HTTP is redirected below"],
+    });
   }
   httpRequest.push(
     {

@@ -2,8 +2,17 @@
  * Options of the nginx renderer and their production defaults (Debian 12's nginx package).
  */
 
+import type { MtaStsSite } from "../types";
+
 /** Options of `renderNginx`. Every default is what a production load-balancer node needs. */
 export interface NginxOptions {
+  /**
+   * Serve the MTA-STS policy: a 443 server for `host` answers `/.well-known/mta-sts.txt` with the
+   * policy (`/etc/nginx/mta-sts.txt`, text/plain). Build it with `mtaStsSite` from the options the
+   * DNS records use (`GrommunioCluster.dns` does). The certificate must name `host`.
+   * @default undefined: no MTA-STS policy is served
+   */
+  readonly mtaSts?: MtaStsSite;
   /**
    * The address every `listen` binds to.
    * @default undefined: all IPv4 addresses (`listen 443`), plus all IPv6 addresses
@@ -76,6 +85,7 @@ export function nginxFdLimitFor(workerConnections: number): number {
 }
 
 export interface ResolvedNginxOptions {
+  readonly mtaSts?: MtaStsSite;
   readonly bindAddress?: string;
   readonly certificatePath: string;
   readonly certificateKeyPath: string;
@@ -91,6 +101,7 @@ export interface ResolvedNginxOptions {
 export function resolveNginxOptions(o: NginxOptions = {}): ResolvedNginxOptions {
   const workerConnections = o.workerConnections ?? NGINX_DEFAULTS.workerConnections;
   return {
+    ...(o.mtaSts !== undefined ? { mtaSts: o.mtaSts } : {}),
     ...(o.bindAddress !== undefined ? { bindAddress: o.bindAddress } : {}),
     certificatePath: o.certificatePath ?? NGINX_DEFAULTS.certificatePath,
     certificateKeyPath: o.certificateKeyPath ?? NGINX_DEFAULTS.certificateKeyPath,

@@ -40,6 +40,7 @@ import { ClusterNode, OptionalPool, PoolMember, Topology } from "../../topology/
 import { PORTS, PortKey } from "../../topology/ports";
 import { ConfigFile, sortFiles } from "../types";
 import { NginxOptions, ResolvedNginxOptions, resolveNginxOptions } from "./options";
+import { MTA_STS_POLICY_PATH } from "../dns/mta-sts";
 import {
   BLANK,
   NginxBlock,
@@ -63,6 +64,8 @@ export const NGINX_PATHS = {
   sslParams: "/etc/nginx/ssl_params",
   site: "/etc/nginx/conf.d/grommunio-lb.conf",
   admin: "/etc/nginx/conf.d/grommunio-admin.conf",
+  /** The MTA-STS policy (`options.mtaSts`). */
+  mtaStsPolicy: "/etc/nginx/mta-sts.txt",
   /** Debian's path of the stream module (package libnginx-mod-stream). */
   streamModule: "/usr/lib/nginx/modules/ngx_stream_module.so",
 } as const;
@@ -499,6 +502,38 @@ function siteConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
       "everything else (/, /.well-known/…, static files): the mailbox nodes",
     ),
   );
+  if (o.mtaSts) {
+    nodes.push(
+      withComment(
+        block(
+          "server",
+          [],
+          [
+            ...listens(node, o, PORTS.publicHttps.port, [
+              "ssl",
+              "http2",
+              ...proxyListenParams(topology, "publicHttps"),
+            ]),
+            directive("server_name", o.mtaSts.host),
+            ...httpRealIp(topology, "publicHttps"),
+            ...tlsServerSettings(o),
+            BLANK,
+            withComment(
+              block(
+                "location",
+                ["=", MTA_STS_POLICY_PATH],
+                [directive("default_type", "text/plain"), directive("alias", NGINX_PATHS.mtaStsPolicy)],
+              ),
+              "the policy the _mta-sts TXT record's id names (built from the same options)",
+            ),
+            block("location", ["/"], [directive("return", 404)]),
+          ],
+        ),
+        "MTA-STS (RFC 8461): senders fetch the policy over HTTPS; plain HTTP is redirected by the 80 server",
+      ),
+      BLANK,
+    );
+  }
   nodes.push(
     withComment(
       block(
@@ -606,5 +641,7 @@ export function renderNginx(topology: Topology, node: ClusterNode, options: Ngin
   ];
   if (topology.loadBalancer!.adminAllowFrom !== undefined)
     files.push(file(NGINX_PATHS.admin, adminConf(topology, node, o)));
+  if (o.mtaSts)
+    files.push({ path: NGINX_PATHS.mtaStsPolicy, content: o.mtaSts.policy, mode: "0644", owner: "root:root" });
   return sortFiles(files);
 }
