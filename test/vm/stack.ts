@@ -8,7 +8,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { kvmExample } from "../../examples/kvm/main";
@@ -26,8 +25,8 @@ export const STACK_NAME = "grommunio-kvm";
  * algorithm, and per `tls_self_signed_cert` a certificate for its subject and DNS names signed by
  * the key it names (openssl).
  */
-export function testValues(json: any): (ref: string) => string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vm-tls-"));
+export function testValues(json: any, dir: string): (ref: string) => string {
+  fs.mkdirSync(dir, { recursive: true });
   const cache = new Map<string, string>();
   const keyFile = (key: string): string => {
     const file = path.join(dir, `${key}.key.pem`);
@@ -121,7 +120,7 @@ export function synthesizeKvmExample(outdir: string): SynthesizedStack {
   const jsonPath = path.join(outdir, "stacks", STACK_NAME, "cdk.tf.json");
   const json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
   const cluster = stack.node.findChild("mail") as GrommunioCluster;
-  const seeds = libvirtSeeds(json, stackResolver(json, testValues(json)));
+  const seeds = libvirtSeeds(json, stackResolver(json, testValues(json, path.join(outdir, "tls"))));
   const cache = new Map<string, Map<string, string>>();
   return {
     json,
