@@ -2,9 +2,15 @@
  * The cluster's SQL scripts, from the SQL renderer (`lib/render/database`). Where they run is the
  * provisioning layer's business (`provisionNode`): the bootstrap and the map reader's grants as
  * MariaDB root on the database node (only when the database runs on a cluster node; a managed or
- * external database has its accounts made by its operator), the servers seed on the schema node.
+ * external database has its accounts made by its operator), the servers seed (and the map view the
+ * load balancers read) on the schema node.
  */
-import { renderDatabaseBootstrap, renderMapReaderGrants, renderServersSeed } from "../render/database";
+import {
+  renderDatabaseBootstrap,
+  renderMailboxMapView,
+  renderMapReaderGrants,
+  renderServersSeed,
+} from "../render/database";
 import type { ClusterSql } from "../provision";
 import type { Topology } from "../topology";
 
@@ -13,7 +19,8 @@ export function clusterSql(topology: Topology): ClusterSql {
   const onNode = topology.database.node !== undefined;
   return {
     ...(onNode ? { bootstrap: renderDatabaseBootstrap(topology) } : {}),
-    seed: renderServersSeed(topology),
+    // With node-aware routing the seed also (re)creates the view the load balancers read.
+    seed: renderServersSeed(topology) + (topology.database.mapReader ? renderMailboxMapView(topology) : ""),
     ...(onNode && topology.database.mapReader ? { mapReaderGrants: renderMapReaderGrants(topology) } : {}),
   };
 }

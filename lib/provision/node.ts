@@ -14,6 +14,7 @@
  * 7. `after-services` commands: the database node's bootstrap (accounts, grants).
  */
 import type { OperatingSystem } from "../platforms/platform";
+import { MAILBOX_MAP_VIEW } from "../render/database/map-view";
 import type { ConfigFile } from "../render/types";
 import { ClusterNode, IssueCollector, Topology, ValidationIssue } from "../topology";
 import {
@@ -52,14 +53,15 @@ export const WAIT_SECONDS = 1800;
 /**
  * The SQL scripts of the cluster (from the SQL renderer, `lib/render/database`). Each is run on
  * the node the cluster's database layout says: bootstrap and map-reader grants as MariaDB root on
- * the database node, the servers seed on the schema node after `gromox-dbop -C`.
+ * the database node, the servers seed (with the load balancers' map view) on the schema node after
+ * `gromox-dbop -C`.
  */
 export interface ClusterSql {
   /** Database, accounts (needs MariaDB root): run on the database node. */
   readonly bootstrap?: string;
   /** `servers` rows (idempotent): run once on the schema node after the schema exists. */
   readonly seed?: string;
-  /** Column grants of the load balancers' read-only account: on the database node, after the schema. */
+  /** Grants of the load balancers' read-only account: on the database node, after the schema and the map view. */
   readonly mapReaderGrants?: string;
 }
 
@@ -176,8 +178,8 @@ export function firstBootCommands(topology: Topology, node: ClusterNode, sql: Cl
     if (sql.mapReaderGrants !== undefined) {
       cmds.push({
         phase: "after-services",
-        description: "grant the load balancers' read-only account once the schema exists",
-        shell: `${waitUntil(`mysql -e "SELECT 1 FROM ${topology.database.name}.servers LIMIT 1" >/dev/null 2>&1`)} && mysql < ${SQL_FILES.mapReaderGrants}`,
+        description: "grant the load balancers' read-only account once the schema and the map view exist",
+        shell: `${waitUntil(`mysql -e "SELECT 1 FROM ${topology.database.name}.${MAILBOX_MAP_VIEW} LIMIT 0" >/dev/null 2>&1`)} && mysql < ${SQL_FILES.mapReaderGrants}`,
       });
     }
   }

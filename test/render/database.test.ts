@@ -122,12 +122,14 @@ describe("renderMapReaderGrants", () => {
     expect(sql).toBe(
       [
         "-- cluster: map reader grants, rendered by cdktf-grommunio.",
-        "-- Run as the MariaDB root user after gromox-dbop -C (the tables must exist); idempotent.",
+        "-- Run as the MariaDB root user after gromox-dbop -C and the servers seed (the tables and the map view must exist); idempotent.",
         "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
         "GRANT SELECT (`id`, `username`, `homeserver`, `address_status`) ON `grommunio`.`users` TO 'grommunio_map'@'10.10.10.10';",
         "GRANT SELECT (`aliasname`, `mainname`) ON `grommunio`.`aliases` TO 'grommunio_map'@'10.10.10.10';",
         "GRANT SELECT (`id`, `hostname`, `extname`) ON `grommunio`.`servers` TO 'grommunio_map'@'10.10.10.10';",
         "GRANT SELECT (`id`, `domainname`, `homeserver`, `domain_status`) ON `grommunio`.`domains` TO 'grommunio_map'@'10.10.10.10';",
+        // the view the map job reads (SQL SECURITY INVOKER: it reads with the column grants above)
+        "GRANT SELECT ON `grommunio`.`grommunio_mailbox_map` TO 'grommunio_map'@'10.10.10.10';",
         "",
       ].join("\n"),
     );

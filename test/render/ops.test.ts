@@ -1,5 +1,5 @@
 import { buildTopology, ClusterInput, GrommunioValidationError, Topology } from "../../lib/topology";
-import { MAP_READER_COLUMNS } from "../../lib/render/database";
+import { MAILBOX_MAP_VIEW, MAP_READER_COLUMNS, renderMailboxMapView } from "../../lib/render/database";
 import { renderHaproxy } from "../../lib/render/haproxy";
 import {
   clientOptionFile,
@@ -9,26 +9,40 @@ import {
   MAILBOX_MAP_JOB_PATH,
   MAILBOX_MAP_SERVICE_PATH,
   MAILBOX_MAP_TIMER_PATH,
+  MAP_JOB_PACKAGES,
   MAP_PAYLOAD_CHUNK_BYTES,
   MAP_READER_CNF,
   mailboxIdSql,
   mailboxMapQuery,
+  mailboxMapSettings,
   OPS_DB_CNF,
   OPS_PACKAGES,
+  OPS_PROGRAM_PATH,
   opsNodes,
   opsPackages,
   opsServices,
-  pyLiteral,
+  opsSettings,
   REBALANCE_SCRIPT_PATH,
   RELOADABLE_GROMOX_UNITS,
   renderOpsFiles,
+  runsRebalance,
   validateOps,
 } from "../../lib/render/ops";
+import { sh, shellCode, shQuote } from "../../lib/render/ops/bash/common";
 import { ConfigFile } from "../../lib/render/types";
 import { documentedLayout, largeLayout } from "../fixtures";
 
 const DB = { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" };
 const documented = (o: Partial<ClusterInput> = {}) => buildTopology(documentedLayout({ database: DB, ...o }));
+/** The documented layout with an external database: the admin node (mail1) is the ops node. */
+const external = (password = "db-secret") => {
+  const base = documentedLayout();
+  return buildTopology({
+    ...base,
+    database: { host: "db.example.net", port: 3307, password, mapReaderPassword: "map-secret" },
+    nodes: base.nodes.filter((n) => n.name !== "db1"),
+  });
+};
 
 function files(t: Topology, node: string): ConfigFile[] {
   return renderOpsFiles(t, t.node(node));
@@ -38,33 +52,18 @@ function file(t: Topology, node: string, path: string): ConfigFile {
   if (!f) throw new Error(`${node} has no ${path}`);
   return f;
 }
-/** The CONFIG literal of a rendered script, read back (it is Python; JSON-compatible here). */
-function configOf(script: string): Record<string, unknown> {
-  const m = /^CONFIG = (\{[\s\S]*?\n\})$/m.exec(script);
-  if (!m) throw new Error("no CONFIG block");
-  return JSON.parse(
-    m[1]!
-      .replace(/,(\s*[\]}])/g, "$1")
-      .replace(/\bTrue\b/g, "true")
-      .replace(/\bFalse\b/g, "false"),
-  ) as Record<string, unknown>;
+/** The `NAME=value` lines at the top of a rendered program, read back (single-quoted values may span lines). */
+function settingsOf(program: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /^([A-Z_]+)=('(?:[^']|'\\'')*'|[^\s']*)$/gm;
+  for (const m of program.slice(0, program.indexOf("\nset -u")).matchAll(re)) {
+    const v = m[2]!;
+    out[m[1]!] = v.startsWith("'") ? v.slice(1, -1).replace(/'\\''/g, "'") : v;
+  }
+  return out;
 }
 
-describe("literals", () => {
-  it("pyLiteral writes Python literals", () => {
-    expect(pyLiteral("a\"b\\c\nd'é")).toBe('"a\\"b\\\\c\\nd\'é"');
-    expect(pyLiteral(42)).toBe("42");
-    expect(pyLiteral(true)).toBe("True");
-    expect(pyLiteral(false)).toBe("False");
-    expect(pyLiteral(null)).toBe("None");
-    expect(pyLiteral([])).toBe("[]");
-    expect(pyLiteral({})).toBe("{}");
-    expect(pyLiteral({ a: [1, "x"], b: { c: null } })).toBe(
-      '{\n    "a": [\n        1,\n        "x",\n    ],\n    "b": {\n        "c": None,\n    },\n}',
-    );
-    expect(() => pyLiteral(NaN)).toThrow(RangeError);
-  });
-
+describe("literals and shell text", () => {
   it("cnfValue double-quotes and escapes option-file values; NUL is refused", () => {
     expect(cnfValue("plain")).toBe('"plain"');
     expect(cnfValue("p#a\"s\\s w'o;rd=x")).toBe('"p#a\\"s\\\\s w\'o;rd=x"');
@@ -80,6 +79,19 @@ describe("literals", () => {
         ],
       ),
     ).toBe('# x\n[client]\nhost="h"\nport=3306\n');
+  });
+
+  it("shQuote leaves plain words alone and single-quotes the rest", () => {
+    expect(shQuote("/etc/grommunio-ops/db.cnf")).toBe("/etc/grommunio-ops/db.cnf");
+    expect(shQuote("mail1.gro.at mail2.gro.at")).toBe("'mail1.gro.at mail2.gro.at'");
+    expect(shQuote("it's $x")).toBe("'it'\\''s $x'");
+    expect(shQuote("a\nb")).toBe("'a\nb'");
+    expect(shQuote("")).toBe("''");
+  });
+
+  it("sh keeps the raw text with \\${ as ${; shellCode drops comment-only lines and blank runs", () => {
+    expect(sh`a=\${1%/*} "\t" \n`).toBe('a=${1%/*} "\\t" \\n');
+    expect(shellCode("\n# doc\nx=1\n  # more\n\n\n\ny=2 # kept\n")).toBe("x=1\n\ny=2 # kept");
   });
 });
 
@@ -114,26 +126,41 @@ describe("map query (SQL)", () => {
 });
 
 describe("which node gets what", () => {
-  it("documented layout: failover/rebalance on the admin node, the map job on the HAProxy node", () => {
+  it("database on a node: failover and rebalance there (root over the socket), the map job on the HAProxy node", () => {
     const t = documented();
-    expect(opsNodes(t).map((n) => n.name)).toEqual(["mail1"]);
-    expect(files(t, "mail1").map((f) => f.path)).toEqual(
-      [OPS_DB_CNF, FAILOVER_SCRIPT_PATH, REBALANCE_SCRIPT_PATH].sort(),
+    expect(opsNodes(t).map((n) => n.name)).toEqual(["db1"]);
+    expect(runsRebalance(t)).toBe(true);
+    expect(files(t, "db1").map((f) => f.path)).toEqual(
+      [OPS_DB_CNF, OPS_PROGRAM_PATH, FAILOVER_SCRIPT_PATH, REBALANCE_SCRIPT_PATH].sort(),
     );
     expect(files(t, "lb1").map((f) => f.path)).toEqual(
       [MAP_READER_CNF, MAILBOX_MAP_SERVICE_PATH, MAILBOX_MAP_TIMER_PATH, MAILBOX_MAP_JOB_PATH].sort(),
     );
-    for (const n of ["mail2", "mail3", "classic1", "db1"]) expect(files(t, n)).toEqual([]);
-    expect(opsPackages(t, t.node("mail1"))).toEqual([...OPS_PACKAGES]);
-    expect(opsPackages(t, t.node("lb1"))).toEqual(["mariadb-client", "python3"]);
-    expect(opsPackages(t, t.node("mail2"))).toEqual([]);
+    for (const n of ["mail1", "mail2", "mail3", "classic1"]) expect(files(t, n)).toEqual([]);
+    const cnf = file(t, "db1", OPS_DB_CNF);
+    expect(cnf.content).toContain('[client]\nsocket="/run/mysqld/mysqld.sock"\nuser="root"\ndatabase="grommunio"\n');
+    expect(cnf.content).not.toContain("password");
+    expect(opsPackages(t, t.node("db1"))).toEqual([...OPS_PACKAGES]);
+    expect(opsPackages(t, t.node("lb1"))).toEqual([...MAP_JOB_PACKAGES]);
+    expect(opsPackages(t, t.node("mail1"))).toEqual([]);
     expect(opsServices(t, t.node("lb1"))).toEqual(["grommunio-mailbox-map.timer"]);
-    expect(opsServices(t, t.node("mail1"))).toEqual([]);
+    expect(opsServices(t, t.node("db1"))).toEqual([]);
+  });
+
+  it("share-nothing storage: failover only (rebalance's plan would move users away from their maildirs)", () => {
+    const large = buildTopology(largeLayout());
+    expect(runsRebalance(large)).toBe(false);
+    expect(opsNodes(large).map((n) => n.name)).toEqual(["db1"]);
+    const paths = files(large, "db1").map((f) => f.path);
+    expect(paths).toContain(FAILOVER_SCRIPT_PATH);
+    expect(paths).not.toContain(REBALANCE_SCRIPT_PATH);
+    const program = file(large, "db1", OPS_PROGRAM_PATH).content;
+    expect(program).not.toContain("rebalance()");
+    expect(program).toContain('*) echo "usage: grommunio-ops failover [--help]" >&2 && exit 2 ;;');
   });
 
   it("no map job without node-aware routing, on nginx, or off the load balancers", () => {
     const large = buildTopology(largeLayout());
-    expect(opsNodes(large).map((n) => n.name)).toEqual(["admin1"]);
     for (const n of ["lb1", "lb2"]) expect(files(large, n)).toEqual([]);
     const aware = buildTopology(
       largeLayout({
@@ -142,26 +169,20 @@ describe("which node gets what", () => {
       }),
     );
     for (const n of ["lb1", "lb2"]) expect(files(aware, n).map((f) => f.path)).toContain(MAILBOX_MAP_JOB_PATH);
-    expect(files(aware, "admin1").map((f) => f.path)).toContain(FAILOVER_SCRIPT_PATH);
+    expect(files(aware, "admin1")).toEqual([]);
     const nginx = documented({ loadBalancer: { flavor: "nginx", publicName: "mail.gro.at", nodeAwareRouting: true } });
     expect(files(nginx, "lb1")).toEqual([]);
   });
 
-  it("without an admin node: the database node, over MariaDB root's socket (no password in the file)", () => {
-    const base = documentedLayout({ database: DB });
-    const t = buildTopology({
-      ...base,
-      nodes: base.nodes.map((n) => (n.name === "mail1" ? { ...n, roles: ["mailbox" as const] } : n)),
-      loadBalancer: { ...base.loadBalancer!, adminAllowFrom: undefined },
-    });
-    expect(opsNodes(t).map((n) => n.name)).toEqual(["db1"]);
-    const cnf = file(t, "db1", OPS_DB_CNF);
-    expect(cnf.content).toContain('[client]\nsocket="/run/mysqld/mysqld.sock"\nuser="root"\ndatabase="grommunio"\n');
-    expect(cnf.content).not.toContain("password");
-    expect(files(t, "mail1")).toEqual([]);
+  it("external database: the admin nodes, with the gromox account", () => {
+    const t = external();
+    expect(opsNodes(t).map((n) => n.name)).toEqual(["mail1"]);
+    expect(file(t, "mail1", OPS_DB_CNF).content).toContain(
+      '[client]\nhost="db.example.net"\nport=3307\nuser="grommunio"\npassword="db-secret"\ndatabase="grommunio"\n',
+    );
   });
 
-  it("external database and no admin node: every mailbox node, with the gromox account", () => {
+  it("external database and no admin node: every mailbox node", () => {
     const base = documentedLayout();
     const t = buildTopology({
       ...base,
@@ -172,146 +193,173 @@ describe("which node gets what", () => {
       loadBalancer: { ...base.loadBalancer!, adminAllowFrom: undefined },
     });
     expect(opsNodes(t).map((n) => n.name)).toEqual(["mail1", "mail2", "mail3"]);
-    expect(file(t, "mail2", OPS_DB_CNF).content).toContain(
-      '[client]\nhost="db.example.net"\nport=3307\nuser="grommunio"\npassword="db-secret"\ndatabase="grommunio"\n',
-    );
+    expect(files(t, "mail2").map((f) => f.path)).toContain(FAILOVER_SCRIPT_PATH);
   });
 });
 
 describe("option files and modes", () => {
-  it("credentials only in root-only option files, never in the scripts", () => {
-    const t = documented({ database: { ...DB, password: 'we"ird\\pw#1' } });
+  it("credentials only in root-only option files, never in the programs", () => {
+    const t = external('we"ird\\pw#1');
     const cnf = file(t, "mail1", OPS_DB_CNF);
     expect(cnf).toMatchObject({ mode: "0600", owner: "root:root" });
-    expect(cnf.content).toContain('host="10.10.10.60"\nport=3306\nuser="grommunio"\npassword="we\\"ird\\\\pw#1"\n');
+    expect(cnf.content).toContain('port=3307\nuser="grommunio"\npassword="we\\"ird\\\\pw#1"\n');
     const reader = file(t, "lb1", MAP_READER_CNF);
     expect(reader).toMatchObject({ mode: "0600", owner: "root:root" });
     expect(reader.content).toContain('user="grommunio_map"\npassword="map-secret"\ndatabase="grommunio"\n');
-    for (const [node, path] of [
-      ["mail1", FAILOVER_SCRIPT_PATH],
-      ["mail1", REBALANCE_SCRIPT_PATH],
-      ["lb1", MAILBOX_MAP_JOB_PATH],
+    for (const [node, path, shell] of [
+      ["mail1", OPS_PROGRAM_PATH, "bash"],
+      ["mail1", FAILOVER_SCRIPT_PATH, "sh"],
+      ["mail1", REBALANCE_SCRIPT_PATH, "sh"],
+      ["lb1", MAILBOX_MAP_JOB_PATH, "bash"],
     ] as const) {
       const s = file(t, node, path);
       expect(s).toMatchObject({ mode: "0750", owner: "root:root" });
-      expect(s.content.startsWith("#!/usr/bin/python3 -I\n")).toBe(true);
+      expect(s.content.startsWith(`#!/bin/${shell}\n`)).toBe(true);
       expect(s.content).not.toContain("we\\");
       expect(s.content).not.toContain("map-secret");
-      expect(s.content).not.toMatch(/--password|-p\s/);
+      expect(s.content).not.toMatch(/--password|mariadb[^\n]*\s-p/);
     }
+  });
+
+  it("the two commands run grommunio-ops next to themselves", () => {
+    const t = documented();
+    expect(file(t, "db1", FAILOVER_SCRIPT_PATH).content).toContain(
+      'exec "$(dirname "$(readlink -f "$0")")/grommunio-ops" failover "$@"\n',
+    );
+    expect(file(t, "db1", REBALANCE_SCRIPT_PATH).content).toContain('/grommunio-ops" rebalance "$@"\n');
   });
 });
 
-describe("grommunio-failover", () => {
+describe("grommunio-ops failover", () => {
   const t = documented();
-  const script = file(t, "mail1", FAILOVER_SCRIPT_PATH).content;
+  const program = file(t, "db1", OPS_PROGRAM_PATH).content;
+
+  it("starts with its settings, from the topology", () => {
+    const s = settingsOf(program);
+    const expected = opsSettings(t, { reload: "print", mapRefreshSeconds: 60 });
+    expect(Object.keys(s)).toEqual(Object.keys(expected));
+    for (const [k, v] of Object.entries(expected)) expect([k, s[k]]).toEqual([k, String(v)]);
+    expect(s.DB_CONFIG).toBe(OPS_DB_CNF);
+    expect(s.RELOAD).toBe("print");
+    expect(
+      settingsOf(renderOpsFiles(t, t.node("db1"), { reload: "ssh" }).find((f) => f.path === OPS_PROGRAM_PATH)!.content)
+        .RELOAD,
+    ).toBe("ssh");
+  });
 
   it("moves users AND domains in one transaction, by hostname, in strict mode", () => {
-    const body = script.slice(script.indexOf("def failover_sql"));
-    const start = body.indexOf('"START TRANSACTION;"');
-    const commit = body.indexOf('"COMMIT;"');
-    const users = body.indexOf('"UPDATE users SET homeserver = @grx_to WHERE homeserver = @grx_from;"');
-    const domains = body.indexOf('"UPDATE domains SET homeserver = @grx_to WHERE homeserver = @grx_from;"');
+    const body = program.slice(program.indexOf("failover_sql() {"));
+    const start = body.indexOf("START TRANSACTION;");
     expect(start).toBeGreaterThan(0);
-    expect(users).toBeGreaterThan(start);
-    expect(domains).toBeGreaterThan(users);
-    expect(commit).toBeGreaterThan(domains);
-    expect(body).toContain(
-      '"SELECT id INTO @grx_from FROM servers WHERE hostname = %s FOR UPDATE;" % sql_string(from_host)',
-    );
-    expect(body).toContain("\"SELECT 'users', ROW_COUNT();\"");
-    expect(body).toContain("\"SELECT 'domains', ROW_COUNT();\"");
-    expect(script).toContain("STRICT_ALL_TABLES");
+    expect(body.indexOf("UPDATE $t SET homeserver = @grx_to WHERE homeserver = @grx_from;")).toBeGreaterThan(start);
+    expect(body).toContain("for t in users domains; do");
+    expect(body.indexOf('"COMMIT;"')).toBeGreaterThan(body.indexOf("UPDATE $t SET"));
+    expect(body).toContain('SELECT id INTO @grx_from FROM servers WHERE hostname = $(sql_quote "$1") FOR UPDATE;');
+    expect(body).toContain("SELECT '$t', ROW_COUNT();");
+    expect(program).toContain("STRICT_ALL_TABLES");
     // the dry run counts and rolls back
     expect(body).toContain('"ROLLBACK;"');
   });
 
-  it("refuses unknown hosts, a move onto itself, a domain target above id 127, and non-host names", () => {
-    expect(script).toContain(
-      'raise OpsError("unknown host %s; servers: %s" % (name, server_list(servers)), EXIT_REFUSED)',
-    );
-    expect(script).toContain('raise OpsError("refusing to move %s onto itself" % src[1], EXIT_REFUSED)');
-    expect(script).toMatch(/if pending\["domains"\] > 0 and dst\[0\] > 127:/);
-    expect(script).toContain('raise OpsError("%r is not a host name" % name, EXIT_REFUSED)');
-    expect(script).toContain('p.add_argument("--dry-run"');
+  it("refuses unknown hosts, a move onto itself and a domain target above id 127", () => {
+    expect(program).toContain('die $REFUSED "unknown host $1; servers: $(server_list "$SERVERS")"');
+    expect(program).toContain('die $REFUSED "refusing to move $src onto itself"');
+    expect(program).toContain("((domains == 0 || id <= 127)) ||");
+    expect(program).toContain("--dry-run) dry=1 ;;");
   });
 
   it("reloads gromox units by name, never gromox-event/-timer; restarts imap/pop3 only where midb_list.txt changed", () => {
-    const config = configOf(script);
-    const nodes = config.nodes as Array<{ name: string; units: string[]; midbAddress: string }>;
-    expect(nodes.map((n) => n.name)).toEqual(["classic1", "mail1", "mail2", "mail3"]);
-    expect(nodes.find((n) => n.name === "mail1")!.units).toEqual(["gromox-http", "gromox-midb", "gromox-zcore"]);
-    expect(nodes.find((n) => n.name === "classic1")!.units).toEqual([
+    const nodes = settingsOf(program)
+      .NODES!.split("\n")
+      .map((l) => l.split(" "));
+    expect(nodes.map((n) => n[0])).toEqual(["classic1", "mail1", "mail2", "mail3"]);
+    expect(nodes.find((n) => n[0] === "mail1")!.slice(4)).toEqual(["gromox-http", "gromox-midb", "gromox-zcore"]);
+    expect(nodes.find((n) => n[0] === "classic1")!.slice(4)).toEqual([
       "gromox-imap",
       "gromox-pop3",
       "gromox-delivery",
       "gromox-delivery-queue",
     ]);
-    expect(nodes.find((n) => n.name === "mail2")!.midbAddress).toBe("::ffff:10.10.10.30");
+    expect(nodes.find((n) => n[0] === "mail2")!.slice(1, 4)).toEqual([
+      "mail2.gro.at",
+      "10.10.10.30",
+      "::ffff:10.10.10.30",
+    ]);
     expect(t.hub.name).toBe("mail1"); // runs gromox-event and -timer, which are never reloaded
     expect(RELOADABLE_GROMOX_UNITS).not.toContain("gromox-event");
     expect(RELOADABLE_GROMOX_UNITS).not.toContain("gromox-timer");
-    expect(script).not.toMatch(/gromox-(event|timer)"/);
-    expect(script).not.toMatch(/\bkill\b|killall|-HUP|-s HUP/);
-    expect(config.midbClientUnits).toEqual(["gromox-imap", "gromox-pop3"]);
-    expect(config.midbListPath).toBe("/etc/gromox/midb_list.txt");
-    expect(script).toContain('"systemctl reload " + " ".join(shlex.quote(u) for u in other)');
-    expect(script).toContain(
-      '" && mv -f \\"$f.grx-new\\" \\"$f\\" && systemctl restart " + u + "; else systemctl reload " + u + "; fi )"',
+    expect(program).not.toMatch(/systemctl[^\n]*gromox-(event|timer)/);
+    expect(program).not.toMatch(/\bkill\b|killall|-HUP|-s HUP/);
+    expect(settingsOf(program).MIDB_UNITS).toBe("gromox-imap gromox-pop3");
+    expect(settingsOf(program).MIDB_LIST).toBe("/etc/gromox/midb_list.txt");
+    expect(program).toContain('c="systemctl reload$m"');
+    expect(program).toContain(
+      '&& mv -f "$f.grx-new" "$f" && systemctl restart%s; else rm -f "$f.grx-new"; systemctl reload%s; fi )',
     );
-    expect(config.hub).toBe("mail1.gro.at");
-    expect(script).toContain('if src[1].lower() == CONFIG["hub"].lower():');
-    expect(config.reloadDefault).toBe("print");
-    expect(configOf(renderOpsFiles(t, t.node("mail1"), { reload: "ssh" })[1]!.content).reloadDefault).toBe("ssh");
+    expect(settingsOf(program).HUB).toBe("mail1.gro.at");
+    expect(program).toContain('[[ ${src,,} != "${HUB,,}" ]] ||');
+  });
+
+  it("keeps its documentation in the source: no comment-only lines in the program", () => {
+    const code = program.split("\n").slice(2);
+    expect(code.filter((l) => /^\s*#/.test(l))).toEqual([]);
   });
 });
 
-describe("grommunio-rebalance", () => {
+describe("grommunio-ops rebalance", () => {
   const t = documented();
-  const script = file(t, "mail1", REBALANCE_SCRIPT_PATH).content;
+  const program = file(t, "db1", OPS_PROGRAM_PATH).content;
 
   it("numbers with ROW_NUMBER() windows, never 1..N ids or session variables", () => {
-    expect(script).toContain("ROW_NUMBER() OVER (ORDER BY id) AS sn, id FROM servers WHERE hostname IN (%s);");
-    expect(script).toContain("ROW_NUMBER() OVER (ORDER BY maildir, id) AS rn FROM users WHERE homeserver <> 0");
-    expect(script).toContain("JOIN grx_live AS l ON l.sn = (r.rn - 1) % @grx_n + 1;");
-    expect(script).toContain("SET u.homeserver = p.target WHERE u.homeserver <> p.target;");
-    expect(script).not.toMatch(/@rownum|:=|COUNT\(\*\) INTO @server_count/);
-    const body = script.slice(script.indexOf("def rebalance_sql"));
-    expect(body.indexOf('"START TRANSACTION;"')).toBeLessThan(body.indexOf("UPDATE users AS u"));
-    expect(body.indexOf("UPDATE users AS u")).toBeLessThan(body.indexOf('"COMMIT;"'));
+    expect(program).toContain("ROW_NUMBER() OVER (ORDER BY id) AS sn, id FROM servers WHERE hostname IN ($1);");
+    expect(program).toContain("ROW_NUMBER() OVER (ORDER BY maildir, id) AS rn FROM users WHERE homeserver <> 0");
+    expect(program).toContain("JOIN grx_live AS l ON l.sn = (r.rn - 1) % @grx_n + 1;");
+    expect(program).toContain("SET u.homeserver = p.target WHERE u.homeserver <> p.target;");
+    expect(program).not.toMatch(/@rownum|:=|COUNT\(\*\) INTO @server_count/);
+    const body = program.slice(program.indexOf("rebalance_sql() {"));
+    expect(body.indexOf("START TRANSACTION;")).toBeLessThan(body.indexOf("UPDATE users AS u"));
+    expect(body.indexOf("UPDATE users AS u")).toBeLessThan(body.indexOf("COMMIT;"));
   });
 
-  it("live servers: --servers or the topology's mailbox nodes; refused on share-nothing without the flag", () => {
-    expect(configOf(script).mailboxHosts).toEqual(["mail1.gro.at", "mail2.gro.at", "mail3.gro.at"]);
-    expect(configOf(script).storage).toBe("shared");
-    expect(script).toContain('p.add_argument("--servers"');
-    expect(script).toContain('if CONFIG["storage"] == "share-nothing" and not args.allow_share_nothing:');
-    const sn = buildTopology(largeLayout());
-    expect(configOf(file(sn, "admin1", REBALANCE_SCRIPT_PATH).content).storage).toBe("share-nothing");
+  it("live servers: --servers or the topology's mailbox nodes", () => {
+    expect(settingsOf(program).MAILBOX_HOSTS).toBe("mail1.gro.at mail2.gro.at mail3.gro.at");
+    expect(program).toContain("--servers) servers=${2-} && shift ;;");
+    expect(program).toContain("IFS=', ' read -ra names <<<\"${servers:-$MAILBOX_HOSTS}\"");
   });
 });
 
 describe("grommunio-mailbox-map", () => {
   const t = documented();
   const script = file(t, "lb1", MAILBOX_MAP_JOB_PATH).content;
-  const config = configOf(script);
+  const settings = settingsOf(script);
 
-  it("pushes through the runtime API in chunks well below tune.bufsize; reloads only when it is unreachable", () => {
+  it("pushes through the runtime API in chunks well below tune.bufsize over one connection; reloads only when it is unreachable", () => {
     expect(MAP_PAYLOAD_CHUNK_BYTES).toBeLessThanOrEqual(HAPROXY_BUFSIZE / 2);
-    expect(config.chunkBytes).toBe(MAP_PAYLOAD_CHUNK_BYTES);
-    expect(config.statsSocket).toBe("/run/haproxy/admin.sock");
-    expect(config.mapPath).toBe("/etc/haproxy/mailbox.map");
-    expect(script).toContain('api.command("prepare map " + path)');
-    expect(script).toContain('api.command("add map @%s %s <<\\n%s\\n" % (version, path, "\\n".join(group)))');
-    expect(script).toContain('api.command("commit map @%s %s" % (version, path))');
-    expect(script).toContain('["haproxy", "-c", "-q", "-f", CONFIG["haproxyConfig"]]');
-    expect(script).toContain('["systemctl", "try-reload-or-restart", CONFIG["haproxyUnit"]]');
-    expect(script.indexOf("except ApiUnreachable")).toBeLessThan(script.indexOf("reload_haproxy()\n            how"));
-    expect(script).toContain("os.replace(tmp, path)");
-    expect(config.query).toBe(mailboxMapQuery());
-    expect(config.dbConfig).toBe(MAP_READER_CNF);
-    expect(config.mapMode).toBe(0o640);
-    expect(config.mapGroup).toBe("haproxy");
+    expect(settings.CHUNK_BYTES).toBe(String(MAP_PAYLOAD_CHUNK_BYTES));
+    expect(settings.SOCKET).toBe("/run/haproxy/admin.sock");
+    expect(settings.MAP).toBe("/etc/haproxy/mailbox.map");
+    expect(script).toContain('answer=$(echo "prepare map $MAP" | api)');
+    expect(settings.ADD_MAP_AWK).toContain('!size { print "add map @" version " " map " <<"; chunks++ }');
+    expect(settings.ADD_MAP_AWK).toContain('BEGIN { print "prompt" }');
+    expect(script).toContain('answer=$(echo "commit map @$version $MAP" | api)');
+    // commit only after every add succeeded (payload lines acknowledged with "+ ", commands with "> ")
+    expect(script.indexOf("[[ -z ${answer//[+> $'\\n']/} ]] && answer=$(echo \"commit map")).toBeGreaterThan(0);
+    expect(script).toContain('haproxy -c -q -f "$HAPROXY_CONFIG" && systemctl try-reload-or-restart haproxy');
+    expect(script.indexOf('if ! answer=$(echo "prepare map $MAP" | api)')).toBeLessThan(
+      script.indexOf("haproxy -c -q"),
+    );
+    expect(script).toContain('mv -f "$tmp" "$MAP"');
+    expect(settings.DB_CONFIG).toBe(MAP_READER_CNF);
+    expect(settings.MAP_MODE).toBe("0640");
+    expect(settings.MAP_GROUP).toBe("haproxy");
+  });
+
+  it("reads the map view (the keys computed by MariaDB), nothing else", () => {
+    expect(settings.QUERY).toBe(`SELECT kind, mkey, host FROM ${MAILBOX_MAP_VIEW};`);
+    expect(mailboxMapSettings(t).PROG).toBe("grommunio-mailbox-map");
+    expect(renderMailboxMapView(t)).toContain(
+      `CREATE OR REPLACE SQL SECURITY INVOKER VIEW \`${MAILBOX_MAP_VIEW}\` (\`kind\`, \`mkey\`, \`host\`) AS\n${mailboxMapQuery().trimEnd()}\n`,
+    );
   });
 
   it("accepts exactly the mailbox server names of the rendered haproxy.cfg", () => {
@@ -322,9 +370,9 @@ describe("grommunio-mailbox-map", () => {
       .filter((b) => b.startsWith("backend ") && b.includes("map(/etc/haproxy/mailbox.map)"));
     expect(backends.map((b) => b.split("\n")[0])).toEqual(["backend be_gromox", "backend be_web"]);
     for (const b of backends) {
-      expect(config.servers).toEqual([...b.matchAll(/^\s+server (\S+) /gm)].map((m) => m[1]));
+      expect(settings.SERVERS!.split(" ")).toEqual([...b.matchAll(/^\s+server (\S+) /gm)].map((m) => m[1]));
     }
-    expect(config.servers).toEqual(["mail1.gro.at", "mail2.gro.at", "mail3.gro.at"]);
+    expect(settings.SERVERS).toBe("mail1.gro.at mail2.gro.at mail3.gro.at");
   });
 
   it("service and timer", () => {
@@ -343,12 +391,13 @@ describe("grommunio-mailbox-map", () => {
 });
 
 describe("validation (GRX400–GRX402)", () => {
-  it("GRX400: node-aware HAProxy routing without a map reader account", () => {
+  it("GRX400: node-aware HAProxy routing without a map reader account (refused where the map job runs)", () => {
     const t = buildTopology(documentedLayout());
     expect(validateOps(t).map((i) => i.code)).toEqual(["GRX400"]);
-    expect(() => renderOpsFiles(t, t.node("mail1"))).toThrow(GrommunioValidationError);
+    expect(() => renderOpsFiles(t, t.node("lb1"))).toThrow(GrommunioValidationError);
+    expect(renderOpsFiles(t, t.node("db1")).map((f) => f.path)).toContain(FAILOVER_SCRIPT_PATH);
     try {
-      renderOpsFiles(t, t.node("mail1"));
+      renderOpsFiles(t, t.node("lb1"));
     } catch (e) {
       expect((e as GrommunioValidationError).issues[0]).toMatchObject({
         code: "GRX400",

@@ -13,6 +13,7 @@ import { buildTopology, ClusterInput, Topology } from "../../lib/topology";
 import { renderAdminApi } from "../../lib/render/admin-api";
 import {
   renderDatabaseBootstrap,
+  renderMailboxMapView,
   renderMapReaderGrants,
   renderMariadbConfig,
   renderServersSeed,
@@ -58,7 +59,10 @@ function root(sql: string, database?: string): string {
   return r.stdout;
 }
 
-/** The full provisioning sequence: bootstrap, schema (as gromox-dbop -C from mail1), grants, seed. */
+/**
+ * The full provisioning sequence: bootstrap, schema (as gromox-dbop -C from mail1), seed with the
+ * map view (the schema node's seed creates it), grants (they name the view).
+ */
 async function provision(t: Topology): Promise<string> {
   root(renderDatabaseBootstrap(t));
   const schema = await db.sqlFrom(
@@ -69,8 +73,10 @@ async function provision(t: Topology): Promise<string> {
     "grommunio",
   );
   if (schema.status !== 0) throw new Error(`schema as grommunio@mail1: ${schema.stderr}`);
+  const seeded = root(renderServersSeed(t), "grommunio");
+  root(renderMailboxMapView(t), "grommunio");
   root(renderMapReaderGrants(t));
-  return root(renderServersSeed(t), "grommunio");
+  return seeded;
 }
 
 /** Accounts, their grants and the servers rows: what a second run must leave unchanged. */
@@ -126,7 +132,7 @@ describe("60-grommunio.cnf", () => {
   });
 });
 
-describe("bootstrap, schema, grants and seed", () => {
+describe("bootstrap, schema, seed and grants", () => {
   let first: string;
   beforeAll(async () => {
     await provision(topology);
@@ -289,8 +295,9 @@ describe("postfix against the database", () => {
   beforeAll(() => {
     // Back to the full cluster; then mail for gro.at: alice (alias al@, bcc to an archive), bob (redirect).
     root(renderDatabaseBootstrap(topology));
-    root(renderMapReaderGrants(topology));
     root(renderServersSeed(topology), "grommunio");
+    root(renderMailboxMapView(topology), "grommunio");
+    root(renderMapReaderGrants(topology));
     root(
       "INSERT INTO domains (id, domainname, max_user, end_day, domain_status) VALUES (2, 'disabled.example', 1, '2099-12-31', 1); " +
         "INSERT INTO users (id, username, domain_id, group_id, privilege_bits, homeserver) VALUES (8, 'alice@gro.at', 1, 0, 0, 1), (9, 'bob@gro.at', 1, 0, 0, 2); " +

@@ -7,6 +7,9 @@
  * bound to the load balancer's address, so the map reader's grants (from that address only,
  * on the granted columns only) decide, as in a cluster.
  *
+ * The job reads the map view (renderMailboxMapView, created as the seed does) with the map
+ * reader's grants on it and on its columns.
+ *
  * Shown: the map built by SQL equals renderMailboxMap's (MailboxIds computed by MariaDB =
  * gromox's computation in TypeScript); homeserver changes reach the running haproxy after one
  * run without a reload while request loops see 0 failed requests, also for 100,000 users;
@@ -18,7 +21,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, Topology } from "../../lib/topology";
 import { PORTS } from "../../lib/topology/ports";
-import { renderDatabaseBootstrap, renderMapReaderGrants, renderServersSeed } from "../../lib/render/database";
+import {
+  renderDatabaseBootstrap,
+  renderMailboxMapView,
+  renderMapReaderAccount,
+  renderMapReaderGrants,
+  renderServersSeed,
+} from "../../lib/render/database";
 import {
   mailboxId,
   MailboxMapRow,
@@ -188,7 +197,10 @@ function switches(nodes: readonly string[]): string[] {
 }
 
 beforeAll(async () => {
-  requireProgram("python3", "python3");
+  // the rendered job: bash with the mariadb client, socat (runtime API), flock
+  requireProgram("mariadb", "mariadb-client");
+  requireProgram("socat", "socat");
+  requireProgram("flock", "util-linux");
   requireProgram("curl", "curl");
   db = await startMariadb({ bindAddress: "127.0.0.1", prefix: "ops-map-db" });
   relay = await startRelay({ host: db.bindAddress, port: db.port }, LB);
@@ -215,8 +227,14 @@ beforeAll(async () => {
   if (boot.status !== 0) throw new Error(boot.stderr);
   loadSchemaFixture(db, "grommunio");
   sql(db, renderServersSeed(topo));
+  // the view the job reads, created with the seed on the schema node (cluster/sql.ts)
+  sql(db, renderMailboxMapView(topo));
   const grants = db.sqlAsRoot(renderMapReaderGrants(topo));
   if (grants.status !== 0) throw new Error(grants.stderr);
+  // what the operator of a managed or external database runs (the cluster's output map-reader-sql):
+  // valid on MariaDB and idempotent over the bootstrap's account and grants
+  const account = db.sqlAsRoot(renderMapReaderAccount(topo));
+  if (account.status !== 0) throw new Error(account.stderr);
   sql(
     db,
     [

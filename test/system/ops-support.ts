@@ -41,6 +41,10 @@ export function runAsync(
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr, ms: Date.now() - started });
     });
+    // A program that exits without reading its input closes the pipe first: not an error here.
+    child.stdin.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") reject(e);
+    });
     child.stdin.end(opts.input ?? "");
   });
 }

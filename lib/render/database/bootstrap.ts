@@ -6,11 +6,12 @@
  *  1. `renderDatabaseBootstrap` — before `gromox-dbop -C`: the database, the gromox account per
  *     client node, the map reader account (no privileges yet), and removal of accounts of these
  *     names whose address is no longer a cluster node.
- *  2. `renderMapReaderGrants` — after `gromox-dbop -C` (with `renderServersSeed`): the map reader's
- *     column-level SELECT grants.
+ *  2. `renderMapReaderGrants` — after `gromox-dbop -C` and the servers seed with the map view
+ *     (`renderMailboxMapView`): the map reader's column-level SELECT grants and SELECT on the view.
  * Both are idempotent: run them as the MariaDB root user on every boot/apply.
  */
 import { PORTS, ClusterNode, Topology } from "../../topology";
+import { MAILBOX_MAP_VIEW } from "./map-view";
 import { SQL_MODE_PREAMBLE, sqlAccount, sqlIdent, sqlScript, sqlString } from "./sql";
 
 /**
@@ -120,9 +121,11 @@ function dropStale(owned: ReadonlyArray<{ user: string; hosts: readonly string[]
 }
 
 /**
- * SQL (run as MariaDB root, after `gromox-dbop -C` created the tables) granting the map reader
- * SELECT on exactly `MAP_READER_COLUMNS` from each load-balancer node. Empty script (comments
- * only) when the topology declares no map reader. Idempotent.
+ * SQL (run as MariaDB root, after `gromox-dbop -C` created the tables and the servers seed the map
+ * view) granting the map reader SELECT on exactly `MAP_READER_COLUMNS` and on the view
+ * `MAILBOX_MAP_VIEW` (`SQL SECURITY INVOKER`: it reads with those column grants) from each
+ * load-balancer node. Empty script (comments only) when the topology declares no map reader.
+ * Idempotent.
  */
 export function renderMapReaderGrants(topology: Topology): string {
   const db = topology.database;
@@ -135,14 +138,47 @@ export function renderMapReaderGrants(topology: Topology): string {
           `GRANT SELECT (${columns.map(sqlIdent).join(", ")}) ON ${sqlIdent(db.name)}.${sqlIdent(table)} TO ${account};`,
         );
       }
+      statements.push(`GRANT SELECT ON ${sqlIdent(db.name)}.${sqlIdent(MAILBOX_MAP_VIEW)} TO ${account};`);
     }
   }
   return sqlScript(
     [
       `${topology.path}: map reader grants, rendered by cdktf-grommunio.`,
-      "Run as the MariaDB root user after gromox-dbop -C (the tables must exist); idempotent.",
+      "Run as the MariaDB root user after gromox-dbop -C and the servers seed (the tables and the map view must exist); idempotent.",
       ...(db.mapReader ? [] : ["No map reader declared (database.mapReaderPassword): nothing to grant."]),
     ],
     statements,
+  );
+}
+
+/**
+ * SQL for a database the cluster does not run (managed or external): the map reader account from
+ * each load-balancer node (`CREATE USER IF NOT EXISTS` + `ALTER USER … IDENTIFIED BY`, so a changed
+ * password is applied) and its grants (`renderMapReaderGrants`). For the database's operator, as an
+ * account that may create users and grant (e.g. the RDS master user), once the schema node's first
+ * boot has created the schema and the map view; idempotent. Comments only without a map reader.
+ */
+export function renderMapReaderAccount(topology: Topology): string {
+  const db = topology.database;
+  const statements: string[] = [SQL_MODE_PREAMBLE];
+  if (db.mapReader) {
+    for (const node of mapReaderClients(topology)) {
+      const account = sqlAccount(db.mapReader.user, node.ipv4);
+      statements.push(
+        `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${sqlString(db.mapReader.password)};`,
+        `ALTER USER ${account} IDENTIFIED BY ${sqlString(db.mapReader.password)};`,
+      );
+    }
+  }
+  const grants = renderMapReaderGrants(topology)
+    .split("\n")
+    .filter((l) => l.startsWith("GRANT "));
+  return sqlScript(
+    [
+      `${topology.path}: the load balancers' map reader account, rendered by cdktf-grommunio.`,
+      "Run as an account that may create users and grant, after the schema node's first boot (schema and map view exist); idempotent.",
+      ...(db.mapReader ? [] : ["No map reader declared (database.mapReaderPassword): nothing to create."]),
+    ],
+    [...statements, ...grants],
   );
 }

@@ -2,4 +2,5 @@
 export * from "./sql";
 export * from "./bootstrap";
 export * from "./seed";
+export * from "./map-view";
 export * from "./mariadb";

@@ -1,39 +1,7 @@
 /**
- * Serializers for values embedded in rendered scripts and option files: Python literals (the
- * `CONFIG` block at the top of each ops script) and MariaDB option-file values. Pure.
+ * Serializers for values embedded in rendered ops files: MariaDB option-file values (the shell
+ * programs' own values are quoted with `shQuote`, ./bash/common.ts). Pure.
  */
-
-/** A value that can be written as a Python literal. */
-export type PyValue = string | number | boolean | null | readonly PyValue[] | { readonly [key: string]: PyValue };
-
-/**
- * A Python literal for `value`: strings as double-quoted literals with JSON escapes (a subset of
- * Python's), integers and finite floats as written, `True`/`False`/`None`, lists and dicts (keys in
- * the given order), nested values indented by four spaces. Throws on non-finite numbers.
- */
-export function pyLiteral(value: PyValue, indent = 0): string {
-  if (value === null) return "None";
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
-    return String(value);
-  }
-  // JSON string escapes (\" \\ \n \r \t \b \f \uXXXX) all mean the same in a Python str literal.
-  if (typeof value === "string") return JSON.stringify(value);
-  const pad = " ".repeat(indent + 4);
-  const end = " ".repeat(indent);
-  if (isList(value)) {
-    if (value.length === 0) return "[]";
-    return `[\n${value.map((v) => `${pad}${pyLiteral(v, indent + 4)},`).join("\n")}\n${end}]`;
-  }
-  const entries = Object.entries(value);
-  if (entries.length === 0) return "{}";
-  return `{\n${entries.map(([k, v]) => `${pad}${JSON.stringify(k)}: ${pyLiteral(v, indent + 4)},`).join("\n")}\n${end}}`;
-}
-
-function isList(value: PyValue): value is readonly PyValue[] {
-  return Array.isArray(value);
-}
 
 const CNF_ESCAPES: Readonly<Record<string, string>> = {
   "\\": "\\\\",

@@ -1,37 +1,52 @@
 /**
- * Operations files: failover and rebalance scripts on the ops nodes, and the job that keeps the
- * load balancers' mailbox.map in step with the database (reference/gromox.md §7, §13.7–13.9, §14;
- * validators.md §9 "Map updates").
+ * Operations files: the failover and rebalance commands on the ops nodes, and the job that keeps
+ * the load balancers' mailbox.map in step with the database (reference/gromox.md §7, §13.7–13.9,
+ * §14; validators.md §9 "Map updates"). Usage: docs/operations.md.
  *
  * Decisions, and why:
- * - **Language**: Python 3 (standard library only) plus the `mariadb` client, both on every Debian 12
- *   cloud image or installed from `OPS_PACKAGES`. Python talks to HAProxy's stats socket itself (no
- *   socat), computes, validates and chunks the map, and quotes every value it puts into SQL
- *   (`sql_string`) or a shell command (`shlex.quote`). Values known at synth time are rendered into
- *   a `CONFIG` literal at the top of each script (`pyLiteral`), never spliced into code.
- * - **Where failover/rebalance live** (`opsNodes`): on every admin node (the operator's place; its
- *   gromox account may write the database); without admin nodes on the database node, which uses
- *   MariaDB's root over the local socket (unix_socket authentication, no password in a file); with an
- *   external database and no admin node on every mailbox node (any survivor can fail over).
- *   Credentials come from `/etc/grommunio-ops/db.cnf` (root, 0600), never from the command line.
- * - **Reaching other nodes**: the scripts print the per-node commands by default
- *   (`--reload print`); `--reload ssh` runs them as root over ssh with a dedicated key
- *   (`OPS_SSH_KEY`, host keys in `OPS_SSH_KNOWN_HOSTS`; both provisioned by the operator), and
- *   `--reload none` skips them (gromox follows SQL within 60 s). No agent. The ssh program can be
- *   replaced through `$GROMMUNIO_OPS_SSH` (a wrapper, a cluster manager, a test stub).
+ * - **Language and size**: bash with coreutils, awk, util-linux's flock, the `mariadb` client and
+ *   (load balancers) `socat`, all on every Debian 12 / Ubuntu 24.04 node or in `OPS_PACKAGES`.
+ *   Every byte ships in user-data (AWS: 16 KB for all a node gets, kept under half next to
+ *   haproxy.cfg, certificates and the secret fetcher), so the programs are terse: the map job is
+ *   2.4 KB gzipped (the Python one was 6.2 KB), grommunio-ops 3.3 KB with failover only and 4.1 KB
+ *   with rebalance (Python: 5.6-7.3 KB). Comment-only lines are dropped when rendering
+ *   (`shellCode`); the sources in ./bash keep the documentation. Values known at synth time are
+ *   rendered into shell assignments at the top (`shQuote`), never spliced into code.
+ * - **Where failover/rebalance live** (`opsNodes`): on the database node when the database runs on
+ *   a cluster node: it is never the mailbox node that failed, it holds what they change, and it uses
+ *   MariaDB's root over the local socket (unix_socket authentication, no password in a file). With a
+ *   managed or external database, on every admin node (its gromox account may write the database),
+ *   else on every mailbox node (any survivor can fail over). Credentials come from
+ *   `/etc/grommunio-ops/db.cnf` (root, 0600), never from the command line.
+ * - **One program, two commands**: failover and rebalance share most of their code:
+ *   `grommunio-ops failover|rebalance` holds it; `grommunio-failover` and `grommunio-rebalance`
+ *   run it (they find it next to themselves).
+ * - **Rebalance only on shared storage**: it moves pointers, never maildirs, so every live server
+ *   must read every maildir. Where each node keeps its maildirs on its own volume the plan would
+ *   send users to nodes that cannot open them, so share-nothing clusters do not get it.
+ * - **Reaching other nodes**: the commands print the per-node steps by default (`--reload print`);
+ *   `--reload ssh` runs them as root over ssh with a dedicated key (`OPS_SSH_KEY`, host keys in
+ *   `OPS_SSH_KNOWN_HOSTS`; both provisioned by the operator), and `--reload none` skips them
+ *   (gromox follows SQL within 60 s). No agent. The ssh program can be replaced through
+ *   `$GROMMUNIO_OPS_SSH` (a wrapper, a cluster manager, a test stub).
  * - **Node steps**: `systemctl reload` of the gromox units a node runs, by name (never gromox-event
  *   or gromox-timer: SIGHUP kills them). On failover, `midb_list.txt` rows that pointed at the
  *   failed node's midb are re-pointed at the target's, and gromox-imap/-pop3 restarted where it
  *   changed (they read it at start only). The failed node is skipped.
  * - **Live servers of rebalance**: `--servers`, else the topology's mailbox nodes that have a
  *   `servers` row (a retired node's row, kept by the servers seed, is never a target by accident).
- *   Refused on share-nothing storage unless `--allow-share-nothing` (only pointers move).
  * - **Map job**: a oneshot service on a timer (`mapRefreshSeconds`, default 60 s) on each HAProxy
  *   node with node-aware routing, reading with the read-only map reader
- *   (`/etc/grommunio-ops/map-reader.cnf`). It loads the map into the running HAProxy through the
- *   runtime API only when the map changed (or HAProxy was restarted since), reloads HAProxy only
- *   when the API is unreachable, and keeps the last good map when the database is not.
+ *   (`/etc/grommunio-ops/map-reader.cnf`). MariaDB computes the keys, MAPI MailboxIds included, in
+ *   the view `grommunio_mailbox_map` that the servers seed creates on the schema node
+ *   (`renderMailboxMapView`, `mailboxMapQuery`): the query lives in the database once, not in every
+ *   load balancer's user-data (the system test compares its keys with `renderMailboxMap`). awk
+ *   validates and de-duplicates them against the haproxy.cfg server names; the job loads the map
+ *   into the running HAProxy through the runtime API (prepare / add in chunks over one connection /
+ *   commit) only when it changed (or HAProxy was restarted since), reloads HAProxy only when the API
+ *   is unreachable, and keeps the last good map when the database is not readable.
  */
+import { posix } from "node:path";
 import {
   ClusterNode,
   Daemon,
@@ -44,12 +59,12 @@ import { SOCKETS } from "../../topology/ports";
 import { GROMOX_CONFIG_DIR } from "../gromox";
 import { HAPROXY_CFG_PATH, MAILBOX_MAP_PATH, renderMailboxMap } from "../haproxy";
 import { ConfigFile, sortFiles } from "../types";
-import { PyValue, clientOptionFile, pyLiteral } from "./literal";
-import { mailboxMapQuery } from "./map-query";
-import { COMMON_PY, NODE_STEPS_PY } from "./python/common";
-import { FAILOVER_PY } from "./python/failover";
-import { MAILBOX_MAP_PY } from "./python/mailbox-map";
-import { REBALANCE_PY } from "./python/rebalance";
+import { COMMON_SH, DATABASE_SH, opsMain, shQuote, shellCode } from "./bash/common";
+import { FAILOVER_SH } from "./bash/failover";
+import { ADD_MAP_AWK, BUILD_MAP_AWK, MAILBOX_MAP_SH } from "./bash/mailbox-map";
+import { REBALANCE_SH } from "./bash/rebalance";
+import { clientOptionFile } from "./literal";
+import { MAILBOX_MAP_VIEW, MAILBOX_MAP_VIEW_COLUMNS } from "../database/map-view";
 
 /** Directory of the ops credentials (root only). */
 export const OPS_CONFIG_DIR = "/etc/grommunio-ops";
@@ -63,6 +78,8 @@ export const OPS_SSH_KEY = `${OPS_CONFIG_DIR}/ssh/id_ed25519`;
 export const OPS_SSH_KNOWN_HOSTS = `${OPS_CONFIG_DIR}/ssh/known_hosts`;
 
 export const FAILOVER_SCRIPT_PATH = "/usr/local/sbin/grommunio-failover";
+/** `grommunio-ops failover|rebalance`: the code of both (grommunio-failover/-rebalance run it). */
+export const OPS_PROGRAM_PATH = "/usr/local/sbin/grommunio-ops";
 export const REBALANCE_SCRIPT_PATH = "/usr/local/sbin/grommunio-rebalance";
 export const MAILBOX_MAP_JOB_PATH = "/usr/local/sbin/grommunio-mailbox-map";
 export const MAILBOX_MAP_UNIT = "grommunio-mailbox-map";
@@ -95,11 +112,17 @@ export const RELOADABLE_GROMOX_UNITS: readonly Daemon[] = [
 export const MIDB_LIST_READERS: readonly Daemon[] = ["gromox-imap", "gromox-pop3"];
 
 /**
- * Debian 12 packages every ops script needs: `python3` (the scripts; standard library only),
- * `mariadb-client` (the `mariadb` program they run SQL with), `openssh-client` (`--reload ssh`).
- * The map job also runs `haproxy -c` (the load balancer's own package).
+ * Debian 12 / Ubuntu 24.04 packages failover and rebalance need beyond the base system (bash,
+ * coreutils, awk, util-linux): `mariadb-client` (the `mariadb` program they run SQL with) and
+ * `openssh-client` (`--reload ssh`).
  */
-export const OPS_PACKAGES: readonly string[] = ["mariadb-client", "openssh-client", "python3"];
+export const OPS_PACKAGES: readonly string[] = ["mariadb-client", "openssh-client"];
+
+/**
+ * Packages of the map job: `mariadb-client` and `socat` (the runtime API). It also runs
+ * `haproxy -c`, the load balancer's own package.
+ */
+export const MAP_JOB_PACKAGES: readonly string[] = ["mariadb-client", "socat"];
 
 /** Options of `renderOpsFiles`. */
 export interface OpsOptions {
@@ -125,11 +148,22 @@ export interface ResolvedOpsOptions {
   readonly mapRefreshSeconds: number;
 }
 
-/** The nodes that get failover and rebalance (see the module comment), sorted by name. */
+/**
+ * The nodes that get failover and rebalance (see the module comment), sorted by name: the database
+ * node; without one (managed or external database) every admin node; without those every mailbox node.
+ */
 export function opsNodes(topology: Topology): ClusterNode[] {
-  if (topology.adminNodes.length > 0) return [...topology.adminNodes].sort(byName);
   if (topology.database.node) return [topology.database.node];
+  if (topology.adminNodes.length > 0) return [...topology.adminNodes].sort(byName);
   return [...topology.mailboxNodes].sort(byName);
+}
+
+/**
+ * True when the ops nodes get grommunio-rebalance: shared storage only (it moves pointers, never
+ * maildirs; on share-nothing storage its plan would send users to nodes without their maildirs).
+ */
+export function runsRebalance(topology: Topology): boolean {
+  return topology.storage === "shared";
 }
 
 /** True when `node` runs the mailbox-map job (HAProxy tier with node-aware routing). */
@@ -142,7 +176,7 @@ export function runsMailboxMapJob(topology: Topology, node: ClusterNode): boolea
 export function opsPackages(topology: Topology, node: ClusterNode): string[] {
   const set = new Set<string>();
   if (opsNodes(topology).some((n) => n.name === node.name)) OPS_PACKAGES.forEach((p) => set.add(p));
-  if (runsMailboxMapJob(topology, node)) ["mariadb-client", "python3"].forEach((p) => set.add(p));
+  if (runsMailboxMapJob(topology, node)) MAP_JOB_PACKAGES.forEach((p) => set.add(p));
   return [...set].sort();
 }
 
@@ -189,16 +223,18 @@ export function validateOps(topology: Topology, options: OpsOptions = {}): Valid
 
 /**
  * The ops files of `node`, sorted by path; empty for nodes without any:
- * - on the ops nodes (`opsNodes`): `/usr/local/sbin/grommunio-failover` and
- *   `/usr/local/sbin/grommunio-rebalance` (root 0750) and `/etc/grommunio-ops/db.cnf` (0600);
+ * - on the ops nodes (`opsNodes`): `/usr/local/sbin/grommunio-ops` and
+ *   `/usr/local/sbin/grommunio-failover` (root 0750), `/usr/local/sbin/grommunio-rebalance` where
+ *   the storage is shared (`runsRebalance`), and `/etc/grommunio-ops/db.cnf` (0600);
  * - on HAProxy nodes with node-aware routing (`runsMailboxMapJob`):
  *   `/usr/local/sbin/grommunio-mailbox-map`, `/etc/grommunio-ops/map-reader.cnf` (0600) and the
  *   systemd `grommunio-mailbox-map.service` + `.timer` (enable the timer: `opsServices`).
- * Pure and deterministic; the scripts carry no secret (only the option files do). Throws
- * `GrommunioValidationError` with every issue of `validateOps` (GRX400–GRX402).
+ * Pure and deterministic; the programs carry no secret (only the option files do). Throws
+ * `GrommunioValidationError` with the issues of `validateOps` that concern `node`: GRX401/GRX402
+ * always, GRX400 (no map reader) where the node runs the map job.
  */
 export function renderOpsFiles(topology: Topology, node: ClusterNode, options: OpsOptions = {}): ConfigFile[] {
-  const issues = validateOps(topology, options);
+  const issues = validateOps(topology, options).filter((i) => i.code !== "GRX400" || runsMailboxMapJob(topology, node));
   if (issues.length > 0) throw new GrommunioValidationError(issues);
   const o: ResolvedOpsOptions = {
     reload: options.reload ?? "print",
@@ -208,9 +244,10 @@ export function renderOpsFiles(topology: Topology, node: ClusterNode, options: O
   if (opsNodes(topology).some((n) => n.name === node.name)) {
     files.push(
       rootFile(OPS_DB_CNF, renderOpsDbCnf(topology, node), "0600"),
-      rootFile(FAILOVER_SCRIPT_PATH, renderFailoverScript(topology, o), "0750"),
-      rootFile(REBALANCE_SCRIPT_PATH, renderRebalanceScript(topology, o), "0750"),
+      rootFile(OPS_PROGRAM_PATH, renderOpsProgram(topology, o), "0750"),
+      rootFile(FAILOVER_SCRIPT_PATH, renderFailoverScript(), "0750"),
     );
+    if (runsRebalance(topology)) files.push(rootFile(REBALANCE_SCRIPT_PATH, renderRebalanceScript(), "0750"));
   }
   if (runsMailboxMapJob(topology, node)) {
     files.push(
@@ -238,10 +275,7 @@ function byName(a: ClusterNode, b: ClusterNode): number {
  */
 export function renderOpsDbCnf(topology: Topology, node: ClusterNode): string {
   const db = topology.database;
-  const header = [
-    `${topology.path}: database access of grommunio-failover and grommunio-rebalance on ${node.hostname}.`,
-    "Rendered by cdktf-grommunio; root only (0600).",
-  ];
+  const header = [`grommunio-ops (failover, rebalance) on ${node.name}: rendered by cdktf-grommunio; root only.`];
   if (db.node?.name === node.name && !node.has("admin")) {
     return clientOptionFile(header, [
       ["socket", "/run/mysqld/mysqld.sock"],
@@ -263,7 +297,7 @@ export function renderMapReaderCnf(topology: Topology): string {
   const db = topology.database;
   const reader = db.mapReader!;
   return clientOptionFile(
-    [`${topology.path}: the map reader of grommunio-mailbox-map. Rendered by cdktf-grommunio; root only (0600).`],
+    ["grommunio-mailbox-map's map reader: rendered by cdktf-grommunio; root only."],
     [
       ["host", db.host],
       ["port", db.port],
@@ -274,147 +308,129 @@ export function renderMapReaderCnf(topology: Topology): string {
   );
 }
 
-/** The nodes failover/rebalance act on, for the scripts' CONFIG (sorted by name). */
-function reloadNodes(topology: Topology): PyValue[] {
+/**
+ * The nodes failover/rebalance act on, sorted by name, one line each for the scripts' `NODES`:
+ * `name hostname address midb-address unit...` (the gromox units to reload there).
+ */
+function reloadNodes(topology: Topology): string {
   return [...topology.nodes]
     .sort(byName)
     .filter((n) => RELOADABLE_GROMOX_UNITS.some((u) => n.runs(u)))
-    .map((n) => ({
-      name: n.name,
-      hostname: n.hostname,
-      address: n.ipv4,
-      midbAddress: n.mappedIpv4,
-      units: RELOADABLE_GROMOX_UNITS.filter((u) => n.runs(u)),
-    }));
+    .map((n) =>
+      [n.name, n.hostname, n.ipv4, n.mappedIpv4, ...RELOADABLE_GROMOX_UNITS.filter((u) => n.runs(u))].join(" "),
+    )
+    .join("\n");
 }
 
-function scriptConfig(topology: Topology, o: ResolvedOpsOptions): Record<string, PyValue> {
+/** Shell assignments `NAME=value` (values quoted with `shQuote`). */
+function assignments(values: Record<string, string | number>): string[] {
+  return Object.entries(values).map(([k, v]) => `${k}=${shQuote(String(v))}`);
+}
+
+/** The settings of failover and rebalance (`NAME=value` lines at the top of the ops module). */
+export function opsSettings(topology: Topology, o: ResolvedOpsOptions): Record<string, string | number> {
   return {
-    cluster: topology.path,
-    dbConfig: OPS_DB_CNF,
-    storage: topology.storage,
-    mailboxHosts: topology.mailboxNodes.map((n) => n.hostname),
-    hub: topology.hub.hostname,
-    nodes: reloadNodes(topology),
-    midbClientUnits: [...MIDB_LIST_READERS],
-    midbListPath: `${GROMOX_CONFIG_DIR}/midb_list.txt`,
-    reloadDefault: o.reload,
-    sshKey: OPS_SSH_KEY,
-    sshKnownHosts: OPS_SSH_KNOWN_HOSTS,
-    lockPath: "/run/lock/grommunio-ops.lock",
-    connectTimeoutSeconds: 10,
-    lockWaitSeconds: 30,
-    transactionTimeoutSeconds: 600,
+    DB_CONFIG: OPS_DB_CNF,
+    MAILBOX_HOSTS: topology.mailboxNodes.map((n) => n.hostname).join(" "),
+    HUB: topology.hub.hostname,
+    NODES: reloadNodes(topology),
+    MIDB_UNITS: MIDB_LIST_READERS.join(" "),
+    MIDB_LIST: `${GROMOX_CONFIG_DIR}/midb_list.txt`,
+    RELOAD: o.reload,
+    SSH_KEY: OPS_SSH_KEY,
+    SSH_KNOWN_HOSTS: OPS_SSH_KNOWN_HOSTS,
+    LOCK: "/run/lock/grommunio-ops.lock",
   };
 }
 
-interface ScriptSpec {
-  readonly prog: string;
-  readonly summary: readonly string[];
-  readonly config: Record<string, PyValue>;
-  readonly body: readonly string[];
+/** The first lines of a rendered program: shebang, provenance, what it does. */
+function header(topology: Topology, prog: string, summary: readonly string[]): string[] {
+  return [
+    "#!/bin/bash",
+    `# ${prog}: rendered by cdktf-grommunio for ${topology.path}; do not edit.`,
+    ...summary.map((l) => `# ${l}`),
+  ];
 }
 
-/** A Python script: shebang, header, CONFIG literal, code, entry point. */
-function pythonScript(topology: Topology, s: ScriptSpec): string {
+/**
+ * `/usr/local/sbin/grommunio-ops failover|rebalance ARGS...`: the cluster's settings and the code
+ * of both commands (they share most of it), run through grommunio-failover and grommunio-rebalance.
+ */
+export function renderOpsProgram(topology: Topology, o: ResolvedOpsOptions): string {
   return [
-    "#!/usr/bin/python3 -I",
-    `# ${s.prog}: rendered by cdktf-grommunio for ${topology.path}; do not edit (a deploy overwrites it).`,
-    ...s.summary.map((l) => `# ${l}`),
-    "# Run with --help for usage.",
+    ...header(topology, "grommunio-ops", []),
+    ...assignments(opsSettings(topology, o)),
+    shellCode(COMMON_SH),
+    shellCode(DATABASE_SH),
+    shellCode(FAILOVER_SH),
+    ...(runsRebalance(topology) ? [shellCode(REBALANCE_SH)] : []),
+    shellCode(opsMain(runsRebalance(topology) ? ["failover", "rebalance"] : ["failover"])),
     "",
-    `PROG = ${pyLiteral(s.prog)}`,
-    `CONFIG = ${pyLiteral(s.config)}`,
-    ...s.body,
-    "",
-    'if __name__ == "__main__":',
-    "    try:",
-    "        sys.exit(main(sys.argv[1:]))",
-    "    except OpsError as e:",
-    "        log(str(e))",
-    "        sys.exit(e.code)",
-    "    except KeyboardInterrupt:",
-    "        sys.exit(130)",
+  ].join("\n");
+}
+
+/** A command of grommunio-ops: runs `grommunio-ops <subcommand>` next to itself (POSIX sh). */
+function opsCommand(scriptPath: string, summary: string, subcommand: string): string {
+  const relative = posix.relative(posix.dirname(scriptPath), OPS_PROGRAM_PATH);
+  return [
+    "#!/bin/sh",
+    `# ${posix.basename(scriptPath)}: ${summary} Rendered by cdktf-grommunio; --help for usage.`,
+    `exec "$(dirname "$(readlink -f "$0")")/${relative}" ${subcommand} "$@"`,
     "",
   ].join("\n");
 }
 
 /** `/usr/local/sbin/grommunio-failover FROM_HOST TO_HOST [--dry-run] [--reload print|ssh|none]`. */
-export function renderFailoverScript(topology: Topology, o: ResolvedOpsOptions): string {
-  return pythonScript(topology, {
-    prog: "grommunio-failover",
-    summary: [
-      "Moves users.homeserver AND domains.homeserver from one servers.hostname to another in ONE",
-      "transaction, prints the counts, then reloads gromox on the other nodes (by unit name; never",
-      "gromox-event/-timer) and re-points midb_list.txt (restarting gromox-imap/-pop3 where it changed).",
-      "Prerequisite: the target reads the failed node's maildirs at the same paths (shared storage,",
-      "or the failed node's volume attached there); maildir paths keep the old hostname.",
-    ],
-    config: scriptConfig(topology, o),
-    body: [COMMON_PY, NODE_STEPS_PY, FAILOVER_PY],
-  });
+export function renderFailoverScript(): string {
+  return opsCommand(FAILOVER_SCRIPT_PATH, "moves a failed mailbox server's users and public stores.", "failover");
 }
 
 /** `/usr/local/sbin/grommunio-rebalance [--servers H,...] [--dry-run] [--reload print|ssh|none]`. */
-export function renderRebalanceScript(topology: Topology, o: ResolvedOpsOptions): string {
-  return pythonScript(topology, {
-    prog: "grommunio-rebalance",
-    summary: [
-      "Spreads the placed users evenly over the live servers, ordered by maildir, with",
-      "ROW_NUMBER() OVER (ORDER BY maildir) (robust to gaps in servers.id), in one transaction;",
-      "idempotent. Moves pointers only: every live server must read every maildir.",
-    ],
-    config: scriptConfig(topology, o),
-    body: [COMMON_PY, NODE_STEPS_PY, REBALANCE_PY],
-  });
+export function renderRebalanceScript(): string {
+  return opsCommand(REBALANCE_SCRIPT_PATH, "spreads the users over the mailbox servers.", "rebalance");
+}
+
+/** The settings of the map job (`NAME=value` lines at its top). */
+export function mailboxMapSettings(topology: Topology): Record<string, string | number> {
+  const initial = renderMailboxMap([]);
+  return {
+    PROG: "grommunio-mailbox-map",
+    DB_CONFIG: MAP_READER_CNF,
+    // The keys, computed by MariaDB in the view the servers seed creates (renderMailboxMapView).
+    QUERY: `SELECT ${MAILBOX_MAP_VIEW_COLUMNS.join(", ")} FROM ${MAILBOX_MAP_VIEW};`,
+    // The be_gromox/be_web server names of haproxy.cfg (renderHaproxy names them by hostname).
+    SERVERS: topology.mailboxNodes.map((n) => n.hostname).join(" "),
+    MAP: MAILBOX_MAP_PATH,
+    MAP_HEADER: initial.content.split("\n")[0]!,
+    MAP_MODE: initial.mode,
+    MAP_GROUP: initial.owner.split(":")[1]!,
+    SOCKET: SOCKETS.haproxyStats,
+    CHUNK_BYTES: MAP_PAYLOAD_CHUNK_BYTES,
+    HAPROXY_CONFIG: HAPROXY_CFG_PATH,
+    // In HAProxy's runtime directory: a restarted HAProxy (fresh directory) gets the map again.
+    STATE: "/run/haproxy/grommunio-mailbox-map.state",
+    LOCK: "/run/haproxy/grommunio-mailbox-map.lock",
+    BUILD_MAP_AWK,
+    ADD_MAP_AWK,
+  };
 }
 
 /** `/usr/local/sbin/grommunio-mailbox-map [--dry-run] [--force]` for the load-balancer nodes. */
 export function renderMailboxMapJob(topology: Topology): string {
-  const initial = renderMailboxMap([]);
-  const [owner, group] = initial.owner.split(":");
-  return pythonScript(topology, {
-    prog: "grommunio-mailbox-map",
-    summary: [
-      `Rebuilds ${MAILBOX_MAP_PATH} from the database (users, aliases, MAPI MailboxIds, public stores),`,
-      "writes it atomically, and loads it into the running HAProxy through the runtime API",
-      "(prepare map / add map @ver in chunks / commit map): no reload, no dropped connection.",
-      "Database unreachable: the current map stays (file and running), exit status 1.",
-    ],
-    config: {
-      cluster: topology.path,
-      dbConfig: MAP_READER_CNF,
-      query: mailboxMapQuery(),
-      // The be_gromox/be_web server names of haproxy.cfg (renderHaproxy names them by hostname).
-      servers: topology.mailboxNodes.map((n) => n.hostname),
-      mapPath: MAILBOX_MAP_PATH,
-      mapHeader: initial.content.split("\n")[0]!,
-      mapMode: parseInt(initial.mode, 8),
-      mapOwner: owner!,
-      mapGroup: group!,
-      maxKeyLength: 1024,
-      statsSocket: SOCKETS.haproxyStats,
-      chunkBytes: MAP_PAYLOAD_CHUNK_BYTES,
-      haproxyConfig: HAPROXY_CFG_PATH,
-      haproxyUnit: "haproxy",
-      // In HAProxy's runtime directory: a restarted HAProxy (fresh directory) gets the map again.
-      statePath: "/run/haproxy/grommunio-mailbox-map.state",
-      lockPath: "/run/haproxy/grommunio-mailbox-map.lock",
-      connectTimeoutSeconds: 10,
-      queryTimeoutSeconds: 120,
-      apiTimeoutSeconds: 30,
-    },
-    body: [COMMON_PY, MAILBOX_MAP_PY],
-  });
+  return [
+    ...header(topology, "grommunio-mailbox-map", []),
+    ...assignments(mailboxMapSettings(topology)),
+    shellCode(COMMON_SH),
+    shellCode(MAILBOX_MAP_SH),
+    "",
+  ].join("\n");
 }
 
 /** `grommunio-mailbox-map.service`: one run of the map job. */
 export function renderMailboxMapService(): string {
   return [
-    "# Rendered by cdktf-grommunio: refreshes HAProxy's node-aware routing map from the database.",
     "[Unit]",
-    "Description=Refresh HAProxy mailbox.map from the grommunio database",
-    `Documentation=man:haproxy(1) file:${MAILBOX_MAP_JOB_PATH}`,
+    "Description=Refresh HAProxy mailbox.map from the grommunio database (cdktf-grommunio)",
     "Wants=network-online.target",
     "After=network-online.target haproxy.service",
     "",
@@ -435,7 +451,6 @@ export function renderMailboxMapService(): string {
 /** `grommunio-mailbox-map.timer`: soon after boot, then every `mapRefreshSeconds`. */
 export function renderMailboxMapTimer(o: ResolvedOpsOptions): string {
   return [
-    "# Rendered by cdktf-grommunio: runs grommunio-mailbox-map.service periodically.",
     "[Unit]",
     `Description=Refresh HAProxy mailbox.map every ${o.mapRefreshSeconds} s`,
     "",

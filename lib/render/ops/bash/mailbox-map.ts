@@ -1,0 +1,107 @@
+import { sh } from "./common";
+
+/**
+ * awk program of the map job: the map entries from the rows of the map view
+ * (`kind<TAB>key<TAB>hostname`, keys lower-cased by MariaDB) and what was skipped, counting every row. Writes `key server`
+ * lines (unsorted) to `entries`, `skipped N row(s): reason (e.g. ...)` lines to `skips`, and
+ * `N entries (users a, ...)<TAB>skipped rows` to `summary`. A key that names two servers is left
+ * out (HAProxy load-balances it). A key must be one token HAProxy reads as such: no blank, not a
+ * comment; the client escapes tabs, newlines and NULs in values as \t, \n, \0, so a backslash means
+ * the name held one of them. mawk (Debian's default awk) and gawk.
+ */
+export const BUILD_MAP_AWK = sh`BEGIN { FS = "\t"; n = split(servers, s, " "); for (i = 1; i <= n; i++) ok[s[i]] }
+function skip(r, w) { if (skipped[r]++ < 3) eg[r] = eg[r] (skipped[r] > 1 ? ", " : "") substr(w, 1, 200) }
+$3 == "" { skip("homeserver has no servers row", $2); next }
+!($3 in ok) { skip("server is not in haproxy.cfg", substr($2, 1, 200) " -> " $3); next }
+length($2) > 1024 || $2 !~ /^[^[:space:]#\\][^[:space:]\\]*$/ { skip("key is not one lower-case token", $2); next }
+$2 in bad || ($2 in map) && map[$2] != $3 {
+  if (!($2 in bad)) skip("key names two servers", $2)
+  bad[$2]; delete map[$2]; skip("key names two servers", $2); next
+}
+{ map[$2] = $3; kind[$2] = $1 }
+END {
+  printf "" > skips
+  for (k in map) { print k, map[k] > entries; c[kind[k]]++; total++ }
+  for (r in skipped) { printf "skipped %d row(s): %s (e.g. %s)\n", skipped[r], r, eg[r] > skips; all += skipped[r] }
+  printf "%d entries (users %d, aliases %d, mailbox ids %d, public stores %d)\t%d\n", total, c["user"], c["alias"], c["mailboxid"], c["public"], all > summary
+}`;
+
+/**
+ * awk program that turns the map lines into runtime-API commands for one interactive connection:
+ * `prompt`, `add map @<version> <map> <<` with payloads of at most `limit` bytes (half of
+ * tune.bufsize: a request must fit into it), `quit`. Writes the number of chunks to `out`.
+ */
+export const ADD_MAP_AWK = sh`BEGIN { print "prompt" }
+{ n = length($0) + 1 }
+size && size + n > limit { print ""; size = 0 }
+!size { print "add map @" version " " map " <<"; chunks++ }
+{ print; size += n }
+END { if (size) print ""; print "quit"; print chunks + 0 > out }`;
+
+/** Bash of /usr/local/sbin/grommunio-mailbox-map (after its settings, the query and COMMON_SH). */
+export const MAILBOX_MAP_SH = sh`
+# The C locale: byte order, byte lengths.
+export LC_ALL=C
+USAGE="usage: $PROG [--db-config FILE] [--dry-run] [--force]: $MAP from the database into HAProxy"
+dry= force=
+while (($#)); do
+  case $1 in
+  --dry-run) dry=1 ;;
+  --force) force=1 ;;
+  --db-config) DB_CONFIG=\${2-} && shift ;;
+  -h | --help) echo "$USAGE" && exit ;;
+  *) die $REFUSED "$USAGE" ;;
+  esac
+  shift
+done
+started=$EPOCHREALTIME
+[[ $dry ]] || lock "$LOCK"
+work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT || exit
+# Database unreachable: the map stays as it is, file and running (exit 1).
+if ! timeout 120 mariadb --defaults-file="$DB_CONFIG" -BN --default-character-set=utf8mb4 --connect-timeout=10 \
+  <<<"$QUERY" >"$work/rows" 2>"$work/error"; then
+  kept="no map yet"
+  [[ -f $MAP ]] && kept="$(($(wc -l <"$MAP") - 1)) entries"
+  die $FAILED "database: $(<"$work/error"); kept $MAP ($kept) and the running map: routing is unchanged"
+fi
+queried=$EPOCHREALTIME
+awk -v servers="$SERVERS" -v entries="$work/entries" -v skips="$work/skips" -v summary="$work/summary" "$BUILD_MAP_AWK" "$work/rows" || exit
+{
+  echo "$MAP_HEADER"
+  sort -t ' ' -k 1,1 "$work/entries"
+} >"$work/map"
+sort -t : -k 2 "$work/skips" | sed "s/^/$PROG: /" >&2
+IFS=$'\t' read -r summary skipped <"$work/summary"
+[[ $dry ]] && cat "$work/map" && die 0 "dry run: $summary; nothing changed"
+# The file: written next to the map, then renamed over it: readers see the old or the new map.
+file=unchanged
+if ! cmp -s "$work/map" "$MAP"; then
+  tmp=$(mktemp "$MAP.XXXXXX") && cp "$work/map" "$tmp" && sync "$tmp" && chmod "$MAP_MODE" "$tmp" && chgrp "$MAP_GROUP" "$tmp" &&
+    mv -f "$tmp" "$MAP" || die $FAILED "cannot write $MAP"
+  file=rewritten
+fi
+# The running HAProxy, when the map changed, when asked, or when it has not loaded this map (the
+# state file is in HAProxy's runtime directory: a restarted HAProxy gets the map again).
+how="unchanged, already loaded"
+digest=$(sha256sum <"$MAP")
+if [[ $file == rewritten || $force || $(cat "$STATE" 2>/dev/null) != "$digest" ]]; then
+  api() { socat -t 30 -T 30 - "unix-connect:$SOCKET" 2>"$work/socat"; }
+  if ! answer=$(echo "prepare map $MAP" | api); then
+    # Unreachable: check the configuration, then reload (HAProxy reads the file when it starts).
+    log "runtime API unreachable ($SOCKET: $(sed 's/.*): //' "$work/socat")): reloading haproxy"
+    haproxy -c -q -f "$HAPROXY_CONFIG" && systemctl try-reload-or-restart haproxy || die $FAILED "haproxy not reloaded"
+    how="haproxy reloaded (runtime API unreachable)"
+  else
+    # prepare map, every add map on one connection, then commit map only when they all succeeded:
+    # HAProxy switches to the new entries at once. Payload lines are acknowledged with "+ ",
+    # commands with "> ".
+    version=\${answer##*: }
+    answer=$(tail -n +2 "$MAP" | awk -v version="$version" -v map="$MAP" -v limit="$CHUNK_BYTES" -v out="$work/chunks" \
+      "$ADD_MAP_AWK" | api) && [[ -z \${answer//[+> $'\n']/} ]] && answer=$(echo "commit map @$version $MAP" | api) &&
+      [[ -z $answer ]] || die $PARTIAL "runtime API: $answer; the file has the new map, the running HAProxy not"
+    how="loaded through the runtime API ($(<"$work/chunks") chunks)"
+  fi
+  echo "$digest" >"$STATE"
+fi
+log "$summary, $skipped row(s) skipped; file $file; $how; query $(since "$started" 2 "$queried") s, total $(since "$started" 2) s"
+`;
