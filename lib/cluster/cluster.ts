@@ -40,9 +40,10 @@ import {
   renderCloudConfig,
   validateRepositoryOptions,
 } from "../provision";
-import { Annotations, Aspects, IAspect, TerraformStack, Token } from "../provision/cdktf";
+import { Annotations, Aspects, IAspect, TerraformOutput, TerraformStack, Token } from "../provision/cdktf";
 import { MailDns, MailDnsProps } from "../dns/mail-dns";
 import { EgressAddresses, MailEntryPoint, mtaStsSite } from "../render/dns";
+import { renderMapReaderAccount } from "../render/database";
 import { renderNodeFiles } from "../render/node";
 import { planAllowRules, renderHostFirewall } from "../render/nftables";
 import type { ConfigFile, MtaStsSite } from "../render/types";
@@ -526,10 +527,9 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       database: {
         ...this.databaseBinding.input,
         // Node-aware routing: the load balancers build mailbox.map from the database with a
-        // read-only account, created by the database node's bootstrap.
-        ...(tier?.loadBalancerInput(this.props.domain).nodeAwareRouting && "node" in this.databaseBinding.input
-          ? { mapReaderPassword: this.secret("map-reader-password", 32) }
-          : {}),
+        // read-only account, whatever the database: the database node's bootstrap creates it; for a
+        // managed or external one, its operator (the SQL is the output `map-reader-sql`).
+        ...(this.needsMapReader() ? { mapReaderPassword: this.secret("map-reader-password", 32) } : {}),
       },
       ...(this.props.hub !== undefined ? { hub: this.props.hub } : {}),
       ...(this.props.schemaUpgradeNode !== undefined ? { schemaUpgradeNode: this.props.schemaUpgradeNode } : {}),
@@ -537,6 +537,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       ...(tier ? { loadBalancer: tier.loadBalancerInput(this.props.domain) } : {}),
       nodes: this.order.map((m) => m.nodeInput()),
     };
+  }
+
+  /** True when the load-balancer tier is HAProxy with node-aware routing (its map job reads the database). */
+  private needsMapReader(): boolean {
+    const lb = this.tiers[0]?.loadBalancerInput(this.props.domain);
+    return lb !== undefined && lb.flavor === "haproxy" && lb.nodeAwareRouting === true;
   }
 
   /**
@@ -695,6 +701,17 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     const all = [...this.issues.issues, ...late.issues];
     if (all.length > 0) throw new GrommunioValidationError(all);
     for (const warning of this.security.warnings) Annotations.of(this).addWarning(warning);
+    if (topology.database.mapReader && !topology.database.node) {
+      // A database the cluster does not run: its operator creates the map reader (docs/operations.md).
+      new TerraformOutput(this, "map-reader-sql", {
+        value: renderMapReaderAccount(topology),
+        sensitive: true,
+        description: `SQL creating the load balancers' map reader on ${topology.database.host}: run it as an account that may create users and grant, after the schema node's first boot.`,
+      });
+      Annotations.of(this).addWarning(
+        `node-aware routing reads ${topology.database.host} as the map reader, which the cluster cannot create there: after the schema node's first boot, run the SQL of the output map-reader-sql (terraform output -raw …) as an account that may create users and grant. Until then the load balancers spread mailbox requests over all nodes (docs/operations.md).`,
+      );
+    }
     if (
       this.props.allowWorldSsh &&
       plan.rules.some((r) => r.portKey === "ssh" && "cidr" in r.source && isWorld(r.source.cidr))

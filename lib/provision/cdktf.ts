@@ -3,5 +3,5 @@
  * symbol they use is imported here and nowhere else (toolchain.md §8), so a move to CDK Terrain
  * (`cdktn`) changes this file only. Provider bindings stay in the per-platform modules.
  */
-export { Annotations, Aspects, Fn, Token, TerraformStack, Tokenization } from "cdktf";
+export { Annotations, Aspects, Fn, Token, TerraformOutput, TerraformStack, Tokenization } from "cdktf";
 export type { IAspect, IResolvable, TerraformProvider, TerraformResource } from "cdktf";

@@ -4,6 +4,7 @@
  */
 import type { OperatingSystem } from "../platforms/platform";
 import { ClusterNode, Daemon, PORTS, Topology } from "../topology";
+import { opsPackages, opsServices } from "../render/ops";
 import { AptRepository } from "./model";
 
 /** Facts about a guest operating system. */
@@ -148,6 +149,7 @@ export const SERVICE_ORDER: readonly string[] = [
   "grommunio-admin-api",
   "nginx",
   "haproxy",
+  "grommunio-mailbox-map.timer",
 ];
 
 function loadBalancerPackages(topology: Topology): string[] {
@@ -176,6 +178,7 @@ export function nodePackages(
     for (const p of d === "load-balancer" ? loadBalancerPackages(topology) : DAEMON_PACKAGES[d]) set.add(p);
   }
   if (isDatabaseClient(node)) set.add("mariadb-client");
+  for (const p of opsPackages(topology, node)) set.add(p);
   return [...set].sort();
 }
 
@@ -190,6 +193,7 @@ export function nodeServices(
   for (const d of node.daemons) {
     for (const u of d === "load-balancer" ? loadBalancerUnits(topology) : DAEMON_UNITS[d]) set.add(u);
   }
+  for (const u of opsServices(topology, node)) set.add(u);
   const rank = (u: string) => {
     const i = SERVICE_ORDER.indexOf(u);
     return i < 0 ? SERVICE_ORDER.length : i;

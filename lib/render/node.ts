@@ -9,6 +9,7 @@ import { renderGromox } from "./gromox";
 import { renderHaproxy } from "./haproxy";
 import { renderNginx } from "./nginx";
 import { renderPostfix } from "./postfix";
+import { renderOpsFiles } from "./ops";
 import { renderHosts } from "./system/hosts";
 import { renderMailboxWeb } from "./web";
 import { ConfigFile, MtaStsSite, sortFiles } from "./types";
@@ -52,6 +53,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode, options: 
     ...renderAdminApi(topology, node),
     ...renderMariadbConfig(topology, node),
     ...renderLoadBalancer(topology, node, options),
+    ...renderOpsFiles(topology, node),
   ];
   const seen = new Set<string>();
   for (const f of files) {

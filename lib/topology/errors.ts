@@ -46,16 +46,26 @@ export class GrommunioValidationError extends Error {
   }
 }
 
-/** Collects issues; `throwIfAny()` raises one error holding them all. */
+/**
+ * Collects issues; `throwIfAny()` raises one error holding them all. An issue equal in every field
+ * to one already collected is kept once: a cluster-wide problem that each node's renderer reports
+ * (GRX400 on every load balancer) is one problem.
+ */
 export class IssueCollector {
   private readonly list: ValidationIssue[] = [];
+  private readonly seen = new Set<string>();
 
   public add(code: string, path: string, field: string, message: string, fix: string): void {
-    this.list.push({ code, path, field, message, fix });
+    this.addAll([{ code, path, field, message, fix }]);
   }
 
   public addAll(issues: readonly ValidationIssue[]): void {
-    this.list.push(...issues);
+    for (const i of issues) {
+      const key = JSON.stringify([i.code, i.path, i.field, i.message, i.fix]);
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      this.list.push(i);
+    }
   }
 
   public get issues(): readonly ValidationIssue[] {

@@ -19,7 +19,10 @@ import {
 import { renderNodeFiles } from "../../lib/render/node";
 import { documentedLayout } from "../fixtures";
 
-const topology = buildTopology(documentedLayout());
+// Node-aware routing: the load balancers' map job reads the database as the map reader.
+const topology = buildTopology(
+  documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" } }),
+);
 const SQL = {
   bootstrap: "CREATE DATABASE x;\n",
   seed: "INSERT INTO servers VALUES (1);\n",
@@ -54,7 +57,8 @@ describe("provisionNode", () => {
       expect.arrayContaining(["gromox", "postfix", "postfix-mysql", "rspamd", "sasl2-bin"]),
     );
     expect(prov("lb1").provisioning.packages).toEqual(["haproxy", "mariadb-client", "socat"]);
-    expect(prov("db1").provisioning.packages).toEqual(["mariadb-server"]);
+    // failover/rebalance run on the database node: the mariadb client, ssh for --reload ssh
+    expect(prov("db1").provisioning.packages).toEqual(["mariadb-client", "mariadb-server", "openssh-client"]);
     expect(prov("db1").provisioning.repositories).toEqual([]);
     expect(prov("mail2").provisioning.repositories).toEqual([
       expect.objectContaining({ uris: "https://download.grommunio.com/community/Debian_12", suites: "Debian_12" }),
@@ -82,6 +86,9 @@ describe("provisionNode", () => {
       "saslauthd",
       "postfix",
     ]);
+    // the map job's timer after the HAProxy it loads the map into
+    expect(prov("lb1").provisioning.services).toEqual(["haproxy", "grommunio-mailbox-map.timer"]);
+    expect(prov("db1").provisioning.services).toEqual(["mariadb"]);
   });
 
   test("the schema is created on exactly one node; the others wait for it", () => {

@@ -23,7 +23,10 @@ import { renderNodeFiles } from "../../lib/render/node";
 import { documentedLayout } from "../fixtures";
 import { FakePlatform } from "../cluster/fake-platform";
 
-const topology = buildTopology(documentedLayout());
+// Node-aware routing: the load balancers' map job reads the database as the map reader.
+const topology = buildTopology(
+  documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" } }),
+);
 const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINBF...\n-----END PGP PUBLIC KEY BLOCK-----\n";
 
 function prov(name: string, extra: Partial<Parameters<typeof provisionNode>[0]> = {}) {

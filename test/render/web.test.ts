@@ -58,7 +58,10 @@ function pick(stmts: Stmt[], path: string): string {
 
 describe("renderMailboxWeb", () => {
   test("only mailbox nodes get the file; renderNodeFiles ships it; one path, root 0644", () => {
-    const topo = buildTopology(documentedLayout());
+    // node-aware routing: the load balancer's map job needs the map reader (GRX400 otherwise)
+    const topo = buildTopology(
+      documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" } }),
+    );
     for (const n of topo.nodes) {
       const files = renderMailboxWeb(topo, n);
       expect([n.name, files.length]).toEqual([n.name, n.has("mailbox") ? 1 : 0]);

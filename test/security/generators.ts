@@ -117,7 +117,12 @@ export function toInput(s: Spec): ClusterInput {
     database:
       s.database === "node"
         ? { node: "db1", password: "Db0Password0", ...(nodeAware ? { mapReaderPassword: "Map0Reader0" } : {}) }
-        : { host: "db.example.net", port: 3306, password: "Db0Password0" },
+        : {
+            host: "db.example.net",
+            port: 3306,
+            password: "Db0Password0",
+            ...(nodeAware ? { mapReaderPassword: "Map0Reader0" } : {}),
+          },
     ...(s.hub !== undefined ? { hub: `mail${s.hub + 1}` } : {}),
     loadBalancer: {
       flavor: s.flavor,
