@@ -15,6 +15,7 @@
  */
 import type { OperatingSystem } from "../platforms/platform";
 import { MAILBOX_MAP_VIEW } from "../render/database/map-view";
+import { clientOptionFile } from "../render/ops/literal";
 import type { ConfigFile } from "../render/types";
 import { ClusterNode, IssueCollector, Topology, ValidationIssue } from "../topology";
 import {
@@ -108,18 +109,25 @@ export function aptSourceFile(repo: AptRepository): ProvisionedFile {
   };
 }
 
-/** `mysql --defaults-file` options for the first-boot commands (a secret: 0600 root). */
+/**
+ * `mysql --defaults-file` options for the first-boot commands (a secret: 0600 root). Values are
+ * double-quoted and escaped (`cnfValue`: a user's password may hold `#`, which would start a
+ * comment). The database is under `[mysql]`: mariadb-admin and mariadb-dump read `[client]` too
+ * and refuse `database`.
+ */
 export function dbClientFile(topology: Topology): ConfigFile {
   const db = topology.database;
-  const lines = [
-    "[client]",
-    `host=${db.host}`,
-    `port=${db.port}`,
-    `user=${db.user}`,
-    `password=${db.password}`,
-    `database=${db.name}`,
-  ];
-  return { path: DB_CLIENT_CNF, content: lines.join("\n") + "\n", mode: "0600", owner: "root:root" };
+  const content = clientOptionFile(
+    ["the cluster's database account, for the first-boot steps: rendered by cdktf-grommunio; root only."],
+    [
+      ["host", db.host],
+      ["port", db.port],
+      ["user", db.user],
+      ["password", db.password],
+    ],
+    [["database", db.name]],
+  );
+  return { path: DB_CLIENT_CNF, content, mode: "0600", owner: "root:root" };
 }
 
 /** `/etc/exports` of the NFS node: the export, read-write, for every client of the nfs port. */

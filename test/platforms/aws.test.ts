@@ -353,7 +353,7 @@ describe("AWS managed services", () => {
     // A template: the password comes from SSM at first boot.
     expect(
       decodedFile(config, "/etc/grommunio-cluster/secret-templates/etc/grommunio-cluster/db-client.cnf").content,
-    ).toContain("host=db.mail.internal");
+    ).toContain(`host="db.mail.internal"`);
   });
 
   test("NLB in front of the LB tier: created with security groups, TCP listeners and targets per public port", () => {
@@ -436,7 +436,7 @@ describe("AWS user-data", () => {
     expect(config.packages).toEqual(expect.arrayContaining(["gromox", "mariadb-client"]));
     // The password never reaches the user-data: the file is a template rendered from SSM at first boot.
     const template = "/etc/grommunio-cluster/secret-templates/etc/grommunio-cluster/db-client.cnf";
-    expect(decodedFile(config, template).content).toContain("password=@@grommunio-secret:database-password@@");
+    expect(decodedFile(config, template).content).toContain(`password="@@grommunio-secret:database-password@@"`);
     expect(text).not.toContain("P".repeat(32));
     expect(text).not.toContain("TfToken");
     expect(cluster.userDataReports.get("mail2")!.maxBytes).toBeLessThan(AWS_CAPABILITIES.userData.limitBytes);

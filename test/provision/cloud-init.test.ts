@@ -119,6 +119,23 @@ describe("provisionNode", () => {
       mode: "0600",
       owner: "root:root",
     });
+    // values quoted (a password may hold "#"); database only for the mariadb program ([mysql]):
+    // mariadb-admin and mariadb-dump read [client] too and refuse it there
+    expect(
+      p.files
+        .find((f) => f.path === DB_CLIENT_CNF)!
+        .content.split("\n")
+        .slice(1),
+    ).toEqual([
+      "[client]",
+      `host="${topology.database.host}"`,
+      "port=3306",
+      'user="grommunio"',
+      'password="db-secret"',
+      "[mysql]",
+      'database="grommunio"',
+      "",
+    ]);
     expect(p.files.find((f) => f.path === "/etc/gromox/http.cfg")).toMatchObject({
       stage: "late",
       owner: "grommunio:gromoxcf",

@@ -79,6 +79,10 @@ describe("literals and shell text", () => {
         ],
       ),
     ).toBe('# x\n[client]\nhost="h"\nport=3306\n');
+    // options of the mariadb program only: [mysql] (mariadb-admin/-dump refuse them in [client])
+    expect(clientOptionFile(["x"], [["user", "u"]], [["database", "d"]])).toBe(
+      '# x\n[client]\nuser="u"\n[mysql]\ndatabase="d"\n',
+    );
   });
 
   it("shQuote leaves plain words alone and single-quotes the rest", () => {
@@ -138,7 +142,9 @@ describe("which node gets what", () => {
     );
     for (const n of ["mail1", "mail2", "mail3", "classic1"]) expect(files(t, n)).toEqual([]);
     const cnf = file(t, "db1", OPS_DB_CNF);
-    expect(cnf.content).toContain('[client]\nsocket="/run/mysqld/mysqld.sock"\nuser="root"\ndatabase="grommunio"\n');
+    expect(cnf.content).toContain(
+      '[client]\nsocket="/run/mysqld/mysqld.sock"\nuser="root"\n[mysql]\ndatabase="grommunio"\n',
+    );
     expect(cnf.content).not.toContain("password");
     expect(opsPackages(t, t.node("db1"))).toEqual([...OPS_PACKAGES]);
     expect(opsPackages(t, t.node("lb1"))).toEqual([...MAP_JOB_PACKAGES]);
@@ -178,7 +184,7 @@ describe("which node gets what", () => {
     const t = external();
     expect(opsNodes(t).map((n) => n.name)).toEqual(["mail1"]);
     expect(file(t, "mail1", OPS_DB_CNF).content).toContain(
-      '[client]\nhost="db.example.net"\nport=3307\nuser="grommunio"\npassword="db-secret"\ndatabase="grommunio"\n',
+      '[client]\nhost="db.example.net"\nport=3307\nuser="grommunio"\npassword="db-secret"\n[mysql]\ndatabase="grommunio"\n',
     );
   });
 
@@ -205,7 +211,7 @@ describe("option files and modes", () => {
     expect(cnf.content).toContain('port=3307\nuser="grommunio"\npassword="we\\"ird\\\\pw#1"\n');
     const reader = file(t, "lb1", MAP_READER_CNF);
     expect(reader).toMatchObject({ mode: "0600", owner: "root:root" });
-    expect(reader.content).toContain('user="grommunio_map"\npassword="map-secret"\ndatabase="grommunio"\n');
+    expect(reader.content).toContain('user="grommunio_map"\npassword="map-secret"\n[mysql]\ndatabase="grommunio"\n');
     for (const [node, path, shell] of [
       ["mail1", OPS_PROGRAM_PATH, "bash"],
       ["mail1", FAILOVER_SCRIPT_PATH, "sh"],

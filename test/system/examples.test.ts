@@ -81,7 +81,7 @@ const V = {
   systemd: "systemd-analyze verify",
   apt: "apt-get --print-uris update",
   mariadbd: "mariadbd --help --verbose",
-  mariadbClient: "mariadb --help --verbose",
+  mariadbClient: "mariadb --help --verbose; mariadb-admin, mariadb-dump --help",
   yaml: "PyYAML safe_load + yaml (strict)",
   script: "script: executable, syntax, imports",
   pem: "openssl (PEM parses, key matches a certificate, key not world-readable)",
@@ -452,6 +452,15 @@ function namespaceSteps(
         ...optionsTakeEffect(f, CLIENT_GROUPS, helpVariables(out), ["password"]),
       ],
     });
+    // The other client programs read [client] too and refuse options they do not know (database=
+    // there breaks mariadb-admin and mariadb-dump): operators run them with these files.
+    const others = `for p in mariadb-admin mariadb-dump; do $p --defaults-file=${f.path} --help >/dev/null || echo "$p exit $?" >&2; done`;
+    steps.push({
+      validator: V.mariadbClient,
+      files: [f.path],
+      command: others,
+      judge: ({ rc, err }) => (rc !== 0 || err.trim() ? [`${others} (rc ${rc}): ${err.trim()}`] : []),
+    });
   }
 
   const yamls = ofs(V.yaml);
@@ -728,6 +737,8 @@ beforeAll(async () => {
     ["apt-get", "apt"],
     ["mariadbd", "mariadb-server"],
     ["mariadb", "mariadb-client"],
+    ["mariadb-admin", "mariadb-client"],
+    ["mariadb-dump", "mariadb-client"],
   ] as const) {
     requireProgram(program, pkg);
   }
@@ -854,6 +865,10 @@ test("the namespace checks bite: one defect per validator is reported", () => {
       expect: /bind-address = 10\.1\.1\.1, but the program ends up with 127\.0\.0\.1/,
     },
     "/etc/x/client.cnf": { text: "[client]\nhots=10.0.0.1\n", expect: /unknown variable 'hots/ },
+    "/etc/x/client-db.cnf": {
+      text: "[client]\ndatabase=grommunio\n",
+      expect: /mariadb-admin: unknown variable 'database=grommunio'/,
+    },
     "/etc/x/list.yaml": { text: "- a\n- a\n", expect: /every file must load as a mapping/ },
     "/usr/local/sbin/x-missing": {
       text: "#!/usr/bin/python3\nimport no_such_module_grx\n",

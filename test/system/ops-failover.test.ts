@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { buildTopology, ClusterInput, Topology } from "../../lib/topology";
 import { renderDatabaseBootstrap, renderServersSeed } from "../../lib/render/database";
 import { renderGromox } from "../../lib/render/gromox";
+import { dbClientFile } from "../../lib/provision";
 import {
   FAILOVER_SCRIPT_PATH,
   OPS_DB_CNF,
@@ -120,6 +121,8 @@ const timings: string[] = [];
 beforeAll(async () => {
   // the rendered programs are bash with the mariadb client and util-linux's flock
   requireProgram("mariadb", "mariadb-client");
+  requireProgram("mariadb-admin", "mariadb-client");
+  requireProgram("mariadb-dump", "mariadb-client");
   requireProgram("flock", "util-linux");
   db = await startMariadb({ bindAddress: "127.0.0.1", prefix: "ops-failover-db" });
   relay = await startRelay({ host: db.bindAddress, port: db.port }, ADMIN);
@@ -164,6 +167,29 @@ describe("rendered scripts", () => {
     expect(usage.stderr).toContain("usage: grommunio-ops failover|rebalance");
     expect(fs.statSync(dbCnf).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(dbCnf, "utf8")).toContain(`password="p#a\\"s\\\\s w'o;rd=1"`);
+  });
+});
+
+describe("option files against the real server", () => {
+  it("mariadb-admin and mariadb-dump accept db.cnf and db-client.cnf; mariadb gets the database ([mysql])", async () => {
+    // the first-boot steps' db-client.cnf (same account and address here), written next to db.cnf
+    const client = dbClientFile(topo);
+    const clientCnf = path.join(dir, client.path);
+    writeFiles(dir, [client]);
+    for (const cnf of [dbCnf, clientCnf]) {
+      const ping = await runAsync("mariadb-admin", [`--defaults-file=${cnf}`, "ping"]);
+      expect([cnf, ping.code, ping.stderr, ping.stdout.trim()]).toEqual([cnf, 0, "", "mysqld is alive"]);
+      const dump = await runAsync("mariadb-dump", [`--defaults-file=${cnf}`, "--no-data", "grommunio", "servers"]);
+      expect([cnf, dump.code, dump.stderr]).toEqual([cnf, 0, ""]);
+      expect(dump.stdout).toContain("CREATE TABLE `servers`");
+      const current = await runAsync("mariadb", [
+        `--defaults-file=${cnf}`,
+        "-BN",
+        "-e",
+        "SELECT DATABASE(), CURRENT_USER()",
+      ]);
+      expect([cnf, current.code, current.stdout]).toEqual([cnf, 0, `grommunio\tgrommunio@${ADMIN}\n`]);
+    }
   });
 });
 

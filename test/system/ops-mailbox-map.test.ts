@@ -294,6 +294,9 @@ describe("first run", () => {
     const denied = await runInNamespace({}, `mariadb --defaults-file='${cnf}' -e 'SELECT password FROM users LIMIT 1'`);
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toMatch(/SELECT command denied|command denied to user 'grommunio_map'@'127\.0\.92\.10'/);
+    // the option file suits every client program: mariadb-admin reads [client] and would refuse database=
+    const ping = await runInNamespace({}, `mariadb-admin --defaults-file='${cnf}' ping`);
+    expect(ping).toMatchObject({ code: 0, stderr: "", stdout: "mysqld is alive\n" });
   });
 
   it("builds the same map as renderMailboxMap (SQL MailboxIds = gromox's), loads it without a reload", async () => {

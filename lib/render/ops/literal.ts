@@ -25,16 +25,25 @@ export function cnfValue(value: string): string {
   return `"${value.replace(/[\\"\n\r\t]/g, (ch) => CNF_ESCAPES[ch]!)}"`;
 }
 
-/** A `[client]` option file: header comment lines, then `key=value` lines (values via `cnfValue`). */
+/**
+ * A MariaDB client option file: header comment lines, the connection options under `[client]`
+ * (read by every client program: mariadb, mariadb-admin, mariadb-dump, …), and options only the
+ * `mariadb` program knows under `[mysql]` (`database`: mariadb-admin and mariadb-dump refuse an
+ * unknown variable in `[client]`). Values via `cnfValue`.
+ */
 export function clientOptionFile(
   header: readonly string[],
-  options: ReadonlyArray<readonly [string, string | number]>,
+  client: ReadonlyArray<readonly [string, string | number]>,
+  mysql: ReadonlyArray<readonly [string, string | number]> = [],
 ) {
+  const lines = (options: ReadonlyArray<readonly [string, string | number]>) =>
+    options.map(([k, v]) => `${k}=${typeof v === "number" ? String(v) : cnfValue(v)}`);
   return (
     [
       ...header.map((l) => (l === "" ? "#" : `# ${l}`)),
       "[client]",
-      ...options.map(([k, v]) => `${k}=${typeof v === "number" ? String(v) : cnfValue(v)}`),
+      ...lines(client),
+      ...(mysql.length > 0 ? ["[mysql]", ...lines(mysql)] : []),
     ].join("\n") + "\n"
   );
 }

@@ -277,19 +277,25 @@ export function renderOpsDbCnf(topology: Topology, node: ClusterNode): string {
   const db = topology.database;
   const header = [`grommunio-ops (failover, rebalance) on ${node.name}: rendered by cdktf-grommunio; root only.`];
   if (db.node?.name === node.name && !node.has("admin")) {
-    return clientOptionFile(header, [
-      ["socket", "/run/mysqld/mysqld.sock"],
-      ["user", "root"],
-      ["database", db.name],
-    ]);
+    return clientOptionFile(
+      header,
+      [
+        ["socket", "/run/mysqld/mysqld.sock"],
+        ["user", "root"],
+      ],
+      [["database", db.name]],
+    );
   }
-  return clientOptionFile(header, [
-    ["host", db.host],
-    ["port", db.port],
-    ["user", db.user],
-    ["password", db.password],
-    ["database", db.name],
-  ]);
+  return clientOptionFile(
+    header,
+    [
+      ["host", db.host],
+      ["port", db.port],
+      ["user", db.user],
+      ["password", db.password],
+    ],
+    [["database", db.name]],
+  );
 }
 
 /** `map-reader.cnf` of a load-balancer node: the read-only map reader account. */
@@ -303,8 +309,8 @@ export function renderMapReaderCnf(topology: Topology): string {
       ["port", db.port],
       ["user", reader.user],
       ["password", reader.password],
-      ["database", db.name],
     ],
+    [["database", db.name]],
   );
 }
 
