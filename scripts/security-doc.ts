@@ -7,7 +7,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { Daemon, HUB_DAEMONS, NODE_ROLES, PORTS, PortKey, PortSpec, ROLE_DAEMONS } from "../lib/topology";
+import {
+  Daemon,
+  HUB_DAEMONS,
+  NODE_ROLES,
+  OPTIONAL_DAEMONS,
+  PORTS,
+  PortKey,
+  PortSpec,
+  ROLE_DAEMONS,
+} from "../lib/topology";
 import { INTERNAL_PORT_NUMBERS } from "../lib/cluster/exposure";
 
 export const SECURITY_DOC = path.join(__dirname, "..", "docs", "security.md");
@@ -16,7 +25,9 @@ export const SECURITY_DOC = path.join(__dirname, "..", "docs", "security.md");
 function runsOn(d: Daemon): string {
   if (d === "sshd") return "every node";
   if (HUB_DAEMONS.includes(d)) return "hub (a mailbox node)";
-  return NODE_ROLES.filter((r) => ROLE_DAEMONS[r].includes(d)).join(", ");
+  const always = NODE_ROLES.filter((r) => ROLE_DAEMONS[r].includes(d));
+  const optional = NODE_ROLES.filter((r) => OPTIONAL_DAEMONS[r]?.includes(d)).map((r) => `${r} (when configured)`);
+  return [...always, ...optional].join(", ");
 }
 
 function who(spec: PortSpec): string {

@@ -19,6 +19,7 @@ import type {
   Platform,
   PlatformCapabilities,
   PlatformDeployment,
+  PublicAddresses,
   SecretSpec,
   SecretStore,
   TokenFacts,
@@ -47,6 +48,7 @@ import { renderMapReaderAccount } from "../render/database";
 import { renderNodeFiles } from "../render/node";
 import { planAllowRules, renderHostFirewall } from "../render/nftables";
 import type { ConfigFile, MtaStsSite } from "../render/types";
+import type { DkimSigning } from "../render/dkim";
 import {
   ClusterInput,
   GrommunioValidationError,
@@ -62,6 +64,7 @@ import {
 } from "../topology";
 import { ClusterContext, ClusterMember, MailboxVolume, TierMember, markCluster } from "./context";
 import { Database, DatabaseBinding } from "./database";
+import { AddressOwner, DKIM_SECRET_ID, dkimSigningOf, publishReverseDns, rsaPrivateKeyPemBound } from "./dns";
 import { checkExposure, ruleId } from "./exposure";
 import { Connections, FirewallRules, planFirewall } from "./firewall";
 import { NFS_EXPORT } from "./nodes";
@@ -159,7 +162,7 @@ interface CloudStep {
 }
 
 /** What `GrommunioCluster.addDns` takes: `MailDnsProps` without the topology, which is the cluster's. */
-export type ClusterDnsProps = Omit<MailDnsProps, "topology" | "records" | "zone" | "entry"> & {
+export type ClusterDnsProps = Omit<MailDnsProps, "topology" | "records" | "zone" | "entry" | "reverseDns"> & {
   /** Construct id of the `MailDns`. @default "dns" */
   readonly id?: string;
   /**
@@ -170,6 +173,20 @@ export type ClusterDnsProps = Omit<MailDnsProps, "topology" | "records" | "zone"
    * platforms without public addresses (libvirt, vSphere, Docker).
    */
   readonly entry?: MailEntryPoint;
+  /**
+   * Sign outgoing mail on the classic nodes with the DKIM key (OpenDKIM after rspamd,
+   * lib/render/dkim): the key reaches the nodes like every other secret (Terraform or the
+   * platform's secret store), never as text in the synthesized JSON.
+   * @default true when the private key is known (generated, or `dkim.privateKeyPem`)
+   */
+  readonly dkimSigning?: boolean;
+  /**
+   * Publish PTR records for the addresses the platform allocated (`MailDns.reverseDns`): Hetzner
+   * `hcloud_rdns`, AWS `aws_eip_domain_name` (IPv4, after the Route53 A record). What cannot be
+   * published comes back as a warning.
+   * @default true
+   */
+  readonly reverseDns?: boolean;
 };
 
 /** The cluster. Create nodes with it as scope: `new GromoxNode(cluster, "mail1")`. */
@@ -214,6 +231,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   private cloudStep?: CloudStep;
   /** The MTA-STS policy the load-balancer tier serves (from `addDns`'s options). */
   private mtaSts?: MtaStsSite;
+  /** DKIM signing on the classic nodes (from `addDns`). */
+  private dkimSigning?: DkimSigning;
+  /** Who holds each public address the platform returned (for the PTRs). */
+  private readonly addressOwners = new Map<string, AddressOwner>();
 
   constructor(scope: Construct, id: string, props: GrommunioClusterProps<D>) {
     super(scope, id);
@@ -367,7 +388,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (this.dns) throw new Error(`${this.node.path} already has its DNS (${this.dns.node.path}).`);
     const topology = this.topology;
     this.closedBy = "addDns";
-    const { id, entry, options, ...rest } = props;
+    const { id, entry, options, dkimSigning, reverseDns, ...rest } = props;
     const given = entry ?? this.entryPoint();
     // A cloud load balancer that could not be created has no addresses: say why, not only that.
     if (!entry && this.cloudStep && this.cloudStep.issues.length > 0) {
@@ -382,6 +403,29 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       options: dnsOptions,
     });
     if (topology.loadBalancer) this.mtaSts = mtaStsSite(topology, dnsOptions);
+    const signing = dkimSigning === false ? undefined : dkimSigningOf(this.dns, topology);
+    if (signing) {
+      this.declareToken(signing.privateKeyPem, {
+        maxLength: rsaPrivateKeyPemBound(this.dns.dkimKeyBits),
+        charset: "any",
+        description: "the DKIM signing key",
+      });
+      this.security.register(DKIM_SECRET_ID, signing.privateKeyPem, `DKIM signing key (selector ${signing.selector})`);
+      this.dkimSigning = signing;
+      if (!Token.isUnresolved(signing.privateKeyPem)) {
+        Annotations.of(this).addWarning(
+          "the DKIM private key is a literal: it ends up in the synthesized JSON and the user-data. Let MailDns generate it or pass a Terraform reference.",
+        );
+      }
+    } else if (dkimSigning === true) {
+      Annotations.of(this).addWarning(
+        "dkimSigning: the DKIM private key is unknown (a public key of your own without dkim.privateKeyPem): nothing signs.",
+      );
+    }
+    if (reverseDns !== false) {
+      const ptr = publishReverseDns(this, this.deployment, this.platform.name, this.dns, this.addressOwners);
+      for (const w of ptr.warnings) Annotations.of(this).addWarning(w);
+    }
     return this.dns;
   }
 
@@ -391,10 +435,13 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (!tier) return undefined;
     if (tier.cloudLoadBalancer) {
       const addresses = this.cloudLoadBalancerStep().lb?.publicAddresses;
+      for (const a of [...(addresses?.ipv4 ?? []), ...(addresses?.ipv6 ?? [])]) {
+        this.addressOwners.set(a, { loadBalancer: true });
+      }
       return addresses ? { ipv4: [...addresses.ipv4], ipv6: [...addresses.ipv6] } : undefined;
     }
     const nodes = this.topology.loadBalancer?.nodes ?? [];
-    const found = nodes.map((n) => this.members.get(n.name)?.machine.publicAddresses?.());
+    const found = nodes.map((n) => this.ownedAddresses(n.name));
     if (found.length === 0 || found.some((a) => a === undefined)) return undefined;
     const list = (key: "ipv4" | "ipv6") => found.map((a) => a![key]).filter((x): x is string => x !== undefined);
     return { ipv4: list("ipv4"), ipv6: list("ipv6") };
@@ -404,7 +451,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   private egressAddresses(): EgressAddresses[] {
     const out: EgressAddresses[] = [];
     for (const n of this.topology.classicNodes) {
-      const a = this.members.get(n.name)?.machine.publicAddresses?.();
+      const a = this.ownedAddresses(n.name);
       if (!a) return [];
       out.push({
         node: n.name,
@@ -413,6 +460,13 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       });
     }
     return out;
+  }
+
+  /** A machine's public addresses from the platform, remembered as that machine's (PTRs). */
+  private ownedAddresses(name: string): PublicAddresses | undefined {
+    const a = this.members.get(name)?.machine.publicAddresses?.();
+    for (const v of [a?.ipv4, a?.ipv6]) if (v !== undefined) this.addressOwners.set(v, { machine: name });
+    return a;
   }
 
   /**
@@ -635,7 +689,10 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       const member = this.members.get(node.name)!;
       let files: ConfigFile[];
       try {
-        files = renderNodeFiles(topology, node, this.mtaSts ? { mtaSts: this.mtaSts } : {});
+        files = renderNodeFiles(topology, node, {
+          ...(this.mtaSts ? { mtaSts: this.mtaSts } : {}),
+          ...(this.dkimSigning ? { dkimSigning: this.dkimSigning } : {}),
+        });
       } catch (e) {
         if (!(e instanceof GrommunioValidationError)) throw e;
         late.addAll(e.issues);

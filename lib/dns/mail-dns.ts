@@ -25,6 +25,7 @@ import {
   RECOMMENDED_DKIM_BITS,
   ReverseDnsEntry,
   ZoneFileOptions,
+  checkReverseDns,
   isUnresolved,
   mailDnsRecords,
   mailReverseDns,
@@ -64,6 +65,14 @@ export interface MailDnsDkimProps {
   readonly publicKeyPem?: string;
   /** Bits of `publicKeyPem` when it is a token (checked ≥ 1024). @default undefined */
   readonly keyBits?: number;
+  /**
+   * With `publicKeyPem`: the matching private key (PEM; a Terraform token, e.g. an existing
+   * `tls_private_key.private_key_pem` or a secret's value), for the classic nodes' signing milter
+   * (`GrommunioCluster.addDns` installs it). Never a literal in real deployments: it would be in
+   * the synthesized JSON.
+   * @default undefined: with `publicKeyPem`, nothing signs (you deliver the key yourself)
+   */
+  readonly privateKeyPem?: string;
   /**
    * Also publish the generated private key as a Terraform output (marked sensitive).
    * @default false: it stays in the state only; read it through `dkimPrivateKeyPem`
@@ -110,6 +119,12 @@ export interface MailDnsProps {
    * @default the zone of the MX record set, else of the first record
    */
   readonly zone?: string;
+  /**
+   * PTR entries instead of the derived ones (`mailReverseDns`), e.g. with ready `records`. Each
+   * name must carry an A/AAAA record with the address in the published records (GRX448).
+   * @default the derived entries (topology), none (records)
+   */
+  readonly reverseDns?: readonly ReverseDnsEntry[];
   /** Publish to Route53. @default undefined: nothing is published (zone file only) */
   readonly route53?: MailDnsRoute53Props;
   /**
@@ -189,8 +204,13 @@ export class MailDns extends Construct {
   public readonly mtaStsPolicy?: string;
   /** The generated DKIM key (undefined with `dkim: false` or a key of your own). */
   public readonly dkimKey?: PrivateKey;
-  /** The DKIM private key (PEM, a sensitive token) for the signing milter on the classic nodes. */
+  /**
+   * The DKIM private key (PEM, a sensitive token) for the signing milter on the classic nodes:
+   * the generated key's, or `dkim.privateKeyPem` with a key of your own.
+   */
   public readonly dkimPrivateKeyPem?: string;
+  /** Modulus bits of the signing key, when known (the generated key's `rsaBits`, or `dkim.keyBits`). */
+  public readonly dkimKeyBits?: number;
   /** The DKIM selector in use. */
   public readonly dkimSelector?: string;
   /** Route53 records by `recordKey` ("name TYPE"). */
@@ -251,6 +271,7 @@ export class MailDns extends Construct {
         if (dkimProps.publicKeyPem !== undefined) {
           publicKey = dkimPublicKeyBase64(dkimProps.publicKeyPem);
           keyBits = dkimProps.keyBits;
+          if (dkimProps.privateKeyPem !== undefined) this.dkimPrivateKeyPem = dkimProps.privateKeyPem;
         } else {
           // Invalid input throws below (mailDnsRecords), which aborts the synth with the key unused.
           ensureTlsProvider(this);
@@ -260,6 +281,7 @@ export class MailDns extends Construct {
           keyBits = rsaBits;
         }
         this.dkimSelector = selector;
+        if (keyBits !== undefined) this.dkimKeyBits = keyBits;
       }
       const options: MailDnsOptions = {
         ...props.options,
@@ -290,6 +312,10 @@ export class MailDns extends Construct {
       this.zone = props.zone ?? records.find((r) => r.type === "MX")?.zone ?? records[0]?.zone ?? "";
     }
     this.records = records;
+    if (props.reverseDns !== undefined) this.reverseDns = [...props.reverseDns];
+    const ptr = new IssueCollector();
+    checkReverseDns(records, this.reverseDns, where, ptr);
+    ptr.throwIfAny();
 
     // Route53: one record per record set, keyed by name and type.
     const published = new Set<string>([this.zone, ...Object.keys(props.route53?.otherZones ?? {})]);

@@ -399,6 +399,34 @@ export interface FirewallPlan {
   readonly rules: readonly FirewallRule[];
 }
 
+/**
+ * One PTR record the cluster asks the platform to publish (`GrommunioCluster.addDns`, from
+ * `MailDns.reverseDns`). The name is the forward A/AAAA owner of the address (checked, GRX448).
+ */
+export interface ReverseDnsRequest {
+  /** Stable construct id of the PTR resource: `<owner>-<family>` (`classic1-ipv4`, `load-balancer-ipv6`). */
+  readonly key: string;
+  /** The public address (a token the platform returned from `publicAddresses`). */
+  readonly address: string;
+  readonly family: "ipv4" | "ipv6";
+  /** The PTR's target name (no trailing dot). */
+  readonly name: string;
+  /** Who holds the address: a machine of the cluster (by node name) or the cloud load balancer. */
+  readonly owner: { readonly machine: string } | { readonly loadBalancer: true };
+  /**
+   * The forward A/AAAA record resources (Route53), when published by `MailDns`; empty when the
+   * records are published outside Terraform. AWS checks the forward record before it sets a PTR.
+   */
+  readonly forward: readonly TerraformResource[];
+}
+
+/** What `addReverseDns` did: the PTR resources by request key, and what it could not publish. */
+export interface ReverseDnsResult {
+  readonly resources: Readonly<Record<string, TerraformResource>>;
+  /** Requests not published, each with the reason (the cluster adds them as warnings). */
+  readonly skipped: readonly { readonly key: string; readonly reason: string }[];
+}
+
 /** The per-cluster object a platform returns from `bind`. */
 export interface PlatformDeployment {
   readonly network: PlatformNetwork;
@@ -415,6 +443,11 @@ export interface PlatformDeployment {
    * once at synth, before any machine's user-data is built).
    */
   addSecretStore?(scope: Construct, spec: SecretStoreSpec): SecretStore;
+  /**
+   * Present where the platform sets reverse DNS for the public addresses it allocates (Hetzner:
+   * `hcloud_rdns`; AWS: `aws_eip_domain_name`). Called by `GrommunioCluster.addDns`.
+   */
+  addReverseDns?(scope: Construct, requests: readonly ReverseDnsRequest[]): ReverseDnsResult;
   /**
    * Creates the provider firewall for the plan and attaches it to the machines (and to the managed
    * services the plan names). Called once at synth, after every machine and service exists.

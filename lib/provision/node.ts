@@ -33,7 +33,9 @@ import {
   isGrommunioPackage,
   nodePackages,
   nodeServices,
+  optionalDaemon,
 } from "./packages";
+import { OPENDKIM_CONF } from "../render/dkim";
 import { OsRepositoryOptions, emptySourcesList, osRepositories } from "./sources";
 
 /** Where provisioning keeps its own files on the node. */
@@ -219,7 +221,12 @@ export function provisionNode(input: ProvisionNodeInput): {
   }
   const late = [...input.files, ...(input.extraFiles ?? []), ...own];
   const hasNftables = late.some((f) => f.path === NFTABLES_PATH);
-  const packages = nodePackages(topology, node, os, hasNftables ? ["nftables"] : []);
+  // Optional daemons come with their configuration: the DKIM signer with opendkim.conf.
+  const optional = late.some((f) => f.path === OPENDKIM_CONF) ? [optionalDaemon("opendkim")] : [];
+  const packages = nodePackages(topology, node, os, [
+    ...(hasNftables ? ["nftables"] : []),
+    ...optional.flatMap((d) => d.packages),
+  ]);
   const repositories = [
     ...(input.osRepository ? osRepositories(os, input.osRepository) : []),
     ...(packages.some(isGrommunioPackage) ? [grommunioRepository(os, input.repository)] : []),
@@ -315,7 +322,10 @@ export function provisionNode(input: ProvisionNodeInput): {
     }
   }
 
-  const services = nodeServices(topology, node, os, hasNftables ? ["nftables"] : []);
+  const services = nodeServices(topology, node, os, [
+    ...(hasNftables ? ["nftables"] : []),
+    ...optional.flatMap((d) => d.units),
+  ]);
   const nfsPackages = input.mounts.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : []));
   return {
     provisioning: {

@@ -97,6 +97,7 @@ const DAEMON_PACKAGES: Readonly<Record<Daemon, readonly string[]>> = {
   ],
   postfix: ["postfix", "postfix-mysql", "sasl2-bin"],
   rspamd: ["rspamd"],
+  opendkim: ["opendkim"], // optional: provisioning adds it with /etc/opendkim.conf (OPTIONAL_DAEMONS)
   "load-balancer": [], // by flavour, below
   mariadb: ["mariadb-server"],
   "nfs-server": ["nfs-kernel-server"],
@@ -118,6 +119,7 @@ const DAEMON_UNITS: Readonly<Record<Daemon, readonly string[]>> = {
   "grommunio-admin-api": ["grommunio-admin-api", "nginx"],
   postfix: ["saslauthd", "postfix"],
   rspamd: ["rspamd"],
+  opendkim: ["opendkim"],
   "load-balancer": [], // by flavour, below
   mariadb: ["mariadb"],
   "nfs-server": ["nfs-kernel-server"],
@@ -143,6 +145,7 @@ export const SERVICE_ORDER: readonly string[] = [
   "gromox-imap",
   "gromox-pop3",
   "rspamd",
+  "opendkim",
   "saslauthd",
   "postfix",
   PHP_FPM,
@@ -158,6 +161,11 @@ function loadBalancerPackages(topology: Topology): string[] {
 
 function loadBalancerUnits(topology: Topology): string[] {
   return [topology.loadBalancer?.flavor === "nginx" ? "nginx" : "haproxy"];
+}
+
+/** Packages and units of a daemon the node runs only when configured (`OPTIONAL_DAEMONS`). */
+export function optionalDaemon(d: Daemon): { packages: readonly string[]; units: readonly string[] } {
+  return { packages: DAEMON_PACKAGES[d], units: DAEMON_UNITS[d] };
 }
 
 /** True when one of the node's daemons is a database client (it gets the MariaDB client). */

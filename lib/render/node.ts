@@ -4,6 +4,7 @@
  */
 import { ClusterNode, LoadBalancerTierSpec, Topology } from "../topology";
 import { renderAdminApi } from "./admin-api";
+import { DkimSigning, OPENDKIM_POSTFIX_MILTER, renderOpenDkim } from "./dkim";
 import { renderMariadbConfig } from "./database/mariadb";
 import { renderGromox } from "./gromox";
 import { renderHaproxy } from "./haproxy";
@@ -21,6 +22,11 @@ export interface NodeFileOptions {
    * @default undefined: none is served
    */
   readonly mtaSts?: MtaStsSite;
+  /**
+   * DKIM signing on the classic nodes (OpenDKIM after rspamd, lib/render/dkim), from `addDns`.
+   * @default undefined: no signing milter
+   */
+  readonly dkimSigning?: DkimSigning;
 }
 
 /** The renderer of each load-balancer flavour. */
@@ -49,7 +55,8 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode, options: 
     renderHosts(topology, node),
     ...renderGromox(topology, node),
     ...renderMailboxWeb(topology, node),
-    ...renderPostfix(topology, node),
+    ...renderPostfix(topology, node, options.dkimSigning ? { milters: [OPENDKIM_POSTFIX_MILTER] } : {}),
+    ...renderOpenDkim(topology, node, options.dkimSigning),
     ...renderAdminApi(topology, node),
     ...renderMariadbConfig(topology, node),
     ...renderLoadBalancer(topology, node, options),

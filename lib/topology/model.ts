@@ -283,6 +283,13 @@ export const ROLE_DAEMONS: Readonly<Record<NodeRole, readonly Daemon[]>> = {
 
 export const HUB_DAEMONS: readonly Daemon[] = ["gromox-event", "gromox-timer"];
 
+/**
+ * Daemons a role runs only when the cluster configures them beyond the topology: `opendkim` on
+ * classic nodes when `GrommunioCluster.addDns` signs with DKIM (lib/render/dkim). Never in
+ * `ClusterNode.daemons`; provisioning adds the package and unit with the daemon's files.
+ */
+export const OPTIONAL_DAEMONS: Readonly<Partial<Record<NodeRole, readonly Daemon[]>>> = { classic: ["opendkim"] };
+
 /** Port keys whose server daemon runs on the node (what the node listens on). */
 export function listeningPorts(node: ClusterNode): PortKey[] {
   return (Object.keys(PORTS) as PortKey[]).filter((k) => node.runs(PORTS[k].server));

@@ -19,6 +19,7 @@ export type Daemon =
   | "grommunio-web" // nginx + php-fpm on mailbox nodes: grommunio-web, -sync, -dav; proxies to the local gromox-http
   | "postfix"
   | "rspamd"
+  | "opendkim" // the DKIM signing milter on classic nodes, only with DKIM signing (OPTIONAL_DAEMONS)
   | "load-balancer" // haproxy or nginx on the load-balancer tier
   | "mariadb"
   | "nfs-server"
@@ -222,6 +223,14 @@ export const PORTS = {
     clients: ["postfix"],
     exposure: "local",
     description: "rspamd milter",
+  },
+  dkimMilter: {
+    port: 8891,
+    protocol: "tcp",
+    server: "opendkim",
+    clients: ["postfix"],
+    exposure: "local",
+    description: "OpenDKIM signing milter (only with DKIM signing)",
   },
   // Load-balancer frontends.
   publicSmtp: {

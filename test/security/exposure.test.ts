@@ -47,7 +47,7 @@ function check(
 describe("internal ports", () => {
   test("are exactly the port numbers only internal entries of the port table use", () => {
     expect([...INTERNAL_PORT_NUMBERS].sort((a, b) => a - b)).toEqual([
-      24, 2049, 3306, 5000, 5555, 6666, 10025, 10080, 10443, 11332, 33333,
+      24, 2049, 3306, 5000, 5555, 6666, 8891, 10025, 10080, 10443, 11332, 33333,
     ]);
   });
 

@@ -1,11 +1,26 @@
 /**
  * The one port table (lib/topology/ports.ts) against the facts of reference/gromox.md §4 and §6.
  */
-import { Daemon, HUB_DAEMONS, NODE_ROLES, PORTS, PortKey, PortSpec, ROLE_DAEMONS, SOCKETS } from "../../lib/topology";
+import {
+  Daemon,
+  HUB_DAEMONS,
+  NODE_ROLES,
+  OPTIONAL_DAEMONS,
+  PORTS,
+  PortKey,
+  PortSpec,
+  ROLE_DAEMONS,
+  SOCKETS,
+} from "../../lib/topology";
 
 const entries = Object.entries(PORTS) as [PortKey, PortSpec][];
-/** Every daemon some node runs: the role daemons, the hub's, and sshd on every node. */
-const runnable = new Set<Daemon>(["sshd", ...HUB_DAEMONS, ...NODE_ROLES.flatMap((r) => ROLE_DAEMONS[r])]);
+/** Every daemon some node runs: the role daemons, the hub's, sshd on every node, the optional ones. */
+const runnable = new Set<Daemon>([
+  "sshd",
+  ...HUB_DAEMONS,
+  ...NODE_ROLES.flatMap((r) => ROLE_DAEMONS[r]),
+  ...NODE_ROLES.flatMap((r) => OPTIONAL_DAEMONS[r] ?? []),
+]);
 
 describe("PORTS", () => {
   it.each(entries)("%s has a server daemon that some role runs", (_, spec) => {
@@ -103,6 +118,7 @@ describe("PORTS matches reference/gromox.md §4", () => {
     ["adminWeb", 8443, "grommunio-admin-api"],
     ["mysql", 3306, "mariadb"],
     ["milter", 11332, "rspamd"],
+    ["dkimMilter", 8891, "opendkim"],
     ["ssh", 22, "sshd"],
   ] as const)("%s is %i on %s", (key, port, server) => {
     expect(PORTS[key].port).toBe(port);
@@ -116,6 +132,7 @@ describe("PORTS matches reference/gromox.md §4", () => {
   it("delivery-queue on 24 and the rspamd milter are local to the node (postfix hands over there)", () => {
     expect(PORTS.deliveryQueue).toMatchObject({ exposure: "local", clients: ["postfix"] });
     expect(PORTS.milter).toMatchObject({ exposure: "local", clients: ["postfix"] });
+    expect(PORTS.dkimMilter).toMatchObject({ exposure: "local", clients: ["postfix"] });
   });
 
   it("gromox-http's 10080/10443 are local: only the node's own web server (nginx) reaches them", () => {

@@ -16,6 +16,7 @@ import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
 import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
 import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { EipDomainName } from "@cdktf/provider-aws/lib/eip-domain-name";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
@@ -54,6 +55,8 @@ import {
   PlatformNetwork,
   PlatformVolume,
   PublicAddresses,
+  ReverseDnsRequest,
+  ReverseDnsResult,
   SecretStore,
   SecretStoreSpec,
   SharedFileSystem,
@@ -248,6 +251,8 @@ export class AwsDeployment implements PlatformDeployment {
   /** Security groups of the managed services (created with them: NLB SGs only at creation). */
   public readonly serviceSecurityGroups = new Map<ManagedService, SecurityGroup>();
   public readonly machines = new Map<string, AwsMachine>();
+  /** The network load balancer's Elastic IP (after `addLoadBalancer`). */
+  public loadBalancerEip?: Eip;
   /** The VPC, cluster and services blocks. */
   public readonly layout: AwsNetworkLayout;
   private readonly networkScope: Construct;
@@ -584,6 +589,7 @@ export class AwsDeployment implements PlatformDeployment {
       domain: "vpc",
       tags: { ...this.tags, Name: `${this.context.clusterName}-nlb` },
     });
+    this.loadBalancerEip = eip;
     const lb = new Lb(scope, "nlb", {
       loadBalancerType: "network",
       internal: false,
@@ -628,6 +634,41 @@ export class AwsDeployment implements PlatformDeployment {
       }
     }
     return { resource: lb, dnsName: lb.dnsName, publicAddresses: { ipv4: [eip.publicIp], ipv6: [] } };
+  }
+
+  /**
+   * Reverse DNS of the Elastic IPs the cluster allocated (the classic and load-balancer nodes'
+   * `publicAddresses`, the NLB's): one `aws_eip_domain_name` per address, keyed by the request
+   * key, after the forward record (AWS refuses the PTR until the name resolves to the address).
+   * Skipped, with the reason: IPv6 (AWS sets no customer PTR for IPv6), and every request whose
+   * forward record is not published by `MailDns` in Route53 (the apply would fail; set the PTR
+   * once the records resolve, docs/dns.md).
+   */
+  public addReverseDns(scope: Construct, requests: readonly ReverseDnsRequest[]): ReverseDnsResult {
+    const resources: Record<string, EipDomainName> = {};
+    const skipped: { key: string; reason: string }[] = [];
+    for (const r of requests) {
+      const eip = "machine" in r.owner ? this.machines.get(r.owner.machine)?.eip : this.loadBalancerEip;
+      if (r.family === "ipv6") {
+        skipped.push({ key: r.key, reason: "AWS offers no reverse DNS for IPv6 addresses" });
+      } else if (!eip) {
+        skipped.push({ key: r.key, reason: `${r.address} is not an Elastic IP of this cluster` });
+      } else if (r.forward.length === 0) {
+        skipped.push({
+          key: r.key,
+          reason:
+            `AWS sets the PTR of ${r.name} only once its A record resolves, which MailDns does not publish here ` +
+            "(no route53): set it after publishing the zone (aws_eip_domain_name, or the EC2 console)",
+        });
+      } else {
+        resources[r.key] = new EipDomainName(scope, r.key, {
+          allocationId: eip.allocationId,
+          domainName: r.name,
+          dependsOn: [...r.forward],
+        });
+      }
+    }
+    return { resources, skipped };
   }
 
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {

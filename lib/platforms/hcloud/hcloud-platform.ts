@@ -25,6 +25,7 @@ import { LoadBalancerService } from "../../gen/providers/hcloud/load-balancer-se
 import { LoadBalancerTargetA } from "../../gen/providers/hcloud/load-balancer-target";
 import { Network } from "../../gen/providers/hcloud/network";
 import { NetworkSubnet } from "../../gen/providers/hcloud/network-subnet";
+import { Rdns } from "../../gen/providers/hcloud/rdns";
 import { HcloudProvider } from "../../gen/providers/hcloud/provider";
 import { Server } from "../../gen/providers/hcloud/server";
 import { Volume } from "../../gen/providers/hcloud/volume";
@@ -46,6 +47,8 @@ import {
   PublicAddresses,
   PlatformNetwork,
   PlatformVolume,
+  ReverseDnsRequest,
+  ReverseDnsResult,
   UserData,
   VolumeSpec,
 } from "../platform";
@@ -520,6 +523,36 @@ export class HcloudDeployment implements PlatformDeployment {
    * Cloud firewalls for the plan's PUBLIC rules (CIDR sources) and their attachment through
    * `firewall_ids`; the private side is the in-guest nftables' job (see ./firewall.ts).
    */
+  /**
+   * Reverse DNS of the servers' and the load balancer's public addresses: one `hcloud_rdns` per
+   * address (`server_id` or `load_balancer_id`, `ip_address`, `dns_ptr`), IPv4 and IPv6 alike,
+   * keyed by the request key. Hetzner does not check the forward record; the cluster does (GRX448).
+   */
+  public addReverseDns(scope: Construct, requests: readonly ReverseDnsRequest[]): ReverseDnsResult {
+    const resources: Record<string, Rdns> = {};
+    const skipped: { key: string; reason: string }[] = [];
+    for (const r of requests) {
+      const owner =
+        "machine" in r.owner
+          ? { serverId: this.machines.get(r.owner.machine)?.server.id }
+          : { loadBalancerId: this.loadBalancer?.id };
+      const id = owner.serverId ?? owner.loadBalancerId;
+      if (id === undefined) {
+        skipped.push({ key: r.key, reason: `no Hetzner server or load balancer holds ${r.address}` });
+        continue;
+      }
+      resources[r.key] = new Rdns(scope, r.key, {
+        ...(owner.serverId !== undefined
+          ? { serverId: Token.asNumber(owner.serverId) }
+          : { loadBalancerId: Token.asNumber(owner.loadBalancerId) }),
+        ipAddress: r.address,
+        dnsPtr: r.name,
+        ...(r.forward.length > 0 ? { dependsOn: [...r.forward] } : {}),
+      });
+    }
+    return { resources, skipped };
+  }
+
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {
     const specs = hcloudFirewalls(plan, [...this.machines.keys()]);
     for (const spec of specs) {

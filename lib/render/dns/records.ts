@@ -126,6 +126,47 @@ export function mailReverseDns(
 }
 
 /**
+ * GRX448: forward-confirmed reverse DNS. Each PTR entry's name must carry an A (IPv4) or AAAA
+ * (IPv6) record set in `records` that holds exactly the entry's address (the same literal or the
+ * same Terraform token), and no address may get two PTRs. Receivers resolve the PTR name and
+ * compare; a PTR whose name does not lead back to the address counts as none.
+ */
+export function checkReverseDns(
+  records: readonly DnsRecord[],
+  entries: readonly ReverseDnsEntry[],
+  path: string,
+  c: IssueCollector,
+): void {
+  const seen = new Map<string, string>();
+  for (const e of entries) {
+    const type = e.family === "ipv4" ? "A" : "AAAA";
+    const set = records.find((r) => r.name === e.name && r.type === type);
+    const addresses = set && (set.type === "A" || set.type === "AAAA") ? set.values.map((v) => v.address) : [];
+    const shown = isUnresolved(e.address) ? "a platform address" : e.address;
+    if (!addresses.includes(e.address)) {
+      c.add(
+        "GRX448",
+        path,
+        "reverseDns",
+        `the PTR of ${shown} would name ${e.name}, but ${e.name} has no ${type} record with that address: forward-confirmed reverse DNS would fail.`,
+        `Name the host whose ${type} record holds the address (for a classic node its host name, for the entry point the mail host), or publish that record.`,
+      );
+    }
+    const other = seen.get(e.address);
+    if (other !== undefined) {
+      c.add(
+        "GRX448",
+        path,
+        "reverseDns",
+        `${shown} would get two PTRs (${other} and ${e.name}); an address has one.`,
+        "Give each address one PTR entry.",
+      );
+    }
+    seen.set(e.address, e.name);
+  }
+}
+
+/**
  * The MTA-STS policy the load-balancer tier serves at
  * `https://mta-sts.<domain>/.well-known/mta-sts.txt` (`MTA_STS_POLICY_PATH`): the mail host as
  * the only `mx`. Throws on invalid options (the same checks as `mailDnsRecords`).

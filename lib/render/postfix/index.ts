@@ -54,8 +54,23 @@ function proxied(topology: Topology, port: "smtp" | "submission"): boolean {
   return topology.loadBalancer?.proxyProtocol[port] ?? false;
 }
 
+/** What postfix depends on beyond the topology. */
+export interface PostfixOptions {
+  /**
+   * Extra milters after rspamd, in order (e.g. the DKIM signer `OPENDKIM_POSTFIX_MILTER` from
+   * lib/render/dkim): signers go last, so they sign what the earlier milters left.
+   * @default [] (rspamd only)
+   */
+  readonly milters?: readonly string[];
+}
+
 /** The main.cf sections for a classic node (see `renderPostfix`). */
-export function postfixMainSections(topology: Topology, node: ClusterNode): MainCfSection[] {
+export function postfixMainSections(
+  topology: Topology,
+  node: ClusterNode,
+  options: PostfixOptions = {},
+): MainCfSection[] {
+  const milters = [`inet:localhost:${PORTS.milter.port}`, ...(options.milters ?? [])];
   const postscreen = proxied(topology, "smtp");
   const sections: MainCfSection[] = [
     {
@@ -154,9 +169,12 @@ export function postfixMainSections(topology: Topology, node: ClusterNode): Main
       ],
     },
     {
-      comment: "rspamd milter; mail is accepted when rspamd is down",
+      comment:
+        milters.length > 1
+          ? "milters: rspamd, then the DKIM signer; mail is accepted when one is down"
+          : "rspamd milter; mail is accepted when rspamd is down",
       parameters: [
-        ["smtpd_milters", `inet:localhost:${PORTS.milter.port}`],
+        ["smtpd_milters", milters],
         ["non_smtpd_milters", "$smtpd_milters"],
         ["milter_protocol", 6],
         ["milter_default_action", "accept"],
@@ -223,14 +241,14 @@ export function postfixMasterServices(topology: Topology): MasterService[] {
  * - the four mysql maps (`POSTFIX_MYSQL_MAPS`), root:postfix 0640: they hold the DB password;
  * - `/etc/postfix/sasl/smtpd.conf` and `/etc/pam.d/smtp` (see the module comment).
  */
-export function renderPostfix(topology: Topology, node: ClusterNode): ConfigFile[] {
+export function renderPostfix(topology: Topology, node: ClusterNode, options: PostfixOptions = {}): ConfigFile[] {
   if (!node.runs("postfix")) return [];
   const banner = `${topology.path}: ${node.hostname}, rendered by cdktf-grommunio. Do not edit.`;
   const pp = topology.loadBalancer?.proxyProtocol;
   const files: ConfigFile[] = [
     {
       path: "/etc/postfix/main.cf",
-      content: serializeMainCf([banner], postfixMainSections(topology, node)),
+      content: serializeMainCf([banner], postfixMainSections(topology, node, options)),
       mode: "0644",
       owner: "root:root",
     },
