@@ -14,6 +14,7 @@ PACKAGES=(
   curl openssl python3 ca-certificates socat
   bind9 bind9-utils bind9-dnsutils # named (loopback), named-checkzone, dig: DNS zone tests
   python3-dkim python3-dnspython   # DKIM verification against the published key
+  opendkim opendkim-tools          # the signing milter: opendkim -n, opendkim-testkey, signing through postfix
   graphviz                         # dot -Tsvg: topology diagram
   xsltproc                         # libvirt q35 stylesheet (the seed CD-ROM off IDE)
 )
