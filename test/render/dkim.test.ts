@@ -20,7 +20,11 @@ import { documentedLayout, largeLayout } from "../fixtures";
 const KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
 const SIGNING: DkimSigning = { domain: "gro.at", selector: "grommunio", privateKeyPem: KEY };
 
-const topology = () => buildTopology(documentedLayout());
+/** The documented layout with the load balancers' map reader account (its ops files need it). */
+const topology = () =>
+  buildTopology(
+    documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" } }),
+  );
 
 function mainCfValue(text: string, name: string): string | undefined {
   const m = new RegExp(`^${name} = (.*)$`, "m").exec(text);
