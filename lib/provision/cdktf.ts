@@ -4,4 +4,4 @@
  * (`cdktn`) changes this file only. Provider bindings stay in the per-platform modules.
  */
 export { Annotations, Aspects, Fn, Token, TerraformOutput, TerraformStack, Tokenization } from "cdktf";
-export type { IAspect, IResolvable, TerraformProvider, TerraformResource } from "cdktf";
+export type { IAspect, IResolvable, IResolveContext, TerraformProvider, TerraformResource } from "cdktf";

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import type { TokenFacts, TokenSink } from "../platforms/platform";
-import { Fn, IResolvable, Tokenization } from "./cdktf";
+import { IResolvable, IResolveContext, Token, Tokenization } from "./cdktf";
 
 /** cdktf's string token marker, `${TfToken[TOKEN.12]}` (never a global regex: no shared lastIndex). */
 const STRING_TOKEN = /\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}/;
@@ -81,12 +81,48 @@ export function toTerraformString(text: string): string {
   return out;
 }
 
-/** The text as Terraform's `join("", [base64decode(<literal>), token, …])`: no escaping needed. */
-function joinExpression(parts: readonly TextPart[]): string {
-  const items = parts.map((p) =>
-    p.kind === "token" ? p.marker : Fn.base64decode(Buffer.from(p.text, "utf8").toString("base64")),
-  );
-  return items.length === 1 ? items[0]! : Fn.join("", items);
+/**
+ * A Terraform function call over literal and token parts, as a cdktf token:
+ * `name(join("", [base64decode("<literal>"), token, …]))` (or `name(<one part>)`), no escaping
+ * needed. It resolves exactly like cdktf's `Fn.name(Fn.join("", [Fn.base64decode(…), …]))`
+ * (same text, braces only outside an expression), but is one object instead of a cdktf
+ * `Intrinsic` per part: each of those captures a full stack trace when created, which made token
+ * creation a tenth of the synth time (docs/benchmarks.md).
+ */
+class JoinedFunctionCall implements IResolvable {
+  public readonly creationStack: string[] = [];
+  public constructor(
+    private readonly name: string,
+    private readonly parts: readonly TextPart[],
+  ) {}
+
+  public resolve(context: IResolveContext): string {
+    const suppressBraces = context.suppressBraces;
+    const ignoreEscapes = context.ignoreEscapes;
+    const warnEscapes = context.warnEscapes;
+    context.suppressBraces = true;
+    context.ignoreEscapes = true;
+    context.warnEscapes = true;
+    const items = this.parts.map((p) =>
+      p.kind === "token"
+        ? String(context.resolve(p.marker))
+        : `base64decode("${Buffer.from(p.text, "utf8").toString("base64")}")`,
+    );
+    const arg = items.length === 1 ? items[0]! : `join("", [${items.join(", ")}])`;
+    context.ignoreEscapes = ignoreEscapes;
+    context.warnEscapes = warnEscapes;
+    const expr = `${this.name}(${arg})`;
+    return suppressBraces ? expr : `\${${expr}}`;
+  }
+
+  public toString(): string {
+    return Token.asString(this);
+  }
+}
+
+/** `name(join("", [base64decode(<literal>), token, …]))` as a string token. */
+function functionOfParts(name: "base64encode" | "base64gzip", parts: readonly TextPart[]): string {
+  return Token.asString(new JoinedFunctionCall(name, parts));
 }
 
 /** Deterministic gzip: maximum compression, mtime 0, OS byte "Unix". */
@@ -189,7 +225,7 @@ export class TokenRegistry implements TokenSink {
       const value = Buffer.from(text, "utf8").toString("base64");
       return { value, maxLength: value.length };
     }
-    const value = Fn.base64encode(joinExpression(parts));
+    const value = functionOfParts("base64encode", parts);
     const maxLength = base64Length(this.maxBytes(text));
     this.declareToken(value, { maxLength, charset: "safe", description: `base64 of ${description}` });
     return { value, maxLength };
@@ -208,7 +244,7 @@ export class TokenRegistry implements TokenSink {
       const value = gz.toString("base64");
       return { value, maxLength: value.length };
     }
-    const value = Fn.base64gzip(joinExpression(parts));
+    const value = functionOfParts("base64gzip", parts);
     const maxLength = base64Length(this.maxGzipBytes(text, true));
     this.declareToken(value, { maxLength, charset: "safe", description: `gzip+base64 of ${description}` });
     return { value, maxLength };
