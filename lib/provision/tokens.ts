@@ -158,21 +158,34 @@ export const UNKNOWN_TOKEN_FACTS: TokenFacts = {
 export class TokenRegistry implements TokenSink {
   private readonly facts = new Map<IResolvable, TokenFacts>();
   /**
-   * The last gzip bound computed: the user-data builder asks again for the text `base64Gzip` has
-   * just compressed or bounded (a whole user-data document at level 9: not cheap).
+   * Memos by text: zlib's size of the worst case, and the base64 / gzip+base64 values with their
+   * bounds (renderers ask again for the same file or document: several nodes share files, and a
+   * node's document may be rendered twice). Their tokens are the same objects on every call.
    */
-  private lastGzipBound?: { readonly text: string; readonly computedByTerraform: boolean; readonly bytes: number };
+  private readonly zlibBounds = new Map<string, number>();
+  private readonly base64Memo = new Map<string, { value: string; maxLength: number }>();
+  private readonly base64GzipMemo = new Map<string, { value: string; maxLength: number }>();
+  /** Tokens whose facts went into a memo: declaring one of them again forgets the memos. */
+  private readonly consulted = new Set<IResolvable>();
 
   public declareToken(value: string, facts: TokenFacts): void {
     for (const p of splitTokens(value)) {
       if (p.kind !== "token") continue;
       this.facts.set(p.token, facts);
-      if (this.lastGzipBound?.text.includes(p.marker)) this.lastGzipBound = undefined; // its bound may change
+      if (this.consulted.has(p.token)) this.forget(); // bounds computed with its old facts
     }
+  }
+
+  private forget(): void {
+    this.zlibBounds.clear();
+    this.base64Memo.clear();
+    this.base64GzipMemo.clear();
+    this.consulted.clear();
   }
 
   /** Facts of a token part; `UNKNOWN_TOKEN_FACTS` when it was never declared. */
   public factsOf(token: IResolvable): TokenFacts {
+    this.consulted.add(token);
     return this.facts.get(token) ?? UNKNOWN_TOKEN_FACTS;
   }
 
@@ -207,12 +220,12 @@ export class TokenRegistry implements TokenSink {
 
   /** Upper bound of gzip(text) in bytes, allowing for Terraform's gzip being worse than zlib's. */
   public maxGzipBytes(text: string, computedByTerraform: boolean): number {
-    const last = this.lastGzipBound;
-    if (last && last.computedByTerraform === computedByTerraform && last.text === text) return last.bytes;
-    const n = gzipDeterministic(this.worstCase(text)).length;
-    const bytes = computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
-    this.lastGzipBound = { text, computedByTerraform, bytes };
-    return bytes;
+    let n = this.zlibBounds.get(text);
+    if (n === undefined) {
+      n = gzipDeterministic(this.worstCase(text)).length;
+      this.zlibBounds.set(text, n);
+    }
+    return computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
   }
 
   /**
@@ -220,15 +233,21 @@ export class TokenRegistry implements TokenSink {
    * (`base64encode(join(...))`); the result is declared as a `safe` token with its bound.
    */
   public base64(text: string, description: string): { value: string; maxLength: number } {
+    const memo = this.base64Memo.get(text);
+    if (memo) return memo;
     const parts = splitTokens(text);
+    let out: { value: string; maxLength: number };
     if (!parts.some((p) => p.kind === "token")) {
       const value = Buffer.from(text, "utf8").toString("base64");
-      return { value, maxLength: value.length };
+      out = { value, maxLength: value.length };
+    } else {
+      const value = functionOfParts("base64encode", parts);
+      const maxLength = base64Length(this.maxBytes(text));
+      this.declareToken(value, { maxLength, charset: "safe", description: `base64 of ${description}` });
+      out = { value, maxLength };
     }
-    const value = functionOfParts("base64encode", parts);
-    const maxLength = base64Length(this.maxBytes(text));
-    this.declareToken(value, { maxLength, charset: "safe", description: `base64 of ${description}` });
-    return { value, maxLength };
+    this.base64Memo.set(text, out);
+    return out;
   }
 
   /**
@@ -236,18 +255,24 @@ export class TokenRegistry implements TokenSink {
    * Terraform (`base64gzip(join(...))`), declared as a `safe` token with a conservative bound.
    */
   public base64Gzip(text: string, description: string): { value: string; maxLength: number } {
+    const memo = this.base64GzipMemo.get(text);
+    if (memo) return memo;
     const parts = splitTokens(text);
+    let out: { value: string; maxLength: number };
     if (!parts.some((p) => p.kind === "token")) {
       const gz = gzipDeterministic(text);
       // Without tokens the worst case is the text itself: this is also its zlib bound.
-      this.lastGzipBound = { text, computedByTerraform: false, bytes: gz.length };
+      this.zlibBounds.set(text, gz.length);
       const value = gz.toString("base64");
-      return { value, maxLength: value.length };
+      out = { value, maxLength: value.length };
+    } else {
+      const value = functionOfParts("base64gzip", parts);
+      const maxLength = base64Length(this.maxGzipBytes(text, true));
+      this.declareToken(value, { maxLength, charset: "safe", description: `gzip+base64 of ${description}` });
+      out = { value, maxLength };
     }
-    const value = functionOfParts("base64gzip", parts);
-    const maxLength = base64Length(this.maxGzipBytes(text, true));
-    this.declareToken(value, { maxLength, charset: "safe", description: `gzip+base64 of ${description}` });
-    return { value, maxLength };
+    this.base64GzipMemo.set(text, out);
+    return out;
   }
 }
 

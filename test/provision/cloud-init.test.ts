@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { TerraformStack, Testing } from "cdktf";
 import { Password } from "@cdktf/provider-random/lib/password";
-import { parse } from "yaml";
+import { Document, Scalar, parse, visit } from "yaml";
 import {
   BLOCK_MOUNT_SCRIPT,
   ConfigFile,
@@ -13,6 +13,7 @@ import {
   SQL_FILES,
   TokenRegistry,
   buildTopology,
+  cloudConfigObject,
   provisionNode,
   renderCloudConfig,
 } from "../../lib";
@@ -271,6 +272,83 @@ describe("renderCloudConfig", () => {
     const b = config.write_files.find((f: { path: string }) => f.path === "/etc/b.cfg");
     expect(b.encoding).toBe("b64");
     expect(text).not.toContain(`password=${any}`);
+  });
+});
+
+/** The document serialized as one yaml Document (how renderCloudConfig did it before joining parts). */
+function wholeDocument(p: NodeProvisioning, tokens: TokenRegistry, compression: FileCompression): string {
+  const doc = new Document(cloudConfigObject(p, tokens, compression), { version: "1.1" });
+  visit(doc, {
+    Scalar(_key, node: Scalar) {
+      if (typeof node.value === "string" && /\$\{TfToken\[/.test(node.value))
+        node.type = node.value.includes("\n") ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return "#cloud-config\n" + doc.toString({ lineWidth: 0, blockQuote: "literal" });
+}
+
+describe("renderCloudConfig joins separately serialized parts", () => {
+  const compressions: FileCompression[] = ["per-file", "per-file-max", "none"];
+
+  test("the same bytes as one yaml Document, for every node of the documented layout", () => {
+    for (const node of topology.nodes) {
+      for (const c of compressions) {
+        const p = prov(node.name).provisioning;
+        const tokens = new TokenRegistry();
+        expect(renderCloudConfig(p, tokens, "c/x", c).text).toBe(wholeDocument(p, tokens, c));
+        // again: items now come from the memo
+        expect(renderCloudConfig(p, tokens, "c/x", c).text).toBe(wholeDocument(p, tokens, c));
+      }
+    }
+  });
+
+  test("the same bytes for awkward file contents (indentation, blank lines, markers, CR, tokens)", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const safe = new Password(stack, "a", { length: 32, special: false }).result;
+    const any = new Password(stack, "b", { length: 64 }).result;
+    const contents = [
+      "",
+      "\n",
+      "\n\n\n",
+      "yes",
+      "0640",
+      "  leading spaces\nsecond\n",
+      "\n  after a blank first line\n",
+      "a\n\n\nb\n",
+      "a\n  \n\tb\n",
+      "trailing blank lines\n\n\n",
+      "no final newline",
+      "a\n \n",
+      "---\nkey: value\n...\n",
+      "- item\n- other\n",
+      "# comment\nx: 'y'\n\"z\"\n",
+      "dos\r\nlines\r\n",
+      "\r\n\r\n",
+      "tab\tinside\n\tand leading\n",
+      "unicode: ä ö ü € 😀\n",
+      "x".repeat(5000) + "\n",
+      "%YAML 1.1\n%TAG\n",
+      `password=${safe}\n`,
+      `${safe}`,
+      `multi\n  ${safe}\n\nend\n`,
+      `secret=${any}\n`,
+      "$${literal} %{x}\n",
+    ];
+    const files: ConfigFile[] = contents.map((content, i) => ({
+      path: `/etc/f${i}`,
+      content,
+      mode: "0644",
+      owner: "root:root",
+    }));
+    const p = prov("db1", { files, sql: {} }).provisioning;
+    for (const c of compressions) {
+      const tokens = new TokenRegistry();
+      tokens.declareToken(safe, { maxLength: 32, charset: "safe", description: "safe" });
+      tokens.declareToken(any, { maxLength: 64, charset: "any", description: "any" });
+      const r = renderCloudConfig(p, tokens, "c/x", c);
+      expect(r.issues).toEqual([]);
+      expect(r.text).toBe(wholeDocument(p, tokens, c));
+    }
   });
 });
 
