@@ -699,6 +699,17 @@ export class AwsDeployment implements PlatformDeployment {
         description: "outbound: packages, DNS, mail",
       });
     }
+    // Each group's id token read once: every read of `.id` creates a cdktf reference that captures
+    // a full stack trace (two per rule otherwise); the same token string resolves the same way.
+    const ids = new Map<SecurityGroup, string>();
+    const idOf = (sg: SecurityGroup): string => {
+      let id = ids.get(sg);
+      if (id === undefined) {
+        id = sg.id;
+        ids.set(sg, id);
+      }
+      return id;
+    };
     const targetSg = (t: FirewallPlan["rules"][number]["target"]) =>
       "group" in t ? this.securityGroups.get(t.group) : this.serviceSecurityGroups.get(t.service);
     for (const rule of plan.rules) {
@@ -714,16 +725,16 @@ export class AwsDeployment implements PlatformDeployment {
       let peer: { referencedSecurityGroupId: string } | { cidrIpv4: string } | { cidrIpv6: string } | undefined;
       if ("group" in src) {
         const ref = this.securityGroups.get(src.group);
-        if (ref) peer = { referencedSecurityGroupId: ref.id };
+        if (ref) peer = { referencedSecurityGroupId: idOf(ref) };
       } else if ("service" in src) {
         const ref = this.serviceSecurityGroups.get(src.service);
-        if (ref) peer = { referencedSecurityGroupId: ref.id };
+        if (ref) peer = { referencedSecurityGroupId: idOf(ref) };
       } else {
         peer = isIpv6(src.cidr) ? { cidrIpv6: src.cidr } : { cidrIpv4: src.cidr };
       }
       if (!peer) continue;
       new VpcSecurityGroupIngressRule(owner, rule.key, {
-        securityGroupId: sg.id,
+        securityGroupId: idOf(sg),
         ipProtocol: rule.protocol,
         fromPort: rule.port,
         toPort: rule.port,
@@ -744,7 +755,7 @@ export class AwsDeployment implements PlatformDeployment {
           fix: "Spread the roles over more nodes (e.g. a separate admin node).",
         });
       }
-      machine.instance.vpcSecurityGroupIds = groups.map((g) => this.securityGroups.get(g)!.id);
+      machine.instance.vpcSecurityGroupIds = groups.map((g) => idOf(this.securityGroups.get(g)!));
     }
   }
 }
