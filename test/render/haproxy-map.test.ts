@@ -98,6 +98,38 @@ describe("renderMailboxMap", () => {
   });
 });
 
+describe("mailbox map order", () => {
+  test("lines in the code-unit order of their keys: prefixes, one-character keys, non-ASCII, astral", () => {
+    const names = [
+      "a",
+      "a@x",
+      "a!@x",
+      "a-b@x",
+      "ab@x",
+      "b",
+      "ä@x",
+      "äb@x",
+      "z@x",
+      "~@x",
+      "\u{1f600}@x",
+      "\uffef@x",
+      "é@x",
+      "e@x",
+      "a@x.org",
+      "a@x.or",
+    ];
+    const rows = names.map((username, i) => ({
+      id: i + 1,
+      username,
+      homeserver: i % 2 ? "mail1.gro.at" : "mail2.gro.at",
+    }));
+    const keys = entriesOf(renderMailboxMap(rows).content).map((l) => l.split(" ")[0]!);
+    expect(keys).toEqual(mailboxMapEntries(rows).map(([k]) => k));
+    expect(keys).toEqual([...keys].sort());
+    expect(keys).toHaveLength(names.length * 2);
+  });
+});
+
 describe("mailbox map errors (GRX120–GRX124), all collected", () => {
   test("bad keys, conflicts, non-host values, unknown servers, bad ids", () => {
     const issues = validateMailboxMap(
@@ -123,6 +155,22 @@ describe("mailbox map errors (GRX120–GRX124), all collected", () => {
     ]);
     expect(issues[1]!.message).toContain('"a@x.org" maps to "mail1.gro.at"');
     expect(issues[3]!.fix).toContain("mail1.gro.at, mail2.gro.at");
+  });
+
+  test("control characters in a key are refused (GRX120), not only blanks", () => {
+    const issues = validateMailboxMap(
+      [
+        { id: 1, username: "a\u0001b@x.org", homeserver: "mail1.gro.at" },
+        { id: 2, username: "c@x.org", aliases: ["d\u001f@x.org", "e\u007f@x.org"], homeserver: "mail1.gro.at" },
+      ],
+      [],
+      { servers: ["mail1.gro.at"] },
+    );
+    expect(issues.map((i) => `${i.code} ${i.field}`)).toEqual([
+      "GRX120 users[0].username",
+      "GRX120 users[1].aliases[0]",
+      "GRX120 users[1].aliases[1]",
+    ]);
   });
 
   test("renderMailboxMap throws them as one GrommunioValidationError", () => {

@@ -112,7 +112,8 @@ export function publicStoreMailboxId(domain: string, id: number): string {
 /** A map key must be one non-empty token: HAProxy splits map lines at the first blank. */
 function keyProblem(key: string): string | undefined {
   if (key.length === 0) return "is empty";
-  if (/[\s\0]/.test(key)) return "contains a blank or control character (HAProxy splits map lines at blanks)";
+  // Every character of a key is then above " " (U+0020): a line "key value" sorts as its key.
+  if (/[\s\p{Cc}]/u.test(key)) return "contains a blank or control character (HAProxy splits map lines at blanks)";
   if (key.startsWith("#")) return 'starts with "#" (HAProxy reads the line as a comment)';
   return undefined;
 }
@@ -250,7 +251,26 @@ function collect(
 
 /** The keys in code-unit order (the default sort of strings: no comparator call per comparison). */
 function sortedKeys(keys: Map<string, number>): string[] {
-  return [...keys.keys()].sort();
+  return sortByCodeUnits([...keys.keys()]);
+}
+
+/**
+ * Strings in code-unit order (as `Array.prototype.sort()` without a comparator), sorted in
+ * buckets of their first two code units: fewer comparisons of long shared prefixes (MailboxIds
+ * of similar names share their first 20 characters).
+ */
+function sortByCodeUnits(items: string[]): string[] {
+  const buckets = new Map<number, string[]>();
+  for (const s of items) {
+    // -1 sorts a string that ends before the second unit ahead of its longer relatives.
+    const b = s.length === 0 ? -1 : s.charCodeAt(0) * 0x10001 + (s.length > 1 ? s.charCodeAt(1) : -1);
+    const list = buckets.get(b);
+    if (list) list.push(s);
+    else buckets.set(b, [s]);
+  }
+  const out: string[] = [];
+  for (const b of [...buckets.keys()].sort((x, y) => x - y)) for (const s of buckets.get(b)!.sort()) out.push(s);
+  return out;
 }
 
 /** Every problem with the rows (empty when the map can be rendered). */
@@ -289,7 +309,15 @@ export function renderMailboxMap(
 ): ConfigFile {
   const { keys, homes, issues } = collect(rows, domains, opts);
   if (issues.length > 0) throw new GrommunioValidationError(issues);
-  const lines = ["# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names"];
-  for (const k of sortedKeys(keys)) lines.push(`${k} ${homes[keys.get(k)!]!}`);
-  return { path: MAILBOX_MAP_PATH, content: lines.join("\n") + "\n", mode: "0640", owner: "root:haproxy" };
+  // Lines sort as their keys (keys hold no character at or below the separating blank).
+  const lines: string[] = [];
+  for (const [k, home] of keys) lines.push(k + " " + homes[home]!);
+  const header = "# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names\n";
+  const body = sortByCodeUnits(lines).join("\n");
+  return {
+    path: MAILBOX_MAP_PATH,
+    content: header + body + (body ? "\n" : ""),
+    mode: "0640",
+    owner: "root:haproxy",
+  };
 }
