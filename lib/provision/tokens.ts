@@ -205,24 +205,45 @@ export class TokenRegistry implements TokenSink {
   }
 
   /**
-   * The text with every token replaced by incompressible filler of the token's maximum length:
-   * compressing this bounds the compressed size of the real text.
+   * The text with every token replaced by incompressible filler of the token's maximum length,
+   * the same filler wherever the same token stands (Terraform puts the same value there, which
+   * gzip can refer back to within its 32 KiB window just as it can to the filler; beyond the
+   * window the filler is paid again), distinct fillers for distinct tokens.
    */
   public worstCase(text: string): Buffer {
-    const chunks: Buffer[] = [];
-    let counter = 0;
-    for (const p of splitTokens(text)) {
-      if (p.kind === "literal") chunks.push(Buffer.from(p.text, "utf8"));
-      else chunks.push(filler(this.factsOf(p.token).maxLength, counter++));
-    }
-    return Buffer.concat(chunks);
+    return this.worstCaseOf(text).filled;
   }
 
-  /** Upper bound of gzip(text) in bytes, allowing for Terraform's gzip being worse than zlib's. */
+  private worstCaseOf(text: string): { filled: Buffer; repeatAllowance: number; tokens: number } {
+    const chunks: Buffer[] = [];
+    const fillers = new Map<IResolvable, Buffer>();
+    let repeatAllowance = 0;
+    for (const p of splitTokens(text)) {
+      if (p.kind === "literal") {
+        chunks.push(Buffer.from(p.text, "utf8"));
+        continue;
+      }
+      const maxLength = this.factsOf(p.token).maxLength;
+      let f = fillers.get(p.token);
+      if (f === undefined) {
+        f = filler(maxLength, fillers.size);
+        fillers.set(p.token, f);
+      } else repeatAllowance += repeatCost(maxLength);
+      chunks.push(f);
+    }
+    return { filled: Buffer.concat(chunks), repeatAllowance, tokens: fillers.size };
+  }
+
+  /**
+   * Upper bound of gzip(text) in bytes: zlib's size of `worstCase(text)`, plus `repeatCost` per
+   * repeated occurrence of a token and `TOKEN_TABLE_SLACK` once when there are tokens, allowing for Terraform's gzip being worse than zlib's. test/provision/gzip-bound.test.ts
+   * checks it against zlib on adversarial values.
+   */
   public maxGzipBytes(text: string, computedByTerraform: boolean): number {
     let n = this.zlibBounds.get(text);
     if (n === undefined) {
-      n = gzipDeterministic(this.worstCase(text)).length;
+      const w = this.worstCaseOf(text);
+      n = gzipDeterministic(w.filled).length + w.repeatAllowance + (w.tokens > 0 ? TOKEN_TABLE_SLACK : 0);
       this.zlibBounds.set(text, n);
     }
     return computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
@@ -275,6 +296,20 @@ export class TokenRegistry implements TokenSink {
     return out;
   }
 }
+
+/**
+ * What a repeated occurrence of a token of `maxLength` may cost gzip beyond what the repeated
+ * filler costs: the same value is matched as the filler is (one deflate match per 258 bytes), but
+ * where a value differs from random bytes the encoder may split or end a match differently; one
+ * byte per match allowed. Measured against zlib on adversarial values
+ * (test/provision/gzip-bound.test.ts): at most 6 bytes over 699 repeats.
+ */
+export function repeatCost(maxLength: number): number {
+  return Math.ceil(Math.max(1, maxLength) / 258);
+}
+
+/** Allowed once per text holding tokens: real values change the Huffman tables of a block. */
+export const TOKEN_TABLE_SLACK = 32;
 
 /** Deterministic incompressible bytes (SHA-256 in counter mode). */
 function filler(length: number, seed: number): Buffer {
