@@ -1,13 +1,15 @@
 /**
  * DKIM signing with the generated files against the real programs (Debian 12): `opendkim -n`
- * accepts the rendered /etc/opendkim.conf; the real opendkim runs on it (key file and pid
- * directory bind-mounted at their rendered paths in a private mount namespace, the milter on its
- * rendered loopback socket); a postfix on loopback with the classic node's rendered main.cf and
- * master.cf (the database maps emptied: no database here; delivery deferred) passes a message
- * through the milters — rspamd is absent, so `milter_default_action = accept` is exercised too —
- * and the queued message carries a DKIM-Signature that python3-dkim verifies against the key a
- * `named` on loopback serves from the generated zone; a changed body does not verify.
- * `opendkim-testkey` checks the published record against the key file through the same `named`.
+ * accepts the rendered /etc/opendkim.conf (and refuses a broken one); `opendkim-testkey` matches
+ * the key file against the record a `named` on loopback serves from the generated zone (through a
+ * libunbound stub zone); the real opendkim runs on the rendered file (key and pid directories
+ * bind-mounted at their rendered paths in a private mount namespace, the milter on its rendered
+ * loopback socket) behind a postfix on loopback with the classic node's rendered main.cf and
+ * master.cf (database maps emptied: no database here; delivery deferred). rspamd is absent, so
+ * `milter_default_action = accept` is exercised. Signed and verified by python3-dkim against the
+ * served key: mail from the node itself (InternalHosts) and mail a mailbox node relays (the relay
+ * port, ORIGINATING); mail arriving on port 25 from elsewhere is not signed. The cluster runs on
+ * 127.0.90.0/24 so the relay port's client list names addresses a test client can send from.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,7 +21,9 @@ import { renderNodeFiles } from "../../lib/render/node";
 import { POSTFIX_MYSQL_MAPS } from "../../lib/render/postfix";
 import { ConfigFile } from "../../lib/render/types";
 import { PORTS } from "../../lib/topology";
-import { DOCUMENTED_ENTRY, documentedDnsOptions, documentedTopology } from "../dns/fixtures";
+import { buildTopology } from "../../lib/topology";
+import { DOCUMENTED_ENTRY, documentedDnsOptions } from "../dns/fixtures";
+import { documentedLayout } from "../fixtures";
 import { NamedServer, startNamed } from "./dns-server";
 import { PostfixSandbox, preparePostfixSandbox, withSandboxParameters } from "./postfix-sandbox";
 import { ownScratchDir, removeScratchDir } from "./scratch";
@@ -30,8 +34,10 @@ jest.setTimeout(120_000);
 
 const PYTHON = "/usr/bin/python3";
 const DNS_ADDRESS = "127.0.0.1";
-/** postfix's own loopback address; the client connects from 127.0.0.1 (OpenDKIM's InternalHosts). */
+/** postfix's own loopback address; clients connect from 127.0.0.1 (OpenDKIM's InternalHosts) or others. */
 const POSTFIX_ADDRESS = "127.0.89.1";
+/** A client that is neither the node itself nor a cluster node. */
+const OUTSIDE_ADDRESS = "127.0.91.7";
 const SELECTOR = "grommunio";
 
 function requireDkimPython(): void {
@@ -75,6 +81,19 @@ function listening(address: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The documented layout on a loopback network (127.0.90.0/24), so the relay port's client list
+ * (the mailbox nodes' /32s) names addresses a test client can send from.
+ */
+const topology = (() => {
+  const base = documentedLayout();
+  return buildTopology({
+    ...base,
+    network: { cidr: "127.0.90.0/24" },
+    nodes: base.nodes.map((n) => ({ ...n, ipv4: n.ipv4.replace(/^10\.10\.10\./, "127.0.90.") })),
+  });
+})();
+
 let scratch: string | undefined;
 let named: NamedServer | undefined;
 let opendkim: ChildProcess | undefined;
@@ -99,7 +118,6 @@ beforeAll(async () => {
     throw new Error("openssl genrsa");
   if (run("openssl", ["rsa", "-in", keyPem, "-pubout", "-out", pubPem]).status !== 0) throw new Error("openssl rsa");
 
-  const topology = documentedTopology();
   const signing: DkimSigning = {
     domain: topology.domain,
     selector: SELECTOR,
@@ -194,8 +212,9 @@ test("opendkim-testkey: the published record matches the key file (through the l
   expect(missing.status).not.toBe(0);
 });
 
-test("a message through postfix with the generated milter lines is signed and verifies against the served key", async () => {
-  // The real opendkim in the foreground, on the rendered socket.
+/** Starts the real opendkim (foreground, rendered socket) and the postfix sandbox, once. */
+async function startMilterAndPostfix(): Promise<PostfixSandbox> {
+  if (postfix) return postfix;
   opendkim = spawn("unshare", inNamespace(binds, `exec opendkim -f -x '${confFile}'`), {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -209,7 +228,6 @@ test("a message through postfix with the generated milter lines is signed and ve
       throw new Error(`opendkim does not listen on ${PORTS.dkimMilter.port}: ${opendkimOutput}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-
   // postfix with the rendered main.cf/master.cf; no database (maps emptied), no delivery (deferred).
   const emptied = Object.fromEntries(POSTFIX_MYSQL_MAPS.map((m) => [m.parameter, ""]));
   const postfixFiles = files.map((f) =>
@@ -227,24 +245,31 @@ test("a message through postfix with the generated milter lines is signed and ve
     prefix: "dkim-postfix",
   });
   postfix.start();
+  return postfix;
+}
 
-  const topology = documentedTopology();
-  const proxied = topology.loadBalancer?.proxyProtocol.smtp ?? false;
-  const smtp = await SmtpClient.connect(POSTFIX_ADDRESS, PORTS.smtp.port, {
-    localAddress: "127.0.0.1",
-    ...(proxied ? { preamble: proxyV1Header("127.0.0.1", POSTFIX_ADDRESS, 40125, PORTS.smtp.port) } : {}),
+/**
+ * Sends one message to the sandbox's `port` from `localAddress` (through a PROXY header naming it
+ * where the port expects one) and returns the queued message as postcat shows it.
+ */
+async function sendAndRead(port: number, localAddress: string, rcpt: string, subject: string): Promise<string> {
+  const sb = await startMilterAndPostfix();
+  const proxied = port === PORTS.smtp.port && (topology.loadBalancer?.proxyProtocol.smtp ?? false);
+  const smtp = await SmtpClient.connect(POSTFIX_ADDRESS, port, {
+    localAddress,
+    ...(proxied ? { preamble: proxyV1Header(localAddress, POSTFIX_ADDRESS, 40125, port) } : {}),
   });
   expect((await smtp.reply()).code).toBe(220);
   expect((await smtp.command("EHLO client.gro.at")).code).toBe(250);
   expect((await smtp.command("MAIL FROM:<alice@gro.at>")).code).toBe(250);
-  expect((await smtp.command("RCPT TO:<bob@example.net>")).code).toBe(250);
+  expect(await smtp.command(`RCPT TO:<${rcpt}>`)).toMatchObject({ code: 250 });
   expect((await smtp.command("DATA")).code).toBe(354);
   const body = [
     "From: Alice <alice@gro.at>",
-    "To: Bob <bob@example.net>",
-    "Subject: signed by the classic node",
+    `To: <${rcpt}>`,
+    `Subject: ${subject}`,
     "Date: Mon, 02 Jun 2025 10:00:00 +0000",
-    "Message-ID: <dkim-system-test@gro.at>",
+    `Message-ID: <${subject.replace(/\W+/g, "-")}@gro.at>`,
     "",
     "Signed by OpenDKIM with the generated configuration.",
     ".",
@@ -255,37 +280,57 @@ test("a message through postfix with the generated milter lines is signed and ve
   await smtp.close();
   const queueId = /queued as ([0-9A-Za-z]+)/.exec(queued.lines.join(" "))?.[1];
   expect(queueId).toBeDefined();
-
-  const cat = postfix.exec(`postcat -h -b -q ${queueId}`);
+  const cat = sb.exec(`postcat -h -b -q ${queueId}`);
   expect(cat.status).toBe(0);
-  const message = cat.stdout
+  return cat.stdout
     .split("\n")
     .filter((l) => !/^\*\*\* .* \*\*\*$/.test(l))
     .join("\n");
-  expect(message).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=gro\.at;/m);
-  expect(message).toMatch(/\bs=grommunio;/);
-  // rspamd is not running: postfix went on without it (milter_default_action = accept).
-  expect(postfix.log()).toMatch(/connect to Milter service inet:localhost:11332: Connection refused/);
+}
 
-  const file = path.join(scratch!, "signed.eml");
+interface Verified {
+  verified: boolean;
+  tamperedVerified: boolean;
+  tags: Record<string, string>;
+  fetched: string[];
+}
+
+/** python3-dkim's verdict on `message`, keys from the loopback named. */
+function verify(message: string, name: string): Verified {
+  const file = path.join(scratch!, `${name}.eml`);
   fs.writeFileSync(file, message);
-  const verify = run(PYTHON, [
-    path.join(__dirname, "dkim-verify-message.py"),
-    named!.address,
-    String(named!.port),
-    file,
-  ]);
-  expect(verify.stderr).toBe("");
-  const result = JSON.parse(verify.stdout) as {
-    verified: boolean;
-    tamperedVerified: boolean;
-    tags: Record<string, string>;
-    fetched: string[];
-  };
-  expect(result).toMatchObject({
-    verified: true,
-    tamperedVerified: false,
-    tags: { d: "gro.at", s: "grommunio", a: "rsa-sha256", c: "relaxed/simple" },
-  });
+  const r = run(PYTHON, [path.join(__dirname, "dkim-verify-message.py"), named!.address, String(named!.port), file]);
+  expect(r.stderr).toBe("");
+  return JSON.parse(r.stdout) as Verified;
+}
+
+const SIGNED = {
+  verified: true,
+  tamperedVerified: false,
+  tags: { d: "gro.at", s: "grommunio", a: "rsa-sha256", c: "relaxed/simple" },
+};
+
+test("mail from the node itself (port 25 from 127.0.0.1, InternalHosts) is signed and verifies against the served key", async () => {
+  const message = await sendAndRead(PORTS.smtp.port, "127.0.0.1", "bob@example.net", "from the node itself");
+  expect(message).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=gro\.at;/m);
+  // rspamd is not running: postfix went on without it (milter_default_action = accept).
+  expect(postfix!.log()).toMatch(/connect to Milter service inet:localhost:11332: Connection refused/);
+  const result = verify(message, "internal");
+  expect(result).toMatchObject(SIGNED);
   expect(result.fetched).toContain("grommunio._domainkey.gro.at.");
+});
+
+test("mail a mailbox node relays (the relay port, milter_macro_daemon_name ORIGINATING) is signed", async () => {
+  const mail1 = topology.node("mail1").ipv4;
+  expect(mail1).toMatch(/^127\./);
+  const message = await sendAndRead(PORTS.relay.port, mail1, "bob@example.net", "relayed from mail1");
+  expect(verify(message, "relayed")).toMatchObject(SIGNED);
+});
+
+test("mail arriving from elsewhere on port 25 is not signed", async () => {
+  // 127/8 is in postfix's mynetworks (so it relays), but not OpenDKIM's InternalHosts, and port 25
+  // does not mark mail ORIGINATING.
+  const message = await sendAndRead(PORTS.smtp.port, OUTSIDE_ADDRESS, "bob@example.net", "from outside");
+  expect(message).not.toMatch(/^DKIM-Signature:/m);
+  expect(message).toMatch(/^Subject: from outside$/m);
 });
