@@ -57,3 +57,38 @@ export function largeLayout(overrides: Partial<ClusterInput> = {}): ClusterInput
     ...overrides,
   };
 }
+
+/** An account a rendered database bootstrap creates (password as SQL gives it, unescaped). */
+export interface BootstrapAccount {
+  readonly user: string;
+  readonly host: string;
+  readonly password: string;
+}
+
+const SQL_UNESCAPES: Readonly<Record<string, string>> = { "0": "\0", n: "\n", r: "\r", Z: "\x1a" };
+
+/**
+ * The accounts of `renderDatabaseBootstrap`'s SQL, in order: each account name's addresses (the
+ * JSON list `SET @grx_…_hosts = '[…]'`), its password (`SET @grx_password = QUOTE('…')`) and
+ * the statement that builds the accounts (`… QUOTE('<user>') …`).
+ */
+export function bootstrapAccounts(sql: string): BootstrapAccount[] {
+  const out: BootstrapAccount[] = [];
+  let hosts: string[] = [];
+  let password = "";
+  for (const line of sql.split("\n")) {
+    const h = /^SET @grx_\w+_hosts = '(\[[^']*\])';$/.exec(line);
+    if (h) {
+      hosts = JSON.parse(h[1]!) as string[];
+      continue;
+    }
+    const p = /^SET @grx_password = QUOTE\('((?:[^'\\]|''|\\.)*)'\);$/.exec(line);
+    if (p) {
+      password = p[1]!.replace(/''|\\(.)/g, (all, c?: string) => (all === "''" ? "'" : (SQL_UNESCAPES[c!] ?? c!)));
+      continue;
+    }
+    const u = /^SELECT GROUP_CONCAT\(CONCAT\(QUOTE\('([^']+)'\)/.exec(line);
+    if (u) for (const host of hosts) out.push({ user: u[1]!, host, password });
+  }
+  return out;
+}

@@ -128,7 +128,7 @@ describe("GrommunioCluster: topology from the constructs", () => {
     expect(files("mail1")).toEqual(["/etc/grommunio-cluster/servers-seed.sql"]);
     expect(files("mail2")).toEqual([]);
     const bootstrap = cluster.provisioning.get("db1")!.files.find((f) => f.path.endsWith("bootstrap.sql"))!.content;
-    expect(bootstrap).toContain("'10.10.10.121'"); // classic1's account
+    expect(bootstrap).toContain('"10.10.10.121"'); // classic1's account (in the JSON address list)
   });
 
   test("the firewall plan reaches the platform; platforms without private filtering get nftables from it", () => {

@@ -11,7 +11,7 @@ import {
   sqlIdent,
   sqlString,
 } from "../../lib/render/database";
-import { documentedLayout, largeLayout } from "../fixtures";
+import { bootstrapAccounts, documentedLayout, largeLayout } from "../fixtures";
 
 const withReader = (overrides: Partial<ClusterInput["database"]> = {}): ClusterInput =>
   documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret", ...overrides } });
@@ -56,27 +56,45 @@ describe("map reader account validation (GRX050, GRX051)", () => {
 });
 
 describe("renderDatabaseBootstrap", () => {
-  it("renders the documented layout exactly", () => {
+  /** The JSON address list a bootstrap sets for an account name. */
+  const hostsOf = (sql: string, variable: string): string[] => {
+    const m = new RegExp(`^SET ${variable} = '(\\[[^']*\\])';$`, "m").exec(sql);
+    return m ? (JSON.parse(m[1]!) as string[]) : [];
+  };
+
+  it("renders the documented layout exactly: each password once, the addresses once as a JSON list", () => {
     const t = buildTopology(withReader({ password: "it's\\secret" }));
-    const pw = "'it''s\\\\secret'";
-    const gromox = ["10.10.10.20", "10.10.10.30", "10.10.10.40", "10.10.10.50"].flatMap((h) => [
-      `CREATE USER IF NOT EXISTS 'grommunio'@'${h}' IDENTIFIED BY ${pw};`,
-      `ALTER USER 'grommunio'@'${h}' IDENTIFIED BY ${pw};`,
-      `GRANT ALL PRIVILEGES ON \`grommunio\`.* TO 'grommunio'@'${h}';`,
-    ]);
-    expect(renderDatabaseBootstrap(t)).toBe(
+    const accounts = (user: string, hostsVar: string) =>
+      `SELECT GROUP_CONCAT(CONCAT(QUOTE('${user}'), '@', QUOTE(h)), ' IDENTIFIED BY ', @grx_password SEPARATOR ', '), ` +
+      `GROUP_CONCAT(CONCAT(QUOTE('${user}'), '@', QUOTE(h)) SEPARATOR ', ') INTO @grx_identified, @grx_accounts ` +
+      `FROM JSON_TABLE(${hostsVar}, '$[*]' COLUMNS (h VARCHAR(255) PATH '$')) AS grx_hosts;`;
+    const sql = renderDatabaseBootstrap(t);
+    expect(sql).toBe(
       [
         "-- cluster: database bootstrap, rendered by cdktf-grommunio.",
         "-- Run as the MariaDB root user before gromox-dbop -C; idempotent.",
         "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
         "CREATE DATABASE IF NOT EXISTS `grommunio` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;",
+        "SET SESSION group_concat_max_len = 16777216;",
         "-- grommunio: gromox, postfix maps and admin-api, one account per node address",
-        ...gromox,
+        `SET @grx_gromox_hosts = '["10.10.10.20","10.10.10.30","10.10.10.40","10.10.10.50"]';`,
+        "SET @grx_password = QUOTE('it''s\\\\secret');",
+        accounts("grommunio", "@grx_gromox_hosts"),
+        "EXECUTE IMMEDIATE CONCAT('CREATE USER IF NOT EXISTS ', @grx_identified);",
+        "EXECUTE IMMEDIATE CONCAT('ALTER USER ', @grx_identified);",
+        "EXECUTE IMMEDIATE CONCAT('GRANT ALL PRIVILEGES ON `grommunio`.* TO ', @grx_accounts);",
+        "SET @grx_password = NULL, @grx_identified = NULL;",
         "-- grommunio_map: the load balancers' mailbox-map job (grants: renderMapReaderGrants)",
-        "CREATE USER IF NOT EXISTS 'grommunio_map'@'10.10.10.10' IDENTIFIED BY 'map-secret';",
-        "ALTER USER 'grommunio_map'@'10.10.10.10' IDENTIFIED BY 'map-secret';",
+        `SET @grx_reader_hosts = '["10.10.10.10"]';`,
+        "SET @grx_password = QUOTE('map-secret');",
+        accounts("grommunio_map", "@grx_reader_hosts"),
+        "EXECUTE IMMEDIATE CONCAT('CREATE USER IF NOT EXISTS ', @grx_identified);",
+        "EXECUTE IMMEDIATE CONCAT('ALTER USER ', @grx_identified);",
+        "SET @grx_password = NULL, @grx_identified = NULL;",
         "-- accounts of these names from addresses that are not (or no longer) cluster nodes",
-        "SET @grx_stale = (SELECT GROUP_CONCAT(CONCAT(QUOTE(User), '@', QUOTE(Host)) ORDER BY User, Host SEPARATOR ', ') FROM mysql.user WHERE (User = 'grommunio' AND Host NOT IN ('10.10.10.20', '10.10.10.30', '10.10.10.40', '10.10.10.50')) OR (User = 'grommunio_map' AND Host NOT IN ('10.10.10.10')));",
+        "SET @grx_stale = (SELECT GROUP_CONCAT(CONCAT(QUOTE(User), '@', QUOTE(Host)) ORDER BY User, Host SEPARATOR ', ') FROM mysql.user WHERE " +
+          "(User = 'grommunio' AND Host NOT IN (SELECT h FROM JSON_TABLE(@grx_gromox_hosts, '$[*]' COLUMNS (h VARCHAR(255) PATH '$')) AS grx_hosts)) OR " +
+          "(User = 'grommunio_map' AND Host NOT IN (SELECT h FROM JSON_TABLE(@grx_reader_hosts, '$[*]' COLUMNS (h VARCHAR(255) PATH '$')) AS grx_hosts)));",
         "SET @grx_drop = IF(@grx_stale IS NULL, 'DO 0', CONCAT('DROP USER ', @grx_stale));",
         "PREPARE grx_drop_stale FROM @grx_drop;",
         "EXECUTE grx_drop_stale;",
@@ -85,16 +103,23 @@ describe("renderDatabaseBootstrap", () => {
         "",
       ].join("\n"),
     );
+    expect(bootstrapAccounts(sql)).toEqual([
+      ...["10.10.10.20", "10.10.10.30", "10.10.10.40", "10.10.10.50"].map((host) => ({
+        user: "grommunio",
+        host,
+        password: "it's\\secret",
+      })),
+      { user: "grommunio_map", host: "10.10.10.10", password: "map-secret" },
+    ]);
+    expect(sql.split("it''s").length - 1).toBe(1);
+    expect(sql.split("map-secret").length - 1).toBe(1);
   });
   it("never grants to a wildcard host, the database node or the load balancers (gromox account)", () => {
     const t = buildTopology(largeLayout({ database: { node: "db1", password: "pw", mapReaderPassword: "m" } }));
     const sql = renderDatabaseBootstrap(t);
     expect(sql).not.toMatch(/@'%'|@'10\.20\.0\.%'|\/24/);
-    const gromoxHosts = [...sql.matchAll(/^GRANT ALL PRIVILEGES ON `grommunio`\.\* TO 'grommunio'@'([^']+)';$/gm)].map(
-      (m) => m[1],
-    );
     // mail1-4, mail6, classic1-2, admin1 — sorted by address; not db1 (.50), not lb1/lb2 (.5/.6).
-    expect(gromoxHosts).toEqual([
+    expect(hostsOf(sql, "@grx_gromox_hosts")).toEqual([
       "10.20.0.11",
       "10.20.0.12",
       "10.20.0.13",
@@ -104,14 +129,14 @@ describe("renderDatabaseBootstrap", () => {
       "10.20.0.32",
       "10.20.0.41",
     ]);
-    const readerHosts = [...sql.matchAll(/^CREATE USER IF NOT EXISTS 'grommunio_map'@'([^']+)'/gm)].map((m) => m[1]);
-    expect(readerHosts).toEqual(["10.20.0.5", "10.20.0.6"]);
+    expect(hostsOf(sql, "@grx_reader_hosts")).toEqual(["10.20.0.5", "10.20.0.6"]);
   });
   it("without a map reader creates no reader account and cleans up only the gromox account", () => {
     const sql = renderDatabaseBootstrap(buildTopology(documentedLayout()));
     expect(sql).not.toContain("grommunio_map");
+    expect(sql).not.toContain("@grx_reader_hosts");
     expect(sql).toContain(
-      "FROM mysql.user WHERE (User = 'grommunio' AND Host NOT IN ('10.10.10.20', '10.10.10.30', '10.10.10.40', '10.10.10.50')));",
+      "FROM mysql.user WHERE (User = 'grommunio' AND Host NOT IN (SELECT h FROM JSON_TABLE(@grx_gromox_hosts, '$[*]' COLUMNS (h VARCHAR(255) PATH '$')) AS grx_hosts)));",
     );
   });
 });

@@ -40,6 +40,7 @@ import { renderDatabaseBootstrap } from "../../lib/render/database";
 import { planAllowRules } from "../../lib/render/nftables";
 import { renderNodeFiles } from "../../lib/render/node";
 import type { ConfigFile } from "../../lib/render/types";
+import { bootstrapAccounts } from "../fixtures";
 import { fakeResolver } from "../platforms/terraform-eval";
 import { GROMOX_VERSIONS, specArb, toInput } from "./generators";
 import { NEVER_WORLD, Shape, buildShape, deliveredFiles, synthJson, userDataByNode, worldRules } from "./support";
@@ -195,14 +196,14 @@ function checkAllowLists(input: ClusterInput, topo: Topology): void {
   // The database accounts: one per client node address, never a network or '%'.
   if (topo.database.node) {
     const sql = renderDatabaseBootstrap(topo);
-    const accounts = [...sql.matchAll(/^CREATE USER IF NOT EXISTS '([^']+)'@'([^']+)'/gm)];
+    const accounts = bootstrapAccounts(sql);
     same(
-      accounts.filter((a) => a[1] === topo.database.user).map((a) => a[2]),
+      accounts.filter((a) => a.user === topo.database.user).map((a) => a.host),
       m.dbAccounts,
       "database accounts",
     );
     same(
-      accounts.every((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a[2]!)),
+      accounts.every((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a.host)),
       true,
       "database accounts are addresses",
     );

@@ -41,6 +41,7 @@ const DEFAULT_ASSIGNMENT = new RegExp(
     `^password\\s*=\\s*(?:${DEFAULT_PASSWORDS.join("|")})?\\s*$`,
     `^\\s*pass:\\s*'?(?:${DEFAULT_PASSWORDS.join("|")})?'?\\s*$`,
     `IDENTIFIED BY '(?:${DEFAULT_PASSWORDS.join("|")})?'`,
+    `@grx_password = QUOTE\\('(?:${DEFAULT_PASSWORDS.join("|")})?'\\)`,
     `--password "?(?:${DEFAULT_PASSWORDS.join("|")})?"?(?:\\s|$)`,
   ].join("|"),
   "im",

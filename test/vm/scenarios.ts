@@ -19,6 +19,7 @@ import * as http from "node:http";
 import * as tls from "node:tls";
 import { MAILBOX_MAP_PATH } from "../../lib/render/haproxy";
 import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, OPS_DB_CNF } from "../../lib/render/ops";
+import { bootstrapAccounts } from "../fixtures";
 import { SmtpClient } from "../system/smtp-client";
 import { Fatal, Guest, Harness, Readiness, assert, assertEqual, poll, readFixture } from "./harness";
 
@@ -62,11 +63,7 @@ function rootSql(g: Guest, sql: string): Promise<string> {
 
 /** `user@host` → password of the accounts the generated bootstrap SQL creates. */
 function generatedAccounts(bootstrap: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of bootstrap.matchAll(/^CREATE USER IF NOT EXISTS '([^']+)'@'([^']+)' IDENTIFIED BY '([^']*)';/gm)) {
-    out.set(`${m[1]}@${m[2]}`, m[3]!);
-  }
-  return out;
+  return new Map(bootstrapAccounts(bootstrap).map((a) => [`${a.user}@${a.host}`, a.password]));
 }
 
 /** `'grantee'@'host' table column` of the generated column grants. */

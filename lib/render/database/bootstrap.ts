@@ -63,30 +63,21 @@ export function renderDatabaseBootstrap(topology: Topology): string {
   const statements: string[] = [
     SQL_MODE_PREAMBLE,
     `CREATE DATABASE IF NOT EXISTS ${database} CHARACTER SET ${DATABASE_CHARSET} COLLATE ${DATABASE_COLLATION};`,
+    // The account lists below are built with GROUP_CONCAT (default limit 1024 bytes).
+    "SET SESSION group_concat_max_len = 16777216;",
   ];
-  const owned: Array<{ user: string; hosts: string[] }> = [];
+  const owned: Array<{ user: string; hostsVar: string; hosts: string[] }> = [];
   const gromoxHosts = gromoxDatabaseClients(topology).map((n) => n.ipv4);
   statements.push(`-- ${db.user}: gromox, postfix maps and admin-api, one account per node address`);
-  for (const host of gromoxHosts) {
-    const account = sqlAccount(db.user, host);
-    statements.push(
-      `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${sqlString(db.password)};`,
-      `ALTER USER ${account} IDENTIFIED BY ${sqlString(db.password)};`,
-      `GRANT ALL PRIVILEGES ON ${database}.* TO ${account};`,
-    );
-  }
-  owned.push({ user: db.user, hosts: gromoxHosts });
+  statements.push(
+    ...accountsFrom(db.user, db.password, "@grx_gromox_hosts", gromoxHosts, `ALL PRIVILEGES ON ${database}.*`),
+  );
+  owned.push({ user: db.user, hostsVar: "@grx_gromox_hosts", hosts: gromoxHosts });
   if (db.mapReader) {
     const readerHosts = mapReaderClients(topology).map((n) => n.ipv4);
     statements.push(`-- ${db.mapReader.user}: the load balancers' mailbox-map job (grants: renderMapReaderGrants)`);
-    for (const host of readerHosts) {
-      const account = sqlAccount(db.mapReader.user, host);
-      statements.push(
-        `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${sqlString(db.mapReader.password)};`,
-        `ALTER USER ${account} IDENTIFIED BY ${sqlString(db.mapReader.password)};`,
-      );
-    }
-    owned.push({ user: db.mapReader.user, hosts: readerHosts });
+    statements.push(...accountsFrom(db.mapReader.user, db.mapReader.password, "@grx_reader_hosts", readerHosts));
+    owned.push({ user: db.mapReader.user, hostsVar: "@grx_reader_hosts", hosts: readerHosts });
   }
   statements.push(
     `-- accounts of these names from addresses that are not (or no longer) cluster nodes`,
@@ -101,12 +92,46 @@ export function renderDatabaseBootstrap(topology: Topology): string {
   );
 }
 
+/** The addresses of a JSON list in a user variable, as rows of `h` (MariaDB 10.6+ JSON_TABLE). */
+function hostRows(hostsVar: string): string {
+  return `JSON_TABLE(${hostsVar}, '$[*]' COLUMNS (h VARCHAR(255) PATH '$')) AS grx_hosts`;
+}
+
+/**
+ * `user` from each address of `hosts`, identified by `password` (`CREATE USER IF NOT EXISTS` +
+ * `ALTER USER`, so a changed password is applied), with `privileges` when given: the addresses
+ * once as a JSON list and the password once, each statement built for all addresses with
+ * GROUP_CONCAT and run with EXECUTE IMMEDIATE (the per-address statements with the password in
+ * each grew the database node's user-data by the number of nodes times the password's length).
+ */
+function accountsFrom(
+  user: string,
+  password: string,
+  hostsVar: string,
+  hosts: readonly string[],
+  privileges?: string,
+): string[] {
+  const out = [`SET ${hostsVar} = ${sqlString(JSON.stringify(hosts))};`];
+  if (hosts.length === 0) return out;
+  const account = `CONCAT(QUOTE(${sqlString(user)}), '@', QUOTE(h))`;
+  out.push(
+    `SET @grx_password = QUOTE(${sqlString(password)});`,
+    `SELECT GROUP_CONCAT(${account}, ' IDENTIFIED BY ', @grx_password SEPARATOR ', '), GROUP_CONCAT(${account} SEPARATOR ', ') INTO @grx_identified, @grx_accounts FROM ${hostRows(hostsVar)};`,
+    "EXECUTE IMMEDIATE CONCAT('CREATE USER IF NOT EXISTS ', @grx_identified);",
+    "EXECUTE IMMEDIATE CONCAT('ALTER USER ', @grx_identified);",
+  );
+  if (privileges !== undefined)
+    out.push(`EXECUTE IMMEDIATE CONCAT(${sqlString(`GRANT ${privileges} TO `)}, @grx_accounts);`);
+  out.push("SET @grx_password = NULL, @grx_identified = NULL;");
+  return out;
+}
+
 /** Drops every account named like one of ours whose host is not in our list (prepared statement). */
-function dropStale(owned: ReadonlyArray<{ user: string; hosts: readonly string[] }>): string[] {
-  const keep = owned.map(({ user, hosts }) =>
+function dropStale(owned: ReadonlyArray<{ user: string; hostsVar: string; hosts: readonly string[] }>): string[] {
+  const keep = owned.map(({ user, hostsVar, hosts }) =>
     hosts.length === 0
       ? `User = ${sqlString(user)}`
-      : `(User = ${sqlString(user)} AND Host NOT IN (${hosts.map(sqlString).join(", ")}))`,
+      : `(User = ${sqlString(user)} AND Host NOT IN (SELECT h FROM ${hostRows(hostsVar)}))`,
   );
   return [
     `SET @grx_stale = (SELECT GROUP_CONCAT(CONCAT(QUOTE(User), '@', QUOTE(Host)) ORDER BY User, Host SEPARATOR ', ') FROM mysql.user WHERE ${keep.join(" OR ")});`,
