@@ -120,7 +120,8 @@ export function aptSourceFile(repo: AptRepository): ProvisionedFile {
 export function dbClientFile(topology: Topology): ConfigFile {
   const db = topology.database;
   const content = clientOptionFile(
-    ["the cluster's database account, for the first-boot steps: rendered by cdktf-grommunio; root only."],
+    // no header: the file is on every database client node, in user-data (every byte counts there)
+    [],
     [
       ["host", db.host],
       ["port", db.port],

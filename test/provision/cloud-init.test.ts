@@ -122,12 +122,7 @@ describe("provisionNode", () => {
     });
     // values quoted (a password may hold "#"); database only for the mariadb program ([mysql]):
     // mariadb-admin and mariadb-dump read [client] too and refuse it there
-    expect(
-      p.files
-        .find((f) => f.path === DB_CLIENT_CNF)!
-        .content.split("\n")
-        .slice(1),
-    ).toEqual([
+    expect(p.files.find((f) => f.path === DB_CLIENT_CNF)!.content.split("\n")).toEqual([
       "[client]",
       `host="${topology.database.host}"`,
       "port=3306",
