@@ -444,6 +444,42 @@ describe("faults", () => {
     expect(r.stderr).toContain("file unchanged; loaded through the runtime API");
     expect(await nodeFor(basic("user20@lo.test"))).toBe("mail1.lo.test");
   });
+  it("an add map the runtime API answers with an error: no commit, exit 3, the running map unchanged", async () => {
+    // socat passes through to the real one and appends an error to the add-map session's answer
+    const realSocat = path.join(dir, "real-socat");
+    fs.copyFileSync(requireProgram("socat", "socat"), realSocat);
+    fs.chmodSync(realSocat, 0o755);
+    const wrapper = path.join(dir, "socat-wrapper");
+    fs.writeFileSync(
+      wrapper,
+      [
+        "#!/bin/bash",
+        "in=$(cat)",
+        `out=$(printf '%s\\n' "$in" | '${realSocat}' "$@") || exit`,
+        `[[ $in == prompt* ]] && out+=$'> + + Unknown map identifier (injected)\\n'`,
+        "printf '%s' \"$out\"",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const running = await runtimeMap();
+    const before = await nodeFor(basic("user21@lo.test"));
+    const target = before === "mail1.lo.test" ? 5 : 1;
+    sql(db!, `UPDATE users SET homeserver = ${target} WHERE id = 21;`);
+    const r = await runJob([], { "/usr/bin/socat": wrapper });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(
+      "runtime API: Unknown map identifier (injected); the file has the new map, the running HAProxy not",
+    );
+    expect(mapFile()).toMatch(new RegExp(`^user21@lo\\.test ${HOSTS.get(target)!.replace(/\./g, "\\.")}$`, "m"));
+    expect(await runtimeMap()).toBe(running);
+    expect(await nodeFor(basic("user21@lo.test"))).toBe(before);
+    // the next run loads it (the state file never recorded this map)
+    const again = await runJob();
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("file unchanged; loaded through the runtime API");
+    expect(await nodeFor(basic("user21@lo.test"))).toBe(HOSTS.get(target));
+  });
 });
 
 describe("100,000 users", () => {
