@@ -147,7 +147,7 @@ describe("renderMapReaderGrants", () => {
     expect(sql).toBe(
       [
         "-- cluster: map reader grants, rendered by cdktf-grommunio.",
-        "-- Run as the MariaDB root user after gromox-dbop -C and the servers seed (the tables and the map view must exist); idempotent.",
+        "-- Run as MariaDB root after the schema and the map view exist; idempotent.",
         "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
         "GRANT SELECT (`id`, `username`, `homeserver`, `address_status`) ON `grommunio`.`users` TO 'grommunio_map'@'10.10.10.10';",
         "GRANT SELECT (`aliasname`, `mainname`) ON `grommunio`.`aliases` TO 'grommunio_map'@'10.10.10.10';",

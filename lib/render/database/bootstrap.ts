@@ -169,7 +169,7 @@ export function renderMapReaderGrants(topology: Topology): string {
   return sqlScript(
     [
       `${topology.path}: map reader grants, rendered by cdktf-grommunio.`,
-      "Run as the MariaDB root user after gromox-dbop -C and the servers seed (the tables and the map view must exist); idempotent.",
+      "Run as MariaDB root after the schema and the map view exist; idempotent.",
       ...(db.mapReader ? [] : ["No map reader declared (database.mapReaderPassword): nothing to grant."]),
     ],
     statements,

@@ -275,7 +275,8 @@ function byName(a: ClusterNode, b: ClusterNode): number {
  */
 export function renderOpsDbCnf(topology: Topology, node: ClusterNode): string {
   const db = topology.database;
-  const header = [`grommunio-ops (failover, rebalance) on ${node.name}: rendered by cdktf-grommunio; root only.`];
+  // No header comment: the path says what it is, and user-data has no byte to spare.
+  const header: string[] = [];
   if (db.node?.name === node.name && !node.has("admin")) {
     return clientOptionFile(
       header,
@@ -303,7 +304,7 @@ export function renderMapReaderCnf(topology: Topology): string {
   const db = topology.database;
   const reader = db.mapReader!;
   return clientOptionFile(
-    ["grommunio-mailbox-map's map reader: rendered by cdktf-grommunio; root only."],
+    [],
     [
       ["host", db.host],
       ["port", db.port],
@@ -337,7 +338,8 @@ function assignments(values: Record<string, string | number>): string[] {
 export function opsSettings(topology: Topology, o: ResolvedOpsOptions): Record<string, string | number> {
   return {
     DB_CONFIG: OPS_DB_CNF,
-    MAILBOX_HOSTS: topology.mailboxNodes.map((n) => n.hostname).join(" "),
+    // rebalance's default live set (only where it is rendered: every byte is user-data)
+    ...(runsRebalance(topology) ? { MAILBOX_HOSTS: topology.mailboxNodes.map((n) => n.hostname).join(" ") } : {}),
     HUB: topology.hub.hostname,
     NODES: reloadNodes(topology),
     MIDB_UNITS: MIDB_LIST_READERS.join(" "),
@@ -380,7 +382,7 @@ function opsCommand(scriptPath: string, summary: string, subcommand: string): st
   const relative = posix.relative(posix.dirname(scriptPath), OPS_PROGRAM_PATH);
   return [
     "#!/bin/sh",
-    `# ${posix.basename(scriptPath)}: ${summary} Rendered by cdktf-grommunio; --help for usage.`,
+    `# ${posix.basename(scriptPath)}: ${summary} --help for usage.`,
     `exec "$(dirname "$(readlink -f "$0")")/${relative}" ${subcommand} "$@"`,
     "",
   ].join("\n");
@@ -388,12 +390,12 @@ function opsCommand(scriptPath: string, summary: string, subcommand: string): st
 
 /** `/usr/local/sbin/grommunio-failover FROM_HOST TO_HOST [--dry-run] [--reload print|ssh|none]`. */
 export function renderFailoverScript(): string {
-  return opsCommand(FAILOVER_SCRIPT_PATH, "moves a failed mailbox server's users and public stores.", "failover");
+  return opsCommand(FAILOVER_SCRIPT_PATH, "moves a failed server's mailboxes.", "failover");
 }
 
 /** `/usr/local/sbin/grommunio-rebalance [--servers H,...] [--dry-run] [--reload print|ssh|none]`. */
 export function renderRebalanceScript(): string {
-  return opsCommand(REBALANCE_SCRIPT_PATH, "spreads the users over the mailbox servers.", "rebalance");
+  return opsCommand(REBALANCE_SCRIPT_PATH, "spreads the mailboxes evenly.", "rebalance");
 }
 
 /** The settings of the map job (`NAME=value` lines at its top). */
