@@ -92,3 +92,23 @@ export function bootstrapAccounts(sql: string): BootstrapAccount[] {
   }
   return out;
 }
+
+/**
+ * The addresses of an nftables `ip saddr` match (`{ a, b-c }` or one element): IPv4 ranges
+ * `a-b` (the serializer writes runs of consecutive addresses so) expanded, other elements as they are.
+ */
+export function nftAddresses(match: string): string[] {
+  const num = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+  const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+  return match
+    .replace(/[{}]/g, "")
+    .split(",")
+    .map((a) => a.trim())
+    .flatMap((a) => {
+      const r = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+      if (!r) return [a];
+      const out: string[] = [];
+      for (let n = num(r[1]!); n <= num(r[2]!); n++) out.push(ip(n));
+      return out;
+    });
+}

@@ -15,6 +15,7 @@ import { Platform } from "../../lib/platforms/platform";
 import { HcloudDeployment } from "../../lib/platforms/hcloud";
 import { PORTS, PortKey } from "../../lib/topology";
 import { evaluateTemplate } from "./terraform-eval";
+import { nftAddresses } from "../fixtures";
 
 type Res = Record<string, any>;
 
@@ -95,10 +96,7 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
       for (const m of nft.matchAll(/ip saddr (\{ [^}]+ \}|\S+) tcp dport (\d+) accept comment "(\w+)"/g)) {
         const key = m[3] as PortKey;
         if (!(key in PORTS) || PORTS[key].exposure !== "cluster") continue;
-        const addrs = m[1]!
-          .replace(/[{}]/g, "")
-          .split(",")
-          .map((a) => a.trim());
+        const addrs = nftAddresses(m[1]!);
         expect(addrs.map((a) => ipToNode.get(a)).sort()).toEqual(
           topo
             .clientsOf(key)

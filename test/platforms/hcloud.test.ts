@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { HCLOUD_CAPABILITIES, HCLOUD_DEFAULT_SERVER_TYPES } from "../../lib/platforms/hcloud";
 import { PORTS, PortKey, isWorld } from "../../lib/topology";
 import { HcloudRun, hcloudLayout, runHcloud } from "./hcloud-harness";
+import { nftAddresses } from "../fixtures";
 
 type Res = Record<string, any>;
 
@@ -202,10 +203,7 @@ describe("Hetzner platform: in-guest nftables for the private network", () => {
       for (const m of nft.matchAll(/ip saddr (\{ [^}]+ \}|\S+) tcp dport (\d+) accept comment "(\w+)"/g)) {
         const key = m[3] as PortKey;
         if (PORTS[key].exposure !== "cluster") continue;
-        const addrs = m[1]!
-          .replace(/[{}]/g, "")
-          .split(",")
-          .map((s) => s.trim());
+        const addrs = nftAddresses(m[1]!);
         expect(addrs.map((a) => ipToNode.get(a))).toEqual(run.topology.clientsOf(key).map((n) => n.name));
         expect(Number(m[2])).toBe(PORTS[key].port);
         checked++;

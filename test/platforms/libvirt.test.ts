@@ -7,6 +7,7 @@ import { LIBVIRT_CAPABILITIES, LibvirtDeployment } from "../../lib/platforms/lib
 import { VM_DEFAULT_SIZES, parseVmSize } from "../../lib/platforms/vm";
 import { PORTS, PortKey } from "../../lib/topology";
 import { Res, libvirtSeeds, writtenFiles } from "./vm-support";
+import { nftAddresses } from "../fixtures";
 
 function synth(options: KvmExampleOptions = {}) {
   const stack = kvmExample(Testing.app(), options);
@@ -185,10 +186,7 @@ describe("libvirt platform: the documented layout (examples/kvm)", () => {
       for (const m of nft.matchAll(/ip saddr (\{ [^}]+ \}|\S+) tcp dport (\d+) accept comment "(\w+)"/g)) {
         const key = m[3] as PortKey;
         if (!(key in PORTS) || PORTS[key].exposure !== "cluster") continue;
-        const addrs = m[1]!
-          .replace(/[{}]/g, "")
-          .split(",")
-          .map((a) => a.trim());
+        const addrs = nftAddresses(m[1]!);
         expect(addrs.map((a) => nodeAt.get(a)).sort()).toEqual(
           topo
             .clientsOf(key)

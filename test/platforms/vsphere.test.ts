@@ -9,6 +9,7 @@ import { VM_DEFAULT_SIZES, parseVmSize } from "../../lib/platforms/vm";
 import { PORTS, PortKey } from "../../lib/topology";
 import { evaluateTemplate } from "./terraform-eval";
 import { Res, stackResolver, vsphereGuests, writtenFiles } from "./vm-support";
+import { nftAddresses } from "../fixtures";
 
 function synth(options: VmwareExampleOptions = {}) {
   const stack = vmwareExample(Testing.app(), options);
@@ -178,10 +179,7 @@ describe("vSphere platform: the documented layout (examples/vmware)", () => {
       for (const m of nft.matchAll(/ip saddr (\{ [^}]+ \}|\S+) tcp dport (\d+) accept comment "(\w+)"/g)) {
         const key = m[3] as PortKey;
         if (!(key in PORTS) || PORTS[key].exposure !== "cluster") continue;
-        const addrs = m[1]!
-          .replace(/[{}]/g, "")
-          .split(",")
-          .map((a) => a.trim());
+        const addrs = nftAddresses(m[1]!);
         expect(addrs.map((a) => nodeAt.get(a)).sort()).toEqual(
           topo
             .clientsOf(key)

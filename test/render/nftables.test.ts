@@ -73,6 +73,25 @@ describe.each([
 describe("nftables serialization", () => {
   const topo = buildTopology(documentedLayout());
 
+  test("runs of three or more consecutive IPv4 addresses become ranges; CIDRs, pairs and gaps stay", () => {
+    const r = (ipSaddr: string[]) => rule({ ipSaddr, protocol: "tcp", dport: [5000], verdict: "accept" });
+    expect(r(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.5", "10.0.0.6", "10.0.0.9", "10.0.1.0/24"])).toBe(
+      "ip saddr { 10.0.0.1-10.0.0.3, 10.0.0.5, 10.0.0.6, 10.0.0.9, 10.0.1.0/24 } tcp dport 5000 accept",
+    );
+    // across octets, a whole list in one range, a single address bare
+    expect(r(["10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1"])).toBe(
+      "ip saddr 10.0.0.254-10.0.1.1 tcp dport 5000 accept",
+    );
+    expect(r(["10.0.0.7"])).toBe("ip saddr 10.0.0.7 tcp dport 5000 accept");
+    expect(r(["10.0.0.1", "10.0.0.1", "10.0.0.2"])).toBe(
+      "ip saddr { 10.0.0.1, 10.0.0.1, 10.0.0.2 } tcp dport 5000 accept",
+    );
+    const large = buildTopology(largeLayout());
+    expect(renderNftables(large, large.node("mail1")).content).toContain(
+      "ip saddr { 10.20.0.11-10.20.0.14, 10.20.0.16, 10.20.0.31, 10.20.0.32, 10.20.0.41 } tcp dport 5000",
+    );
+  });
+
   test("the mailbox hub's file: replaces only its own table, default drop, exact port rules", () => {
     const text = renderNftables(topo, topo.node("mail1"), { sshAllowFrom: ["198.51.100.7"] });
     expect(text.path).toBe("/etc/nftables.conf");

@@ -48,7 +48,7 @@ export function rule(r: NftRule): string {
   if (r.ctState?.length) parts.push(`ct state ${set(r.ctState)}`);
   if (r.reversePathMissing) parts.push("fib saddr . iif oif missing");
   if (r.l4proto) parts.push(`meta l4proto ${r.l4proto}`);
-  if (r.ipSaddr) parts.push(`ip saddr ${set(addresses(r.ipSaddr))}`);
+  if (r.ipSaddr) parts.push(`ip saddr ${set(ipv4Ranges(addresses(r.ipSaddr)))}`);
   if (r.ip6Saddr) parts.push(`ip6 saddr ${set(addresses(r.ip6Saddr))}`);
   if (r.protocol) {
     if (r.sport !== undefined) parts.push(`${r.protocol} sport ${port(r.sport)}`);
@@ -70,6 +70,35 @@ function set(items: readonly (string | number)[]): string {
 function addresses(list: readonly string[]): string[] {
   for (const a of list) if (!ADDRESS.test(a)) throw new Error(`nftables: "${a}" is not an address or CIDR`);
   return list.slice();
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Runs of at least `MIN_RUN` consecutive IPv4 addresses as one range `a-b` (the same addresses:
+ * nft makes an anonymous set with ranges an interval set), so a node's rules stay small when the
+ * cluster's addresses are numbered in sequence (addresses derived from node names); everything
+ * else (CIDRs, isolated addresses) unchanged and in place of the first address of its run.
+ */
+const MIN_RUN = 3;
+
+function ipv4Ranges(list: readonly string[]): string[] {
+  const value = (a: string): number | undefined => {
+    const m = IPV4.exec(a);
+    if (!m) return undefined;
+    const o = m.slice(1).map(Number);
+    return o.some((x) => x > 255) ? undefined : ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < list.length;) {
+    const v = value(list[i]!);
+    let j = i + 1;
+    if (v !== undefined) while (j < list.length && value(list[j]!) === v + (j - i)) j++;
+    out.push(j - i >= MIN_RUN ? `${list[i]}-${list[j - 1]}` : list[i]!);
+    if (j - i < MIN_RUN) j = i + 1;
+    i = j;
+  }
+  return out;
 }
 
 function port(p: number): string {
