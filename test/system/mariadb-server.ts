@@ -214,7 +214,7 @@ export async function startMariadb(opts: MariadbOptions = {}): Promise<MariadbSe
         await new Promise<void>((resolve, reject) => {
           let err = "";
           const t = setTimeout(() => reject(new Error(`socat did not listen: ${err}`)), 5000);
-          relay.stderr!.on("data", (d: Buffer) => {
+          relay.stderr.on("data", (d: Buffer) => {
             err += d.toString();
             if (/listening on/.test(err)) {
               clearTimeout(t);

@@ -130,7 +130,7 @@ export class SmtpClient {
   async startTls(options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
     const r = await this.command("STARTTLS");
     if (r.code !== 220) throw new Error(`STARTTLS refused: ${r.code} ${r.lines.join(" | ")}`);
-    const plain = this.socket as net.Socket;
+    const plain = this.socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
     plain.removeAllListeners("error");
