@@ -28,6 +28,8 @@ export interface Readiness {
   readonly report: string;
   /** Seconds from qemu start to the end marker. */
   readonly seconds: number;
+  /** CPU seconds qemu had used by then (host time; load-independent, unlike `seconds`). */
+  readonly cpuSeconds?: number;
 }
 
 export interface BootOptions {
@@ -88,6 +90,7 @@ export class Guest {
       warnings: Number(m[3]),
       report: begin >= 0 ? serial.slice(begin, stop) : m[0],
       seconds: (Date.now() - this.vm.startedAt) / 1000,
+      cpuSeconds: this.vm.cpuSeconds(),
     };
   }
 }
@@ -174,6 +177,14 @@ export class Harness {
     await this.hub?.close();
   }
 
+  /** Records what a scenario explicitly leaves out (neither passed nor failed). */
+  public outOfScope(scenario: string, what: string, why: string): void {
+    this.skipped.push({ scenario, name: what, ok: true, detail: why });
+    this.log(`  skip  ${what}: out of scope (${why})`);
+  }
+
+  public readonly skipped: CheckResult[] = [];
+
   /** Records one check; `fn` throws to fail. Returns whether it passed. */
   public async check(scenario: string, name: string, fn: () => Promise<void> | void): Promise<boolean> {
     const t0 = Date.now();
@@ -199,6 +210,28 @@ export class Harness {
     else this.log(indent(serial.split("\n").slice(-60).join("\n")));
     const misses = this.repo.misses.filter((m) => !/(InRelease|Release\.gpg|Translation-|\/by-hash\/)/.test(m));
     if (misses.length) this.log(indent(`local repository misses: ${misses.slice(0, 20).join(", ")}`));
+  }
+
+  /**
+   * After a failed check: what each guest still running says now (cloud-init status, failed units,
+   * cloud-init.log WARNING/ERROR lines, the last error-priority journal lines), through the agent.
+   */
+  public async liveDiagnostics(): Promise<void> {
+    for (const g of this.guests) {
+      if (!g.vm.isRunning) continue;
+      const script = [
+        "echo '--- cloud-init status --long'; cloud-init status --long 2>&1 | head -n 20",
+        "echo '--- failed units'; systemctl --failed --no-legend --plain 2>&1",
+        "echo '--- cloud-init.log WARNING/ERROR lines'; grep -E '\\[(WARNING|ERROR)\\]|Traceback' /var/log/cloud-init.log | tail -n 30",
+        "echo '--- journal, priority err and worse (last 30)'; journalctl -b -p err --no-pager -n 30 2>&1",
+      ].join("; ");
+      try {
+        const r = await g.exec(script, { timeoutMs: 60_000 });
+        this.log(`  --- live diagnostics of ${g.node}\n${indent((r.stdout + r.stderr).trimEnd())}`);
+      } catch (e) {
+        this.log(`  --- live diagnostics of ${g.node}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
   }
 
   /** Logs an informational line. */

@@ -196,6 +196,19 @@ export class Vm {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
+  /** CPU seconds (user + system) qemu has used so far, from /proc; undefined when it is not running. */
+  public cpuSeconds(): number | undefined {
+    if (!this.proc?.pid || !this.isRunning) return undefined;
+    try {
+      const stat = fs.readFileSync(`/proc/${this.proc.pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // fields 14 and 15 (utime, stime) counted from the state field (3): indexes 11 and 12
+      return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    } catch {
+      return undefined;
+    }
+  }
+
   public serial(): string {
     try {
       return fs.readFileSync(this.serialPath, "utf8").replace(/\r/g, "");
@@ -241,6 +254,9 @@ export class Vm {
     return "killed";
   }
 }
+
+/** USER_HZ: /proc's clock ticks per second (100 on Linux x86). */
+const CLOCK_TICKS = 100;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -6,7 +6,7 @@
  *
  * Environment: VM_CACHE_DIR (image and repository cache, default /var/cache/cdktf-grommunio-vm),
  * VM_WORK_DIR (per-run scratch, removed after a green run), VM_ACCEL=tcg (force TCG),
- * VM_BOOT_TIMEOUT_S (per boot, default 900), VM_KEEP=1 (keep the scratch directory).
+ * VM_BOOT_TIMEOUT_S (per node until its readiness report, default 1200), VM_KEEP=1 (keep the scratch directory).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,11 +15,16 @@ import { CheckResult, Harness } from "./harness";
 import { CACHE_DIR, ensureHostPackages, ensureImage } from "./image";
 import { detectAccel } from "./qemu";
 import { ensureRepo, serveRepo } from "./repo";
-import { SCENARIOS, bootAll } from "./scenarios";
+import { Booted, SCENARIOS, bootAll } from "./scenarios";
 import { synthesizeKvmExample } from "./stack";
 
 const log = (line: string) => process.stdout.write(line + "\n");
 const secs = (t0: number) => ((Date.now() - t0) / 1000).toFixed(0);
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -72,29 +77,33 @@ async function main(): Promise<number> {
   }
 
   const accel = detectAccel();
-  log(`accelerator: ${accel.kind === "kvm" ? "KVM" : `TCG (${accel.reason})`}`);
+  log(`accelerator: ${accel.kind === "kvm" ? "KVM" : `TCG (${accel.reason})`}; load average ${loadavg()}`);
   const server = await serveRepo(repoInfo.dir);
-  const timings: string[] = [];
   const h = new Harness(stack, image, server, accel, workDir, log);
+  const rows: { name: string; nodes: readonly string[]; boot?: number; checks?: number }[] = [];
+  let bootSeconds = 0;
+  let booted: Booted | undefined;
   try {
     // One boot for all selected scenarios: a node several of them need boots once.
     log(`\nboot: ${[...new Set(scenarios.flatMap((s) => s.nodes))].sort().join(", ")}`);
     const tb = Date.now();
-    const marks: string[] = [];
-    let booted;
     try {
-      booted = await bootAll(h, scenarios, (label) => {
-        marks.push(`${label} +${secs(tb)} s`);
-        log(`  … ${label} (+${secs(tb)} s)`);
-      });
+      booted = await bootAll(h, scenarios, (label) => log(`  … ${label} (+${secs(tb)} s)`));
     } catch (e) {
       await h.check("boot", "boot ran to the end", () => {
         throw e;
       });
     }
-    timings.push(`boot: ${secs(tb)} s (${marks.join("; ")})`);
+    bootSeconds = (Date.now() - tb) / 1000;
     for (const sc of scenarios) {
-      if (!booted) break;
+      const ready = sc.nodes.map((n) => booted?.ready.get(n)?.seconds);
+      const row: (typeof rows)[number] = {
+        name: sc.name,
+        nodes: sc.nodes,
+        boot: ready.every((r) => r !== undefined) ? Math.max(...ready) : undefined,
+      };
+      rows.push(row);
+      if (!booted) continue;
       log(`\nscenario ${sc.name}: ${sc.description}`);
       const ts = Date.now();
       try {
@@ -104,18 +113,39 @@ async function main(): Promise<number> {
           throw e;
         });
       }
-      timings.push(`${sc.name} checks: ${secs(ts)} s`);
-      log(`  time ${secs(ts)} s`);
+      row.checks = (Date.now() - ts) / 1000;
+      log(`  time ${row.checks.toFixed(0)} s`);
     }
+    if (h.results.some((r) => !r.ok)) await h.liveDiagnostics();
   } finally {
     await h.close();
     results.push(...h.results);
     await server.close();
   }
-  log(`\ntimings (${image.built || repoInfo.built ? "cold" : "warm"}; total ${secs(t0)} s):`);
-  if (image.built) log(`  guest image build: ${image.seconds.toFixed(0)} s`);
-  if (repoInfo.built) log(`  local repository build: ${repoInfo.seconds.toFixed(0)} s`);
-  for (const t of timings) log(`  ${t}`);
+  const cold = image.built || repoInfo.built;
+  log(
+    `\ntimings (${cold ? "cold" : "warm"} caches; ${accel.kind === "kvm" ? "KVM" : "TCG"}; ${os.cpus().length} host CPUs; total ${secs(t0)} s; load average now ${loadavg()}):`,
+  );
+  log(`  guest image: ${image.built ? `built in ${image.seconds.toFixed(0)} s` : "cached"}`);
+  log(`  local repository: ${repoInfo.built ? `built in ${repoInfo.seconds.toFixed(0)} s` : "cached"}`);
+  log(`  shared boot of ${[...new Set(scenarios.flatMap((s) => s.nodes))].length} guests: ${bootSeconds.toFixed(0)} s`);
+  if (booted) {
+    log(
+      `  readiness report per node, after qemu start (qemu CPU time by then): ${[...booted.ready]
+        .map(([n, r]) => `${n} ${r.seconds.toFixed(0)} s (${r.cpuSeconds?.toFixed(0) ?? "?"} s)`)
+        .join(", ")}`,
+    );
+  }
+  log(`  ${"scenario".padEnd(14)} ${"nodes".padEnd(20)} ${"booted after".padEnd(13)} checks`);
+  for (const r of rows) {
+    log(
+      `  ${r.name.padEnd(14)} ${r.nodes.join(", ").padEnd(20)} ${(r.boot === undefined ? "-" : `${r.boot.toFixed(0)} s`).padEnd(13)} ${r.checks === undefined ? "-" : `${r.checks.toFixed(0)} s`}`,
+    );
+  }
+  if (h.skipped.length) {
+    log("out of scope (not counted):");
+    for (const sk of h.skipped) log(`  ${sk.scenario}: ${sk.name} (${sk.detail})`);
+  }
   const failed = results.some((r) => !r.ok);
   if (!failed && !process.env.VM_KEEP && !process.env.VM_WORK_DIR) fs.rmSync(workDir, { recursive: true, force: true });
   else log(`scratch kept: ${workDir}`);
