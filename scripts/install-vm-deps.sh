@@ -8,6 +8,7 @@ PACKAGES=(
   debootstrap                  # the cached Debian 12 guest image
   cloud-image-utils genisoimage # cloud-localds: NoCloud seeds
   dpkg-dev                     # dpkg-scanpackages: the local apt repository
+  xz-utils zstd                # the repository's .debs: data.tar.xz recompressed to zstd
   e2fsprogs                    # mkfs.ext4 -d: the image's root file system
   socat                        # guestfwd relay from a guest to the host's loopback repository
 )
