@@ -121,6 +121,20 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
   }
   const guests = await h.boot("boot", Object.fromEntries(nodes.map((n) => [n, { forwards: forwards[n] ?? [] }])));
   mark(`qemu started for ${nodes.join(", ")}`);
+  // Every console is watched from the start, so each report's time is when it appeared (db1's
+  // steps below run meanwhile).
+  const reports = new Map(
+    Object.values(guests).map((g) => {
+      const p = g.readiness(BOOT_TIMEOUT_MS).then(
+        (r) => {
+          mark(`${g.node} readiness report (${r.seconds.toFixed(0)} s)`);
+          return r;
+        },
+        (e: unknown) => e as Error,
+      );
+      return [g.node, p] as const;
+    }),
+  );
   const db = guests["db1"];
   if (db) {
     // db1's first boot waits for the schema (mail1's job) before the map reader's grants; the
@@ -156,17 +170,15 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
   const ready = new Map<string, Readiness>();
   await Promise.all(
     Object.values(guests).map(async (g) => {
-      let r: Readiness | undefined;
-      try {
-        r = await g.readiness(BOOT_TIMEOUT_MS);
-        ready.set(g.node, r);
-      } catch (e) {
+      const r = await reports.get(g.node)!;
+      if (r instanceof Error) {
         await h.check("boot", `${g.node}: readiness report on the console`, () => {
-          throw e;
+          throw r;
         });
         h.diagnostics(g);
         return;
       }
+      ready.set(g.node, r);
       const ok = await h.check(
         "boot",
         `${g.node}: cloud-init status done, no failed unit, no WARNING/ERROR in cloud-init.log (report after ${r.seconds.toFixed(0)} s)`,
