@@ -17,8 +17,9 @@ import { createHash, X509Certificate } from "node:crypto";
 import * as https from "node:https";
 import * as http from "node:http";
 import * as tls from "node:tls";
+import { MAILBOX_MAP_VIEW } from "../../lib/render/database";
 import { MAILBOX_MAP_PATH } from "../../lib/render/haproxy";
-import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, OPS_DB_CNF } from "../../lib/render/ops";
+import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, MAP_READER_CNF } from "../../lib/render/ops";
 import { bootstrapAccounts } from "../fixtures";
 import { SmtpClient } from "../system/smtp-client";
 import { Fatal, Guest, Harness, Readiness, assert, assertEqual, poll, readFixture } from "./harness";
@@ -66,13 +67,22 @@ function generatedAccounts(bootstrap: string): Map<string, string> {
   return new Map(bootstrapAccounts(bootstrap).map((a) => [`${a.user}@${a.host}`, a.password]));
 }
 
-/** `'grantee'@'host' table column` of the generated column grants. */
-function generatedColumnGrants(grants: string): string[] {
-  const out: string[] = [];
-  for (const m of grants.matchAll(/^GRANT SELECT \(([^)]*)\) ON `[^`]+`\.`([^`]+)` TO '([^']+)'@'([^']+)';/gm)) {
-    for (const col of m[1]!.split(",")) out.push(`'${m[3]}'@'${m[4]}' ${m[2]} ${col.trim().replace(/`/g, "")}`);
+/**
+ * The privileges the generated GRANT statements give on single tables/views and columns:
+ * `'user'@'host' table PRIVILEGE` and `'user'@'host' table column PRIVILEGE` (information_schema's
+ * TABLE_PRIVILEGES and COLUMN_PRIVILEGES rows).
+ */
+function generatedGrants(sql: string): { tables: string[]; columns: string[] } {
+  const tables: string[] = [];
+  const columns: string[] = [];
+  for (const m of sql.matchAll(/^GRANT ([A-Z ,]+?)(?: \(([^)]*)\))? ON `[^`]+`\.`([^`]+)` TO '([^']+)'@'([^']+)';/gm)) {
+    const who = `'${m[4]}'@'${m[5]}'`;
+    for (const priv of m[1]!.split(",").map((p) => p.trim())) {
+      if (m[2] === undefined) tables.push(`${who} ${m[3]} ${priv}`);
+      else for (const col of m[2].split(",")) columns.push(`${who} ${m[3]} ${col.trim().replace(/`/g, "")} ${priv}`);
+    }
   }
-  return out.sort();
+  return { tables: tables.sort(), columns: columns.sort() };
 }
 
 /**
@@ -304,16 +314,29 @@ export const database: Scenario = {
           assert(all.includes(`'${u}'@'${host}' ${p}`), `${a} lacks ${p} on grommunio.*`);
         }
       }
-      const cols = (
-        await rootSql(
-          db,
-          "SELECT CONCAT(GRANTEE, ' ', TABLE_NAME, ' ', COLUMN_NAME) FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = 'grommunio' AND PRIVILEGE_TYPE = 'SELECT';",
+      const want = generatedGrants(grants);
+      assert(want.columns.length > 0, "no column grants in the generated map-reader grants");
+      const rows = async (view: string, cols: string) =>
+        (
+          await rootSql(
+            db,
+            `SELECT CONCAT_WS(' ', ${cols}) FROM information_schema.${view} WHERE TABLE_SCHEMA = 'grommunio';`,
+          )
         )
-      )
-        .trim()
-        .split("\n")
-        .sort();
-      assertEqual(cols, generatedColumnGrants(grants), "map reader column grants");
+          .trim()
+          .split("\n")
+          .filter((l) => l)
+          .sort();
+      assertEqual(
+        await rows("COLUMN_PRIVILEGES", "GRANTEE, TABLE_NAME, COLUMN_NAME, PRIVILEGE_TYPE"),
+        want.columns,
+        "column grants",
+      );
+      assertEqual(
+        await rows("TABLE_PRIVILEGES", "GRANTEE, TABLE_NAME, PRIVILEGE_TYPE"),
+        want.tables,
+        "table and view grants",
+      );
     });
     await h.check(
       S,
@@ -444,22 +467,31 @@ export const loadBalancer: Scenario = {
     );
     await h.check(
       S,
-      "lb1 → db1 over the private link: the map reader reads its columns, nothing else; the gromox account is refused from lb1",
+      "lb1 → db1 over the private link with lb1's generated map-reader.cnf: the map reader reads its columns and the map view, nothing else; the gromox account is refused from lb1",
       async () => {
-        const reader = accounts.get(`grommunio_map@${lbAddress}`);
+        const readerCnf = files.get(MAP_READER_CNF);
         const gromox = [...accounts].find(([a]) => a.startsWith("grommunio@"))?.[1];
-        assert(reader && gromox, "no map reader or grommunio account in db1's bootstrap");
-        await lb.put(
-          `${GUEST_DIR}/reader.cnf`,
-          `[client]\nhost=${dbAddress}\nport=${dbPort}\nuser=grommunio_map\npassword=${reader}\ndatabase=grommunio\n`,
+        assert(
+          readerCnf && gromox,
+          `no ${MAP_READER_CNF} in lb1's user-data or no grommunio account in db1's bootstrap`,
         );
+        assertEqual(
+          (await lb.run(`sha256sum ${MAP_READER_CNF}`)).split(" ")[0],
+          sha256(readerCnf),
+          `${MAP_READER_CNF} on disk = generated`,
+        );
+        assert(accounts.has(`grommunio_map@${lbAddress}`), `db1's bootstrap has no grommunio_map@${lbAddress}`);
         await lb.put(
           `${GUEST_DIR}/gromox.cnf`,
           `[client]\nhost=${dbAddress}\nport=${dbPort}\nuser=grommunio\npassword=${gromox}\ndatabase=grommunio\n`,
         );
+        const view = await lb.run(
+          `mysql --defaults-file=${MAP_READER_CNF} -NB -e 'SELECT COUNT(*) FROM ${MAILBOX_MAP_VIEW}'`,
+        );
+        assert(Number(view.trim()) > 0, `rows of the map view as the map reader: ${view}`);
         const users = (
           await lb.run(
-            `mysql --defaults-file=${GUEST_DIR}/reader.cnf -NB -e 'SELECT username, homeserver FROM users ORDER BY username'`,
+            `mysql --defaults-file=${MAP_READER_CNF} -NB -e 'SELECT username, homeserver FROM users ORDER BY username'`,
           )
         ).trim();
         assertEqual(
@@ -467,9 +499,7 @@ export const loadBalancer: Scenario = {
           Object.entries(TEST_USERS).map(([u, id]) => `${u}\t${id}`),
           "users as the map reader sees them",
         );
-        const denied = await lb.exec(
-          `mysql --defaults-file=${GUEST_DIR}/reader.cnf -NB -e 'SELECT maildir FROM users'`,
-        );
+        const denied = await lb.exec(`mysql --defaults-file=${MAP_READER_CNF} -NB -e 'SELECT maildir FROM users'`);
         assert(
           denied.code !== 0 && /denied/i.test(denied.stderr),
           `maildir readable by the map reader: ${denied.stdout}${denied.stderr}`,
@@ -519,19 +549,31 @@ export const loadBalancer: Scenario = {
     );
     await h.check(
       S,
-      "grommunio-failover mail1 → mail2 (mail1's generated script and db.cnf, from mail1's address): the map follows within one refresh",
+      "grommunio-failover mail1 → mail2 on the ops node (its generated script and db.cnf; a node not booted is played from its address on db1): the map follows within one refresh",
       async () => {
-        const mail1 = h.stack.files("mail1");
-        const script = mail1.get(FAILOVER_SCRIPT_PATH);
-        const cnf = mail1.get(OPS_DB_CNF);
-        assert(script && cnf, "mail1's user-data has no grommunio-failover or db.cnf");
-        await db.put(OPS_DB_CNF, cnf);
-        await db.put(FAILOVER_SCRIPT_PATH, script);
-        await db.run(`chmod 0750 ${FAILOVER_SCRIPT_PATH}`);
-        const out = await db.run(
-          `ip netns exec ${MAIL1_NS} ${FAILOVER_SCRIPT_PATH} ${servers.get(1)} ${servers.get(2)} --reload none 2>&1`,
-          { timeoutMs: 180_000 },
-        );
+        const opsNode = [...h.stack.topology.nodes]
+          .map((n) => n.name)
+          .sort()
+          .find((n) => h.stack.files(n).has(FAILOVER_SCRIPT_PATH));
+        assert(opsNode, `no node's user-data has ${FAILOVER_SCRIPT_PATH}`);
+        let run: string;
+        if (guests[opsNode]) {
+          run = FAILOVER_SCRIPT_PATH;
+        } else {
+          assert(opsNode === "mail1", `the ops node ${opsNode} is neither booted nor played`);
+          // mail1's ops files, as its cloud-init would write them, run from mail1's address.
+          for (const [p, content] of h.stack.files("mail1")) {
+            if (p.startsWith("/etc/grommunio-ops/") || p.startsWith("/usr/local/sbin/grommunio-")) {
+              await db.put(p, content);
+              if (p.startsWith("/usr/local/sbin/")) await db.run(`chmod 0750 ${p}`);
+            }
+          }
+          run = `ip netns exec ${MAIL1_NS} ${FAILOVER_SCRIPT_PATH}`;
+        }
+        const ops = guests[opsNode] ?? db;
+        const out = await ops.run(`${run} --reload none ${servers.get(1)} ${servers.get(2)} 2>&1`, {
+          timeoutMs: 180_000,
+        });
         const t0 = Date.now();
         const refresh = Number(
           /OnUnitActiveSec=(\d+)/.exec(files.get(`/etc/systemd/system/${MAILBOX_MAP_UNIT}.timer`) ?? "")?.[1] ?? 60,
