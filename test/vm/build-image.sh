@@ -11,7 +11,8 @@
 #   dbus (ACPI power button), the usual apt sources pointing at deb.debian.org, which the guest
 #   cannot reach: whatever the seed installs must come through the library's repository override;
 # - test tooling: qemu-guest-agent (the harness runs commands through virtio-serial, the guests'
-#   firewalls stay as generated), socat and the MariaDB client (source-address checks), a NIC named
+#   firewalls stay as generated; its helpers are Python, no socat or MariaDB client: the library
+#   must install what its nodes use), a NIC named
 #   `testnet0` by MAC 52:54:00:99:00:01 with 10.0.2.15/24 and no gateway (qemu user networking:
 #   the local apt repository at 10.0.2.100, forwarded ports), apt's daily timers masked (no lock
 #   held against cloud-init's package installation), dpkg's force-unsafe-io.
@@ -23,7 +24,7 @@ size=${VM_IMAGE_SIZE:-4G}
 PACKAGES=(
   linux-image-cloud-amd64 systemd-sysv udev kmod ifupdown iproute2 netbase
   cloud-init python3 curl ca-certificates e2fsprogs dbus openssh-server sudo locales
-  qemu-guest-agent socat mariadb-client-core
+  qemu-guest-agent
 )
 
 work=$(mktemp -d "${out%/}.build.XXXXXX")

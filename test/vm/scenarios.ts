@@ -86,6 +86,44 @@ function generatedGrants(sql: string): { tables: string[]; columns: string[] } {
 }
 
 /**
+ * Test tooling in the guests is Python 3 (cloud-init's; the image carries no socat or MariaDB
+ * client: the library must install what its nodes use). A TCP relay: `relay.py LISTEN_PORT HOST
+ * PORT SOURCE`, listening on 127.0.0.1, connecting out from SOURCE.
+ */
+const RELAY_PY = [
+  "import socket, sys, threading",
+  "lport, host, port, src = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]",
+  "def pipe(a, b):",
+  "    try:",
+  "        while (d := a.recv(65536)):",
+  "            b.sendall(d)",
+  "    except OSError:",
+  "        pass",
+  "    for s in (a, b):",
+  "        try:",
+  "            s.shutdown(socket.SHUT_RDWR)",
+  "        except OSError:",
+  "            pass",
+  'srv = socket.create_server(("127.0.0.1", lport))',
+  "while True:",
+  "    c, _ = srv.accept()",
+  "    u = socket.create_connection((host, port), source_address=(src, 0))",
+  "    threading.Thread(target=pipe, args=(c, u), daemon=True).start()",
+  "    threading.Thread(target=pipe, args=(u, c), daemon=True).start()",
+].join("\n");
+
+/** One request to a unix stream socket (stdin), the whole answer on stdout: `unix.py PATH`. */
+const UNIX_PY = [
+  "import socket, sys",
+  "s = socket.socket(socket.AF_UNIX)",
+  "s.connect(sys.argv[1])",
+  "s.sendall(sys.stdin.buffer.read())",
+  "s.shutdown(socket.SHUT_WR)",
+  "while (d := s.recv(65536)):",
+  "    sys.stdout.buffer.write(d)",
+].join("\n");
+
+/**
  * A relay in `g` from 127.0.0.1:`port` to `target` whose outgoing connections leave from `source`
  * (added to the cluster NIC as a /32; local, so db1's own firewall passes it and MariaDB's grants
  * decide).
@@ -93,7 +131,7 @@ function generatedGrants(sql: string): { tables: string[]; columns: string[] } {
 async function relayFrom(g: Guest, source: string, port: number, target: string): Promise<void> {
   await g.run(
     `ip addr show dev cluster0 | grep -q ' ${source}/' || ip addr add ${source}/32 dev cluster0; ` +
-      `systemd-run --unit=vmtest-relay-${port} --collect socat TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork TCP:${target},bind=${source}; ` +
+      `systemd-run --unit=vmtest-relay-${port} --collect python3 -c '${RELAY_PY}' ${port} ${target.replace(":", " ")} ${source}; ` +
       `for i in $(seq 50); do ss -Hltn "sport = :${port}" | grep -q . && exit 0; sleep 0.2; done; exit 1`,
   );
 }
@@ -403,7 +441,7 @@ function httpGet(port: number, path: string) {
 
 /** The runtime API of HAProxy on `g` (stats socket). */
 function haproxyApi(g: Guest, command: string): Promise<string> {
-  return g.run(`echo '${command}' | socat stdio /run/haproxy/admin.sock`);
+  return g.run(`python3 -c '${UNIX_PY}' /run/haproxy/admin.sock`, { input: command + "\n" });
 }
 
 /** `key → value` of `show map <file>` (lines `<ref> <key> <value>`). */
