@@ -226,7 +226,7 @@ export class Harness {
         "echo '--- journal, priority err and worse (last 30)'; journalctl -b -p err --no-pager -n 30 2>&1",
       ].join("; ");
       try {
-        const r = await g.exec(script, { timeoutMs: 60_000 });
+        const r = await g.exec(script, { timeoutMs: 180_000 });
         this.log(`  --- live diagnostics of ${g.node}\n${indent((r.stdout + r.stderr).trimEnd())}`);
       } catch (e) {
         this.log(`  --- live diagnostics of ${g.node}: ${e instanceof Error ? e.message : String(e)}`);
