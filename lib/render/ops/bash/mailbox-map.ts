@@ -86,6 +86,7 @@ how="unchanged, already loaded"
 digest=$(sha256sum <"$MAP")
 if [[ $file == rewritten || $force || $(cat "$STATE" 2>/dev/null) != "$digest" ]]; then
   api() { socat -t 30 -T 30 - "unix-connect:$SOCKET" 2>"$work/socat"; }
+  pushed=$EPOCHREALTIME
   if ! answer=$(echo "prepare map $MAP" | api); then
     # Unreachable: check the configuration, then reload (HAProxy reads the file when it starts).
     log "runtime API unreachable ($SOCKET: $(sed 's/.*): //' "$work/socat")): reloading haproxy"
@@ -101,7 +102,7 @@ if [[ $file == rewritten || $force || $(cat "$STATE" 2>/dev/null) != "$digest" ]
       "$ADD_MAP_AWK" | api | sed -e 's/^\([>+] \)*//' -e '/^$/d') && [[ -z $answer ]] &&
       answer=$(echo "commit map @$version $MAP" | api) &&
       [[ -z $answer ]] || die $PARTIAL "runtime API: $answer; the file has the new map, the running HAProxy not"
-    how="loaded through the runtime API ($(<"$work/chunks") chunks)"
+    how="loaded through the runtime API ($(<"$work/chunks") chunks) in $(since "$pushed" 2) s"
   fi
   echo "$digest" >"$STATE"
 fi
