@@ -388,7 +388,11 @@ describe("grommunio-mailbox-map", () => {
 
   it("service and timer", () => {
     const service = file(t, "lb1", MAILBOX_MAP_SERVICE_PATH).content;
-    expect(service).toContain("[Service]\nType=oneshot\nExecStart=/usr/local/sbin/grommunio-mailbox-map\n");
+    expect(service).toContain(
+      "[Service]\nType=oneshot\nExecStart=/usr/local/sbin/grommunio-mailbox-map\nSuccessExitStatus=4\n",
+    );
+    // the job's NOT_READY is the status the service counts as success
+    expect(file(t, "lb1", MAILBOX_MAP_JOB_PATH).content).toMatch(/^NOT_READY=4$/m);
     expect(service).toContain("ReadWritePaths=/etc/haproxy\n");
     expect(service).toContain("After=network-online.target haproxy.service\n");
     const timer = file(t, "lb1", MAILBOX_MAP_TIMER_PATH).content;

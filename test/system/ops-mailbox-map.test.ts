@@ -571,4 +571,20 @@ describe("database down", () => {
     expect(await runtimeMap()).toBe(running);
     expect(await nodeFor(basic("user1@lo.test"))).toBe(before);
   });
+
+  it("before the map was ever filled (first boot, database not ready): exit 4, which the service counts as success; nothing changes", async () => {
+    db!.stop(); // (the previous test stopped it; idempotent)
+    const empty = renderMailboxMap([]).content;
+    fs.writeFileSync(path.join(haproxy!.etcDir, "mailbox.map"), empty);
+    const running = await runtimeMap();
+    const r = await runJob();
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/database: ERROR 20(02|03|13) /);
+    expect(r.stderr).toContain("no map yet, so none to keep");
+    expect(mapFile()).toBe(empty);
+    expect(await runtimeMap()).toBe(running);
+    expect(renderOpsFiles(topo, topo.node("lb1")).find((f) => f.path === MAILBOX_MAP_SERVICE_PATH)!.content).toContain(
+      `SuccessExitStatus=${r.code}\n`,
+    );
+  });
 });

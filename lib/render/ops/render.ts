@@ -85,6 +85,11 @@ export const MAILBOX_MAP_JOB_PATH = "/usr/local/sbin/grommunio-mailbox-map";
 export const MAILBOX_MAP_UNIT = "grommunio-mailbox-map";
 export const MAILBOX_MAP_SERVICE_PATH = `/etc/systemd/system/${MAILBOX_MAP_UNIT}.service`;
 export const MAILBOX_MAP_TIMER_PATH = `/etc/systemd/system/${MAILBOX_MAP_UNIT}.timer`;
+/**
+ * Exit status of the map job when the database is unreachable and the map was never filled (a
+ * first boot before the database has the schema and grants): the service counts it as success.
+ */
+export const MAILBOX_MAP_NOT_READY_EXIT = 4;
 
 /** HAProxy's default `tune.bufsize`: one runtime-API request (command + payload) must fit into it. */
 export const HAPROXY_BUFSIZE = 16384;
@@ -418,6 +423,7 @@ export function mailboxMapSettings(topology: Topology): Record<string, string | 
     // In HAProxy's runtime directory: a restarted HAProxy (fresh directory) gets the map again.
     STATE: "/run/haproxy/grommunio-mailbox-map.state",
     LOCK: "/run/haproxy/grommunio-mailbox-map.lock",
+    NOT_READY: MAILBOX_MAP_NOT_READY_EXIT,
     BUILD_MAP_AWK,
     ADD_MAP_AWK,
   };
@@ -445,6 +451,7 @@ export function renderMailboxMapService(): string {
     "[Service]",
     "Type=oneshot",
     `ExecStart=${MAILBOX_MAP_JOB_PATH}`,
+    `SuccessExitStatus=${MAILBOX_MAP_NOT_READY_EXIT}`,
     "TimeoutStartSec=300",
     "Nice=5",
     "NoNewPrivileges=yes",

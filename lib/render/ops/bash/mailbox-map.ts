@@ -57,12 +57,16 @@ done
 started=$EPOCHREALTIME
 [[ $dry ]] || lock "$LOCK"
 work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT || exit
-# Database unreachable: the map stays as it is, file and running (exit 1).
+# Database unreachable: the map stays as it is, file and running (exit 1). While the map has never
+# been filled (a first boot before the database node has its schema and the map reader's grants)
+# there is nothing to keep: exit NOT_READY, which the service counts as success, so a cluster coming
+# up shows no failed unit; the timer tries again.
 if ! timeout 120 mariadb --defaults-file="$DB_CONFIG" -BN --default-character-set=utf8mb4 --connect-timeout=10 \
   <<<"$QUERY" >"$work/rows" 2>"$work/error"; then
-  kept="no map yet"
-  [[ -f $MAP ]] && kept="$(($(wc -l <"$MAP") - 1)) entries"
-  die $FAILED "database: $(<"$work/error"); kept $MAP ($kept) and the running map: routing is unchanged"
+  n=0
+  [[ -f $MAP ]] && n=$(($(wc -l <"$MAP") - 1))
+  ((n)) || die $NOT_READY "database: $(<"$work/error"); no map yet, so none to keep"
+  die $FAILED "database: $(<"$work/error"); kept $MAP ($n entries) and the running map: routing is unchanged"
 fi
 queried=$EPOCHREALTIME
 awk -v servers="$SERVERS" -v entries="$work/entries" -v skips="$work/skips" -v summary="$work/summary" "$BUILD_MAP_AWK" "$work/rows" || exit
