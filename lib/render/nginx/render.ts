@@ -187,6 +187,30 @@ function proxySenders(topology: Topology): readonly string[] {
   return from === "cloud-lb" ? ["0.0.0.0/0", "::/0"] : from;
 }
 
+/**
+ * The opening of a server on the public HTTPS port: its listens (HTTP/2, PROXY when the frontend
+ * expects it, `default_server` for the mail host's), the name, realip and the TLS settings.
+ */
+function publicHttpsServerHead(
+  topology: Topology,
+  node: ClusterNode,
+  o: ResolvedNginxOptions,
+  serverName: string,
+  defaultServer: boolean,
+): NginxNode[] {
+  return [
+    ...listens(node, o, PORTS.publicHttps.port, [
+      "ssl",
+      "http2",
+      ...(defaultServer ? ["default_server"] : []),
+      ...proxyListenParams(topology, "publicHttps"),
+    ]),
+    directive("server_name", serverName),
+    ...httpRealIp(topology, "publicHttps"),
+    ...tlsServerSettings(o),
+  ];
+}
+
 /** realip settings of an HTTP server whose listens carry `proxy_protocol` (none otherwise). */
 function httpRealIp(topology: Topology, key: PortKey): NginxNode[] {
   if (!acceptsProxy(topology, key)) return [];
@@ -509,14 +533,7 @@ function siteConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
           "server",
           [],
           [
-            ...listens(node, o, PORTS.publicHttps.port, [
-              "ssl",
-              "http2",
-              ...proxyListenParams(topology, "publicHttps"),
-            ]),
-            directive("server_name", o.mtaSts.host),
-            ...httpRealIp(topology, "publicHttps"),
-            ...tlsServerSettings(o),
+            ...publicHttpsServerHead(topology, node, o, o.mtaSts.host, false),
             BLANK,
             withComment(
               block(
@@ -540,15 +557,7 @@ function siteConf(topology: Topology, node: ClusterNode, o: ResolvedNginxOptions
         "server",
         [],
         [
-          ...listens(node, o, PORTS.publicHttps.port, [
-            "ssl",
-            "http2",
-            "default_server",
-            ...proxyListenParams(topology, "publicHttps"),
-          ]),
-          directive("server_name", lb.publicName),
-          ...httpRealIp(topology, "publicHttps"),
-          ...tlsServerSettings(o),
+          ...publicHttpsServerHead(topology, node, o, lb.publicName, true),
           BLANK,
           comment(
             "Regex locations are anchored (^/…(?:/|$)) and case-insensitive, so /web/administration",
