@@ -66,6 +66,7 @@ import {
 } from "../test/system/ops-support";
 import { ownScratchDir, removeScratchDir } from "../test/system/scratch";
 import { Summary, summarize } from "./stats";
+import { parseFlags } from "./flags";
 
 const ROOT = path.resolve(__dirname, "..");
 const NET = "127.0.93";
@@ -86,26 +87,12 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
-    const [k, v] = a.slice(2).split("=", 2) as [string, string | undefined];
-    flags.set(k, v ?? argv[++i] ?? "");
-  }
-  const get = (flag: string, env: string, dflt: string) => flags.get(flag) ?? process.env[env] ?? dflt;
-  const int = (s: string, what: string) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: not a positive whole number: ${s}`);
-    return n;
-  };
+  const { get, int, list } = parseFlags(argv);
   return {
-    users: get("users", "BENCH_OPS_USERS", "1000,100000")
-      .split(",")
-      .map((s) => int(s.trim(), "--users")),
-    reps: int(get("reps", "BENCH_OPS_REPS", "3"), "--reps"),
-    loops: int(get("loops", "BENCH_OPS_LOOPS", "4"), "--loops"),
-    out: path.resolve(get("out", "BENCH_OPS_OUT", path.join(ROOT, "bench", "results", "ops-latest.json"))),
+    users: list("users", "BENCH_OPS_USERS", [1000, 100000]),
+    reps: int("reps", "BENCH_OPS_REPS", 3),
+    loops: int("loops", "BENCH_OPS_LOOPS", 4),
+    out: path.resolve(get("out", "BENCH_OPS_OUT") ?? path.join(ROOT, "bench", "results", "ops-latest.json")),
   };
 }
 

@@ -31,6 +31,7 @@ import { comparableJson, firstDifference, Json } from "./bare";
 import type { ChildRequest, ChildResult, NodeUserData } from "./child";
 import { BenchPlatform, DOCUMENTED_STACK_NAME, SCALE_NETWORK, scaledCounts } from "./layouts";
 import { Summary, growthExponent, summarize } from "./stats";
+import { parseFlags } from "./flags";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(ROOT, "bench", "results");
@@ -53,29 +54,8 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
-    const [k, v] = a.slice(2).split("=", 2) as [string, string | undefined];
-    if (k === "quick") flags.set(k, "1");
-    else flags.set(k, v ?? argv[++i] ?? "");
-  }
-  const get = (flag: string, env: string): string | undefined => flags.get(flag) ?? process.env[env];
+  const { get, int, list } = parseFlags(argv, ["quick"]);
   const quick = ["1", "true", "yes"].includes(get("quick", "BENCH_QUICK") ?? "");
-  const int = (flag: string, env: string, dflt: number): number => {
-    const v = get(flag, env);
-    const n = v === undefined || v === "" ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: a whole number ≥ 1, got ${v}`);
-    return n;
-  };
-  const list = (flag: string, env: string, dflt: number[]): number[] => {
-    const v = get(flag, env);
-    if (v === undefined || v === "") return dflt;
-    const out = v.split(",").map((s) => Number(s.trim()));
-    if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${flag}: comma-separated whole numbers`);
-    return out;
-  };
   const platforms = (get("platforms", "BENCH_PLATFORMS") ?? "aws,hcloud").split(",").map((s) => s.trim());
   for (const p of platforms) if (p !== "aws" && p !== "hcloud") throw new Error(`--platforms: aws or hcloud, got ${p}`);
   const only = (get("only", "BENCH_ONLY") ?? "overhead,scale,map").split(",").map((s) => s.trim());
