@@ -57,6 +57,7 @@ import {
 import { loadSchemaFixture, MariadbServer, startMariadb } from "../test/system/mariadb-server";
 import {
   Finished,
+  mailboxNodeInputs,
   runAsync,
   runInNamespace,
   sql,
@@ -105,13 +106,7 @@ function clusterInput(dbPort: number): ClusterInput {
     database: { host: "127.0.0.1", port: dbPort, password: "bench-db", mapReaderPassword: "bench-map" },
     loadBalancer: { flavor: "haproxy", publicName: PUBLIC, nodeAwareRouting: true },
     nodes: [
-      ...[...HOSTS].map(([id, hostname]) => ({
-        name: hostname.split(".")[0]!,
-        hostname,
-        roles: ["mailbox" as const],
-        ipv4: `${NET}.${20 + id}`,
-        serverId: id,
-      })),
+      ...mailboxNodeInputs(HOSTS, NET),
       { name: "admin1", hostname: "admin1.lo.test", roles: ["admin"], ipv4: ADMIN },
       { name: "lb1", hostname: "lb1.lo.test", roles: ["load-balancer"], ipv4: LB },
     ],

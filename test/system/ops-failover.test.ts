@@ -28,6 +28,7 @@ import {
   checksums,
   Finished,
   homes,
+  mailboxNodeInputs,
   Relay,
   runAsync,
   spread,
@@ -59,13 +60,7 @@ function clusterInput(dbPort: number, storage: "shared" | "share-nothing" = "sha
     network: { cidr: `${NET}.0/24` },
     database: { host: "127.0.0.1", port: dbPort, password: PASSWORD },
     nodes: [
-      ...[...HOSTS].map(([id, hostname]) => ({
-        name: hostname.split(".")[0]!,
-        hostname,
-        roles: ["mailbox" as const],
-        ipv4: `${NET}.${20 + id}`,
-        serverId: id,
-      })),
+      ...mailboxNodeInputs(HOSTS, NET),
       { name: "classic1", hostname: "classic1.lo.test", roles: ["classic"], ipv4: `${NET}.31` },
       { name: "classic2", hostname: "classic2.lo.test", roles: ["classic"], ipv4: `${NET}.32` },
       { name: "admin1", hostname: "admin1.lo.test", roles: ["admin"], ipv4: ADMIN },

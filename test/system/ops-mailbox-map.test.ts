@@ -53,7 +53,16 @@ import {
   waitFor,
 } from "./haproxy-harness";
 import { loadSchemaFixture, MariadbServer, startMariadb } from "./mariadb-server";
-import { Finished, Relay, runInNamespace, sql, startRelay, usersFixtureSql, writeFiles } from "./ops-support";
+import {
+  Finished,
+  mailboxNodeInputs,
+  Relay,
+  runInNamespace,
+  sql,
+  startRelay,
+  usersFixtureSql,
+  writeFiles,
+} from "./ops-support";
 import { ownScratchDir, removeScratchDir } from "./scratch";
 import { requireProgram } from "./support";
 
@@ -226,13 +235,7 @@ beforeAll(async () => {
     database: { host: "127.0.0.1", port: relay.port, password: "db-secret", mapReaderPassword: `map#"reader\\'1` },
     loadBalancer: { flavor: "haproxy", publicName: PUBLIC, nodeAwareRouting: true },
     nodes: [
-      ...[...HOSTS].map(([id, hostname]) => ({
-        name: hostname.split(".")[0]!,
-        hostname,
-        roles: ["mailbox" as const],
-        ipv4: `${NET}.${20 + id}`,
-        serverId: id,
-      })),
+      ...mailboxNodeInputs(HOSTS, NET),
       { name: "admin1", hostname: "admin1.lo.test", roles: ["admin"], ipv4: `${NET}.41` },
       { name: "lb1", hostname: "lb1.lo.test", roles: ["load-balancer"], ipv4: LB },
     ],

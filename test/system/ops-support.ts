@@ -8,6 +8,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigFile } from "../../lib/render/types";
+import { NodeInput } from "../../lib/topology";
 import { freePort, MariadbServer } from "./mariadb-server";
 import { requireProgram, run } from "./support";
 
@@ -194,4 +195,18 @@ export function spread(db: MariadbServer): Map<number, number> {
       "SELECT homeserver, COUNT(*) FROM users WHERE homeserver <> 0 GROUP BY homeserver ORDER BY homeserver;",
     ).map(([h, n]) => [Number(h), Number(n)]),
   );
+}
+
+/**
+ * The mailbox nodes of the ops fixtures, one per `serverId → hostname`: named by the hostname's
+ * first label, at `<net>.<20 + serverId>`.
+ */
+export function mailboxNodeInputs(hosts: ReadonlyMap<number, string>, net: string): NodeInput[] {
+  return [...hosts].map(([id, hostname]) => ({
+    name: hostname.split(".")[0]!,
+    hostname,
+    roles: ["mailbox"],
+    ipv4: `${net}.${20 + id}`,
+    serverId: id,
+  }));
 }
