@@ -14,6 +14,7 @@ import type {
   CloudLoadBalancer,
   CloudLoadBalancerListener,
   ConfigChangePolicy,
+  FileStore,
   FirewallPlan,
   OperatingSystem,
   Platform,
@@ -26,6 +27,8 @@ import type {
 } from "../platforms/platform";
 import {
   DataMount,
+  FILES_MANIFEST_PATH,
+  FileBundle,
   NFTABLES_PATH,
   NodeProvisioning,
   OsRepositoryOptions,
@@ -39,7 +42,9 @@ import {
   nfsExportsFile,
   provisionNode,
   renderCloudConfig,
+  splitBundle,
   validateRepositoryOptions,
+  withFileFetch,
 } from "../provision";
 import { Annotations, Aspects, IAspect, TerraformOutput, TerraformStack, Token } from "../provision/cdktf";
 import { MailDns, MailDnsProps } from "../dns/mail-dns";
@@ -203,10 +208,13 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
   /** The firewall plan (after synth). */
   public firewallPlan?: FirewallPlan;
   /**
-   * Per node (after synth): the provisioning, the cloud-config text and its size report (the last
-   * two only where `capabilities.bootstrap` is `cloud-init`).
+   * Per node (after synth): the provisioning (everything the node receives, whichever way), the
+   * cloud-config text and its size report (the last two only where `capabilities.bootstrap` is
+   * `cloud-init`), and, where the platform offers a file store, the bundle of files the node
+   * fetches from it instead of receiving them in its user-data.
    */
   public readonly provisioning = new Map<string, NodeProvisioning>();
+  public readonly fileBundles = new Map<string, FileBundle>();
   public readonly cloudConfigs = new Map<string, RenderedCloudConfig>();
   public readonly userDataReports = new Map<string, UserDataReport>();
   /** The cluster's DNS records and DKIM key, once `addDns` was called. */
@@ -680,8 +688,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     );
     this.deployment.applyFirewall(new Construct(this, "firewall"), plan);
 
-    // Every node: files → provisioning → cloud-config → user-data.
+    // Every node: files → provisioning → (file store) → cloud-config → user-data.
     const sql = clusterSql(topology);
+    const fileStore: FileStore | undefined =
+      (caps.bootstrap ?? "cloud-init") === "cloud-init" && this.deployment.addFileStore
+        ? this.deployment.addFileStore(new Construct(this, "files"))
+        : undefined;
     const hostFirewall = this.props.hostFirewall ?? !caps.firewall.filtersPrivateNetwork;
     const nfsClients = new Set(topology.clientsOf("nfs").map((n) => n.name));
     const lbAddresses = cloudLb?.privateIpv4s ?? [];
@@ -729,7 +741,18 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       // Secrets: the admin password step; with a secret store, templates and the fetch step.
       const delivered = this.security.deliver(topology, node, member as unknown as Construct, provisioned);
       late.addAll(delivered.issues);
-      const provisioning = delivered.provisioning;
+      let provisioning = delivered.provisioning;
+      // Files: late files without Terraform values go to the platform's file store, if it has one.
+      let userDataProvisioning = provisioning;
+      if (fileStore) {
+        const split = splitBundle(provisioning);
+        if (split.bundle) {
+          const step = fileStore.put(member as unknown as Construct, node.name, split.bundle, FILES_MANIFEST_PATH);
+          provisioning = withFileFetch(provisioning, step);
+          userDataProvisioning = withFileFetch(split.userData, step);
+          this.fileBundles.set(node.name, split.bundle);
+        }
+      }
       this.provisioning.set(node.name, provisioning);
       if ((caps.bootstrap ?? "cloud-init") === "files") {
         // No cloud-init in the guest: the platform delivers the files and first-boot steps itself.
@@ -744,7 +767,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       const built = buildUserData(
         node.name,
         node.path,
-        (compression) => renderCloudConfig(provisioning, this.tokens, node.path, compression),
+        (compression) => renderCloudConfig(userDataProvisioning, this.tokens, node.path, compression),
         caps.userData,
         this.tokens,
       );

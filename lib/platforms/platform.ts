@@ -22,8 +22,10 @@ import { Construct } from "constructs";
 import type { TerraformResource } from "cdktf";
 import type { NodeProvisioning } from "../provision/model";
 import type { NodeRole, PortKey, ValidationIssue } from "../topology";
+import type { FileStore } from "./file-store";
 import type { SecretDelivery, SecretStore, SecretStoreSpec } from "./secret-store";
 
+export * from "./file-store";
 export * from "./secret-store";
 
 /**
@@ -443,6 +445,13 @@ export interface PlatformDeployment {
    * once at synth, before any machine's user-data is built).
    */
   addSecretStore?(scope: Construct, spec: SecretStoreSpec): SecretStore;
+  /**
+   * Present where the platform can keep the nodes' configuration files outside the user-data
+   * (`lib/platforms/file-store.ts`; AWS: S3). Called once at synth, before any machine's
+   * user-data is built; `undefined` when the deployment ships files in the user-data after all
+   * (AWS `fileDelivery: "user-data"`).
+   */
+  addFileStore?(scope: Construct): FileStore | undefined;
   /**
    * Present where the platform sets reverse DNS for the public addresses it allocates (Hetzner:
    * `hcloud_rdns`; AWS: `aws_eip_domain_name`). Called by `GrommunioCluster.addDns`.

@@ -8,3 +8,4 @@ export * from "./sources";
 export * from "./readiness";
 export * from "./container";
 export * from "./secrets";
+export * from "./bundle";

@@ -57,6 +57,7 @@ import {
   PublicAddresses,
   ReverseDnsRequest,
   ReverseDnsResult,
+  FileStore,
   SecretStore,
   SecretStoreSpec,
   SharedFileSystem,
@@ -64,8 +65,15 @@ import {
   UserData,
   VolumeSpec,
 } from "../platform";
+import { S3FileStore } from "./files";
+import { MachineIdentities } from "./identity";
 import { AwsNetworkLayout, awsNetworkLayout } from "./network";
 import { SSM_PREFIX, SsmSecretStore } from "./secrets";
+
+/** How the nodes' configuration files reach them (`AwsPlatformProps.fileDelivery`). */
+export type AwsFileDelivery = "s3" | "user-data";
+
+export const AWS_FILE_DELIVERIES: readonly AwsFileDelivery[] = ["s3", "user-data"];
 
 /** What AWS can do (platforms.md). */
 export const AWS_CAPABILITIES: PlatformCapabilities = {
@@ -165,6 +173,20 @@ export interface AwsPlatformProps {
    * @default `/grommunio/<stack name>/<cluster name>`
    */
   readonly secretsPrefix?: string;
+  /**
+   * How the nodes' configuration files reach them. `s3`: one private bucket per cluster keeps each
+   * node's files (those without Terraform values) as one bundle; the user-data carries only a small
+   * program and a manifest naming the bundle's key and sha256, and the node's role may read exactly
+   * its own bundle. `user-data`: every file travels in the user-data, as before S3 delivery existed.
+   *
+   * Why S3 by default: AWS takes at most 16 KB of user-data, and the per-peer files (hosts,
+   * backends, the servers seed, allow lists) grow with the cluster: from about 30 mailbox nodes
+   * the admin, database, load-balancer and classic nodes pass half the limit, and at 250 the
+   * user-data no longer fits at all (GRX301). With S3, a node's user-data stays a few KB at any
+   * size (docs/platforms.md).
+   * @default "s3"
+   */
+  readonly fileDelivery?: AwsFileDelivery;
 }
 
 /**
@@ -258,6 +280,8 @@ export class AwsDeployment implements PlatformDeployment {
   private readonly networkScope: Construct;
   private readonly tags: Record<string, string>;
   private servicesSubnetsCache?: [Subnet, Subnet];
+  /** Each machine's IAM role and instance profile (created when a store grants it something). */
+  private readonly identities: MachineIdentities;
   private azs?: DataAwsAvailabilityZones;
   private amiId?: string;
 
@@ -267,6 +291,11 @@ export class AwsDeployment implements PlatformDeployment {
     private readonly context: PlatformBindContext,
   ) {
     this.tags = { ...(props.tags ?? {}), "grommunio:cluster": context.clusterName };
+    this.identities = new MachineIdentities({
+      clusterName: context.clusterName,
+      tags: this.tags,
+      instance: (name) => this.machines.get(name)?.instance,
+    });
     const result = awsNetworkLayout(context.network.cidr, props.vpcCidr);
     let layout: AwsNetworkLayout;
     if ("problem" in result) {
@@ -325,6 +354,15 @@ export class AwsDeployment implements PlatformDeployment {
         fix: 'Give "/"-separated segments of letters, digits, _ . - (not starting with /aws or /ssm), e.g. /grommunio/prod/mail.',
       });
     }
+    if (props.fileDelivery !== undefined && !AWS_FILE_DELIVERIES.includes(props.fileDelivery)) {
+      context.report({
+        code: "GRX222",
+        path: context.clusterPath,
+        field: "fileDelivery",
+        message: `"${String(props.fileDelivery)}" is not a file delivery.`,
+        fix: `Use one of: ${AWS_FILE_DELIVERIES.join(", ")} (or omit it: s3).`,
+      });
+    }
   }
 
   /** The SSM parameter store of the cluster's secrets (after synth). */
@@ -341,9 +379,24 @@ export class AwsDeployment implements PlatformDeployment {
       ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
       tags: this.tags,
       clusterName: this.context.clusterName,
-      instances: new Map([...this.machines].map(([name, m]) => [name, m.instance])),
+      identities: this.identities,
     });
     return this.secrets;
+  }
+
+  /** The S3 bucket of the nodes' configuration files (after synth, with `fileDelivery` "s3"). */
+  public files?: S3FileStore;
+
+  public addFileStore(scope: Construct): FileStore | undefined {
+    if ((this.props.fileDelivery ?? "s3") !== "s3") return undefined;
+    this.files = new S3FileStore(scope, {
+      clusterName: this.context.clusterName,
+      tags: this.tags,
+      ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      identities: this.identities,
+      tokens: this.context.tokens,
+    });
+    return this.files;
   }
 
   private zone(index: number): string {

@@ -2,6 +2,9 @@ import { Platform } from "../platform";
 import { AwsPlatform, AwsPlatformProps } from "./aws-platform";
 
 export * from "./aws-platform";
+export * from "./files";
+export * from "./files-fetch";
+export * from "./identity";
 export * from "./network";
 export * from "./secrets";
 export * from "./ssm-fetch";

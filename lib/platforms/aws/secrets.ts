@@ -1,8 +1,8 @@
 /**
  * Secrets on AWS (`capabilities.secrets` "ssm"): every cluster secret is an SSM Parameter Store
  * parameter (SecureString for passwords and private keys, String for certificates), named
- * `<prefix>/<secret id>`. Each machine that needs secrets gets its own IAM role and instance
- * profile whose only policy allows `ssm:GetParameter(s)` on exactly the parameters its files hold,
+ * `<prefix>/<secret id>`. Each machine that needs secrets has its own IAM role and instance
+ * profile (`./identity.ts`, shared with the file store) whose secrets policy allows `ssm:GetParameter(s)` on exactly the parameters its files hold,
  * and `kms:Decrypt` only through SSM (`kms:ViaService`) for exactly those parameters
  * (`kms:EncryptionContext:PARAMETER_ARN`), on the aws/ssm key (or `kmsKeyId`). At first boot the
  * machine runs `SSM_FETCH_PROGRAM` (python3-boto3), which renders its templates
@@ -13,12 +13,10 @@ import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-i
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
-import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import type { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { SecretFetchStep, SecretStore, SecretStoreSpec } from "../secret-store";
+import type { MachineIdentities } from "./identity";
 import { SSM_FETCH_PACKAGES, SSM_FETCH_PROGRAM, SSM_FETCH_SCRIPT } from "./ssm-fetch";
 
 /** SSM parameter names: `/`-separated `[A-Za-z0-9_.-]` segments, not starting with aws or ssm. */
@@ -30,14 +28,10 @@ export interface SsmSecretStoreProps {
   /** Customer managed KMS key (id or ARN) for the SecureStrings. @default the AWS managed aws/ssm key */
   readonly kmsKeyId?: string;
   readonly tags: Readonly<Record<string, string>>;
-  /** Short name for IAM name prefixes (the cluster's name). */
+  /** The cluster's name (descriptions). */
   readonly clusterName: string;
-  /** The machines' instances by node name (the instance profile is attached to them). */
-  readonly instances: ReadonlyMap<string, Instance>;
-}
-
-function slug(text: string): string {
-  return text.replace(/[^A-Za-z0-9_+=,.@-]+/g, "-");
+  /** The machines' roles (one per machine, shared with the file store). */
+  readonly identities: MachineIdentities;
 }
 
 export class SsmSecretStore implements SecretStore {
@@ -107,24 +101,9 @@ export class SsmSecretStore implements SecretStore {
         },
       ],
     });
-    const prefix = slug(`${this.props.clusterName}-${machine}-`).slice(0, 32);
-    const role = new IamRole(scope, "secrets-role", {
-      namePrefix: prefix,
-      description: `${machine} of the grommunio cluster ${this.props.clusterName}: reads its own secrets`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-      }),
-      tags: { ...this.props.tags, "grommunio:node": machine },
-    });
+    const role = this.props.identities.role(scope, machine, "secrets");
     new IamRolePolicy(scope, "secrets-policy", { name: "read-own-secrets", role: role.id, policy: policy.json });
-    const profile = new IamInstanceProfile(scope, "instance-profile", {
-      namePrefix: prefix,
-      role: role.name,
-      tags: { ...this.props.tags, "grommunio:node": machine },
-    });
-    const instance = this.props.instances.get(machine);
-    if (instance) instance.iamInstanceProfile = profile.name;
+    this.props.identities.attach(scope, machine);
     return {
       packages: SSM_FETCH_PACKAGES,
       files: [{ path: SSM_FETCH_PROGRAM, content: SSM_FETCH_SCRIPT, mode: "0700", owner: "root:root" }],

@@ -1,0 +1,195 @@
+/**
+ * The first-boot program of AWS nodes that writes their configuration files from their bundle in
+ * S3 (`fileDelivery` "s3", `./files.ts`). Python 3 with Debian's `python3-boto3`, like the secrets
+ * fetch program (`./ssm-fetch.ts`). The bundle format is `lib/provision/bundle.ts`; the manifest
+ * (`/etc/grommunio-cluster/files.json`, in the user-data) is:
+ *
+ * ```json
+ * { "version": 1, "bucket": "<bucket>", "key": "nodes/<node>/<sha256>.json", "sha256": "<sha256>" }
+ * ```
+ */
+
+/** Where the program is installed (root-only). */
+export const FILES_FETCH_PROGRAM = "/usr/local/sbin/grommunio-fetch-files";
+
+/** Debian 12 / Ubuntu 24.04 package the program needs (python3 itself is on every cloud image). */
+export const FILES_FETCH_PACKAGES: readonly string[] = ["python3-boto3"];
+
+/**
+ * The program. Arguments: `[manifest]` (default /etc/grommunio-cluster/files.json). The region
+ * comes from `AWS_REGION` / `AWS_DEFAULT_REGION`, else from the instance metadata (IMDSv2).
+ * `GROMMUNIO_FETCH_ATTEMPTS` (default 60) and `GROMMUNIO_FETCH_INTERVAL` (seconds, default 10)
+ * bound the waiting for the instance role (and the object) to become usable. Before writing
+ * anything it checks the bundle's sha256 against the manifest and every entry (clean absolute
+ * path, mode `0NNN`, an existing `user:group`, no path twice); then it writes each file atomically
+ * (a temporary file in the same directory, no symlink followed, owner and mode set on the open
+ * file, renamed over the path; missing directories are created 0755 root:root). It never prints a
+ * file's content. Exit 0 when every file was written, 1 otherwise.
+ */
+export const FILES_FETCH_SCRIPT = String.raw`#!/usr/bin/python3
+"""grommunio-fetch-files: writes this node's configuration files from its bundle in S3.
+
+Rendered by cdktf-grommunio. Reads the manifest (bucket, key, sha256), downloads the bundle with
+the instance role, refuses it unless its sha256 is the pinned one and every entry is valid, then
+writes each file with its owner and mode. Contents are never printed.
+"""
+import grp
+import hashlib
+import json
+import os
+import pwd
+import re
+import sys
+import time
+import urllib.request
+
+IMDS = "http://169.254.169.254/latest"
+MANIFEST = "/etc/grommunio-cluster/files.json"
+MODE = re.compile(r"^0[0-7]{3}$")
+NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def log(message):
+    print("grommunio-fetch-files: " + message, file=sys.stderr, flush=True)
+
+
+def region():
+    configured = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if configured:
+        return configured
+    put = urllib.request.Request(
+        IMDS + "/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"}
+    )
+    token = urllib.request.urlopen(put, timeout=5).read().decode()
+    get = urllib.request.Request(IMDS + "/meta-data/placement/region", headers={"X-aws-ec2-metadata-token": token})
+    return urllib.request.urlopen(get, timeout=5).read().decode().strip()
+
+
+def download(bucket, key):
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region())
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def clean(path):
+    return (
+        isinstance(path, str)
+        and path.startswith("/")
+        and path != "/"
+        and not path.endswith("/")
+        and "//" not in path
+        and "\0" not in path
+        and "\n" not in path
+        and all(part not in (".", "..") for part in path.split("/")[1:])
+    )
+
+
+def checked(entries):
+    """Every entry valid, or ValueError naming the first problem (never the content)."""
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("the bundle has no files")
+    out = []
+    seen = set()
+    for entry in entries:
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("path", "owner", "mode", "content")):
+            raise ValueError("an entry lacks path, owner, mode or content")
+        path = entry["path"]
+        if not clean(path):
+            raise ValueError("%r is not a clean absolute path" % path[:200])
+        if path in seen:
+            raise ValueError("%s is in the bundle twice" % path)
+        seen.add(path)
+        if not MODE.match(entry["mode"]):
+            raise ValueError("%s: mode %r is not 0NNN" % (path, entry["mode"][:20]))
+        owner = entry["owner"].split(":")
+        if len(owner) != 2 or not all(NAME.match(o) for o in owner):
+            raise ValueError("%s: owner %r is not user:group" % (path, entry["owner"][:70]))
+        try:
+            uid = pwd.getpwnam(owner[0]).pw_uid
+        except KeyError:
+            raise ValueError("%s: no user %s" % (path, owner[0]))
+        try:
+            gid = grp.getgrnam(owner[1]).gr_gid
+        except KeyError:
+            raise ValueError("%s: no group %s" % (path, owner[1]))
+        out.append((path, uid, gid, int(entry["mode"], 8), entry["content"].encode("utf-8")))
+    return out
+
+
+def directories(path):
+    """Creates the missing parents of path, 0755 root:root."""
+    missing = []
+    parent = os.path.dirname(path)
+    while not os.path.isdir(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for d in reversed(missing):
+        os.mkdir(d, 0o755)
+        os.chown(d, 0, 0)
+        os.chmod(d, 0o755)
+
+
+def write(path, uid, gid, mode, data):
+    directories(path)
+    temporary = os.path.join(os.path.dirname(path), ".%s.grommunio-%d" % (os.path.basename(path), os.getpid()))
+    try:
+        os.unlink(temporary)  # left by an interrupted run (a symlink is removed, not followed)
+    except FileNotFoundError:
+        pass
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    os.replace(temporary, path)
+
+
+def main(argv):
+    with open(argv[1] if len(argv) > 1 else MANIFEST, encoding="utf-8") as f:
+        manifest = json.load(f)
+    attempts = int(os.environ.get("GROMMUNIO_FETCH_ATTEMPTS", "60"))
+    interval = float(os.environ.get("GROMMUNIO_FETCH_INTERVAL", "10"))
+    data = None
+    for attempt in range(1, attempts + 1):
+        try:
+            data = download(manifest["bucket"], manifest["key"])
+            break
+        except Exception as e:  # the instance profile may take a while to become usable
+            log("attempt %d of %d: %s" % (attempt, attempts, e))
+            if attempt < attempts:
+                time.sleep(interval)
+    if data is None:
+        log("could not download s3://%s/%s; nothing written" % (manifest["bucket"], manifest["key"]))
+        return 1
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != manifest["sha256"]:
+        log("the bundle's sha256 is %s, the manifest pins %s; nothing written" % (digest, manifest["sha256"]))
+        return 1
+    try:
+        bundle = json.loads(data.decode("utf-8"))
+        if not isinstance(bundle, dict) or bundle.get("version") != 1:
+            raise ValueError("not a version 1 bundle")
+        files = checked(bundle.get("files"))
+    except ValueError as e:
+        log("refusing the bundle: %s; nothing written" % e)
+        return 1
+    for path, uid, gid, mode, content in files:
+        try:
+            write(path, uid, gid, mode, content)
+        except OSError as e:
+            log("cannot write %s: %s" % (path, e.strerror or e))
+            return 1
+    log("wrote %d file(s) from s3://%s/%s" % (len(files), manifest["bucket"], manifest["key"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+`;
