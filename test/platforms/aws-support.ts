@@ -122,6 +122,44 @@ export function cloudConfigOf(json: Json, nodePath: string): { text: string; con
   return { text, config: parse(text) as Json };
 }
 
+/** A bundle entry (`lib/provision/bundle.ts`). */
+export interface BundleFile {
+  readonly path: string;
+  readonly owner: string;
+  readonly mode: string;
+  readonly content: string;
+}
+
+/** The node's bundle in the file bucket (`aws_s3_object` keyed `nodes/<node>/…`), or undefined. */
+export function bundleOf(json: Json, node: string): { key: string; document: string; files: BundleFile[] } | undefined {
+  const found = resources(json, "aws_s3_object").filter(([, o]) => String(o.key).startsWith(`nodes/${node}/`));
+  if (found.length > 1) throw new Error(`${found.length} bundles of ${node}`);
+  const object = found[0]?.[1];
+  if (!object) return undefined;
+  // Terraform's template escapes undone (a bundle holds no reference).
+  const document = String(object.content)
+    .replace(/\$\$\{/g, "${")
+    .replace(/%%\{/g, "%{");
+  return { key: String(object.key), document, files: (JSON.parse(document) as { files: BundleFile[] }).files };
+}
+
+/**
+ * What the node ends up with: its cloud-config with the files of its bundle (fetched at first
+ * boot) added to `write_files` as late text entries, so `decodedFile` finds them too.
+ */
+export function receivedConfigOf(json: Json, nodePath: string): { text: string; config: Json } {
+  const { text, config } = cloudConfigOf(json, nodePath);
+  const bundle = bundleOf(json, nodePath.split("/").pop()!);
+  const extra = (bundle?.files ?? []).map((f) => ({
+    path: f.path,
+    owner: f.owner,
+    permissions: f.mode,
+    content: f.content,
+    defer: true,
+  }));
+  return { text, config: { ...config, write_files: [...((config.write_files as Json[]) ?? []), ...extra] } };
+}
+
 /** A write_files entry, decoded. */
 export function decodedFile(config: Json, path: string): { entry: Json; content: string } {
   const entry = (config.write_files as Json[]).find((f) => f.path === path);

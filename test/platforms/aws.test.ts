@@ -13,6 +13,7 @@ import {
 import { awsNetworkLayout, AWS_CAPABILITIES } from "../../lib/platforms/aws";
 import {
   buildAws,
+  receivedConfigOf,
   cloudConfigOf,
   decodedFile,
   exampleLayout,
@@ -349,7 +350,7 @@ describe("AWS managed services", () => {
     expect(cluster.topology.database.host).toBe("db.mail.internal");
     const mysql = resources(json, "aws_vpc_security_group_ingress_rule").filter(([, r]) => r.from_port === 3306);
     expect(mysql.every(([id]) => id.startsWith("mail_firewall_svc-database_"))).toBe(true);
-    const { config } = cloudConfigOf(json, "mail2");
+    const { config } = receivedConfigOf(json, "mail2");
     // A template: the password comes from SSM at first boot.
     expect(
       decodedFile(config, "/etc/grommunio-cluster/secret-templates/etc/grommunio-cluster/db-client.cnf").content,
@@ -404,7 +405,7 @@ describe("AWS managed services", () => {
     for (const port of [25, 80, 443, 587, 993, 995]) expect([port, v2(port)]).toEqual([port, true]);
     // The admin frontend takes no PROXY header: the NLB keeps the admins' addresses (instance targets).
     expect(v2(8443)).toBe(false);
-    const cfg = decodedFile(cloudConfigOf(json, "lb/lb1").config, "/etc/haproxy/haproxy.cfg").content;
+    const cfg = decodedFile(receivedConfigOf(json, "lb/lb1").config, "/etc/haproxy/haproxy.cfg").content;
     const binds = cfg.split("\n").filter((l) => /^\s+bind /.test(l));
     for (const port of [25, 80, 443, 587, 993, 995]) {
       expect(binds.find((b) => b.includes(`:${port} `) || b.endsWith(`:${port}`))).toMatch(/ accept-proxy/);
@@ -414,9 +415,9 @@ describe("AWS managed services", () => {
 });
 
 describe("AWS user-data", () => {
-  test("decoded and parsed back: the node's files, packages, first-boot steps", () => {
+  test("decoded and parsed back: the node's files (user-data and bundle), packages, first-boot steps", () => {
     const { json, cluster } = synthAws(exampleLayout);
-    const { text, config } = cloudConfigOf(json, "mail2");
+    const { text, config } = receivedConfigOf(json, "mail2");
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     expect(config).toMatchObject({
       hostname: "mail2",
@@ -443,7 +444,8 @@ describe("AWS user-data", () => {
   });
 
   test("large user-data is gzipped into user_data_base64 (and still decodes)", () => {
-    const { json, cluster } = synthAws(exampleLayout);
+    // Files in the user-data (the opt-out of S3 delivery): large enough to be gzipped.
+    const { json, cluster } = synthAws(exampleLayout, {}, { fileDelivery: "user-data" });
     const gz = [...cluster.userDataReports.values()].filter((r) => r.encoding === "gzip-base64").map((r) => r.node);
     expect(gz.length).toBeGreaterThan(0);
     for (const name of gz) {

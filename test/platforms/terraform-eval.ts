@@ -33,6 +33,9 @@ URADBMUS2gIgMqiV3qztfZdSK0m/yfQf5OV5B9hHPTRd2Srv3GEotqk=
 -----END CERTIFICATE-----
 `;
 
+/** The name Terraform would give the file bucket (`bucket_prefix` + a timestamp and counter). */
+export const FAKE_BUCKET = "grommunio-mail-20261129093000000000000001";
+
 /** Default fake values: passwords, EBS and Hetzner volume ids, EFS addresses, TLS keys and certificates. */
 export const fakeResolver: Resolver = (ref) => {
   if (/^random_password\.[^.]+\.result$/.test(ref)) return "P".repeat(32);
@@ -41,6 +44,7 @@ export const fakeResolver: Resolver = (ref) => {
   if (/^aws_ebs_volume\.([^.]+)\.id$/.test(ref)) return "vol-0123456789abcdef0";
   if (/^hcloud_volume\.([^.]+)\.id$/.test(ref)) return "100001";
   if (/^aws_efs_mount_target\.[^.]+\.ip_address$/.test(ref)) return "10.10.11.9";
+  if (/^aws_s3_bucket\.[^.]+\.bucket$/.test(ref)) return FAKE_BUCKET;
   throw new Error(`no fake value for ${ref}`);
 };
 

@@ -15,7 +15,10 @@ import {
   SecretManifest,
   secretPlaceholder,
 } from "../../lib/provision/secrets";
+import { FILES_MANIFEST_PATH } from "../../lib/provision/bundle";
+import { FILES_FETCH_PROGRAM } from "../../lib/platforms/aws/files-fetch";
 import { SSM_FETCH_PROGRAM } from "../../lib/platforms/aws/ssm-fetch";
+import { bundleOf } from "../platforms/aws-support";
 import { FAKE_TLS_CERT_PEM, Resolver, fakeResolver } from "../platforms/terraform-eval";
 import { EXAMPLE_SHAPE, Json, buildShape, deliveredFiles, synthJson, userDataByNode } from "./support";
 
@@ -156,7 +159,10 @@ describe.each(examples.map((e) => [e.stack.node.id, e] as const))("%s", (_, ex) 
     for (const [node, p] of ex.cluster.provisioning) {
       const manifest = p.files.find((f) => f.path === SECRET_MANIFEST_PATH);
       if (ssm) {
-        for (const f of p.files) expect(f.content).not.toMatch(/\$\{TfToken\[/);
+        // No Terraform value in any file, but the file bucket's name in the files manifest.
+        for (const f of p.files.filter((x) => x.path !== FILES_MANIFEST_PATH)) {
+          expect(f.content).not.toMatch(/\$\{TfToken\[/);
+        }
         if (!manifest) continue;
         for (const e of (JSON.parse(manifest.content) as SecretManifest).files) {
           // Certificates travel through the store too (for size), but are public: 0644 is right.
@@ -182,6 +188,12 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
   const params = json.resource.aws_ssm_parameter as Record<string, Json>;
   const byName = new Map<string, Json>(Object.entries(params).map(([id, p]) => [String(p.name), { id, ...p }]));
   const uds = userDataByNode(json, markerResolver);
+  /** What the node receives: its user-data's files and its bundle's (S3). */
+  const received = (node: string) => {
+    const { doc, files } = deliveredFiles(uds.get(node)!);
+    const bundle = (bundleOf(json, node)?.files ?? []).map((f) => ({ ...f, permissions: f.mode }));
+    return { doc, files: [...files, ...bundle] };
+  };
 
   test("one parameter per secret: SecureString for passwords and keys, String for certificates, values referenced", () => {
     expect(byName.size).toBe(aws.cluster.secretValues.length);
@@ -194,12 +206,15 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
     }
   });
 
-  test("the user-data holds parameter names and templates with placeholders, never values", () => {
+  test("the user-data and the bundle hold parameter names and templates with placeholders, never values", () => {
     for (const [node, text] of uds) {
-      expect(text).not.toMatch(SECRET_MARK);
-      expect(text).not.toContain(FAKE_TLS_CERT_PEM.split("\n")[1]!);
-      expect(text).not.toContain("P".repeat(32));
-      const { doc, files } = deliveredFiles(text);
+      const document = bundleOf(json, node)!.document;
+      for (const t of [text, document]) {
+        expect(t).not.toMatch(SECRET_MARK);
+        expect(t).not.toContain(FAKE_TLS_CERT_PEM.split("\n")[1]!);
+        expect(t).not.toContain("P".repeat(32));
+      }
+      const { doc, files } = received(node);
       const manifestFile = files.find((f) => f.path === SECRET_MANIFEST_PATH);
       if (node === "db1" || !manifestFile) {
         expect(node === "db1" ? manifestFile !== undefined : true).toBe(true); // db1 fetches the passwords
@@ -224,7 +239,9 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
         owner: "root:root",
         permissions: "0700",
       });
-      expect(doc.runcmd[0]).toBe(`${SSM_FETCH_PROGRAM} ${SECRET_MANIFEST_PATH}`);
+      // After the files' fetch, which writes the program, the templates and the manifest.
+      expect(doc.runcmd[0]).toBe(`${FILES_FETCH_PROGRAM} ${FILES_MANIFEST_PATH}`);
+      expect(doc.runcmd[1]).toBe(`${SSM_FETCH_PROGRAM} ${SECRET_MANIFEST_PATH}`);
     }
   });
 
@@ -239,7 +256,7 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
     const readable = new Map<string, string[]>();
     for (const inst of instances) {
       const node = String(inst.tags["grommunio:node"]);
-      const { files } = deliveredFiles(uds.get(node)!);
+      const { files } = received(node);
       const manifest = JSON.parse(files.find((f) => f.path === SECRET_MANIFEST_PATH)!.content) as SecretManifest;
       const profile = profiles[ref(inst.iam_instance_profile)[2]!]!;
       const roleId = ref(profile.role)[2]!;
@@ -247,8 +264,15 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
       });
-      const own = policies.filter((p) => ref(p.role)[2] === roleId);
+      // The secrets policy, and the files policy (tests/platforms/aws-files.test.ts).
+      const own = policies.filter((p) => ref(p.role)[2] === roleId && p.name === "read-own-secrets");
       expect(own).toHaveLength(1);
+      expect(
+        policies
+          .filter((p) => ref(p.role)[2] === roleId)
+          .map((p) => p.name)
+          .sort(),
+      ).toEqual(["read-own-files", "read-own-secrets"]);
       const doc = documents[ref(own[0]!.policy)[2]!]!;
       const expected = Object.values(manifest.secrets).map(arnOf).sort();
       const [read, decrypt] = doc.statement as Json[];

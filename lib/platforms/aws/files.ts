@@ -65,7 +65,11 @@ export interface S3FileStoreProps {
 const BUCKET_PREFIX_MAX = 37;
 
 function bucketPrefixOf(clusterName: string): string {
-  const stem = clusterName.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "") || "cluster";
+  const stem =
+    clusterName
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "cluster";
   return `grommunio-${stem}`.slice(0, BUCKET_PREFIX_MAX - 1).replace(/-+$/, "") + "-";
 }
 
