@@ -2,12 +2,15 @@
  * The AWS example's user-data, exactly as each instance receives it (Terraform expressions
  * evaluated with fake secrets and volume ids, gzip undone by the checker), through cloud-init
  * 22.4's own schema check and the project's strict checker (write_files decoding, permissions,
- * unknown keys). Then every decoded file equals what the cluster provisioned for the node.
+ * unknown keys). Then every decoded file, together with the files of the node's bundle in S3
+ * (`aws_s3_object`, fetched at first boot), equals what the cluster provisioned for the node.
  */
 import { Testing } from "cdktf";
 import { awsExample } from "../../examples/aws/main";
 import { GrommunioCluster } from "../../lib";
-import { fakeResolver, evaluateTemplate } from "../platforms/terraform-eval";
+import { bundleOf } from "../platforms/aws-support";
+import { FAKE_BUCKET, fakeResolver, evaluateTemplate } from "../platforms/terraform-eval";
+import { FILES_MANIFEST_PATH } from "../../lib/provision/bundle";
 import { checkUserData } from "./cloud-init";
 
 const PW = fakeResolver("random_password.x.result");
@@ -29,11 +32,19 @@ describe("AWS example user-data through cloud-init", () => {
     const result = checkUserData(bytes);
     expect(result.problems).toEqual([]);
     const provisioned = cluster.provisioning.get(name)!;
-    expect(result.files.map((f) => f.path).sort()).toEqual(provisioned.files.map((f) => f.path).sort());
+    const bundle = bundleOf(json, name)!.files.map((f) => ({
+      path: f.path,
+      content: Buffer.from(f.content, "utf8"),
+      owner: f.owner,
+      permissions: f.mode,
+      defer: true,
+    }));
+    const received = [...result.files, ...bundle];
+    expect(received.map((f) => f.path).sort()).toEqual(provisioned.files.map((f) => f.path).sort());
     for (const f of provisioned.files) {
-      const got = result.files.find((x) => x.path === f.path)!;
-      // Secrets were replaced by the fake resolver; everything else is byte for byte.
-      const expected = f.content.replace(/\$\{TfToken\[[^\]]+\]\}/g, PW);
+      const got = received.find((x) => x.path === f.path)!;
+      // Secrets (and the bucket's name) were replaced by the fake resolver; everything else is byte for byte.
+      const expected = f.content.replace(/\$\{TfToken\[[^\]]+\]\}/g, f.path === FILES_MANIFEST_PATH ? FAKE_BUCKET : PW);
       expect(got.content.toString("utf8")).toBe(expected);
       expect(got.owner).toBe(f.owner);
       expect(got.permissions).toBe(f.mode);
