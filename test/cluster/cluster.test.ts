@@ -15,7 +15,7 @@ import {
 } from "../../lib";
 import { awsExample } from "../../examples/aws/main";
 import { FakeDeployment, FakePlatform } from "./fake-platform";
-import { cloudConfigOf, decodedFile, instanceOf, resources, Json } from "../platforms/aws-support";
+import { decodedFile, instanceOf, receivedConfigOf, resources, Json } from "../platforms/aws-support";
 
 function fakeCluster(
   build: (c: GrommunioCluster<FakeDeployment>) => void,
@@ -406,7 +406,7 @@ describe("allow lists in the rendered files equal the synthesized private addres
     const withRole = (...roles: string[]) =>
       nodes.filter((n) => n.roles.some((r) => roles.includes(r))).map((n) => n.ip);
     const setting = (node: string, file: string, key: string) => {
-      const { content } = decodedFile(cloudConfigOf(json, node).config, file);
+      const { content } = decodedFile(receivedConfigOf(json, node).config, file);
       const line = content.split("\n").find((l) => l.startsWith(`${key}=`));
       return line!.slice(key.length + 1).split(" ");
     };

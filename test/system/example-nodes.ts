@@ -138,6 +138,35 @@ export const SECRET_STORES: Readonly<Record<string, (json: any, location: string
   },
 };
 
+/** One file of a node's bundle (lib/provision/bundle.ts). */
+export interface BundledFile {
+  readonly path: string;
+  readonly owner: string;
+  readonly mode: string;
+  readonly content: string;
+}
+
+/**
+ * Where a platform's file store keeps a node's bundle (the files its first-boot fetch writes),
+ * keyed by `Platform.name`; undefined for a node without one. Needed only by platforms whose
+ * deployment offers a file store.
+ */
+export const FILE_STORES: Readonly<
+  Record<string, (json: any, node: string) => { key: string; document: string; files: BundledFile[] } | undefined>
+> = {
+  aws: (json, node) => {
+    const object = Object.values<any>(json.resource?.aws_s3_object ?? {}).find((o) =>
+      String(o.key).startsWith(`nodes/${node}/`),
+    );
+    if (!object) return undefined;
+    // A bundle holds no Terraform reference: only the template escapes are undone.
+    const document = String(object.content)
+      .replace(/\$\$\{/g, "${")
+      .replace(/%%\{/g, "%{");
+    return { key: String(object.key), document, files: (JSON.parse(document) as { files: BundledFile[] }).files };
+  },
+};
+
 export interface ExampleNode {
   readonly stack: string;
   readonly platform: string;
@@ -147,6 +176,8 @@ export interface ExampleNode {
   readonly userData?: Buffer;
   /** The uploaded files, where the platform has no cloud-init. */
   readonly uploads?: readonly UploadedFile[];
+  /** The bundle the node fetches from its platform's file store at first boot (FILE_STORES). */
+  readonly bundle?: { readonly key: string; readonly document: string; readonly files: readonly BundledFile[] };
   /** True when the delivered user-data was gzip. */
   readonly gzip: boolean;
   readonly field: string;
@@ -219,8 +250,13 @@ export function exampleStacks(): ExampleStack[] {
           continue;
         }
         const gzip = d.bytes[0] === 0x1f && d.bytes[1] === 0x8b;
+        const bundle = cluster.fileBundles.has(node) ? FILE_STORES[platform]?.(json, node) : undefined;
+        if (cluster.fileBundles.has(node) && !bundle) {
+          errors.push(`${stack.node.id}: ${node} has a bundle, but FILE_STORES cannot find it for "${platform}"`);
+        }
         nodes.push({
           ...common,
+          ...(bundle ? { bundle } : {}),
           userData: gzip ? gunzipSync(d.bytes) : d.bytes,
           gzip,
           deliveredBytes: d.deliveredBytes,

@@ -4,7 +4,9 @@
  * with fake secrets and a throw-away TLS pair, transport encodings and gzip undone)
  *
  * 1. passes `cloud-init schema` and the strict checker (cloud-init.ts: unknown top-level keys,
- *    every gz+b64 file decodes), and carries exactly the files the cluster provisioned;
+ *    every gz+b64 file decodes), and carries, with the node's bundle where the platform has a
+ *    file store (AWS S3, written as the first-boot fetch writes it), exactly the files the cluster
+ *    provisioned;
  * 2. every decoded file passes its own validator, on the decoded bytes at its real absolute path.
  *    Where secrets come from a platform store (AWS SSM), the first-boot fetch is emulated: each
  *    template of the manifest is rendered with the value Terraform puts into the store, and the
@@ -31,6 +33,7 @@
  *
  *   npx jest test/system/examples.test.ts --selectProjects system
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
@@ -42,6 +45,7 @@ import { selfSignedCert } from "./nginx-harness";
 import { duplicateServices, preparePostfixSandbox } from "./postfix-sandbox";
 import { requireProgram, run, scratchDir } from "./support";
 import { CONTAINER_MANIFEST_PATH, CONTAINER_PROVISION_DIR } from "../../lib/provision/container";
+import { FILES_MANIFEST_PATH } from "../../lib/provision/bundle";
 
 jest.setTimeout(120_000);
 
@@ -86,6 +90,7 @@ const V = {
   script: "script: executable, syntax, imports",
   pem: "openssl (PEM parses, key matches a certificate, key not world-readable)",
   secrets: "secret manifest + templates (rendered as at first boot)",
+  files: "files manifest (names the node's bundle: key and sha256 of the stored document)",
   container: "container bootstrap manifest (JSON; every file uploaded with its mode)",
   sql: "MariaDB 10.11 + schema fixture, each run twice",
 } as const;
@@ -662,6 +667,25 @@ function uploadedFiles(node: ExampleNode, root: string) {
 }
 
 /**
+ * The first-boot fetch step of platforms with a file store (lib/provision/bundle.ts): the manifest
+ * in the user-data names the node's bundle by key and sha256; the stored document must hash to it
+ * (else the fetch program refuses it and the node gets none of its files).
+ */
+function checkFilesManifest(node: ExampleNode, files: readonly NodeFile[]) {
+  const f = files.find((x) => x.path === FILES_MANIFEST_PATH);
+  if (!node.bundle) return { covered: [], problems: f ? [`${V.files}: ${f.path} without a bundle`] : [] };
+  if (!f) return { covered: [], problems: [`${V.files}: a bundle, but no ${FILES_MANIFEST_PATH}`] };
+  const m = JSON.parse(f.text) as { version: number; key: string; sha256: string; bucket: string };
+  const digest = createHash("sha256").update(node.bundle.document, "utf8").digest("hex");
+  const problems: string[] = [];
+  if (m.version !== 1) problems.push(`version ${m.version}`);
+  if (m.sha256 !== digest) problems.push(`pins ${m.sha256}, the stored bundle hashes to ${digest}`);
+  if (m.key !== node.bundle.key || m.key !== `nodes/${node.node}/${digest}.json`) problems.push(`key ${m.key}`);
+  if (!/^[a-z0-9.-]{3,63}$/.test(m.bucket)) problems.push(`bucket ${m.bucket}`);
+  return { covered: [f.path], problems: problems.map((p) => `${V.files}: ${f.path}: ${p}`) };
+}
+
+/**
  * The first-boot fetch step of platforms with a secret store (lib/provision/secrets.ts): a JSON
  * manifest names each secret's store location and each template's final path, owner and mode.
  * Renders every template as the fetch program would (values from the platform's store, as
@@ -770,6 +794,25 @@ describe.each(STACKS.map((s) => [s.stack, s] as const))("%s", (stackName, stack)
           fs.chmodSync(path.join(root, p), parseInt(entry.permissions, 8));
           return { path: p, text: fs.readFileSync(path.join(root, p), "utf8"), entry };
         });
+        // The files the first-boot fetch writes from the node's bundle (AWS: S3), as it writes them.
+        for (const f of node.bundle?.files ?? []) {
+          const target = path.join(root, f.path);
+          fs.mkdirSync(path.dirname(target), { recursive: true });
+          fs.writeFileSync(target, f.content);
+          fs.chmodSync(target, parseInt(f.mode, 8));
+          const entry: CheckedFile = {
+            path: f.path,
+            owner: f.owner,
+            permissions: f.mode,
+            encoding: "bundle",
+            append: false,
+            defer: true,
+            content: Buffer.from(f.content, "utf8"),
+            source: "bundle (file store)",
+          };
+          delivered.push({ path: f.path, text: f.content, entry });
+        }
+        delivered.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       } else {
         const uploaded = uploadedFiles(node, root);
         delivered = uploaded.files;
@@ -783,9 +826,12 @@ describe.each(STACKS.map((s) => [s.stack, s] as const))("%s", (stackName, stack)
       );
       const secrets = renderSecretTemplates(node, delivered, root);
       const files = [...delivered, ...secrets.rendered];
+      const manifest = checkFilesManifest(node, delivered);
 
       const by = classify(files);
       for (const p of secrets.covered) by.set(p, V.secrets);
+      for (const p of manifest.covered) by.set(p, V.files);
+      problems.push(...manifest.problems);
       for (const p of bootstrap) if (by.get(p) === undefined) by.set(p, V.container);
       problems.push(...secrets.problems, ...inProcessChecks(files, by));
       const packages = node.cluster.provisioning.get(node.node)!.packages;
