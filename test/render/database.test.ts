@@ -168,36 +168,52 @@ describe("renderMapReaderGrants", () => {
 });
 
 describe("renderServersSeed", () => {
-  it("updates by id and inserts missing rows, one per mailbox node, in a transaction", () => {
+  const rows =
+    "JSON_TABLE(@grx_servers, '$[*]' COLUMNS (id INT PATH '$[0]', hostname VARCHAR(255) PATH '$[1]', extname VARCHAR(255) PATH '$[2]')) AS j";
+  it("one JSON list, a guard against host names of other ids, one upsert, in a transaction", () => {
     const sql = renderServersSeed(buildTopology(documentedLayout()));
-    const rows = [1, 2, 3].flatMap((i) => [
-      `UPDATE \`servers\` SET \`hostname\` = 'mail${i}.gro.at', \`extname\` = 'mail.gro.at' WHERE \`id\` = ${i};`,
-      `INSERT INTO \`servers\` (\`id\`, \`hostname\`, \`extname\`) SELECT ${i}, 'mail${i}.gro.at', 'mail.gro.at' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM \`servers\` WHERE \`id\` = ${i});`,
-    ]);
     expect(sql).toBe(
       [
         "-- cluster: servers seed, rendered by cdktf-grommunio.",
-        "-- Run after gromox-dbop -C; idempotent. Never deletes a servers row.",
+        "-- Run after gromox-dbop -C; idempotent. Never deletes a servers row; stops on a host name held by another id.",
         "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
+        `SET @grx_servers = '[[1,"mail1.gro.at","mail.gro.at"],[2,"mail2.gro.at","mail.gro.at"],[3,"mail3.gro.at","mail.gro.at"]]';`,
         "START TRANSACTION;",
-        ...rows,
+        "SELECT LEFT(CONCAT('servers seed: host name held by another servers.id, nothing changed: ', " +
+          "GROUP_CONCAT(CONCAT(j.hostname, ' (id ', s.id, ', node ', j.id, ')') ORDER BY j.id SEPARATOR ', ')), 128) INTO @grx_taken " +
+          `FROM \`servers\` s JOIN ${rows} ON s.\`hostname\` = j.hostname AND s.\`id\` <> j.id FOR UPDATE;`,
+        "EXECUTE IMMEDIATE IF(@grx_taken IS NULL, 'DO 0', 'SIGNAL SQLSTATE ''45000'' SET MESSAGE_TEXT = @grx_taken');",
+        `INSERT INTO \`servers\` (\`id\`, \`hostname\`, \`extname\`) SELECT j.id, j.hostname, j.extname FROM ${rows} ` +
+          "ON DUPLICATE KEY UPDATE `hostname` = VALUES(`hostname`), `extname` = VALUES(`extname`);",
         "COMMIT;",
         "-- rows of former mailbox nodes: kept, listed with what still points at them",
-        "SELECT s.`id` AS retired_server_id, s.`hostname`, (SELECT COUNT(*) FROM `users` u WHERE u.`homeserver` = s.`id`) AS users, (SELECT COUNT(*) FROM `domains` d WHERE d.`homeserver` = s.`id`) AS domains FROM `servers` s WHERE s.`id` NOT IN (1, 2, 3) ORDER BY s.`id`;",
+        "SELECT s.`id` AS retired_server_id, s.`hostname`, (SELECT COUNT(*) FROM `users` u WHERE u.`homeserver` = s.`id`) AS users, " +
+          "(SELECT COUNT(*) FROM `domains` d WHERE d.`homeserver` = s.`id`) AS domains FROM `servers` s " +
+          `WHERE s.\`id\` NOT IN (SELECT j.id FROM ${rows}) ORDER BY s.\`id\`;`,
         "",
       ].join("\n"),
     );
-    expect(sql).not.toMatch(/DELETE|ON DUPLICATE KEY/);
+    expect(sql).not.toMatch(/DELETE|REPLACE INTO/);
   });
   it("uses serverId and per-node external names, ids with gaps kept", () => {
     const input = largeLayout();
     const nodes = input.nodes.map((n) => (n.name === "mail6" ? { ...n, externalName: "mx6.example.com" } : n));
     const sql = renderServersSeed(buildTopology({ ...input, nodes }));
-    expect(sql).toContain(
-      "UPDATE `servers` SET `hostname` = 'mail6.int.example.com', `extname` = 'mx6.example.com' WHERE `id` = 6;",
-    );
-    expect(sql).toContain("WHERE s.`id` NOT IN (1, 2, 3, 4, 6) ORDER BY");
-    expect(sql.match(/^INSERT INTO/gm)).toHaveLength(5);
+    const list = sql.match(/^SET @grx_servers = '(.*)';$/m)![1]!;
+    expect(JSON.parse(list)).toEqual([
+      [1, "mail1.int.example.com", "mail.example.com"],
+      [2, "mail2.int.example.com", "mail.example.com"],
+      [3, "mail3.int.example.com", "mail.example.com"],
+      [4, "mail4.int.example.com", "mail.example.com"],
+      [6, "mail6.int.example.com", "mx6.example.com"],
+    ]);
+  });
+  it("grows by one list entry per mailbox node, not by a statement", () => {
+    const small = renderServersSeed(buildTopology(documentedLayout()));
+    const large = renderServersSeed(buildTopology(largeLayout()));
+    const statements = (sql: string) =>
+      sql.split("\n").filter((l) => l !== "" && !l.startsWith("--") && !l.startsWith("SET @grx_servers"));
+    expect(statements(large)).toEqual(statements(small));
   });
   it("does not depend on the order of the node list", () => {
     const input = largeLayout();

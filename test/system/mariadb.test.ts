@@ -19,7 +19,7 @@ import {
   renderServersSeed,
 } from "../../lib/render/database";
 import { POSTFIX_MYSQL_MAPS, renderPostfix } from "../../lib/render/postfix";
-import { MariadbServer, SCHEMA_FIXTURE, startMariadb } from "./mariadb-server";
+import { MariadbServer, SCHEMA_FIXTURE, loadSchemaFixture, startMariadb } from "./mariadb-server";
 import { PostfixSandbox, preparePostfixSandbox } from "./postfix-sandbox";
 import { proxyV1Header, SmtpClient } from "./smtp-client";
 import { readFileSync } from "node:fs";
@@ -285,8 +285,130 @@ describe("when the cluster shrinks or the seed would renumber", () => {
     const before = root("SELECT id, hostname, extname FROM servers ORDER BY id;", "grommunio");
     const r = db.sqlAsRoot(renderServersSeed(renumbered), "grommunio");
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/ERROR 1062 \(23000\) at line \d+: Duplicate entry 'mail2\.gro\.at' for key 'hostname'/);
+    expect(r.stderr).toMatch(
+      /ERROR 1644 \(45000\) at line \d+: servers seed: host name held by another servers\.id, nothing changed: mail2\.gro\.at \(id 2, node 9\)\n/,
+    );
     expect(root("SELECT id, hostname, extname FROM servers ORDER BY id;", "grommunio")).toBe(before);
+  });
+});
+
+describe("servers seed on a fresh schema of its own", () => {
+  const DB = "grx_seed";
+  /** A cluster of `n` mailbox nodes (the seed only reads them); `rename` changes host names by server id. */
+  const cluster = (n: number, rename: Record<number, string> = {}, extnames: Record<number, string> = {}) =>
+    buildTopology({
+      ...loopbackCluster([
+        { name: "classic1", hostname: "classic1.gro.at", roles: ["classic"], ipv4: "10.40.2.1" },
+        { name: "lb1", hostname: "lb1.gro.at", roles: ["load-balancer"], ipv4: "10.40.2.10" },
+        { name: "db1", hostname: "db1.gro.at", roles: ["database"], ipv4: "10.40.2.60" },
+        ...Array.from({ length: n }, (_, k) => {
+          const id = k + 1;
+          return {
+            name: `mail${id}`,
+            hostname: rename[id] ?? `mail${id}.gro.at`,
+            roles: id === 1 ? ["mailbox" as const, "admin" as const] : ["mailbox" as const],
+            ipv4: `10.40.1.${id}`,
+            serverId: id,
+            ...(extnames[id] ? { externalName: extnames[id] } : {}),
+          };
+        }),
+      ]),
+      network: { cidr: "10.40.0.0/16", reservedLow: 1 },
+    });
+  const rows = () => root("SELECT id, hostname, extname FROM servers ORDER BY id;", DB);
+  const seed = (t: Topology) => db.sqlAsRoot(renderServersSeed(t), DB);
+  /** The ERROR line of a failed run (the client also echoes the failed statement in batch mode). */
+  const error = (r: { stderr: string }) => r.stderr.split("\n").find((l) => l.startsWith("ERROR"));
+
+  beforeAll(() => {
+    loadSchemaFixture(db, DB);
+  });
+  afterAll(() => {
+    root(`DROP DATABASE IF EXISTS ${DB};`);
+  });
+
+  it("250 mailbox nodes: 250 rows; a second run succeeds and changes nothing", () => {
+    const t = cluster(250);
+    const first = seed(t);
+    expect({ status: first.status, stdout: first.stdout, stderr: first.stderr }).toEqual({
+      status: 0,
+      stdout: "",
+      stderr: "",
+    });
+    const expected = [
+      "id\thostname\textname",
+      ...Array.from({ length: 250 }, (_, k) => `${k + 1}\tmail${k + 1}.gro.at\tmail.gro.at`),
+      "",
+    ].join("\n");
+    expect(rows()).toBe(expected);
+    expect(seed(t).status).toBe(0);
+    expect(rows()).toBe(expected);
+  });
+
+  it("a renamed node and a changed external name update the row with that id, nothing else", () => {
+    const before = rows().split("\n");
+    expect(seed(cluster(250, { 7: "mail7-new.gro.at" }, { 9: "mx9.gro.at" })).status).toBe(0);
+    const after = rows().split("\n");
+    expect(after[7]).toBe("7\tmail7-new.gro.at\tmail.gro.at");
+    expect(after[9]).toBe("9\tmail9.gro.at\tmx9.gro.at");
+    expect(after.filter((l, i) => l !== before[i])).toEqual([after[7], after[9]]);
+    expect(seed(cluster(250)).status).toBe(0);
+    expect(rows()).toBe(before.join("\n"));
+  });
+
+  it("two nodes that swap names stop the seed before anything is written", () => {
+    const before = rows();
+    const r = seed(cluster(250, { 3: "mail4.gro.at", 4: "mail3.gro.at" }, { 5: "mx5.gro.at" }));
+    expect(r.status).toBe(1);
+    expect(error(r)).toBe(
+      "ERROR 1644 (45000) at line 7: servers seed: host name held by another servers.id, nothing changed: " +
+        "mail4.gro.at (id 4, node 3), mail3.gro.at (id 3, node 4)",
+    );
+    expect(rows()).toBe(before);
+  });
+
+  it("a name taken over from another id stops the seed whatever the order (no partial renaming)", () => {
+    const before = rows();
+    // id 2 renamed first, then id 1 takes id 2's old name: would succeed row by row, in id order.
+    for (const rename of [
+      { 1: "mail2.gro.at", 2: "mail2-new.gro.at" },
+      { 1: "mail1-new.gro.at", 2: "mail1.gro.at" },
+    ]) {
+      const r = seed(cluster(250, rename));
+      expect(r.status).toBe(1);
+      expect(error(r)).toMatch(/^ERROR 1644 \(45000\) at line 7: servers seed: host name held by another servers\.id/);
+      expect(rows()).toBe(before);
+    }
+  });
+
+  it("a hand-made row holding a new node's name (any letter case) stops it; the message fits SIGNAL's 128 characters", () => {
+    root("INSERT INTO servers (id, hostname, extname) VALUES (255, 'MAIL251.gro.at', 'x');", DB);
+    const before = rows();
+    const r = seed(cluster(251));
+    expect(error(r)).toBe(
+      "ERROR 1644 (45000) at line 7: servers seed: host name held by another servers.id, nothing changed: mail251.gro.at (id 255, node 251)",
+    );
+    expect(rows()).toBe(before);
+    // 250 names held by other ids: the message is cut at 128 characters instead of failing to signal.
+    const shifted = Object.fromEntries(
+      Array.from({ length: 250 }, (_, k) => [k + 1, `mail${((k + 1) % 250) + 1}.gro.at`]),
+    );
+    const all = seed(cluster(250, shifted));
+    expect(error(all)).toMatch(
+      /^ERROR 1644 \(45000\) at line 7: servers seed: host name held by another servers\.id, nothing changed: mail2\.gro\.at \(id 2, node 1\), /,
+    );
+    expect(error(all)!.replace(/^ERROR 1644 \(45000\) at line 7: /, "")).toHaveLength(128);
+    expect(rows()).toBe(before);
+    root("DELETE FROM servers WHERE id = 255;", DB);
+  });
+
+  it("a node removed from the cluster keeps its row and is listed", () => {
+    const r = seed(cluster(249));
+    expect({ status: r.status, stdout: r.stdout }).toEqual({
+      status: 0,
+      stdout: "retired_server_id\thostname\tusers\tdomains\n250\tmail250.gro.at\t0\t0\n",
+    });
+    expect(rows().split("\n")).toHaveLength(252);
   });
 });
 

@@ -5,43 +5,56 @@
 import { Topology } from "../../topology";
 import { SQL_MODE_PREAMBLE, sqlIdent, sqlScript, sqlString } from "./sql";
 
+/** The user variable that holds the mailbox nodes as a JSON list of `[id, hostname, extname]`. */
+const SERVERS_VAR = "@grx_servers";
+
+/** The rows of `SERVERS_VAR` as `id`, `hostname`, `extname` (MariaDB 10.6+ JSON_TABLE). */
+const SERVER_ROWS = `JSON_TABLE(${SERVERS_VAR}, '$[*]' COLUMNS (id INT PATH '$[0]', hostname VARCHAR(255) PATH '$[1]', extname VARCHAR(255) PATH '$[2]')) AS j`;
+
+/** SIGNAL's MESSAGE_TEXT holds at most 128 characters (longer is an error, not a truncation). */
+const MESSAGE_TEXT_MAX = 128;
+
 /**
- * SQL (run after `gromox-dbop -C`) that makes `servers` hold one row per mailbox node, idempotently:
- * - an existing row with the node's id gets the node's hostname and extname (UPDATE by id);
- * - a missing one is inserted (INSERT … SELECT … WHERE NOT EXISTS);
- * - all in one transaction. A hostname that another id already holds (a renumbered or swapped
- *   node) fails with MariaDB's duplicate-key error on `hostname` and changes nothing: renumbering
- *   moves users and maildirs and is an operator decision, not a side effect of a deploy;
+ * SQL (run after `gromox-dbop -C`) that makes `servers` hold one row per mailbox node, idempotently,
+ * in one transaction. The nodes are one JSON list (`@grx_servers`), read with JSON_TABLE, so the
+ * script grows by one short list entry per mailbox node (it ships in the schema node's user-data):
+ * - **guard**: when a node's hostname is held by a row with another id (a renumbered node, two
+ *   nodes that swapped names, a row the operator created by hand), the script stops with
+ *   `ERROR 1644 (45000)` naming those hostnames and ids, before anything is written, and the
+ *   transaction is never committed. Renumbering moves users and maildirs and is an operator
+ *   decision, not a side effect of a deploy. The guard reads the table with `FOR UPDATE`, so no
+ *   row can appear between the check and the upsert;
+ * - **upsert**: one `INSERT … SELECT … ON DUPLICATE KEY UPDATE`: a missing id is inserted, an
+ *   existing one gets the node's hostname and extname. With two unique keys (id, hostname) the
+ *   upsert alone could match a row by its hostname and update the wrong id; after the guard every
+ *   duplicate is the row with the node's own id;
  * - a row whose id is no longer a mailbox node is NEVER deleted or changed: `users.homeserver`
  *   and `domains.homeserver` may point at it (there is no foreign key, deliberately). The script
  *   ends by listing such rows with the number of users and domains still on them
  *   (`retired_server_id`), so the operator can move them (failover/rebalance) and delete the row.
- *
- * Written without `ON DUPLICATE KEY UPDATE`, which with two unique keys (id, hostname) would
- * silently update the wrong row.
+ * The stop relies on the `mysql`/`mariadb` client leaving at the first error (never `--force`).
  */
 export function renderServersSeed(topology: Topology): string {
   const servers = sqlIdent("servers");
-  const statements: string[] = [SQL_MODE_PREAMBLE, "START TRANSACTION;"];
-  for (const node of topology.mailboxNodes) {
-    const id = String(node.serverId);
-    const hostname = sqlString(node.hostname);
-    const extname = sqlString(node.externalName);
-    statements.push(
-      `UPDATE ${servers} SET \`hostname\` = ${hostname}, \`extname\` = ${extname} WHERE \`id\` = ${id};`,
-      `INSERT INTO ${servers} (\`id\`, \`hostname\`, \`extname\`) SELECT ${id}, ${hostname}, ${extname} FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM ${servers} WHERE \`id\` = ${id});`,
-    );
-  }
-  const ids = topology.mailboxNodes.map((n) => String(n.serverId)).join(", ");
-  statements.push(
+  const list = topology.mailboxNodes.map((n) => [n.serverId, n.hostname, n.externalName]);
+  const taken =
+    `CONCAT('servers seed: host name held by another servers.id, nothing changed: ', ` +
+    `GROUP_CONCAT(CONCAT(j.hostname, ' (id ', s.id, ', node ', j.id, ')') ORDER BY j.id SEPARATOR ', '))`;
+  const statements: string[] = [
+    SQL_MODE_PREAMBLE,
+    `SET ${SERVERS_VAR} = ${sqlString(JSON.stringify(list))};`,
+    "START TRANSACTION;",
+    `SELECT LEFT(${taken}, ${MESSAGE_TEXT_MAX}) INTO @grx_taken FROM ${servers} s JOIN ${SERVER_ROWS} ON s.\`hostname\` = j.hostname AND s.\`id\` <> j.id FOR UPDATE;`,
+    "EXECUTE IMMEDIATE IF(@grx_taken IS NULL, 'DO 0', 'SIGNAL SQLSTATE ''45000'' SET MESSAGE_TEXT = @grx_taken');",
+    `INSERT INTO ${servers} (\`id\`, \`hostname\`, \`extname\`) SELECT j.id, j.hostname, j.extname FROM ${SERVER_ROWS} ON DUPLICATE KEY UPDATE \`hostname\` = VALUES(\`hostname\`), \`extname\` = VALUES(\`extname\`);`,
     "COMMIT;",
     "-- rows of former mailbox nodes: kept, listed with what still points at them",
-    `SELECT s.\`id\` AS retired_server_id, s.\`hostname\`, (SELECT COUNT(*) FROM \`users\` u WHERE u.\`homeserver\` = s.\`id\`) AS users, (SELECT COUNT(*) FROM \`domains\` d WHERE d.\`homeserver\` = s.\`id\`) AS domains FROM ${servers} s WHERE s.\`id\` NOT IN (${ids}) ORDER BY s.\`id\`;`,
-  );
+    `SELECT s.\`id\` AS retired_server_id, s.\`hostname\`, (SELECT COUNT(*) FROM \`users\` u WHERE u.\`homeserver\` = s.\`id\`) AS users, (SELECT COUNT(*) FROM \`domains\` d WHERE d.\`homeserver\` = s.\`id\`) AS domains FROM ${servers} s WHERE s.\`id\` NOT IN (SELECT j.id FROM ${SERVER_ROWS}) ORDER BY s.\`id\`;`,
+  ];
   return sqlScript(
     [
       `${topology.path}: servers seed, rendered by cdktf-grommunio.`,
-      "Run after gromox-dbop -C; idempotent. Never deletes a servers row.",
+      "Run after gromox-dbop -C; idempotent. Never deletes a servers row; stops on a host name held by another id.",
     ],
     statements,
   );
