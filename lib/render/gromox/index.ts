@@ -123,11 +123,18 @@ export function exmdbListRows(topology: Topology): string[][] {
  */
 export function outgoingSmtpUrl(topology: Topology, node: ClusterNode): string | undefined {
   if (node.runs("postfix")) return "sendmail://localhost";
-  const submits = PORTS.relay.clients.some((d) => node.runs(d));
+  const relay = smtpRelayNode(topology, node);
+  return relay && `smtp://${relay.hostname}:${PORTS.relay.port}`;
+}
+
+/**
+ * The classic node whose relay port `node` submits to (see `outgoingSmtpUrl`), or undefined for a
+ * node with its own postfix, a node that submits no mail, or a cluster without classic nodes.
+ */
+export function smtpRelayNode(topology: Topology, node: ClusterNode): ClusterNode | undefined {
+  if (node.runs("postfix") || !PORTS.relay.clients.some((d) => node.runs(d))) return undefined;
   const relays = topology.classicNodes;
-  if (!submits || relays.length === 0) return undefined;
-  const relay = relays[(node.serverId ?? 0) % relays.length]!;
-  return `smtp://${relay.hostname}:${PORTS.relay.port}`;
+  return relays.length === 0 ? undefined : relays[(node.serverId ?? 0) % relays.length]!;
 }
 
 const GROMOX_DAEMONS: readonly Daemon[] = [

@@ -2,39 +2,58 @@
  * `/etc/hosts` for every cluster node. Debian maps the node's own host name to 127.0.1.1; a
  * gromox client dialling its own `servers.hostname` would then arrive as `::ffff:127.0.1.1`,
  * which no allow list holds (reference/gromox.md §1). This file maps the node's own FQDN and short
- * name to its private IPv4 address instead, and the names of the nodes it dials, so they resolve
- * without DNS.
+ * name to its private IPv4 address instead, and the names of the other nodes it dials, so they
+ * resolve without DNS.
  *
- * Which nodes each node lists:
- * - a node that runs a gromox daemon, admin-api, postfix, rspamd or the NFS server: every cluster
- *   node. gromox dials `servers.hostname` (exmdb on every mailbox node; admin-api's `exmdbHost`
- *   is the hub), mailbox nodes submit to a classic node's relay by name (`outgoing_smtp_url`),
- *   `gromox-mbop foreach.here` compares `hostname --fqdn`, and postfix/rspamd/mountd may look peers
- *   up by address in logs and checks; the full list keeps every such lookup as it was;
- * - a node that runs only address-only daemons (`ADDRESS_ONLY_DAEMONS`: load balancer, MariaDB,
- *   sshd), i.e. a load-balancer or database node: itself, plus the nodes its own configs name by
- *   host name instead of address. HAProxy/nginx name their backend servers by host name but dial
- *   the address (the name is a label, SNI and `verifyhost`); only a pool member (`pools`) may be
- *   given as a host name. The map job's and `map-reader.cnf`'s database host is the database
- *   node's address (or an external host). MariaDB runs with `skip-name-resolve` (accounts by
- *   address); failover/rebalance on the database node reach nodes by address (`--reload ssh`).
- *   At 250 mailbox nodes (360 nodes) this keeps 14.6 KB (2.9 KB gzipped) per such node out of
- *   user-data.
+ * Which nodes each node lists (`listedNodes`):
+ * - a node that runs a daemon outside `KNOWN_LOOKUP_DAEMONS` (postfix, rspamd, gromox-delivery,
+ *   -delivery-queue, -imap, -pop3: classic nodes; nfs-server): every cluster node. postfix and
+ *   rspamd look clients up by address (names in logs, headers and checks), and which peers those
+ *   are depends on the proxy settings; the full list keeps every such lookup as it was;
+ * - every other node: itself, plus the nodes its programs dial by host name:
+ *   - gromox-http, -midb, -zcore and admin-api (exmdb clients) dial `servers.hostname`, i.e.
+ *     every mailbox node; admin-api on a node without exmdb dials the hub (`exmdbHost`), a
+ *     mailbox node too;
+ *   - gromox-http and -zcore submit mail to one classic node's relay by its host name
+ *     (`outgoing_smtp_url`, `smtpRelayNode`);
+ *   - HAProxy/nginx on a load balancer name their backend servers by host name but dial the
+ *     address (the name is a label, SNI and `verifyhost`); only a pool member (`pools`) may be a
+ *     host name;
+ *   - the map job (`map-reader.cnf`), admin-api and gromox reach the database at
+ *     `database.host`: the database node's address, or an external host;
+ *   - MariaDB runs with `skip-name-resolve` (accounts by address); event, timer, nginx and php-fpm
+ *     on mailbox nodes dial addresses and sockets; failover/rebalance reach nodes by address
+ *     (`--reload ssh`); Debian's sshd does not look clients up (`UseDNS no`).
+ *   So load-balancer and database nodes list only themselves, and mailbox and admin nodes the
+ *   mailbox nodes and their relay: at 250 mailbox nodes (360 nodes) 0.3 KB and 10 KB instead of
+ *   14.6 KB (2.9 KB gzipped) of user-data.
  *
  * The provisioning layer must keep cloud-init from rewriting the file (`manage_etc_hosts: false`),
  * or it is replaced by the 127.0.1.1 template at boot.
  */
-import { ClusterNode, Daemon, Topology, parseIpv4 } from "../../topology";
+import { ClusterNode, Daemon, PORTS, Topology, parseIpv4 } from "../../topology";
+import { smtpRelayNode } from "../gromox";
 import { ConfigFile } from "../types";
 
 /** Path, owner and mode of the hosts file. */
 export const HOSTS_FILE = { path: "/etc/hosts", owner: "root:root", mode: "0644" } as const;
 
 /**
- * Daemons that reach other cluster nodes only by address (see the module comment). A node that
- * runs nothing else lists only itself and the nodes its configs name (`namedInConfigs`).
+ * Daemons whose lookups of other cluster nodes' names are known (the module comment lists them,
+ * `listedNodes` implements them). A node that runs any other daemon lists every cluster node.
  */
-export const ADDRESS_ONLY_DAEMONS: readonly Daemon[] = ["load-balancer", "mariadb", "sshd"];
+export const KNOWN_LOOKUP_DAEMONS: readonly Daemon[] = [
+  "gromox-event",
+  "gromox-http",
+  "gromox-midb",
+  "gromox-timer",
+  "gromox-zcore",
+  "grommunio-admin-api",
+  "grommunio-web",
+  "load-balancer",
+  "mariadb",
+  "sshd",
+];
 
 /** Loopback and the IPv6 multicast names Debian ships; never the node's own name. */
 const LOCAL_LINES: readonly (readonly string[])[] = [
@@ -44,41 +63,42 @@ const LOCAL_LINES: readonly (readonly string[])[] = [
   ["ff02::2", "ip6-allrouters"],
 ];
 
-/** True when `node` runs a program that may resolve another cluster node's name. */
-export function resolvesPeerNames(node: ClusterNode): boolean {
-  return node.daemons.some((d) => !ADDRESS_ONLY_DAEMONS.includes(d));
+/** True when `node` runs a daemon whose name lookups are not known: it lists every cluster node. */
+export function listsEveryNode(node: ClusterNode): boolean {
+  return node.daemons.some((d) => !KNOWN_LOOKUP_DAEMONS.includes(d));
 }
 
 /**
  * The hosts file for `node`: the loopback lines, then one line per listed node (sorted by
  * address) with its private IPv4 address, FQDN and short name. A short name shared by two cluster
  * nodes (same first label in different domains) is left out rather than resolving to either.
- * Nodes that resolve peer names (`resolvesPeerNames`) list every cluster node, identically except
- * the header comment naming the node; the others list themselves and the nodes their configs name.
+ * Nodes that list every cluster node get the same lines (only the header comment names the node).
  */
 export function renderHosts(topology: Topology, node: ClusterNode): ConfigFile {
-  if (resolvesPeerNames(node)) {
+  if (listsEveryNode(node)) {
     const header = `# /etc/hosts of ${node.hostname}, generated by cdktf-grommunio: every cluster node by its private address.`;
     return { ...HOSTS_FILE, content: `${header}\n${fullBody(topology)}` };
   }
-  const named = namedInConfigs(topology, node);
-  const listed = entries(topology).filter((e) => e.n.name === node.name || named.has(e.n.hostname));
-  const header = `# /etc/hosts of ${node.hostname}, generated by cdktf-grommunio: this node and the nodes its configs name, by private address.`;
-  return { ...HOSTS_FILE, content: `${header}\n${body(listed)}` };
+  const listed = new Set(listedNodes(topology, node).map((n) => n.name));
+  const header = `# /etc/hosts of ${node.hostname}, generated by cdktf-grommunio: this node and the nodes it dials by name, by private address.`;
+  return { ...HOSTS_FILE, content: `${header}\n${body(entries(topology).filter((e) => listed.has(e.n.name)))}` };
 }
 
-/**
- * The host names (or addresses) an address-only node's configs give for other programs to
- * resolve: the load balancers' pool members and, for a database client (the map job), the
- * database host.
- */
-function namedInConfigs(topology: Topology, node: ClusterNode): Set<string> {
+/** The nodes `node`'s hosts file lists, in no particular order: see the module comment. */
+export function listedNodes(topology: Topology, node: ClusterNode): ClusterNode[] {
+  if (listsEveryNode(node)) return [...topology.nodes];
+  const out = new Set<ClusterNode>([node]);
+  if (PORTS.exmdb.clients.some((d) => node.runs(d))) for (const n of topology.mailboxNodes) out.add(n);
+  if (node.runs("grommunio-admin-api")) out.add(topology.hub);
+  const relay = smtpRelayNode(topology, node);
+  if (relay) out.add(relay);
   const named = new Set<string>();
   if (node.runs("load-balancer")) {
     for (const members of topology.loadBalancer?.pools.values() ?? []) for (const m of members) named.add(m.address);
   }
   if (topology.clientsOf("mysql").some((n) => n.name === node.name)) named.add(topology.database.host);
-  return named;
+  for (const n of topology.nodes) if (named.has(n.hostname)) out.add(n);
+  return [...out];
 }
 
 interface Entry {
