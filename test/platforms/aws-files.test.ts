@@ -165,6 +165,11 @@ describe("the example layout on AWS with S3 file delivery", () => {
         key: `nodes/${name}/${bundle.sha256}.json`,
         content_type: "application/json",
       });
+      // The instance is created after its bundle object: its first boot fetches it.
+      const objectId = resources(json, "aws_s3_object").find(([id]) => id.startsWith(`mail_files_bundle-${name}_`))![0];
+      const instances = resources(json, "aws_instance").filter(([id]) => id.includes(`_${name}_instance_`));
+      expect(instances).toHaveLength(1);
+      expect(instances[0]![1].depends_on).toEqual([`aws_s3_object.${objectId}`]);
       const stored = bundleOf(json, name)!;
       expect(stored.document).toBe(bundle.document);
       expect(sha256(stored.document)).toBe(bundle.sha256);

@@ -13,6 +13,7 @@
  * (`force_destroy`), and a changed bundle is a new object under a new key (the old one is deleted
  * by the same apply).
  */
+import { dependable } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
@@ -165,6 +166,10 @@ export class S3FileStore implements FileStore {
       dependsOn: [this.encryption],
     });
     this.objects.set(machine, object);
+    // The instance starts after its bundle is stored: its first boot fetches it (and would
+    // otherwise spend its retries on a key that does not exist yet).
+    const instance = this.props.identities.instanceOf(machine);
+    if (instance) instance.dependsOn = [...(instance.dependsOn ?? []), dependable(object)];
     const policy = new DataAwsIamPolicyDocument(scope, "files-policy-document", {
       statement: [
         {

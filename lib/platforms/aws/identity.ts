@@ -84,6 +84,11 @@ export class MachineIdentities {
     return entry.profile;
   }
 
+  /** The machine's instance (undefined for a machine this deployment did not create). */
+  public instanceOf(machine: string): Instance | undefined {
+    return this.props.instance(machine);
+  }
+
   private prefix(machine: string): string {
     return slug(`${this.props.clusterName}-${machine}-`).slice(0, 32);
   }
