@@ -190,6 +190,7 @@ export function cloudConfigObject(
 class RenderCache {
   private readonly gz = new Map<string, string>();
   private readonly items = new Map<string, string>();
+  private readonly maps = new Map<string, string>();
 
   /** base64 of `gzipDeterministic(content)`. */
   public gzipBase64(content: string): string {
@@ -220,6 +221,23 @@ class RenderCache {
     }
     return v;
   }
+
+  /**
+   * The YAML of a top-level map (the keys before or after `write_files`): the same for both
+   * compressions of a node's document, and the keys after `write_files` often the same for every
+   * node of a role.
+   */
+  public mapYaml(obj: Record<string, unknown>): string {
+    const key = JSON.stringify(obj);
+    let v = this.maps.get(key);
+    if (v === undefined) {
+      const doc = new Document(obj, DOCUMENT_OPTIONS);
+      markTokenScalars(doc);
+      v = doc.toString(TO_STRING_OPTIONS);
+      this.maps.set(key, v);
+    }
+    return v;
+  }
 }
 
 const caches = new WeakMap<TokenRegistry, RenderCache>();
@@ -233,7 +251,9 @@ function cacheOf(tokens: TokenRegistry): RenderCache {
   return c;
 }
 
-const DOCUMENT_OPTIONS = { version: "1.1" } as const;
+// One schema for every document (a Document otherwise builds its own from the same options; the
+// schema is only read while nodes are created and stringified).
+const DOCUMENT_OPTIONS = { version: "1.1", schema: new Document(null, { version: "1.1" }).schema } as const;
 // directives: false skips a walk over the whole document collecting tags for %TAG lines (none are
 // written for this document: no custom tags, no explicit %YAML): the same bytes.
 const TO_STRING_OPTIONS = { lineWidth: 0, blockQuote: "literal", directives: false } as const;
@@ -276,17 +296,22 @@ function checkScalar(value: string, tokens: TokenRegistry, c: IssueCollector, pa
   }
 }
 
+/** Checks every string of a plain value (keys and values, in document order). */
+function checkStrings(value: unknown, tokens: TokenRegistry, c: IssueCollector, path: string): void {
+  if (typeof value === "string") checkScalar(value, tokens, c, path);
+  else if (Array.isArray(value)) for (const v of value) checkStrings(v, tokens, c, path);
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      checkScalar(k, tokens, c, path);
+      checkStrings(v, tokens, c, path);
+    }
+  }
+}
+
 /** The YAML of a top-level map (no key of it empty), scalars checked and marked. */
 function mapYaml(obj: Record<string, unknown>, tokens: TokenRegistry, c: IssueCollector, path: string): string {
-  const doc = new Document(obj, DOCUMENT_OPTIONS);
-  visit(doc, {
-    Scalar(_key, node: Scalar) {
-      if (typeof node.value !== "string") return;
-      checkScalar(node.value, tokens, c, path);
-      if (hasTokens(node.value)) node.type = node.value.includes("\n") ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
-    },
-  });
-  return doc.toString(TO_STRING_OPTIONS);
+  checkStrings(obj, tokens, c, path);
+  return cacheOf(tokens).mapYaml(obj);
 }
 
 /**
