@@ -311,12 +311,24 @@ export function repeatCost(maxLength: number): number {
 /** Allowed once per text holding tokens: real values change the Huffman tables of a block. */
 export const TOKEN_TABLE_SLACK = 32;
 
-/** Deterministic incompressible bytes (SHA-256 in counter mode). */
+/**
+ * Deterministic incompressible bytes (SHA-256 in counter mode): the first `length` bytes of the
+ * stream of `seed`. The longest stream made so far per seed is kept (a process makes the same
+ * fillers for every node's document), and shorter fillers are its prefix.
+ */
 function filler(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  for (let off = 0, block = 0; off < length; block++) {
-    const h = createHash("sha256").update(`grommunio-filler:${seed}:${block}`).digest();
-    off += h.copy(out, off, 0, Math.min(h.length, length - off));
+  let stream = fillerStreams.get(seed);
+  if (stream === undefined || stream.length < length) {
+    // Whole blocks, so that a longer stream continues at a block boundary.
+    const out = Buffer.alloc(32 * Math.ceil(length / 32));
+    const kept = stream ? stream.copy(out, 0) : 0;
+    for (let off = kept, block = kept / 32; off < out.length; block++) {
+      const h = createHash("sha256").update(`grommunio-filler:${seed}:${block}`).digest();
+      off += h.copy(out, off, 0, Math.min(h.length, out.length - off));
+    }
+    stream = out;
+    fillerStreams.set(seed, stream);
   }
-  return out;
+  return stream.subarray(0, length);
 }
+const fillerStreams = new Map<number, Buffer>();
