@@ -48,24 +48,23 @@ export function buildUserData(
   const c = new IssueCollector();
   let rendered = render("per-file");
   let textBytes = rendered.maxBytes;
-  let userData: UserData = {
-    encoding: "text",
-    value: toTerraformString(rendered.text),
-    maxBytes: measure(facts, textBytes),
-  };
-  if (!facts.binaryGzip && userData.maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
+  // The text form's value is made once the form is chosen (a large first form is thrown away).
+  let userData: UserData | undefined;
+  let maxBytes = measure(facts, textBytes);
+  if (!facts.binaryGzip && maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
     // Text only: gzip every file that shrinks at all.
     rendered = render("per-file-max");
     textBytes = rendered.maxBytes;
-    userData = { encoding: "text", value: toTerraformString(rendered.text), maxBytes: measure(facts, textBytes) };
+    maxBytes = measure(facts, textBytes);
   }
-  if (facts.binaryGzip && userData.maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
+  if (facts.binaryGzip && maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
     rendered = render("none");
     textBytes = rendered.maxBytes;
     const gz = tokens.base64Gzip(rendered.text, `user-data of ${node}`);
     const gzBytes = tokens.maxGzipBytes(rendered.text, hasTokens(rendered.text));
     userData = { encoding: "gzip-base64", value: gz.value, maxBytes: measure(facts, gzBytes) };
   }
+  userData ??= { encoding: "text", value: toTerraformString(rendered.text), maxBytes };
   if (userData.maxBytes > facts.limitBytes) {
     c.add(
       "GRX301",
