@@ -163,14 +163,15 @@ class SelfSignedTls extends Tls {
         const names = certificateNames(topology, node, props.extraNames);
         const organization = props.organization ?? topology.domain;
         const key = new PrivateKey(scope, "tls-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+        // One token for all uses: every read of `privateKeyPem` makes a new token.
+        const privateKeyPem = key.privateKeyPem;
         const cert = new SelfSignedCert(scope, "tls-certificate", {
-          privateKeyPem: key.privateKeyPem,
+          privateKeyPem,
           subject: [{ commonName: names[0]!, organization }],
           dnsNames: names,
           validityPeriodHours: days * 24,
           allowedUses: ["digital_signature", "server_auth"],
         });
-        const privateKeyPem = key.privateKeyPem;
         const certificatePem = cert.certPem;
         declare(privateKeyPem, ECDSA_P256_PEM_MAX, `the TLS private key of ${node.name}`);
         declare(certificatePem, selfSignedCertMaxLength(names, organization), `the TLS certificate of ${node.name}`);

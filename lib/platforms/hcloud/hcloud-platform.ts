@@ -230,6 +230,8 @@ export class HcloudDeployment implements PlatformDeployment {
   public readonly firewalls = new Map<string, Firewall>();
   public loadBalancer?: LoadBalancer;
   private servicesSubnetCache?: NetworkSubnet;
+  /** The network's id as a number token, made once (every read of `id` makes a new token). */
+  private readonly networkId: number;
   private readonly networkScope: Construct;
   private readonly labels: Record<string, string>;
 
@@ -293,8 +295,9 @@ export class HcloudDeployment implements PlatformDeployment {
       ipRange: this.layout.network,
       labels: this.labels,
     });
+    this.networkId = Token.asNumber(this.hcloudNetwork.id);
     this.subnet = new NetworkSubnet(this.networkScope, "subnet", {
-      networkId: Token.asNumber(this.hcloudNetwork.id),
+      networkId: this.networkId,
       type: "cloud",
       networkZone: this.networkZone,
       ipRange: this.layout.cluster,
@@ -305,7 +308,7 @@ export class HcloudDeployment implements PlatformDeployment {
   /** The services subnet (load balancer), created on first use. */
   public get servicesSubnet(): NetworkSubnet {
     this.servicesSubnetCache ??= new NetworkSubnet(this.networkScope, "services-subnet", {
-      networkId: Token.asNumber(this.hcloudNetwork.id),
+      networkId: this.networkId,
       type: "cloud",
       networkZone: this.networkZone,
       ipRange: this.layout.services,
@@ -321,7 +324,7 @@ export class HcloudDeployment implements PlatformDeployment {
       image: this.props.image ?? HCLOUD_IMAGES[this.context.os] ?? HCLOUD_IMAGES["debian-12"],
       location: this.props.location,
       ...(this.props.sshKeys?.length ? { sshKeys: [...this.props.sshKeys] } : {}),
-      network: [{ networkId: Token.asNumber(this.hcloudNetwork.id), ip: spec.privateIpv4 }],
+      network: [{ networkId: this.networkId, ip: spec.privateIpv4 }],
       publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
       // Let the guest stop its services (and unmount the data volume) before a replacement.
       shutdownBeforeDeletion: true,
@@ -372,13 +375,13 @@ export class HcloudDeployment implements PlatformDeployment {
       deleteProtection: this.props.protectData ?? true,
       labels: { ...this.labels, "grommunio-node": machine.name, "grommunio-purpose": spec.purpose },
     });
+    // One token for all uses: every read of `volume.id` makes a new token.
+    const volumeId = volume.id;
     new VolumeAttachment(scope, `${spec.id}-attachment`, {
-      volumeId: Token.asNumber(volume.id),
+      volumeId: Token.asNumber(volumeId),
       serverId: Token.asNumber(server?.id ?? machine.resource.getStringAttribute("id")),
       automount: false,
     });
-    // One token for both: every read of `volume.id` makes a new token.
-    const volumeId = volume.id;
     this.context.tokens.declareToken(volumeId, {
       maxLength: 20,
       charset: "safe",
@@ -555,6 +558,8 @@ export class HcloudDeployment implements PlatformDeployment {
 
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {
     const specs = hcloudFirewalls(plan, [...this.machines.keys()]);
+    // One number token per firewall for all its servers (every read of `id` makes a new token).
+    const firewallIds = new Map<string, number>();
     for (const spec of specs) {
       const id = spec.name === "base" ? "all-nodes" : spec.name;
       if (spec.rules.length > HCLOUD_MAX_RULES_PER_FIREWALL) {
@@ -578,6 +583,7 @@ export class HcloudDeployment implements PlatformDeployment {
         })),
       });
       this.firewalls.set(id, fw);
+      firewallIds.set(id, Token.asNumber(fw.id));
     }
     for (const [name, machine] of this.machines) {
       const mine = specs.filter((s) => s.members.includes(name));
@@ -590,9 +596,7 @@ export class HcloudDeployment implements PlatformDeployment {
           fix: "Spread the public roles over more nodes (e.g. a separate admin node).",
         });
       }
-      machine.server.firewallIds = mine.map((s) =>
-        Token.asNumber(this.firewalls.get(s.name === "base" ? "all-nodes" : s.name)!.id),
-      );
+      machine.server.firewallIds = mine.map((s) => firewallIds.get(s.name === "base" ? "all-nodes" : s.name)!);
     }
   }
 }
