@@ -767,7 +767,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       const built = buildUserData(
         node.name,
         node.path,
-        (compression) => renderCloudConfig(userDataProvisioning, this.tokens, node.path, compression),
+        (compression, stopWhen) =>
+          renderCloudConfig(userDataProvisioning, this.tokens, node.path, compression, stopWhen),
         caps.userData,
         this.tokens,
       );

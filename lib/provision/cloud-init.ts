@@ -125,6 +125,16 @@ export function cloudConfigObject(
   tokens: TokenRegistry,
   compression: FileCompression = "per-file",
 ): Record<string, unknown> {
+  const { before, files, after } = cloudConfigParts(p);
+  return { ...before, write_files: files.map((f) => writeFile(f, tokens, compression)), ...after };
+}
+
+/** The keys before `write_files`, the files (in document order, not yet encoded), the keys after. */
+function cloudConfigParts(p: NodeProvisioning): {
+  before: Record<string, unknown>;
+  files: ProvisionedFile[];
+  after: Record<string, unknown>;
+} {
   const bootcmd: unknown[] = [];
   if (p.readinessReport) bootcmd.push(readinessBootcmd(p.readinessReport.device));
   const nfsPackages = [...new Set(p.mounts.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : [])))].sort();
@@ -167,18 +177,22 @@ export function cloudConfigObject(
   const early = p.files.filter((f) => f.stage === "early");
   const late = p.files.filter((f) => f.stage === "late");
   return {
-    hostname: p.name,
-    fqdn: p.fqdn,
-    prefer_fqdn_over_hostname: true,
-    // The hosts file is rendered (every node by its private address); cloud-init must not replace it.
-    manage_etc_hosts: false,
-    ...(bootcmd.length ? { bootcmd } : {}),
-    // The OS's sources are the provisioned ones: cloud-init must not regenerate sources.list.
-    ...(p.replacesOsSources ? { apt: { preserve_sources_list: true } } : {}),
-    write_files: [...early, ...late].map((f) => writeFile(f, tokens, compression)),
-    package_update: true,
-    ...(p.packages.length ? { packages: [...p.packages] } : {}),
-    runcmd,
+    before: {
+      hostname: p.name,
+      fqdn: p.fqdn,
+      prefer_fqdn_over_hostname: true,
+      // The hosts file is rendered (every node by its private address); cloud-init must not replace it.
+      manage_etc_hosts: false,
+      ...(bootcmd.length ? { bootcmd } : {}),
+      // The OS's sources are the provisioned ones: cloud-init must not regenerate sources.list.
+      ...(p.replacesOsSources ? { apt: { preserve_sources_list: true } } : {}),
+    },
+    files: [...early, ...late],
+    after: {
+      package_update: true,
+      ...(p.packages.length ? { packages: [...p.packages] } : {}),
+      runcmd,
+    },
   };
 }
 
@@ -321,35 +335,56 @@ function mapYaml(obj: Record<string, unknown>, tokens: TokenRegistry, c: IssueCo
  * The keys before `write_files`, each `write_files` item (memoized) and the keys after it are
  * serialized by the `yaml` package separately and joined: the bytes of serializing the whole
  * object at once (block map at the root, no alignment across keys), for a fraction of the work.
+ *
+ * With `stopWhen`, the size bound is summed part by part (the keys first, then item by item) and
+ * the render stops, returning undefined, as soon as `stopWhen(bound so far)` holds: a form that is
+ * already too large for its purpose is not finished (nor its remaining files compressed).
+ * `stopWhen` must be monotonic (once true for a size, true for every larger one).
  */
 export function renderCloudConfig(
   p: NodeProvisioning,
   tokens: TokenRegistry,
   path: string,
+  compression?: FileCompression,
+): RenderedCloudConfig;
+export function renderCloudConfig(
+  p: NodeProvisioning,
+  tokens: TokenRegistry,
+  path: string,
+  compression: FileCompression,
+  stopWhen: ((maxBytes: number) => boolean) | undefined,
+): RenderedCloudConfig | undefined;
+export function renderCloudConfig(
+  p: NodeProvisioning,
+  tokens: TokenRegistry,
+  path: string,
   compression: FileCompression = "per-file",
-): RenderedCloudConfig {
+  stopWhen?: (maxBytes: number) => boolean,
+): RenderedCloudConfig | undefined {
   const c = new IssueCollector();
-  const obj = cloudConfigObject(p, tokens, compression);
-  const files = obj.write_files as WriteFile[];
-  const head: Record<string, unknown> = {};
-  const tail: Record<string, unknown> = {};
-  let seen = false;
-  for (const [k, v] of Object.entries(obj)) {
-    if (k === "write_files") seen = true;
-    else (seen ? tail : head)[k] = v;
+  const { before, files, after } = cloudConfigParts(p);
+  if (files.length === 0) {
+    const text = "#cloud-config\n" + mapYaml({ ...before, write_files: [], ...after }, tokens, c, path);
+    const maxBytes = tokens.maxBytes(text);
+    return stopWhen?.(maxBytes) ? undefined : { text, maxBytes, issues: [...c.issues] };
   }
-  let text: string;
-  if (files.length === 0 || Object.keys(head).length === 0 || Object.keys(tail).length === 0) {
-    text = "#cloud-config\n" + mapYaml(obj, tokens, c, path);
-  } else {
-    const cache = cacheOf(tokens);
-    const parts = ["#cloud-config\n", mapYaml(head, tokens, c, path), "write_files:\n"];
-    for (const f of files) {
-      for (const v of Object.values(f)) if (typeof v === "string") checkScalar(v, tokens, c, path);
-      parts.push(cache.itemYaml(f));
-    }
-    parts.push(mapYaml(tail, tokens, c, path));
-    text = parts.join("");
+  // Token markers never span two parts (each ends with a newline), so the bound of the document
+  // is the sum of the parts' bounds.
+  const cache = cacheOf(tokens);
+  const parts = ["#cloud-config\n", mapYaml(before, tokens, c, path), "write_files:\n"];
+  const afterIssues = new IssueCollector();
+  const afterYaml = mapYaml(after, tokens, afterIssues, path);
+  let maxBytes = parts.reduce((n, part) => n + tokens.maxBytes(part), tokens.maxBytes(afterYaml));
+  if (stopWhen?.(maxBytes)) return undefined;
+  for (const f of files) {
+    const item = writeFile(f, tokens, compression);
+    for (const v of Object.values(item)) if (typeof v === "string") checkScalar(v, tokens, c, path);
+    const yaml = cache.itemYaml(item);
+    parts.push(yaml);
+    maxBytes += tokens.maxBytes(yaml);
+    if (stopWhen?.(maxBytes)) return undefined;
   }
-  return { text, maxBytes: tokens.maxBytes(text), issues: [...c.issues] };
+  parts.push(afterYaml);
+  c.addAll(afterIssues.issues);
+  return { text: parts.join(""), maxBytes, issues: [...c.issues] };
 }

@@ -27,6 +27,12 @@ export interface UserDataReport {
   readonly textBytes: number;
 }
 
+/** A render without `stopWhen` always returns a document. */
+function must(rendered: RenderedCloudConfig | undefined): RenderedCloudConfig {
+  if (rendered === undefined) throw new Error("a cloud-config render without stopWhen returned no document");
+  return rendered;
+}
+
 function measure(facts: UserDataFacts, rawBytes: number): number {
   return facts.countedAs === "raw-bytes" ? rawBytes : base64Length(rawBytes);
 }
@@ -36,35 +42,36 @@ function measure(facts: UserDataFacts, rawBytes: number): number {
  * limit. `render` renders the document with a file compression: `per-file` first; when that text
  * passes `GZIP_ABOVE_FRACTION` of the limit, the document is rendered again with plain files and
  * gzipped whole (platforms that take binary gzip), or with every file gzipped that shrinks at all
- * (`per-file-max`, the others).
+ * (`per-file-max`, the others). `render` gets a `stopWhen` for the first form: it may give up
+ * (return undefined) once the form's bound passes that fraction, i.e. once the form is decided
+ * against; renderCloudConfig does.
  */
 export function buildUserData(
   node: string,
   path: string,
-  render: (compression: FileCompression) => RenderedCloudConfig,
+  render: (compression: FileCompression, stopWhen?: (maxBytes: number) => boolean) => RenderedCloudConfig | undefined,
   facts: UserDataFacts,
   tokens: TokenRegistry,
 ): { userData: UserData; report: UserDataReport; rendered: RenderedCloudConfig; issues: ValidationIssue[] } {
   const c = new IssueCollector();
-  let rendered = render("per-file");
-  let textBytes = rendered.maxBytes;
+  const tooLarge = (maxBytes: number): boolean => measure(facts, maxBytes) > facts.limitBytes * GZIP_ABOVE_FRACTION;
+  const first = render("per-file", tooLarge);
+  let rendered: RenderedCloudConfig;
   // The text form's value is made once the form is chosen (a large first form is thrown away).
   let userData: UserData | undefined;
-  let maxBytes = measure(facts, textBytes);
-  if (!facts.binaryGzip && maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
+  if (first !== undefined && !tooLarge(first.maxBytes)) {
+    rendered = first;
+  } else if (!facts.binaryGzip) {
     // Text only: gzip every file that shrinks at all.
-    rendered = render("per-file-max");
-    textBytes = rendered.maxBytes;
-    maxBytes = measure(facts, textBytes);
-  }
-  if (facts.binaryGzip && maxBytes > facts.limitBytes * GZIP_ABOVE_FRACTION) {
-    rendered = render("none");
-    textBytes = rendered.maxBytes;
+    rendered = must(render("per-file-max"));
+  } else {
+    rendered = must(render("none"));
     const gz = tokens.base64Gzip(rendered.text, `user-data of ${node}`);
     const gzBytes = tokens.maxGzipBytes(rendered.text, hasTokens(rendered.text));
     userData = { encoding: "gzip-base64", value: gz.value, maxBytes: measure(facts, gzBytes) };
   }
-  userData ??= { encoding: "text", value: toTerraformString(rendered.text), maxBytes };
+  const textBytes = rendered.maxBytes;
+  userData ??= { encoding: "text", value: toTerraformString(rendered.text), maxBytes: measure(facts, textBytes) };
   if (userData.maxBytes > facts.limitBytes) {
     c.add(
       "GRX301",

@@ -347,6 +347,35 @@ describe("renderCloudConfig joins separately serialized parts", () => {
   });
 });
 
+describe("renderCloudConfig with stopWhen", () => {
+  test("the bound is the document's; the render stops exactly when the bound passes", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const any = new Password(stack, "b", { length: 64 }).result;
+    for (const node of topology.nodes) {
+      for (const c of ["per-file", "per-file-max", "none"] as const) {
+        const extra: ConfigFile = { path: "/etc/secret", content: `s=${any}\n`, mode: "0600", owner: "root:root" };
+        const files = [...renderNodeFiles(topology, node), extra];
+        const p = prov(node.name, { files }).provisioning;
+        const tokens = new TokenRegistry();
+        tokens.declareToken(any, { maxLength: 64, charset: "any", description: "any" });
+        const full = renderCloudConfig(p, tokens, "c/x", c);
+        expect(full.maxBytes).toBe(tokens.maxBytes(full.text));
+        const seen: number[] = [];
+        const kept = renderCloudConfig(p, tokens, "c/x", c, (n) => (seen.push(n), n > full.maxBytes));
+        expect(kept).toEqual(full);
+        // the running bound only grows and ends at the document's
+        expect(seen).toEqual([...seen].sort((a, b) => a - b));
+        expect(seen[seen.length - 1]).toBe(full.maxBytes);
+        expect(renderCloudConfig(p, tokens, "c/x", c, (n) => n >= full.maxBytes)).toBeUndefined();
+        // a bound passed early stops before the files are all encoded
+        const early: number[] = [];
+        expect(renderCloudConfig(p, tokens, "c/x", c, (n) => (early.push(n), n > seen[1]!))).toBeUndefined();
+        expect(early.length).toBe(3);
+      }
+    }
+  });
+});
+
 describe("provisioning validation (GRX302–GRX309)", () => {
   test("GRX302: an arbitrary-character token outside file contents", () => {
     const stack = new TerraformStack(Testing.app(), "t");

@@ -46,7 +46,7 @@ function build(bytes: number, facts: UserDataFacts, tokens = new TokenRegistry()
   return buildUserData(
     "db1",
     "c/db1",
-    (compression) => renderCloudConfig(provisioning, tokens, "c/db1", compression),
+    (compression, stopWhen) => renderCloudConfig(provisioning, tokens, "c/db1", compression, stopWhen),
     facts,
     tokens,
   );
