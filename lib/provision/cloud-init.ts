@@ -376,15 +376,24 @@ export function renderCloudConfig(
   const afterYaml = mapYaml(after, tokens, afterIssues, path);
   let maxBytes = parts.reduce((n, part) => n + tokens.maxBytes(part), tokens.maxBytes(afterYaml));
   if (stopWhen?.(maxBytes)) return undefined;
-  for (const f of files) {
-    const item = writeFile(f, tokens, compression);
-    for (const v of Object.values(item)) if (typeof v === "string") checkScalar(v, tokens, c, path);
+  // With stopWhen, the items are made smallest file first (the sum is the same in any order): small
+  // files mostly stay text, so the bound grows fastest for the least compression work. Issues and
+  // items are then put in document order.
+  const order = files.map((_, i) => i);
+  if (stopWhen) order.sort((a, b) => files[a]!.content.length - files[b]!.content.length || a - b);
+  const items: string[] = new Array<string>(files.length);
+  const itemIssues: (readonly ValidationIssue[])[] = new Array<readonly ValidationIssue[]>(files.length);
+  for (const i of order) {
+    const item = writeFile(files[i]!, tokens, compression);
+    const ic = new IssueCollector();
+    for (const v of Object.values(item)) if (typeof v === "string") checkScalar(v, tokens, ic, path);
+    itemIssues[i] = ic.issues;
     const yaml = cache.itemYaml(item);
-    parts.push(yaml);
+    items[i] = yaml;
     maxBytes += tokens.maxBytes(yaml);
     if (stopWhen?.(maxBytes)) return undefined;
   }
-  parts.push(afterYaml);
+  for (const issues of itemIssues) c.addAll(issues);
   c.addAll(afterIssues.issues);
-  return { text: parts.join(""), maxBytes, issues: [...c.issues] };
+  return { text: [...parts, ...items, afterYaml].join(""), maxBytes, issues: [...c.issues] };
 }
