@@ -225,7 +225,7 @@ class RenderCache {
       // block sequence takes under a key (yaml's indentSeq): the same bytes as the item inside the
       // whole document (test/provision/cloud-init.test.ts compares the two).
       const doc = new Document([item], DOCUMENT_OPTIONS);
-      markTokenScalars(doc);
+      if (hasTokens(key)) markTokenScalars(doc);
       v = doc
         .toString(TO_STRING_OPTIONS)
         .split("\n")
@@ -246,7 +246,7 @@ class RenderCache {
     let v = this.maps.get(key);
     if (v === undefined) {
       const doc = new Document(obj, DOCUMENT_OPTIONS);
-      markTokenScalars(doc);
+      if (hasTokens(key)) markTokenScalars(doc);
       v = doc.toString(TO_STRING_OPTIONS);
       this.maps.set(key, v);
     }
@@ -275,6 +275,10 @@ const TO_STRING_OPTIONS = { lineWidth: 0, blockQuote: "literal", directives: fal
 /**
  * Safe tokens only hold [A-Za-z0-9._:/@+=-]: in a block scalar (file contents) anything goes;
  * on one line, double quotes keep a value such as "1234" a string.
+ *
+ * Callers skip the walk when the value's JSON holds no token marker: a marker has no character
+ * that JSON escapes or uses around strings, so it stands in the JSON exactly where it stands in a
+ * string of the value.
  */
 function markTokenScalars(doc: Document): void {
   visit(doc, {
