@@ -13,7 +13,7 @@
  *   via `base64gzip` when that is smaller), so no secret character can break the YAML and the
  *   rest of the document stays byte-for-byte deterministic.
  */
-import { Document, Scalar, visit } from "yaml";
+import { Document, Pair, Scalar, YAMLMap, YAMLSeq, visit } from "yaml";
 import { IssueCollector, ValidationIssue } from "../topology";
 import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
 import { readinessBootcmd } from "./readiness";
@@ -224,7 +224,14 @@ class RenderCache {
       // A one-item sequence at the root, then every non-empty line indented by the two columns a
       // block sequence takes under a key (yaml's indentSeq): the same bytes as the item inside the
       // whole document (test/provision/cloud-init.test.ts compares the two).
-      const doc = new Document([item], DOCUMENT_OPTIONS);
+      // The nodes are built directly (a flat map of strings and a boolean: what createNode would
+      // make of it, without its tag search per value).
+      const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
+      for (const [k, value] of Object.entries(item)) map.items.push(new Pair(new Scalar(k), new Scalar(value)));
+      const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
+      seq.items.push(map);
+      const doc = new Document(undefined, DOCUMENT_OPTIONS);
+      doc.contents = seq;
       if (hasTokens(key)) markTokenScalars(doc);
       v = doc
         .toString(TO_STRING_OPTIONS)
