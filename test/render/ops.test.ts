@@ -367,23 +367,51 @@ describe("grommunio-mailbox-map", () => {
 
   it("reads the map view (the keys computed by MariaDB), nothing else", () => {
     expect(settings.QUERY).toBe(`SELECT kind, mkey, host FROM ${MAILBOX_MAP_VIEW};`);
-    expect(mailboxMapSettings(t).PROG).toBe("grommunio-mailbox-map");
+    expect(mailboxMapSettings().PROG).toBe("grommunio-mailbox-map");
     expect(renderMailboxMapView(t)).toContain(
       `CREATE OR REPLACE SQL SECURITY INVOKER VIEW \`${MAILBOX_MAP_VIEW}\` (\`kind\`, \`mkey\`, \`host\`) AS\n${mailboxMapQuery().trimEnd()}\n`,
     );
   });
 
-  it("accepts exactly the mailbox server names of the rendered haproxy.cfg", () => {
+  it("takes the valid server names from haproxy.cfg at run time: the job does not list the mailbox nodes", () => {
+    expect(settings.SERVERS).toBeUndefined();
+    expect(script).not.toContain("mail2.gro.at");
+    expect(settings.HAPROXY_CONFIG).toBe("/etc/haproxy/haproxy.cfg");
+    expect(script).toContain(
+      'servers=$(awk -v map="$MAP" "$SERVERS_AWK" "$HAPROXY_CONFIG") && [[ $servers ]] ||\n' +
+        '  die $FAILED "no server in $HAPROXY_CONFIG in a backend whose use-server looks up $MAP; nothing changed"\n',
+    );
+    // read before the database is asked, used by the row check
+    expect(script.indexOf('"$SERVERS_AWK" "$HAPROXY_CONFIG"')).toBeLessThan(script.indexOf('<<<"$QUERY"'));
+    expect(script).toContain('awk -v servers="$servers" -v entries=');
+    // comments dropped; the server lines of backend/listen sections whose use-server looks the map up
+    const awk = settings.SERVERS_AWK!.split("\n");
+    expect(awk[0]).toBe('{ sub(/#.*/, "") }');
+    expect(awk).toContain("$1 ~ /^(backend|listen|peers|ring)$/ { b = $1 \" \" $2 }");
+    expect(awk).toContain('$1 == "server" { s[b] = s[b] " " $2 }');
+    expect(awk).toContain(
+      '$1 == "use-server" && (index($0, "map(" map ")") || index($0, "map(" map ",")) { u[b] }',
+    );
+    // the rendered haproxy.cfg has such a rule in exactly the backends with the mailbox servers
     const cfg = renderHaproxy(t, t.node("lb1")).find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
-    // Every backend whose use-server rule looks the map up.
-    const backends = cfg
-      .split(/\n(?=backend )/)
-      .filter((b) => b.startsWith("backend ") && b.includes("map(/etc/haproxy/mailbox.map)"));
+    const rule = `    use-server %[var(txn.mbox),map(${settings.MAP})] if { var(txn.mbox) -m found }\n`;
+    const backends = cfg.split(/\n(?=backend )/).filter((b) => b.startsWith("backend ") && b.includes(rule));
     expect(backends.map((b) => b.split("\n")[0])).toEqual(["backend be_gromox", "backend be_web"]);
     for (const b of backends) {
-      expect(settings.SERVERS!.split(" ")).toEqual([...b.matchAll(/^\s+server (\S+) /gm)].map((m) => m[1]));
+      expect([...b.matchAll(/^\s+server (\S+) /gm)].map((m) => m[1])).toEqual(t.mailboxNodes.map((n) => n.hostname));
     }
-    expect(settings.SERVERS).toBe("mail1.gro.at mail2.gro.at mail3.gro.at");
+    // the same job on every load balancer, whatever the mailbox nodes
+    const input = documentedLayout({ database: DB });
+    const more = buildTopology({
+      ...input,
+      nodes: [
+        ...input.nodes,
+        { name: "mail4", hostname: "mail4.gro.at", roles: ["mailbox"], ipv4: "10.10.10.70", serverId: 4 },
+        { name: "lb2", hostname: "lb2.gro.at", roles: ["load-balancer"], ipv4: "10.10.10.11" },
+      ],
+    });
+    expect(file(more, "lb1", MAILBOX_MAP_JOB_PATH).content).toBe(script);
+    expect(file(more, "lb2", MAILBOX_MAP_JOB_PATH).content).toBe(script);
   });
 
   it("service and timer", () => {

@@ -42,6 +42,7 @@ import {
   MAP_READER_CNF,
   renderOpsFiles,
 } from "../../lib/render/ops";
+import { SERVERS_AWK } from "../../lib/render/ops/bash/mailbox-map";
 import {
   curl,
   Dummy,
@@ -64,7 +65,7 @@ import {
   writeFiles,
 } from "./ops-support";
 import { ownScratchDir, removeScratchDir } from "./scratch";
-import { requireProgram } from "./support";
+import { requireProgram, run } from "./support";
 
 jest.setTimeout(120_000);
 
@@ -98,6 +99,18 @@ function runJob(args: readonly string[] = [], binds: Record<string, string> = {}
 
 function mapFile(): string {
   return fs.readFileSync(path.join(haproxy!.etcDir, "mailbox.map"), "utf8");
+}
+
+/** The haproxy.cfg haproxy runs with. */
+function haproxyCfg(): string {
+  return fs.readFileSync(path.join(haproxy!.etcDir, "haproxy.cfg"), "utf8");
+}
+
+/** `text` as a file in the scratch directory (bound over /etc/haproxy/haproxy.cfg by a test). */
+function scratchFile(name: string, text: string): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, text);
+  return p;
 }
 
 async function runtimeEntries(): Promise<number> {
@@ -304,6 +317,45 @@ describe("rendered job", () => {
   });
 });
 
+describe("server names from haproxy.cfg (the job's SERVERS_AWK, Debian's mawk and gawk)", () => {
+  const names = (awk: string, cfg: string) => {
+    const r = run(requireProgram(awk, awk), ["-v", `map=${MAP}`, SERVERS_AWK, scratchFile("servers.cfg", cfg)]);
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    return [...new Set(r.stdout.split(" "))].filter((n) => n !== "").sort();
+  };
+
+  it.each(["mawk", "gawk"])("%s: the running config's be_gromox/be_web servers", (awk) => {
+    expect(names(awk, haproxyCfg())).toEqual([...HOSTS.values()].sort());
+  });
+
+  it.each(["mawk", "gawk"])(
+    "%s: only sections whose use-server looks this map up; comments, other maps, peers, indented keywords",
+    (awk) => {
+      const cfg = [
+        haproxyCfg().replace(/^(\s*)(server mail5\.lo\.test )/gm, "$1# $2"),
+        "# server ghost.lo.test 127.0.92.90:443",
+        "backend be_plain",
+        "    server plain.lo.test 127.0.92.91:443 check",
+        "  listen li_other",
+        `    use-server %[var(txn.mbox),map(${MAP}2)] if TRUE`,
+        "    server other.lo.test 127.0.92.92:443",
+        "listen li_map",
+        "    server listed.lo.test 127.0.92.93:443 # server commented.lo.test",
+        `    use-server %[var(txn.mbox),map(${MAP},mail1.lo.test)] if TRUE`,
+        "    #server hidden.lo.test 127.0.92.94:443",
+        "  peers lbs",
+        "    peer lb1 127.0.92.10:10000",
+        "    server peer.lo.test 127.0.92.95:10000",
+        "userlist ops",
+        "    user ops insecure-password x",
+        "",
+      ].join("\n");
+      expect(names(awk, cfg)).toEqual(["listed.lo.test", "mail1.lo.test", "mail2.lo.test"]);
+      expect(names(awk, "global\n    daemon\n")).toEqual([]);
+    },
+  );
+});
+
 describe("first run", () => {
   it("starts from the rendered empty map; the map reader cannot read password hashes", async () => {
     expect(await runtimeEntries()).toBe(0);
@@ -438,6 +490,40 @@ describe("faults", () => {
       );
     }
     expect((await runJob()).code).toBe(0);
+  });
+
+  it("a map value naming a server that is not in haproxy.cfg (its lines commented out) is skipped and counted", async () => {
+    const cfg = scratchFile(
+      "haproxy-no-mail5.cfg",
+      haproxyCfg().replace(/^(\s*)(server mail5\.lo\.test )/gm, "$1# $2") +
+        "backend be_other\n    server mail5.lo.test 127.0.92.25:443 check\n",
+    );
+    const rows = sql(db!, "SELECT COUNT(*) FROM grommunio_mailbox_map WHERE host = 'mail5.lo.test';")[0]![0]!;
+    expect(Number(rows)).toBeGreaterThan(100);
+    const r = await runJob(["--dry-run"], { "/etc/haproxy/haproxy.cfg": cfg });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      new RegExp(`skipped ${rows} row\\(s\\): server is not in haproxy\\.cfg \\(e\\.g\\. \\S+ -> mail5\\.lo\\.test`),
+    );
+    expect(r.stderr).toMatch(new RegExp(`dry run: \\d+ entries .*; nothing changed`));
+    expect(r.stdout).not.toMatch(/ mail5\.lo\.test$/m);
+    expect(r.stdout).toMatch(/ mail1\.lo\.test$/m);
+    expect(r.stdout).toMatch(/ mail2\.lo\.test$/m);
+  });
+
+  it("no server in haproxy.cfg for the map: exit 1 with the reason, file and running map unchanged", async () => {
+    const file = mapFile();
+    const running = await runtimeMap();
+    const noRule = scratchFile("haproxy-no-use-server.cfg", haproxyCfg().replace(/^\s*use-server .*\n/gm, ""));
+    for (const cfg of [noRule, "/dev/null"]) {
+      const r = await runJob([], { "/etc/haproxy/haproxy.cfg": cfg });
+      expect([r.code, r.stderr]).toEqual([
+        1,
+        "grommunio-mailbox-map: no server in /etc/haproxy/haproxy.cfg in a backend whose use-server looks up /etc/haproxy/mailbox.map; nothing changed\n",
+      ]);
+    }
+    expect(mapFile()).toBe(file);
+    expect(await runtimeMap()).toBe(running);
   });
 
   it("runtime API unreachable: haproxy -c, then systemctl try-reload-or-restart haproxy", async () => {

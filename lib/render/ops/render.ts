@@ -8,7 +8,7 @@
  *   (load balancers) `socat`, all on every Debian 12 / Ubuntu 24.04 node or in `OPS_PACKAGES`.
  *   Every byte ships in user-data (AWS: 16 KB for all a node gets, kept under half next to
  *   haproxy.cfg, certificates and the secret fetcher), so the programs are terse: the map job is
- *   2.4 KB gzipped (the Python one was 6.2 KB), grommunio-ops 3.3 KB with failover only and 4.1 KB
+ *   2.6 KB gzipped (the Python one was 6.2 KB), grommunio-ops 3.3 KB with failover only and 4.1 KB
  *   with rebalance (Python: 5.6-7.3 KB). Comment-only lines are dropped when rendering
  *   (`shellCode`); the sources in ./bash keep the documentation. Values known at synth time are
  *   rendered into shell assignments at the top (`shQuote`), never spliced into code.
@@ -41,7 +41,9 @@
  *   the view `grommunio_mailbox_map` that the servers seed creates on the schema node
  *   (`renderMailboxMapView`, `mailboxMapQuery`): the query lives in the database once, not in every
  *   load balancer's user-data (the system test compares its keys with `renderMailboxMap`). awk
- *   validates and de-duplicates them against the haproxy.cfg server names; the job loads the map
+ *   validates and de-duplicates them against the server names of the backends that look the map
+ *   up, read from haproxy.cfg at each run (not rendered in: the job is the same on every load
+ *   balancer and does not grow with the mailbox nodes; no server there fails the run); the job loads the map
  *   into the running HAProxy through the runtime API (prepare / add in chunks over one connection /
  *   commit) only when it changed (or HAProxy was restarted since), reloads HAProxy only when the API
  *   is unreachable, and keeps the last good map when the database is not readable.
@@ -61,7 +63,7 @@ import { HAPROXY_CFG_PATH, MAILBOX_MAP_PATH, renderMailboxMap } from "../haproxy
 import { ConfigFile, sortFiles } from "../types";
 import { COMMON_SH, DATABASE_SH, opsMain, shQuote, shellCode } from "./bash/common";
 import { FAILOVER_SH } from "./bash/failover";
-import { ADD_MAP_AWK, BUILD_MAP_AWK, MAILBOX_MAP_SH } from "./bash/mailbox-map";
+import { ADD_MAP_AWK, BUILD_MAP_AWK, MAILBOX_MAP_SH, SERVERS_AWK } from "./bash/mailbox-map";
 import { REBALANCE_SH } from "./bash/rebalance";
 import { clientOptionFile } from "./literal";
 import { MAILBOX_MAP_VIEW, MAILBOX_MAP_VIEW_COLUMNS } from "../database/map-view";
@@ -404,15 +406,13 @@ export function renderRebalanceScript(): string {
 }
 
 /** The settings of the map job (`NAME=value` lines at its top). */
-export function mailboxMapSettings(topology: Topology): Record<string, string | number> {
+export function mailboxMapSettings(): Record<string, string | number> {
   const initial = renderMailboxMap([]);
   return {
     PROG: "grommunio-mailbox-map",
     DB_CONFIG: MAP_READER_CNF,
     // The keys, computed by MariaDB in the view the servers seed creates (renderMailboxMapView).
     QUERY: `SELECT ${MAILBOX_MAP_VIEW_COLUMNS.join(", ")} FROM ${MAILBOX_MAP_VIEW};`,
-    // The be_gromox/be_web server names of haproxy.cfg (renderHaproxy names them by hostname).
-    SERVERS: topology.mailboxNodes.map((n) => n.hostname).join(" "),
     MAP: MAILBOX_MAP_PATH,
     MAP_HEADER: initial.content.split("\n")[0]!,
     MAP_MODE: initial.mode,
@@ -424,6 +424,7 @@ export function mailboxMapSettings(topology: Topology): Record<string, string | 
     STATE: "/run/haproxy/grommunio-mailbox-map.state",
     LOCK: "/run/haproxy/grommunio-mailbox-map.lock",
     NOT_READY: MAILBOX_MAP_NOT_READY_EXIT,
+    SERVERS_AWK,
     BUILD_MAP_AWK,
     ADD_MAP_AWK,
   };
@@ -433,7 +434,7 @@ export function mailboxMapSettings(topology: Topology): Record<string, string | 
 export function renderMailboxMapJob(topology: Topology): string {
   return [
     ...header(topology, "grommunio-mailbox-map", []),
-    ...assignments(mailboxMapSettings(topology)),
+    ...assignments(mailboxMapSettings()),
     shellCode(COMMON_SH),
     shellCode(MAILBOX_MAP_SH),
     "",

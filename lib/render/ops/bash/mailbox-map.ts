@@ -1,6 +1,22 @@
 import { sh } from "./common";
 
 /**
+ * awk program of the map job that reads haproxy.cfg (`-v map=<map path>`): the server names of the
+ * backend and listen sections that have a `use-server` rule looking the map up (`map(<path>)` or
+ * `map(<path>,default)`), separated by blanks (a name in two such backends comes twice). These are
+ * the names HAProxy runs with, so the map values are checked against them without a server list
+ * of the job's own (that list was in every load balancer's user-data and grew with the mailbox
+ * nodes). Indentation does not matter; `#` starts a comment. Only the sections that may hold
+ * `server` lines start a new scope (backend, listen, peers, ring): the lines of any other section
+ * never start with `server` or `use-server`, so counting them to the section before is harmless.
+ */
+export const SERVERS_AWK = sh`{ sub(/#.*/, "") }
+$1 ~ /^(backend|listen|peers|ring)$/ { b = $1 " " $2 }
+$1 == "server" { s[b] = s[b] " " $2 }
+$1 == "use-server" && (index($0, "map(" map ")") || index($0, "map(" map ",")) { u[b] }
+END { for (b in u) printf "%s", s[b] }`;
+
+/**
  * awk program of the map job: the map entries from the rows of the map view
  * (`kind<TAB>key<TAB>hostname`, keys lower-cased by MariaDB) and what was skipped, counting every row. Writes `key server`
  * lines (unsorted) to `entries`, `skipped N row(s): reason (e.g. ...)` lines to `skips`, and
@@ -57,6 +73,10 @@ done
 started=$EPOCHREALTIME
 [[ $dry ]] || lock "$LOCK"
 work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT || exit
+# The valid map values: the server names of the backends that look the map up, read from the
+# configuration HAProxy runs with. None at all is a broken node, not an empty map: change nothing.
+servers=$(awk -v map="$MAP" "$SERVERS_AWK" "$HAPROXY_CONFIG") && [[ $servers ]] ||
+  die $FAILED "no server in $HAPROXY_CONFIG in a backend whose use-server looks up $MAP; nothing changed"
 # Database unreachable: the map stays as it is, file and running (exit 1). While the map has never
 # been filled (a first boot before the database node has its schema and the map reader's grants)
 # there is nothing to keep: exit NOT_READY, which the service counts as success, so a cluster coming
@@ -69,7 +89,7 @@ if ! timeout 120 mariadb --defaults-file="$DB_CONFIG" -BN --default-character-se
   die $FAILED "database: $(<"$work/error"); kept $MAP ($n entries) and the running map: routing is unchanged"
 fi
 queried=$EPOCHREALTIME
-awk -v servers="$SERVERS" -v entries="$work/entries" -v skips="$work/skips" -v summary="$work/summary" "$BUILD_MAP_AWK" "$work/rows" || exit
+awk -v servers="$servers" -v entries="$work/entries" -v skips="$work/skips" -v summary="$work/summary" "$BUILD_MAP_AWK" "$work/rows" || exit
 {
   echo "$MAP_HEADER"
   sort -t ' ' -k 1,1 "$work/entries"
