@@ -213,6 +213,7 @@ export class AwsPlatform implements Platform<AwsDeployment> {
 export class AwsMachine implements PlatformMachine {
   /** The Elastic IP of the machine, once `publicAddresses` was asked (DNS needs a stable address). */
   public eip?: Eip;
+  private instanceIdToken?: string;
 
   constructor(
     public readonly name: string,
@@ -225,6 +226,11 @@ export class AwsMachine implements PlatformMachine {
     return this.instance;
   }
 
+  /** The instance's id as one token string, made on first use (every read of `instance.id` makes a new token). */
+  public get instanceId(): string {
+    return (this.instanceIdToken ??= this.instance.id);
+  }
+
   /**
    * An Elastic IP for the instance, created on the first call: an auto-assigned public IPv4
    * changes at every stop/start, an A record, SPF term or PTR needs one that does not. No IPv6
@@ -234,7 +240,7 @@ export class AwsMachine implements PlatformMachine {
     if (!this.eip) {
       this.eip = new Eip(this.instance.node.scope!, "public-ip", {
         domain: "vpc",
-        instance: this.instance.id,
+        instance: this.instanceId,
         tags: { ...this.tags, Name: `${this.name}-public` },
       });
     }
@@ -284,6 +290,18 @@ export class AwsDeployment implements PlatformDeployment {
   private readonly identities: MachineIdentities;
   private azs?: DataAwsAvailabilityZones;
   private amiId?: string;
+  /*
+   * Attribute tokens read once and reused: every read of a cdktf attribute getter (`vpc.id`, …)
+   * makes a new Reference that captures a full stack trace; the same token string resolves the
+   * same way, so the output is unchanged.
+   */
+  private readonly vpcId: string;
+  private readonly subnetId: string;
+  private readonly routeTableId: string;
+  private subnetZone?: string;
+  private servicesSubnetIdsCache?: [string, string];
+  /** Security group id tokens (firewall groups and service groups). */
+  private readonly securityGroupIds = new Map<SecurityGroup, string>();
 
   constructor(
     private readonly scope: Construct,
@@ -320,29 +338,32 @@ export class AwsDeployment implements PlatformDeployment {
       enableDnsHostnames: true,
       tags: { ...this.tags, Name: `${context.clusterName}-vpc` },
     });
+    this.vpcId = this.vpc.id;
     this.subnet = new Subnet(this.networkScope, "subnet", {
-      vpcId: this.vpc.id,
+      vpcId: this.vpcId,
       cidrBlock: layout.cluster,
       availabilityZone: props.availabilityZone ?? this.zone(0),
       mapPublicIpOnLaunch: false,
       tags: { ...this.tags, Name: `${context.clusterName}-nodes` },
     });
+    this.subnetId = this.subnet.id;
     this.internetGateway = new InternetGateway(this.networkScope, "igw", {
-      vpcId: this.vpc.id,
+      vpcId: this.vpcId,
       tags: { ...this.tags, Name: `${context.clusterName}-igw` },
     });
     this.routeTable = new RouteTable(this.networkScope, "routes", {
-      vpcId: this.vpc.id,
+      vpcId: this.vpcId,
       tags: { ...this.tags, Name: `${context.clusterName}-routes` },
     });
+    this.routeTableId = this.routeTable.id;
     new Route(this.networkScope, "default-route", {
-      routeTableId: this.routeTable.id,
+      routeTableId: this.routeTableId,
       destinationCidrBlock: "0.0.0.0/0",
       gatewayId: this.internetGateway.id,
     });
     new RouteTableAssociation(this.networkScope, "subnet-routes", {
-      subnetId: this.subnet.id,
-      routeTableId: this.routeTable.id,
+      subnetId: this.subnetId,
+      routeTableId: this.routeTableId,
     });
     this.network = { cidr: layout.cluster, resource: this.vpc };
     if (props.secretsPrefix !== undefined && !SSM_PREFIX.test(props.secretsPrefix)) {
@@ -409,24 +430,46 @@ export class AwsDeployment implements PlatformDeployment {
     if (!this.servicesSubnetsCache) {
       const make = (id: string, cidr: string, az: string) => {
         const s = new Subnet(this.networkScope, id, {
-          vpcId: this.vpc.id,
+          vpcId: this.vpcId,
           cidrBlock: cidr,
           availabilityZone: az,
           mapPublicIpOnLaunch: false,
           tags: { ...this.tags, Name: `${this.context.clusterName}-${id}` },
         });
+        const subnetId = s.id;
         new RouteTableAssociation(this.networkScope, `${id}-routes`, {
-          subnetId: s.id,
-          routeTableId: this.routeTable.id,
+          subnetId,
+          routeTableId: this.routeTableId,
         });
-        return s;
+        return { s, subnetId };
       };
-      this.servicesSubnetsCache = [
-        make("services-a", this.layout.servicesA, this.subnet.availabilityZone),
-        make("services-b", this.layout.servicesB, this.props.secondAvailabilityZone ?? this.zone(1)),
-      ];
+      const a = make("services-a", this.layout.servicesA, this.availabilityZone());
+      const b = make("services-b", this.layout.servicesB, this.props.secondAvailabilityZone ?? this.zone(1));
+      this.servicesSubnetsCache = [a.s, b.s];
+      this.servicesSubnetIdsCache = [a.subnetId, b.subnetId];
     }
     return this.servicesSubnetsCache;
+  }
+
+  /** The services subnets' ids (one token each). */
+  private servicesSubnetIds(): [string, string] {
+    this.servicesSubnets();
+    return this.servicesSubnetIdsCache!;
+  }
+
+  /** The cluster subnet's availability zone (one token). */
+  private availabilityZone(): string {
+    return (this.subnetZone ??= this.subnet.availabilityZone);
+  }
+
+  /** A security group's id (one token per group). */
+  private securityGroupId(sg: SecurityGroup): string {
+    let id = this.securityGroupIds.get(sg);
+    if (id === undefined) {
+      id = sg.id;
+      this.securityGroupIds.set(sg, id);
+    }
+    return id;
   }
 
   private ami(): string {
@@ -456,7 +499,7 @@ export class AwsDeployment implements PlatformDeployment {
       ami: this.ami(),
       instanceType:
         spec.size ?? this.props.instanceTypes?.[spec.primaryRole] ?? AWS_DEFAULT_INSTANCE_TYPES[spec.primaryRole],
-      subnetId: this.subnet.id,
+      subnetId: this.subnetId,
       privateIp: spec.privateIpv4,
       associatePublicIpAddress: this.props.associatePublicIpAddress ?? true,
       ...(this.props.keyName !== undefined ? { keyName: this.props.keyName } : {}),
@@ -487,7 +530,7 @@ export class AwsDeployment implements PlatformDeployment {
     const attached = [...scope.node.children].filter((c) => c instanceof VolumeAttachment).length;
     const protect = this.props.protectData ?? true;
     const volume = new EbsVolume(scope, `${spec.id}-volume`, {
-      availabilityZone: this.subnet.availabilityZone,
+      availabilityZone: this.availabilityZone(),
       size: spec.sizeGb,
       type: spec.type ?? "gp3",
       encrypted: true,
@@ -502,13 +545,15 @@ export class AwsDeployment implements PlatformDeployment {
         "grommunio:purpose": spec.purpose,
       },
     });
+    // One token for both uses: every read of `volume.id` makes a new token.
+    const volumeId = volume.id;
     new VolumeAttachment(scope, `${spec.id}-attachment`, {
       deviceName: DEVICE_NAMES[attached] ?? `/dev/sd${String.fromCharCode(102 + attached)}`,
-      volumeId: volume.id,
-      instanceId: aws?.instance.id ?? "",
+      volumeId,
+      instanceId: aws?.instanceId ?? "",
       stopInstanceBeforeDetaching: true,
     });
-    const idWithoutDash = Fn.replace(volume.id, "-", "");
+    const idWithoutDash = Fn.replace(volumeId, "-", "");
     this.context.tokens.declareToken(idWithoutDash, {
       maxLength: 24,
       charset: "safe",
@@ -524,7 +569,7 @@ export class AwsDeployment implements PlatformDeployment {
       sg = new SecurityGroup(scope, "security-group", {
         name: `${this.context.clusterName}-${service}`,
         description,
-        vpcId: this.vpc.id,
+        vpcId: this.vpcId,
         tags: { ...this.tags, Name: `${this.context.clusterName}-${service}` },
       });
       this.serviceSecurityGroups.set(service, sg);
@@ -533,7 +578,7 @@ export class AwsDeployment implements PlatformDeployment {
   }
 
   public addSharedFileSystem(scope: Construct, spec: SharedFileSystemSpec): SharedFileSystem {
-    const [servicesA] = this.servicesSubnets();
+    const [servicesA] = this.servicesSubnetIds();
     const sg = this.serviceGroup(scope, "shared-storage", "EFS mount target of the grommunio mailbox store");
     const fs = new EfsFileSystem(scope, "file-system", {
       encrypted: true,
@@ -545,8 +590,8 @@ export class AwsDeployment implements PlatformDeployment {
     });
     const target = new EfsMountTarget(scope, "mount-target", {
       fileSystemId: fs.id,
-      subnetId: servicesA.id,
-      securityGroups: [sg.id],
+      subnetId: servicesA,
+      securityGroups: [this.securityGroupId(sg)],
     });
     // One token string, declared and used (each getter call would make a new token).
     const address = target.ipAddress;
@@ -566,12 +611,12 @@ export class AwsDeployment implements PlatformDeployment {
   }
 
   public addManagedDatabase(scope: Construct, spec: ManagedDatabaseSpec): ManagedDatabase {
-    const [a, b] = this.servicesSubnets();
+    const [a, b] = this.servicesSubnetIds();
     const sg = this.serviceGroup(scope, "database", "RDS MariaDB of the grommunio cluster");
     const protect = spec.deletionProtection;
     const subnets = new DbSubnetGroup(scope, "subnet-group", {
       namePrefix: `${this.context.clusterName}-`,
-      subnetIds: [a.id, b.id],
+      subnetIds: [a, b],
       tags: this.tags,
     });
     const db = new DbInstance(scope, "instance", {
@@ -587,8 +632,8 @@ export class AwsDeployment implements PlatformDeployment {
       username: spec.user,
       password: spec.password,
       dbSubnetGroupName: subnets.name,
-      vpcSecurityGroupIds: [sg.id],
-      availabilityZone: this.subnet.availabilityZone,
+      vpcSecurityGroupIds: [this.securityGroupId(sg)],
+      availabilityZone: this.availabilityZone(),
       multiAz: false,
       publiclyAccessible: false,
       backupRetentionPeriod: 7,
@@ -601,7 +646,7 @@ export class AwsDeployment implements PlatformDeployment {
     const zoneName = spec.hostname.split(".").slice(1).join(".");
     const zone = new Route53Zone(scope, "zone", {
       name: zoneName,
-      vpc: [{ vpcId: this.vpc.id }],
+      vpc: [{ vpcId: this.vpcId }],
       comment: `private names of the grommunio cluster ${this.context.clusterName}`,
       tags: this.tags,
     });
@@ -616,12 +661,13 @@ export class AwsDeployment implements PlatformDeployment {
   }
 
   public addLoadBalancer(scope: Construct, spec: CloudLoadBalancerSpec): CloudLoadBalancer {
-    const [servicesA] = this.servicesSubnets();
+    const [servicesA] = this.servicesSubnetIds();
     const sg = this.serviceGroup(scope, "load-balancer", "NLB in front of the grommunio load-balancer tier");
+    const sgId = this.securityGroupId(sg);
     for (const l of spec.listeners) {
       for (const cidr of l.allowFrom) {
         new VpcSecurityGroupIngressRule(scope, `${l.portKey}-from-${slug(cidr)}`, {
-          securityGroupId: sg.id,
+          securityGroupId: sgId,
           ipProtocol: "tcp",
           fromPort: l.port,
           toPort: l.port,
@@ -631,7 +677,7 @@ export class AwsDeployment implements PlatformDeployment {
       }
     }
     new VpcSecurityGroupEgressRule(scope, "egress-vpc", {
-      securityGroupId: sg.id,
+      securityGroupId: sgId,
       ipProtocol: "-1",
       cidrIpv4: this.layout.vpc,
       description: "to the load-balancer tier and its health checks",
@@ -646,16 +692,17 @@ export class AwsDeployment implements PlatformDeployment {
     const lb = new Lb(scope, "nlb", {
       loadBalancerType: "network",
       internal: false,
-      subnetMapping: [{ subnetId: servicesA.id, allocationId: eip.allocationId }],
+      subnetMapping: [{ subnetId: servicesA, allocationId: eip.allocationId }],
       // Security groups can only be attached when an NLB is created (platforms.md §5).
-      securityGroups: [sg.id],
+      securityGroups: [sgId],
       tags: { ...this.tags, Name: `${this.context.clusterName}-nlb` },
     });
+    const lbArn = lb.arn;
     for (const l of spec.listeners) {
       const tg = new LbTargetGroup(scope, `${l.portKey}-targets`, {
         port: l.port,
         protocol: "TCP",
-        vpcId: this.vpc.id,
+        vpcId: this.vpcId,
         targetType: "instance",
         // Exactly the listeners whose tier frontends expect it (acceptProxyFrom "cloud-lb").
         proxyProtocolV2: l.proxyProtocol,
@@ -670,18 +717,19 @@ export class AwsDeployment implements PlatformDeployment {
         },
         tags: { ...this.tags, Name: `${this.context.clusterName}-${l.portKey}` },
       });
+      const targetGroupArn = tg.arn;
       new LbListener(scope, `${l.portKey}-listener`, {
-        loadBalancerArn: lb.arn,
+        loadBalancerArn: lbArn,
         port: l.port,
         protocol: "TCP",
-        defaultAction: [{ type: "forward", targetGroupArn: tg.arn }],
+        defaultAction: [{ type: "forward", targetGroupArn }],
       });
       for (const name of spec.targets) {
         const m = this.machines.get(name);
         if (!m) continue;
         new LbTargetGroupAttachment(scope, `${l.portKey}-${name}`, {
-          targetGroupArn: tg.arn,
-          targetId: m.instance.id,
+          targetGroupArn,
+          targetId: m.instanceId,
           port: l.port,
         });
       }
@@ -735,34 +783,26 @@ export class AwsDeployment implements PlatformDeployment {
       const sg = new SecurityGroup(s, "security-group", {
         name: `${this.context.clusterName}-${g.name}`,
         description: g.description,
-        vpcId: this.vpc.id,
+        vpcId: this.vpcId,
         tags: { ...this.tags, Name: `${this.context.clusterName}-${g.name}` },
       });
       this.securityGroups.set(g.name, sg);
+      const sgId = this.securityGroupId(sg);
       new VpcSecurityGroupEgressRule(s, "egress-ipv4", {
-        securityGroupId: sg.id,
+        securityGroupId: sgId,
         ipProtocol: "-1",
         cidrIpv4: "0.0.0.0/0",
         description: "outbound: packages, DNS, mail",
       });
       new VpcSecurityGroupEgressRule(s, "egress-ipv6", {
-        securityGroupId: sg.id,
+        securityGroupId: sgId,
         ipProtocol: "-1",
         cidrIpv6: "::/0",
         description: "outbound: packages, DNS, mail",
       });
     }
-    // Each group's id token read once: every read of `.id` creates a cdktf reference that captures
-    // a full stack trace (two per rule otherwise); the same token string resolves the same way.
-    const ids = new Map<SecurityGroup, string>();
-    const idOf = (sg: SecurityGroup): string => {
-      let id = ids.get(sg);
-      if (id === undefined) {
-        id = sg.id;
-        ids.set(sg, id);
-      }
-      return id;
-    };
+    // Each group's id token read once (`securityGroupId`): two reads per rule otherwise.
+    const idOf = (sg: SecurityGroup): string => this.securityGroupId(sg);
     const targetSg = (t: FirewallPlan["rules"][number]["target"]) =>
       "group" in t ? this.securityGroups.get(t.group) : this.serviceSecurityGroups.get(t.service);
     for (const rule of plan.rules) {

@@ -80,6 +80,7 @@ export class S3FileStore implements FileStore {
   public readonly objects = new Map<string, S3Object>();
   private readonly bucketName: string;
   private readonly bucketArn: string;
+  private readonly bucketId: string;
   private readonly encryption: S3BucketServerSideEncryptionConfigurationA;
   private readonly keyArn?: string;
 
@@ -96,25 +97,26 @@ export class S3FileStore implements FileStore {
     // One token string each, declared and used (each getter call would make a new token).
     this.bucketName = this.bucket.bucket;
     this.bucketArn = this.bucket.arn;
+    this.bucketId = this.bucket.id;
     props.tokens.declareToken(this.bucketName, {
       maxLength: 63,
       charset: "safe",
       description: "the name of the cluster's file bucket",
     });
     const access = new S3BucketPublicAccessBlock(scope, "public-access-block", {
-      bucket: this.bucket.id,
+      bucket: this.bucketId,
       blockPublicAcls: true,
       blockPublicPolicy: true,
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
     new S3BucketOwnershipControls(scope, "ownership", {
-      bucket: this.bucket.id,
+      bucket: this.bucketId,
       rule: { objectOwnership: "BucketOwnerEnforced" },
     });
     const kms = props.kmsKeyId;
     this.encryption = new S3BucketServerSideEncryptionConfigurationA(scope, "encryption", {
-      bucket: this.bucket.id,
+      bucket: this.bucketId,
       rule: [
         kms !== undefined
           ? {
@@ -147,7 +149,7 @@ export class S3FileStore implements FileStore {
       ],
     });
     new S3BucketPolicy(scope, "bucket-policy", {
-      bucket: this.bucket.id,
+      bucket: this.bucketId,
       policy: tlsOnly.json,
       // S3 refuses concurrent changes of a bucket's access settings.
       dependsOn: [access],
@@ -157,7 +159,7 @@ export class S3FileStore implements FileStore {
   public put(scope: Construct, machine: string, bundle: FileBundleSpec, manifestPath: string): FileFetchStep {
     const key = bundleKey(machine, bundle.sha256);
     const object = new S3Object(this.scope, `bundle-${machine}`, {
-      bucket: this.bucket.id,
+      bucket: this.bucketId,
       key,
       // No tokens in a bundle: only `${` and `%{` are escaped for Terraform.
       content: toTerraformString(bundle.document),
@@ -197,8 +199,8 @@ export class S3FileStore implements FileStore {
           : []),
       ],
     });
-    const role = this.props.identities.role(scope, machine, "files");
-    new IamRolePolicy(scope, "files-policy", { name: "read-own-files", role: role.id, policy: policy.json });
+    const role = this.props.identities.roleId(scope, machine, "files");
+    new IamRolePolicy(scope, "files-policy", { name: "read-own-files", role, policy: policy.json });
     this.props.identities.attach(scope, machine);
     const manifest: FilesManifest = { version: 1, bucket: this.bucketName, key, sha256: bundle.sha256 };
     return {

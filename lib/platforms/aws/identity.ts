@@ -23,6 +23,8 @@ export interface MachineIdentitiesProps {
 
 interface Entry {
   readonly role: IamRole;
+  /** The role's id as one token (every read of `role.id` makes a new token). */
+  roleId?: string;
   profile?: IamInstanceProfile;
   readonly purposes: Set<MachinePurpose>;
 }
@@ -66,6 +68,16 @@ export class MachineIdentities {
       if (entry.purposes.size > 1) entry.role.description = this.description(machine, entry.purposes);
     }
     return entry.role;
+  }
+
+  /**
+   * The id of the machine's role (`role` with the same arguments), as one token string shared by
+   * every policy that names the role: every read of `role.id` makes a new cdktf token.
+   */
+  public roleId(scope: Construct, machine: string, purpose: MachinePurpose): string {
+    this.role(scope, machine, purpose);
+    const entry = this.entries.get(machine)!;
+    return (entry.roleId ??= entry.role.id);
   }
 
   /** The machine's instance profile (created on the first call, after `role`), set on its instance. */

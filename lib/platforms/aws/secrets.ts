@@ -40,6 +40,13 @@ export class SsmSecretStore implements SecretStore {
   private readonly region: DataAwsRegion;
   private readonly account: DataAwsCallerIdentity;
   private readonly partition: DataAwsPartition;
+  /*
+   * Attribute tokens read once and reused (every read of a cdktf attribute getter makes a new
+   * Reference with a stack trace; the same token string resolves the same way).
+   */
+  private readonly arns = new Map<string, string>();
+  private regionToken?: string;
+  private defaultKeyArn?: string;
 
   constructor(
     scope: Construct,
@@ -72,15 +79,20 @@ export class SsmSecretStore implements SecretStore {
 
   public grant(scope: Construct, machine: string, ids: readonly string[], manifestPath: string): SecretFetchStep {
     const arns = ids.map((id) => {
-      const p = this.parameters.get(id);
-      if (!p) throw new Error(`no SSM parameter for secret ${id}`);
-      return p.arn;
+      let arn = this.arns.get(id);
+      if (arn === undefined) {
+        const p = this.parameters.get(id);
+        if (!p) throw new Error(`no SSM parameter for secret ${id}`);
+        arn = p.arn;
+        this.arns.set(id, arn);
+      }
+      return arn;
     });
-    const region = this.region.region;
+    const region = (this.regionToken ??= this.region.region);
     const keyArn =
       this.props.kmsKeyId !== undefined && this.props.kmsKeyId.startsWith("arn:")
         ? this.props.kmsKeyId
-        : `arn:${this.partition.partition}:kms:${region}:${this.account.accountId}:key/*`;
+        : (this.defaultKeyArn ??= `arn:${this.partition.partition}:kms:${region}:${this.account.accountId}:key/*`);
     const policy = new DataAwsIamPolicyDocument(scope, "secrets-policy-document", {
       statement: [
         {
@@ -101,8 +113,8 @@ export class SsmSecretStore implements SecretStore {
         },
       ],
     });
-    const role = this.props.identities.role(scope, machine, "secrets");
-    new IamRolePolicy(scope, "secrets-policy", { name: "read-own-secrets", role: role.id, policy: policy.json });
+    const role = this.props.identities.roleId(scope, machine, "secrets");
+    new IamRolePolicy(scope, "secrets-policy", { name: "read-own-secrets", role, policy: policy.json });
     this.props.identities.attach(scope, machine);
     return {
       packages: SSM_FETCH_PACKAGES,
