@@ -387,11 +387,9 @@ describe("grommunio-mailbox-map", () => {
     // comments dropped; the server lines of backend/listen sections whose use-server looks the map up
     const awk = settings.SERVERS_AWK!.split("\n");
     expect(awk[0]).toBe('{ sub(/#.*/, "") }');
-    expect(awk).toContain("$1 ~ /^(backend|listen|peers|ring)$/ { b = $1 \" \" $2 }");
+    expect(awk).toContain('$1 ~ /^(backend|listen|peers|ring)$/ { b = $1 " " $2 }');
     expect(awk).toContain('$1 == "server" { s[b] = s[b] " " $2 }');
-    expect(awk).toContain(
-      '$1 == "use-server" && (index($0, "map(" map ")") || index($0, "map(" map ",")) { u[b] }',
-    );
+    expect(awk).toContain('$1 == "use-server" && (index($0, "map(" map ")") || index($0, "map(" map ",")) { u[b] }');
     // the rendered haproxy.cfg has such a rule in exactly the backends with the mailbox servers
     const cfg = renderHaproxy(t, t.node("lb1")).find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
     const rule = `    use-server %[var(txn.mbox),map(${settings.MAP})] if { var(txn.mbox) -m found }\n`;
