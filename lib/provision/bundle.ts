@@ -22,7 +22,8 @@
  */
 import { createHash } from "node:crypto";
 import type { FileFetchStep } from "../platforms/file-store";
-import { NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
+import { NodeProvisioning, ProvisionedFile } from "./model";
+import { withFetchStep } from "./secrets";
 import { PROVISION_DIR } from "./node";
 import { hasTokens } from "./tokens";
 
@@ -91,11 +92,5 @@ export function splitBundle(p: NodeProvisioning): SplitBundle {
  * templates and manifest may be in the bundle).
  */
 export function withFileFetch(p: NodeProvisioning, step: FileFetchStep): NodeProvisioning {
-  const command: ProvisionCommand = { phase: "before-services", ...step.command };
-  return {
-    ...p,
-    packages: [...new Set([...p.packages, ...step.packages])].sort(),
-    files: [...p.files, ...step.files.map((f) => ({ ...f, stage: "late" as const }))].sort(byPath),
-    commands: [command, ...p.commands],
-  };
+  return withFetchStep(p, step);
 }

@@ -147,11 +147,18 @@ function leak(path: string, what: string): ValidationIssue {
   };
 }
 
+/** A platform's first-boot fetch step (the secret store's or the file store's). */
+export interface FetchStep {
+  readonly packages: readonly string[];
+  readonly files: readonly ConfigFile[];
+  readonly command: { readonly description: string; readonly shell: string };
+}
+
 /**
- * The provisioning with the secret store's fetch step: its packages, its program's files, and its
- * command FIRST (before every other first-boot step, which may need the secrets).
+ * The provisioning with a fetch step: its packages merged, its files late, and its command FIRST
+ * (before every first-boot step added so far).
  */
-export function withSecretFetch(p: NodeProvisioning, step: SecretFetchStep): NodeProvisioning {
+export function withFetchStep(p: NodeProvisioning, step: FetchStep): NodeProvisioning {
   const command: ProvisionCommand = { phase: "before-services", ...step.command };
   return {
     ...p,
@@ -159,6 +166,14 @@ export function withSecretFetch(p: NodeProvisioning, step: SecretFetchStep): Nod
     files: [...p.files, ...step.files.map((f) => ({ ...f, stage: "late" as const }))].sort(byPath),
     commands: [command, ...p.commands],
   };
+}
+
+/**
+ * The provisioning with the secret store's fetch step: its packages, its program's files, and its
+ * command FIRST (before every other first-boot step, which may need the secrets).
+ */
+export function withSecretFetch(p: NodeProvisioning, step: SecretFetchStep): NodeProvisioning {
+  return withFetchStep(p, step);
 }
 
 /** The provisioning with extra first-boot commands appended (e.g. setting the admin password). */

@@ -8,6 +8,7 @@
  * { "version": 1, "bucket": "<bucket>", "key": "nodes/<node>/<sha256>.json", "sha256": "<sha256>" }
  * ```
  */
+import { PY_REGION_FUNCTION } from "./imds";
 
 /** Where the program is installed (root-only). */
 export const FILES_FETCH_PROGRAM = "/usr/local/sbin/grommunio-fetch-files";
@@ -53,17 +54,7 @@ def log(message):
     print("grommunio-fetch-files: " + message, file=sys.stderr, flush=True)
 
 
-def region():
-    configured = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if configured:
-        return configured
-    put = urllib.request.Request(
-        IMDS + "/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"}
-    )
-    token = urllib.request.urlopen(put, timeout=5).read().decode()
-    get = urllib.request.Request(IMDS + "/meta-data/placement/region", headers={"X-aws-ec2-metadata-token": token})
-    return urllib.request.urlopen(get, timeout=5).read().decode().strip()
-
+${PY_REGION_FUNCTION}
 
 def download(bucket, key):
     import boto3

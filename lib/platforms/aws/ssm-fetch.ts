@@ -4,6 +4,7 @@
  * requests with the instance role's credentials from IMDSv2 and retries): no AWS CLI, no shell
  * parsing of multi-line values such as PEM keys. The manifest format is `lib/provision/secrets.ts`.
  */
+import { PY_REGION_FUNCTION } from "./imds";
 
 /** Where the program is installed (root-only). */
 export const SSM_FETCH_PROGRAM = "/usr/local/sbin/grommunio-fetch-secrets";
@@ -43,17 +44,7 @@ def log(message):
     print("grommunio-fetch-secrets: " + message, file=sys.stderr, flush=True)
 
 
-def region():
-    configured = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if configured:
-        return configured
-    put = urllib.request.Request(
-        IMDS + "/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"}
-    )
-    token = urllib.request.urlopen(put, timeout=5).read().decode()
-    get = urllib.request.Request(IMDS + "/meta-data/placement/region", headers={"X-aws-ec2-metadata-token": token})
-    return urllib.request.urlopen(get, timeout=5).read().decode().strip()
-
+${PY_REGION_FUNCTION}
 
 def fetch(names):
     import boto3
