@@ -6,6 +6,10 @@
  * Module order on the node (cloud.cfg): bootcmd → write_files → … (init stage, network up);
  * package-update-upgrade-install → write_files with `defer: true` → runcmd (final stage).
  *
+ * Key order: `hostname` … `bootcmd`, `apt`, `write_files`, `package_update`, `packages`, `runcmd`;
+ * in the `none` form (gzipped whole) with tokens, the keys and `write_files` items that hold
+ * Terraform tokens come last (`tokensLast`).
+ *
  * Encoding of `write_files`:
  * - content without tokens: `gz+b64` computed here when that is at least a quarter smaller than
  *   the text, else the text itself (block scalar);
@@ -77,7 +81,9 @@ interface WriteFile {
  * How `write_files` contents are encoded: `per-file` gzips each file that shrinks by at least a
  * quarter (for platforms that take the document as text); `per-file-max` gzips every file that
  * shrinks at all (for large documents on such platforms); `none` ships files as text (the whole
- * document is compressed once instead, which also catches what files have in common).
+ * document is compressed once instead, which also catches what files have in common) and puts
+ * everything that holds a Terraform token at the end of the document (`tokensLast`), so that only
+ * that end is gzipped by Terraform (user-data.ts).
  */
 export type FileCompression = "per-file" | "per-file-max" | "none";
 
@@ -126,7 +132,41 @@ export function cloudConfigObject(
   compression: FileCompression = "per-file",
 ): Record<string, unknown> {
   const { before, files, after } = cloudConfigParts(p);
-  return { ...before, write_files: files.map((f) => writeFile(f, tokens, compression)), ...after };
+  const items = files.map((f) => writeFile(f, tokens, compression));
+  if (compression !== "none") return { ...before, write_files: items, ...after };
+  const o = tokensLast(before, after, items, (item) => hasTokens(JSON.stringify(item)));
+  return o ? { ...o.free, write_files: o.items, ...o.bearing } : { ...before, write_files: items, ...after };
+}
+
+/**
+ * The order of the `none` form (the document gzipped whole, `buildUserData`) when anything in it
+ * holds a Terraform token: the top-level keys without tokens, then `write_files` with its
+ * token-free items first, then the keys with tokens. The token-free prefix of the text is then as
+ * long as it can be (it is gzipped by the library, the tail by Terraform: `base64GzipTokensLast`).
+ * Without any token, the usual order (keys before `write_files`, the items, the keys after). Key
+ * order means nothing to cloud-init, and `write_files` items are written in order, each to its
+ * own path.
+ */
+function tokensLast<T>(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  items: readonly T[],
+  itemHasTokens: (item: T) => boolean,
+): { free: Record<string, unknown>; items: T[]; bearing: Record<string, unknown> } | undefined {
+  const bearing: Record<string, unknown> = {};
+  const free: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries({ ...before, ...after })) {
+    // (a token marker has no character JSON escapes: it stands in the JSON as in the value)
+    if (hasTokens(k) || hasTokens(JSON.stringify(v))) bearing[k] = v;
+    else free[k] = v;
+  }
+  const flags = items.map(itemHasTokens);
+  if (Object.keys(bearing).length === 0 && !flags.includes(true)) return undefined;
+  return {
+    free,
+    items: [...items.filter((_, i) => !flags[i]), ...items.filter((_, i) => flags[i])],
+    bearing,
+  };
 }
 
 /** The keys before `write_files`, the files (in document order, not yet encoded), the keys after. */
@@ -375,7 +415,9 @@ export function renderCloudConfig(
   const c = new IssueCollector();
   const { before, files, after } = cloudConfigParts(p);
   if (files.length === 0) {
-    const text = "#cloud-config\n" + mapYaml({ ...before, write_files: [], ...after }, tokens, c, path);
+    const o = compression === "none" ? tokensLast(before, after, [], () => false) : undefined;
+    const obj = o ? { ...o.free, write_files: [], ...o.bearing } : { ...before, write_files: [], ...after };
+    const text = "#cloud-config\n" + mapYaml(obj, tokens, c, path);
     const maxBytes = tokens.maxBytes(text);
     return stopWhen?.(maxBytes) ? undefined : { text, maxBytes, issues: [...c.issues] };
   }
@@ -406,5 +448,13 @@ export function renderCloudConfig(
   }
   for (const issues of itemIssues) c.addAll(issues);
   c.addAll(afterIssues.issues);
+  const o = compression === "none" ? tokensLast(before, after, items, hasTokens) : undefined;
+  if (o) {
+    // The same keys and items, regrouped (tokensLast): a root block map serializes key by key, so
+    // the bound (a sum over the parts) is unchanged. The strings were checked above.
+    const maps = (obj: Record<string, unknown>): string => (Object.keys(obj).length ? cache.mapYaml(obj) : "");
+    const text = ["#cloud-config\n", maps(o.free), "write_files:\n", ...o.items, maps(o.bearing)].join("");
+    return { text, maxBytes, issues: [...c.issues] };
+  }
   return { text: [...parts, ...items, afterYaml].join(""), maxBytes, issues: [...c.issues] };
 }

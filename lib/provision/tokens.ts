@@ -132,6 +132,25 @@ export function gzipDeterministic(data: Buffer | string): Buffer {
   return out;
 }
 
+/**
+ * `gzipDeterministic(data)` made a multiple of 3 bytes long by a gzip header comment (RFC 1952
+ * FCOMMENT: flag bit 4, then zero-terminated ISO 8859-1 text after the 10-byte header; gzip
+ * readers skip it): 0 to 2 comment bytes plus the terminating zero. Its base64 then has no `=`
+ * padding, so more base64 can follow it and decode as the bytes that follow (concatenated gzip
+ * members, which gzip readers decompress as one stream).
+ */
+export function gzipPaddedToThree(data: Buffer | string): Buffer {
+  const gz = gzipDeterministic(data);
+  const rest = gz.length % 3;
+  if (rest === 0) return gz;
+  // rest 2: add 1 byte (an empty comment); rest 1: add 2 bytes (a one-letter comment).
+  const comment = rest === 2 ? Buffer.from([0]) : Buffer.from("g\0", "latin1");
+  const header = Buffer.from(gz.subarray(0, 10));
+  if (header[3] !== 0) throw new Error("unexpected gzip header flags");
+  header[3] = 0x10; // FCOMMENT
+  return Buffer.concat([header, comment, gz.subarray(10)]);
+}
+
 /** Length of base64 text for n bytes. */
 export function base64Length(n: number): number {
   return 4 * Math.ceil(n / 3);
@@ -295,6 +314,34 @@ export class TokenRegistry implements TokenSink {
     this.base64GzipMemo.set(text, out);
     return out;
   }
+}
+
+/**
+ * base64 of gzip(text) in two gzip members when the text holds tokens after a token-free start:
+ * the start (up to the first token marker) gzipped here, exactly, padded to a multiple of 3 bytes
+ * (`gzipPaddedToThree`), then the rest gzipped by Terraform (`base64Gzip`). The value is the
+ * literal base64 of the first member followed by Terraform's base64 of the second, which is
+ * base64 of the two members concatenated; gzip readers (cloud-init's `util.decomp_gzip`, Python's
+ * `gzip.GzipFile`) read every member, so the node gets the whole text. Only the rest is bounded
+ * with token fillers and Terraform's gzip slack. Without a token, or with one at the very start,
+ * one member (`base64Gzip`). `maxGzipBytes`: upper bound of the binary gzip (both members).
+ */
+export function base64GzipTokensLast(
+  tokens: TokenRegistry,
+  text: string,
+  description: string,
+): { value: string; maxGzipBytes: number } {
+  const first = text.search(STRING_TOKEN);
+  if (first <= 0) {
+    const gz = tokens.base64Gzip(text, description);
+    return { value: gz.value, maxGzipBytes: tokens.maxGzipBytes(text, hasTokens(text)) };
+  }
+  const head = gzipPaddedToThree(text.slice(0, first));
+  const tail = tokens.base64Gzip(text.slice(first), `the token-bearing end of ${description}`);
+  return {
+    value: head.toString("base64") + tail.value,
+    maxGzipBytes: head.length + tokens.maxGzipBytes(text.slice(first), true),
+  };
 }
 
 /**

@@ -3,11 +3,15 @@
  * platform's limit. Sizes are upper bounds: every Terraform token counts at its declared maximum
  * length (a password at its full length, a volume id at its longest form), and a gzip computed by
  * Terraform counts with slack for Go's compressor.
+ *
+ * A document gzipped whole (platforms that take binary gzip) is rendered with everything that
+ * holds a Terraform token at its end and sent as two gzip members: the token-free start gzipped
+ * here (exact size), the rest by Terraform (bounded) — `base64GzipTokensLast`.
  */
 import type { UserData, UserDataFacts } from "../platforms/platform";
 import { IssueCollector, ValidationIssue } from "../topology";
 import { FileCompression, RenderedCloudConfig } from "./cloud-init";
-import { TokenRegistry, base64Length, hasTokens, toTerraformString } from "./tokens";
+import { TokenRegistry, base64GzipTokensLast, base64Length, toTerraformString } from "./tokens";
 
 /**
  * On platforms that accept binary gzip user-data, the document is compressed once its plain size
@@ -41,7 +45,8 @@ function measure(facts: UserDataFacts, rawBytes: number): number {
  * Chooses the encoding and reports GRX301 when even the chosen form may exceed the platform's
  * limit. `render` renders the document with a file compression: `per-file` first; when that text
  * passes `GZIP_ABOVE_FRACTION` of the limit, the document is rendered again with plain files and
- * gzipped whole (platforms that take binary gzip), or with every file gzipped that shrinks at all
+ * tokens last and gzipped whole, as two gzip members (platforms that take binary gzip:
+ * `base64GzipTokensLast`), or with every file gzipped that shrinks at all
  * (`per-file-max`, the others). `render` gets a `stopWhen` for the first form: it may give up
  * (return undefined) once the form's bound passes that fraction, i.e. once the form is decided
  * against; renderCloudConfig does.
@@ -66,9 +71,10 @@ export function buildUserData(
     rendered = must(render("per-file-max"));
   } else {
     rendered = must(render("none"));
-    const gz = tokens.base64Gzip(rendered.text, `user-data of ${node}`);
-    const gzBytes = tokens.maxGzipBytes(rendered.text, hasTokens(rendered.text));
-    userData = { encoding: "gzip-base64", value: gz.value, maxBytes: measure(facts, gzBytes) };
+    // Tokens last (renderCloudConfig's `none` form): the token-free start is gzipped here, the rest
+    // by Terraform, as two gzip members.
+    const gz = base64GzipTokensLast(tokens, rendered.text, `user-data of ${node}`);
+    userData = { encoding: "gzip-base64", value: gz.value, maxBytes: measure(facts, gz.maxGzipBytes) };
   }
   const textBytes = rendered.maxBytes;
   userData ??= { encoding: "text", value: toTerraformString(rendered.text), maxBytes: measure(facts, textBytes) };
