@@ -10,18 +10,7 @@ import { gzipSync } from "node:zlib";
 import { TerraformStack, Testing } from "cdktf";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { TERRAFORM_GZIP_SLACK, TokenRegistry, gzipDeterministic, splitTokens } from "../../lib/provision";
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./prng";
 
 type Strategy = (maxLength: number, rnd: () => number, literal: string) => Buffer;
 

@@ -24,18 +24,7 @@ import {
 import { renderNodeFiles } from "../../lib/render/node";
 import { documentedLayout } from "../fixtures";
 import { evaluateTemplate } from "../platforms/terraform-eval";
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./prng";
 
 describe("gzipPaddedToThree", () => {
   test("a multiple of 3 bytes that gunzips to the input, for many inputs", () => {
