@@ -31,12 +31,6 @@ import * as path from "node:path";
 import { execSync } from "node:child_process";
 import { buildTopology, ClusterInput, Topology } from "../lib/topology";
 import { PORTS } from "../lib/topology/ports";
-import {
-  renderDatabaseBootstrap,
-  renderMailboxMapView,
-  renderMapReaderGrants,
-  renderServersSeed,
-} from "../lib/render/database";
 import { renderHaproxy } from "../lib/render/haproxy";
 import {
   FAILOVER_SCRIPT_PATH,
@@ -54,10 +48,11 @@ import {
   startHaproxy,
   waitFor,
 } from "../test/system/haproxy-harness";
-import { loadSchemaFixture, MariadbServer, startMariadb } from "../test/system/mariadb-server";
+import { MariadbServer, startMariadb } from "../test/system/mariadb-server";
 import {
   Finished,
   mailboxNodeInputs,
+  prepareClusterDatabase,
   runAsync,
   runInNamespace,
   sql,
@@ -167,13 +162,7 @@ async function main(): Promise<void> {
     // The same cluster twice: the database reached through the admin node's relay / the LB's.
     const viaAdmin: Topology = buildTopology(clusterInput(adminRelay.port));
     const viaLb: Topology = buildTopology(clusterInput(lbRelay.port));
-    const boot = db.sqlAsRoot(renderDatabaseBootstrap(viaLb));
-    if (boot.status !== 0) throw new Error(boot.stderr);
-    loadSchemaFixture(db, "grommunio");
-    sql(db, renderServersSeed(viaLb));
-    sql(db, renderMailboxMapView(viaLb));
-    const grants = db.sqlAsRoot(renderMapReaderGrants(viaLb));
-    if (grants.status !== 0) throw new Error(grants.stderr);
+    prepareClusterDatabase(db, viaLb, { mapReader: true });
 
     dir = ownScratchDir("bench-ops");
     writeFiles(path.join(dir, "admin1"), renderOpsFiles(viaAdmin, viaAdmin.node("admin1")));

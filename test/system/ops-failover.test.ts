@@ -13,7 +13,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, ClusterInput, Topology } from "../../lib/topology";
-import { renderDatabaseBootstrap, renderServersSeed } from "../../lib/render/database";
 import { renderGromox } from "../../lib/render/gromox";
 import { dbClientFile } from "../../lib/provision";
 import {
@@ -23,11 +22,12 @@ import {
   REBALANCE_SCRIPT_PATH,
   renderOpsFiles,
 } from "../../lib/render/ops";
-import { loadSchemaFixture, MariadbServer, startMariadb } from "./mariadb-server";
+import { MariadbServer, startMariadb } from "./mariadb-server";
 import {
   checksums,
   Finished,
   homes,
+  prepareClusterDatabase,
   mailboxNodeInputs,
   Relay,
   runAsync,
@@ -122,10 +122,7 @@ beforeAll(async () => {
   db = await startMariadb({ bindAddress: "127.0.0.1", prefix: "ops-failover-db" });
   relay = await startRelay({ host: db.bindAddress, port: db.port }, ADMIN);
   topo = buildTopology(clusterInput(relay.port));
-  const boot = db.sqlAsRoot(renderDatabaseBootstrap(topo));
-  if (boot.status !== 0) throw new Error(boot.stderr);
-  loadSchemaFixture(db, "grommunio");
-  sql(db, renderServersSeed(topo));
+  prepareClusterDatabase(db, topo, { mapReader: false });
   loadFixture(1000);
 
   dir = ownScratchDir("ops-failover");

@@ -21,13 +21,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, Topology } from "../../lib/topology";
 import { PORTS } from "../../lib/topology/ports";
-import {
-  renderDatabaseBootstrap,
-  renderMailboxMapView,
-  renderMapReaderAccount,
-  renderMapReaderGrants,
-  renderServersSeed,
-} from "../../lib/render/database";
+import { renderMapReaderAccount } from "../../lib/render/database";
 import {
   mailboxId,
   MailboxMapRow,
@@ -53,10 +47,11 @@ import {
   startHaproxy,
   waitFor,
 } from "./haproxy-harness";
-import { loadSchemaFixture, MariadbServer, startMariadb } from "./mariadb-server";
+import { MariadbServer, startMariadb } from "./mariadb-server";
 import {
   Finished,
   mailboxNodeInputs,
+  prepareClusterDatabase,
   Relay,
   runInNamespace,
   sql,
@@ -253,14 +248,7 @@ beforeAll(async () => {
       { name: "lb1", hostname: "lb1.lo.test", roles: ["load-balancer"], ipv4: LB },
     ],
   });
-  const boot = db.sqlAsRoot(renderDatabaseBootstrap(topo));
-  if (boot.status !== 0) throw new Error(boot.stderr);
-  loadSchemaFixture(db, "grommunio");
-  sql(db, renderServersSeed(topo));
-  // the view the job reads, created with the seed on the schema node (cluster/sql.ts)
-  sql(db, renderMailboxMapView(topo));
-  const grants = db.sqlAsRoot(renderMapReaderGrants(topo));
-  if (grants.status !== 0) throw new Error(grants.stderr);
+  prepareClusterDatabase(db, topo, { mapReader: true });
   // what the operator of a managed or external database runs (the cluster's output map-reader-sql):
   // valid on MariaDB and idempotent over the bootstrap's account and grants
   const account = db.sqlAsRoot(renderMapReaderAccount(topo));

@@ -8,8 +8,14 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigFile } from "../../lib/render/types";
-import { NodeInput } from "../../lib/topology";
-import { freePort, MariadbServer } from "./mariadb-server";
+import {
+  renderDatabaseBootstrap,
+  renderMailboxMapView,
+  renderMapReaderGrants,
+  renderServersSeed,
+} from "../../lib/render/database";
+import { NodeInput, Topology } from "../../lib/topology";
+import { freePort, loadSchemaFixture, MariadbServer } from "./mariadb-server";
 import { requireProgram, run } from "./support";
 
 export interface Finished {
@@ -129,6 +135,23 @@ export async function startRelay(target: { host: string; port: number }, sourceA
         }
       }),
   };
+}
+
+/**
+ * The cluster's database as the nodes' first boot leaves it: the bootstrap (database, accounts),
+ * the gromox schema (fixture, as gromox-dbop -C makes it), the servers seed and, with
+ * `mapReader`, the map view and the load balancers' read-only grants.
+ */
+export function prepareClusterDatabase(db: MariadbServer, topo: Topology, opts: { mapReader: boolean }): void {
+  const boot = db.sqlAsRoot(renderDatabaseBootstrap(topo));
+  if (boot.status !== 0) throw new Error(boot.stderr);
+  loadSchemaFixture(db, "grommunio");
+  sql(db, renderServersSeed(topo));
+  if (!opts.mapReader) return;
+  // the view the job reads, created with the seed on the schema node (cluster/sql.ts)
+  sql(db, renderMailboxMapView(topo));
+  const grants = db.sqlAsRoot(renderMapReaderGrants(topo));
+  if (grants.status !== 0) throw new Error(grants.stderr);
 }
 
 /** Throws unless the SQL ran; returns the rows (tab-split, no header). */
