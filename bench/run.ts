@@ -541,7 +541,9 @@ function main(): void {
             p.error ? `REFUSED ${[...new Set(p.error.match(/GRX\d+/g) ?? ["error"])].join(",")}` : "ok",
           ]),
         ) +
-          "\n  * synth refused (validation error): timed up to the refusal, i.e. every node rendered, no JSON written",
+          (points.some((p) => p.error)
+            ? "\n  * synth refused (validation error): timed up to the refusal, i.e. every node rendered, no JSON written"
+            : ""),
       );
       log(
         "\n" +
