@@ -5,6 +5,8 @@ import {
   fdLimitFor,
   renderHaproxy,
   serializeHaproxyConfig,
+  omitImpliedServerPorts,
+  Section,
   TLS12_CIPHERS,
   TLS13_CIPHERSUITES,
   validateHaproxy,
@@ -212,10 +214,13 @@ describe("renderHaproxy: backends", () => {
   test("mailbox servers are named by servers.hostname at the private IPv4, the nodes' web server (443), checked", () => {
     const be = section(docCfg, "backend be_gromox");
     expect(be.filter((l) => l.startsWith("server "))).toEqual([
-      "server mail1.gro.at 10.10.10.20:443 check ssl verify none",
-      "server mail2.gro.at 10.10.10.30:443 check ssl verify none",
-      "server mail3.gro.at 10.10.10.40:443 check ssl verify none",
+      "server mail1.gro.at 10.10.10.20:443 cookie mail1.gro.at",
+      "server mail2.gro.at 10.10.10.30:443 cookie mail2.gro.at",
+      "server mail3.gro.at 10.10.10.40:443 cookie mail3.gro.at",
     ]);
+    expect(be).toContain("default-server check inter 3s fall 3 rise 2 ssl verify none");
+    // The cookie values are unused here: be_gromox has no cookie directive.
+    expect(be.filter((l) => l.startsWith("cookie "))).toEqual([]);
     expect(be).toContain("option redispatch");
     expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
   });
@@ -231,7 +236,8 @@ describe("renderHaproxy: backends", () => {
   test("be_web pins web sessions with a cookie; use-server still routes logins home", () => {
     const be = section(docCfg, "backend be_web");
     expect(be).toContain("cookie grommunio_node insert indirect nocache httponly secure");
-    expect(be).toContain("server mail2.gro.at 10.10.10.30:443 check ssl verify none cookie mail2.gro.at");
+    expect(be).toContain("default-server check inter 3s fall 3 rise 2 ssl verify none");
+    expect(be).toContain("server mail2.gro.at 10.10.10.30:443 cookie mail2.gro.at");
     expect(be).toContain(
       'http-after-response add-header Set-Cookie "grommunio_node=%[srv_name]; path=/; HttpOnly; Secure" if { var(txn.mbox) -m found }',
     );
@@ -240,9 +246,21 @@ describe("renderHaproxy: backends", () => {
   });
 
   test("backendCaFile verifies backends against their host name", () => {
-    const be = section(cfgOf(doc, "lb1", { backendCaFile: "/etc/haproxy/backend-ca.pem" }), "backend be_gromox");
-    expect(be).toContain(
-      "server mail1.gro.at 10.10.10.20:443 check ssl verify required ca-file /etc/haproxy/backend-ca.pem verifyhost mail1.gro.at sni str(mail1.gro.at)",
+    const cfg = cfgOf(doc, "lb1", { backendCaFile: "/etc/haproxy/backend-ca.pem" });
+    for (const name of ["be_gromox", "be_web"]) {
+      const be = section(cfg, `backend ${name}`);
+      expect(be).toContain(
+        "default-server check inter 3s fall 3 rise 2 ssl verify required ca-file /etc/haproxy/backend-ca.pem",
+      );
+      expect(be).toContain(
+        "server mail1.gro.at 10.10.10.20:443 verifyhost mail1.gro.at sni str(mail1.gro.at) cookie mail1.gro.at",
+      );
+    }
+    expect(section(cfg, "backend be_admin")).toEqual(
+      expect.arrayContaining([
+        "default-server check inter 3s fall 3 rise 2 ssl verify required ca-file /etc/haproxy/backend-ca.pem",
+        "server mail1.gro.at 10.10.10.20:8443 verifyhost mail1.gro.at sni str(mail1.gro.at)",
+      ]),
     );
   });
 
@@ -254,14 +272,18 @@ describe("renderHaproxy: backends", () => {
       ["pop3", "be_pop3s", 995],
     ] as const) {
       const on = section(docCfg, `backend ${be}`);
-      // PROXY for traffic; health checks without it (a check port turns it off for checks).
-      expect(on).toContain(`server classic1.gro.at 10.10.10.50:${port} check port ${port} send-proxy-v2`);
+      // PROXY for traffic; health checks without it (a check port turns it off for checks). No
+      // port on the server line: the frontend binds only the server's port.
+      expect(on).toContain(`default-server check inter 3s fall 3 rise 2 port ${port} send-proxy-v2`);
+      expect(on.filter((l) => l.startsWith("server "))).toEqual(["server classic1.gro.at 10.10.10.50"]);
       expect(on).toContain("option redispatch");
       const input = documentedLayout({
         loadBalancer: { ...documentedLayout().loadBalancer!, proxyProtocol: { [svc]: false } },
       });
       const off = section(cfgOf(input), `backend ${be}`);
-      expect(off).toContain(`server classic1.gro.at 10.10.10.50:${port} check`);
+      // Without PROXY the check port comes only from the port-less server line.
+      expect(off).toContain(`default-server check inter 3s fall 3 rise 2 port ${port}`);
+      expect(off.filter((l) => l.startsWith("server "))).toEqual(["server classic1.gro.at 10.10.10.50"]);
       expect(off.join("\n")).not.toMatch(/send-proxy/);
     }
     expect(docCfg).not.toMatch(/send-proxy( |$)/m);
@@ -296,7 +318,13 @@ describe("renderHaproxy: backends", () => {
     expect(fe).toContain(`bind :${PORTS.publicAdmin.port} ssl crt /etc/haproxy/proxy.pem alpn h2,http/1.1`);
     expect(fe).toContain("acl admin_allowed src -f /etc/haproxy/admin-allow.lst");
     expect(fe).toContain("tcp-request connection reject unless admin_allowed");
-    expect(section(docCfg, "backend be_admin")).toContain("server mail1.gro.at 10.10.10.20:8443 check ssl verify none");
+    // The port stays although fe_admin binds only 8443: a check port would turn TLS off for checks.
+    expect(section(docCfg, "backend be_admin")).toEqual(
+      expect.arrayContaining([
+        "default-server check inter 3s fall 3 rise 2 ssl verify none",
+        "server mail1.gro.at 10.10.10.20:8443",
+      ]),
+    );
     const input = documentedLayout({
       loadBalancer: { flavor: "haproxy", publicName: "mail.gro.at", nodeAwareRouting: true },
     });
@@ -331,10 +359,13 @@ describe("renderHaproxy: backends", () => {
       expect.arrayContaining([
         "balance url_param room",
         "hash-type consistent",
-        "server meet1 10.20.0.71:443 check ssl verify none",
+        "default-server check inter 3s fall 3 rise 2 ssl verify none",
+        "server meet1 10.20.0.71:443",
       ]),
     );
-    expect(section(cfg, "backend be_chat")).toContain("server chat1 10.20.0.73:8065 check");
+    expect(section(cfg, "backend be_chat")).toEqual(
+      expect.arrayContaining(["default-server check inter 3s fall 3 rise 2", "server chat1 10.20.0.73:8065"]),
+    );
     expect(cfg).not.toMatch(/be_(auth|files|office|archive)\b/);
   });
 
@@ -342,12 +373,45 @@ describe("renderHaproxy: backends", () => {
     const cfg = cfgOf(largeLayout(), "lb2");
     expect(section(cfg, "backend be_gromox").filter((l) => l.startsWith("server "))).toHaveLength(5);
     expect(section(cfg, "backend be_smtp").filter((l) => l.startsWith("server "))).toEqual([
-      "server classic1.int.example.com 10.20.0.31:25 check port 25 send-proxy-v2",
-      "server classic2.int.example.com 10.20.0.32:25 check port 25 send-proxy-v2",
+      "server classic1.int.example.com 10.20.0.31",
+      "server classic2.int.example.com 10.20.0.32",
     ]);
-    expect(section(cfg, "backend be_admin")).toContain(
-      "server admin1.int.example.com 10.20.0.41:8443 check ssl verify none",
+    expect(section(cfg, "backend be_admin")).toContain("server admin1.int.example.com 10.20.0.41:8443");
+  });
+});
+
+describe("renderHaproxy: server lines repeat byte for byte (gzip)", () => {
+  /** The raw `server` lines of a section, indentation included. */
+  const serverLines = (cfg: string, header: string) => {
+    const block = cfg.split("\n\n").find((b) => b.split("\n").some((l) => l === header));
+    if (!block) throw new Error(`no ${header}`);
+    return block.split("\n").filter((l) => /^\s*server /.test(l));
+  };
+
+  test("be_gromox and be_web list the same lines; so do the four classic backends", () => {
+    for (const [input, node] of [
+      [largeLayout(), "lb2"],
+      [documentedLayout(), "lb1"],
+    ] as const) {
+      for (const options of [{}, { backendCaFile: "/etc/haproxy/backend-ca.pem" }]) {
+        const cfg = cfgOf(input, node, options);
+        const web = serverLines(cfg, "backend be_web");
+        expect(web.length).toBe(buildTopology(input).mailboxNodes.length);
+        expect(serverLines(cfg, "backend be_gromox")).toEqual(web);
+        const smtp = serverLines(cfg, "backend be_smtp");
+        expect(smtp.length).toBe(buildTopology(input).classicNodes.length);
+        for (const be of ["be_submission", "be_imaps", "be_pop3s"])
+          expect(serverLines(cfg, `backend ${be}`)).toEqual(smtp);
+      }
+    }
+    const cfg = cfgOf(largeLayout(), "lb2");
+    expect(serverLines(cfg, "backend be_web")[0]).toBe(
+      "    server mail1.int.example.com 10.20.0.11:443 cookie mail1.int.example.com",
     );
+    expect(serverLines(cfg, "backend be_imaps")).toEqual([
+      "    server classic1.int.example.com 10.20.0.31",
+      "    server classic2.int.example.com 10.20.0.32",
+    ]);
   });
 });
 
@@ -500,6 +564,87 @@ describe("serializeHaproxyConfig", () => {
     ).toThrow(/unknown server "s9"/);
   });
 
+  describe("omitImpliedServerPorts", () => {
+    const fe = (name: string, binds: Array<{ address: string; params?: string[] }>, be: string): Section => ({
+      kind: "frontend",
+      name,
+      mode: "tcp",
+      binds,
+      defaultBackend: be,
+    });
+    const be = (name: string, defaultServer: string[], port = 993, params?: string[]): Section => ({
+      kind: "backend",
+      name,
+      mode: "tcp",
+      defaultServer,
+      servers: [
+        { name: "s1", address: "10.0.0.1", port, ...(params ? { params } : {}) },
+        { name: "s2", address: "10.0.0.2", port, ...(params ? { params } : {}) },
+      ],
+    });
+    const serversOf = (sections: Section[], name: string) => {
+      const b = sections.find((x) => x.kind === "backend" && x.name === name);
+      return b?.kind === "backend" ? b : undefined;
+    };
+
+    test("port left out where every bind routing there has the servers' port; check port added", () => {
+      const out = omitImpliedServerPorts([
+        fe("fe_a", [{ address: ":993" }, { address: ":::993", params: ["v6only"] }], "be_a"),
+        fe("fe_b", [{ address: "127.0.0.10:993" }], "be_a"),
+        be("be_a", ["check"]),
+      ]);
+      expect(serversOf(out, "be_a")).toMatchObject({
+        defaultServer: ["check", "port", "993"],
+        servers: [
+          { name: "s1", address: "10.0.0.1" },
+          { name: "s2", address: "10.0.0.2" },
+        ],
+      });
+      expect(serversOf(out, "be_a")!.servers.every((v) => v.port === undefined)).toBe(true);
+      // An explicit check port is kept as it is (PROXY backends: checks without the header).
+      const proxy = omitImpliedServerPorts([
+        fe("f", [{ address: ":25" }], "b"),
+        be("b", ["check", "port", "25", "send-proxy-v2"], 25),
+      ]);
+      expect(serversOf(proxy, "b")!.defaultServer).toEqual(["check", "port", "25", "send-proxy-v2"]);
+      expect(serversOf(proxy, "b")!.servers.every((v) => v.port === undefined)).toBe(true);
+      const text = serializeHaproxyConfig({ sections: out });
+      expect(text).toContain("    default-server check port 993\n    server s1 10.0.0.1\n    server s2 10.0.0.2\n");
+    });
+
+    test("ports kept: other bind ports, another frontend's port, accept-proxy, checks that a check port would change", () => {
+      const kept = (sections: Section[], name: string) =>
+        expect(serversOf(omitImpliedServerPorts(sections), name)).toEqual(serversOf(sections, name));
+      kept([fe("f", [{ address: ":80" }, { address: ":443" }], "b"), be("b", ["check"], 443)], "b");
+      kept([fe("f", [{ address: ":993" }], "b"), fe("g", [{ address: ":994" }], "b"), be("b", ["check"])], "b");
+      kept([fe("f", [{ address: ":9993" }], "b"), be("b", ["check"])], "b");
+      kept([fe("f", [{ address: ":993", params: ["accept-proxy"] }], "b"), be("b", ["check"])], "b");
+      // TLS or PROXY without a check port: an added check port would turn them off for checks.
+      kept([fe("f", [{ address: ":993" }], "b"), be("b", ["check", "ssl", "verify", "none"])], "b");
+      kept([fe("f", [{ address: ":993" }], "b"), be("b", ["check", "send-proxy-v2"])], "b");
+      kept([fe("f", [{ address: ":993" }], "b"), be("b", ["check"], 993, ["ssl"])], "b");
+      // No frontend routes there.
+      kept([fe("f", [{ address: ":993" }], "other"), be("other", ["check"], 25), be("b", ["check"])], "b");
+    });
+
+    test("the serializer refuses a port-less server whose checks would have no port", () => {
+      expect(() =>
+        serializeHaproxyConfig({
+          sections: [
+            fe("f", [{ address: ":993" }], "b"),
+            {
+              kind: "backend",
+              name: "b",
+              mode: "tcp",
+              defaultServer: ["check"],
+              servers: [{ name: "s", address: "10.0.0.1" }],
+            },
+          ],
+        }),
+      ).toThrow(/server "s" has neither a port nor a check port/);
+    });
+  });
+
   test("quotes arguments with blanks and ends with a newline", () => {
     const out = serializeHaproxyConfig({
       sections: [{ kind: "global", directives: [{ keyword: "description", args: ['a "b" c'] }] }],
@@ -559,6 +704,19 @@ describe("renderHaproxy: PROXY from a cloud load balancer or a proxy of one's ow
       expect(sess).toBeGreaterThan(conn);
     }
     expect(aclOrderProblems(cfg)).toEqual([]);
+  });
+
+  test("behind a PROXY sender the TCP servers keep their ports (a port-less server would take the header's)", () => {
+    for (const from of ["cloud-lb", ["192.0.2.0/28"]] as const) {
+      const cfg = cfgOf(withLb(from as "cloud-lb" | string[]));
+      expect(section(cfg, "backend be_smtp")).toEqual(
+        expect.arrayContaining([
+          "default-server check inter 3s fall 3 rise 2 port 25 send-proxy-v2",
+          "server classic1.gro.at 10.10.10.50:25",
+        ]),
+      );
+      expect(section(cfg, "backend be_imaps")).toContain("server classic1.gro.at 10.10.10.50:993");
+    }
   });
 
   test("without acceptProxyFrom nothing changes: connection-level block lists, no accept-proxy", () => {

@@ -13,6 +13,7 @@ import { renderPostfix } from "../../lib/render/postfix";
 import { RunningHaproxy, selfSignedCert, sleep, startHaproxy } from "./haproxy-harness";
 import { PostfixSandbox, preparePostfixSandbox } from "./postfix-sandbox";
 import { SmtpClient } from "./smtp-client";
+import { section } from "../render/haproxy-cfg";
 
 jest.setTimeout(60_000);
 
@@ -130,8 +131,20 @@ describe("PROXY v2 from haproxy into postfix (one declaration, both renderers)",
     const master = renderPostfix(pair.topo, pair.topo.node("classic1")).find((f) =>
       f.path.endsWith("master.cf"),
     )!.content;
-    expect(cfg).toContain(`server classic1.lo.test ${CLASSIC}:${PORTS.smtp.port} check port 25 send-proxy-v2`);
-    expect(cfg).toContain(`server classic1.lo.test ${CLASSIC}:${PORTS.submission.port} check port 587 send-proxy-v2`);
+    // PROXY on traffic, not on checks (check port); the server lines have no port: HAProxy
+    // connects to the port the client dialled, which the sessions below show to be postfix's.
+    expect(section(cfg, "backend be_smtp")).toEqual(
+      expect.arrayContaining([
+        `default-server check inter 3s fall 3 rise 2 port ${PORTS.smtp.port} send-proxy-v2`,
+        `server classic1.lo.test ${CLASSIC}`,
+      ]),
+    );
+    expect(section(cfg, "backend be_submission")).toEqual(
+      expect.arrayContaining([
+        `default-server check inter 3s fall 3 rise 2 port ${PORTS.submission.port} send-proxy-v2`,
+        `server classic1.lo.test ${CLASSIC}`,
+      ]),
+    );
     expect(master).toMatch(
       new RegExp(`^${PORTS.smtp.port}\\s+inet .* postscreen\\n\\s+-o postscreen_upstream_proxy_protocol=haproxy`, "m"),
     );
@@ -201,15 +214,17 @@ describe("control: the same declaration set to false on both ends", () => {
   });
 });
 
-describe("control: PROXY also on health checks (plain 'check send-proxy-v2') breaks submission", () => {
+describe("control: PROXY also on health checks ('check-send-proxy') breaks submission", () => {
   const LB = `${NET}.12`;
   const CLASSIC = `${NET}.33`;
   let pair: Pair;
 
   beforeAll(async () => {
-    pair = await startPair(LB, CLASSIC, true, (cfg) =>
-      cfg.replace(/ check port \d+ send-proxy-v2/g, " check send-proxy-v2"),
-    );
+    pair = await startPair(LB, CLASSIC, true, (cfg) => {
+      const edited = cfg.replace(/ send-proxy-v2$/gm, " send-proxy-v2 check-send-proxy");
+      expect(edited).toContain(`port ${PORTS.submission.port} send-proxy-v2 check-send-proxy`);
+      return edited;
+    });
   });
 
   test("smtpd dies on the checks' PROXY v2 LOCAL header and the master throttles submission", async () => {

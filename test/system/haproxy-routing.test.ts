@@ -32,6 +32,8 @@ import {
   waitFor,
 } from "./haproxy-harness";
 import { requireProgram } from "./support";
+import { section } from "../render/haproxy-cfg";
+import * as net from "node:net";
 
 jest.setTimeout(60_000);
 
@@ -77,6 +79,55 @@ let haproxy: RunningHaproxy | undefined;
 let docHaproxy: RunningHaproxy | undefined;
 const dummies: Dummy[] = [];
 let frontendPem = "";
+const tcpDummies: net.Server[] = [];
+
+/** PROXY protocol v2 signature (HAProxy's `send-proxy-v2`). */
+const PROXY_V2_SIGNATURE = Buffer.from("0d0a0d0a000d0a515549540a", "hex");
+
+/**
+ * A plain TCP server at `address:port` standing in for a classic node's daemon: to the first
+ * line of a connection it answers `<label> <port it listens on> proxy=<PROXY v2 header's
+ * destination port or none>` and closes. Health checks (connect, close) get nothing.
+ */
+function tcpDummy(label: string, address: string, port: number): Promise<void> {
+  const server = net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on("data", (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      let proxy = "none";
+      let rest = buf;
+      if (buf.subarray(0, 12).equals(PROXY_V2_SIGNATURE)) {
+        if (buf.length < 16) return;
+        const len = buf.readUInt16BE(14);
+        if (buf.length < 16 + len) return;
+        // TCP over IPv4: src addr, dst addr, src port, dst port.
+        proxy = buf[13] === 0x11 ? String(buf.readUInt16BE(16 + 10)) : "local";
+        rest = buf.subarray(16 + len);
+      }
+      if (!rest.includes(0x0a)) return;
+      sock.end(`${label} ${port} proxy=${proxy}\n`);
+    });
+    sock.on("error", () => undefined);
+  });
+  tcpDummies.push(server);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, address, () => resolve());
+  });
+}
+
+/** One line to `LB:port` from a fresh client address; the answer's first line. */
+function tcpAsk(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: LB, port, localAddress: freshSource() });
+    let answer = "";
+    sock.setTimeout(5000, () => sock.destroy(new Error(`no answer through ${LB}:${port}: ${JSON.stringify(answer)}`)));
+    sock.on("connect", () => sock.write("hello\r\n"));
+    sock.on("data", (d) => (answer += d.toString("utf8")));
+    sock.on("error", reject);
+    sock.on("close", () => resolve(answer.split("\n")[0]!));
+  });
+}
 
 // Fresh client addresses, so that no stick-table entry of an earlier test decides.
 let nextHost = 100;
@@ -109,6 +160,12 @@ beforeAll(async () => {
   for (const n of topo.mailboxNodes) dummies.push(dummyBackend(n.hostname, n.ipv4, PORTS.mailboxWeb.port, backendTls));
   dummies.push(dummyBackend("admin@mail1", `${NET}.21`, PORTS.adminWeb.port, backendTls));
   await Promise.all(dummies.map((d) => d.start()));
+  // classic1's four daemons, and one more IMAP server for the runtime API test.
+  const classic = topo.node("classic1").ipv4;
+  for (const p of [PORTS.imaps.port, PORTS.pop3s.port, PORTS.smtp.port, PORTS.submission.port]) {
+    await tcpDummy("classic1", classic, p);
+  }
+  await tcpDummy("spare", `${NET}.32`, PORTS.imaps.port);
 
   const files = renderHaproxy(topo, topo.node("lb1"), { bindAddress: LB, maxConnections: 2000 }).map((f) =>
     f.path === "/etc/haproxy/mailbox.map"
@@ -128,6 +185,7 @@ afterAll(async () => {
   await haproxy?.stop();
   await docHaproxy?.stop();
   await Promise.all(dummies.map((d) => d.stop()));
+  await Promise.all(tcpDummies.map((t) => new Promise((resolve) => t.close(resolve))));
 });
 
 describe("generated config: HTTP basics", () => {
@@ -354,6 +412,56 @@ describe("generated config: the upstream documentation's defects are fixed", () 
     const denied = await curl(url, { connectTo: LB, source: OTHER_CLIENT });
     expect(denied.code).not.toBe(0);
     expect(denied.status).toBe(0);
+  });
+});
+
+describe("generated config: TCP frontends to port-less servers", () => {
+  const SERVICES = [
+    ["be_imaps", PORTS.publicImaps.port, PORTS.imaps.port],
+    ["be_pop3s", PORTS.publicPop3s.port, PORTS.pop3s.port],
+    ["be_smtp", PORTS.publicSmtp.port, PORTS.smtp.port],
+    ["be_submission", PORTS.publicSubmission.port, PORTS.submission.port],
+  ] as const;
+
+  test("the four classic backends list the same port-less server line; checks name the port", () => {
+    const cfg = renderHaproxy(topo, topo.node("lb1"), { bindAddress: LB }).find((f) =>
+      f.path.endsWith("/haproxy.cfg"),
+    )!.content;
+    for (const [be, , port] of SERVICES) {
+      const lines = section(cfg, `backend ${be}`);
+      expect(lines.filter((l) => l.startsWith("server "))).toEqual([`server classic1.lo.test ${NET}.31`]);
+      expect(lines.filter((l) => l.startsWith("default-server ")).join()).toMatch(new RegExp(` port ${port}( |$)`));
+    }
+  });
+
+  test("each frontend's connections reach the daemon on the port the client dialled, with PROXY where declared", async () => {
+    for (const [be, front, back] of SERVICES) {
+      expect(front).toBe(back);
+      const service = ({ be_imaps: "imap", be_pop3s: "pop3", be_smtp: "smtp", be_submission: "submission" } as const)[
+        be
+      ];
+      const proxy = topo.loadBalancer!.proxyProtocol[service] ? String(front) : "none";
+      expect(await tcpAsk(front)).toBe(`classic1 ${back} proxy=${proxy}`);
+    }
+  });
+
+  test("runtime API: 'set server … addr' moves a port-less server and keeps it port-less", async () => {
+    const srv = "be_imaps/classic1.lo.test";
+    const state = async () =>
+      (await haproxy!.api("show servers state be_imaps"))
+        .split("\n")
+        .find((l) => / classic1\.lo\.test /.test(l))!
+        .split(" ");
+    // srv_addr (5th field) and srv_port (19th): 0 = the client's port.
+    expect([(await state())[4], (await state())[18]]).toEqual([`${NET}.31`, "0"]);
+    try {
+      expect((await haproxy!.api(`set server ${srv} addr ${NET}.32`)).trim()).toMatch(/changed from/);
+      expect([(await state())[4], (await state())[18]]).toEqual([`${NET}.32`, "0"]);
+      expect(await tcpAsk(PORTS.publicImaps.port)).toMatch(new RegExp(`^spare ${PORTS.imaps.port} `));
+    } finally {
+      await haproxy!.api(`set server ${srv} addr ${NET}.31`);
+    }
+    expect(await tcpAsk(PORTS.publicImaps.port)).toMatch(new RegExp(`^classic1 ${PORTS.imaps.port} `));
   });
 });
 

@@ -48,7 +48,7 @@ export interface Rule {
 }
 
 export interface Bind {
-  /** `:443`, `127.0.0.10:443`, `:::443`. */
+  /** `:443`, `127.0.0.10:443`, `:::443`: the port follows the last colon. */
   readonly address: string;
   readonly params?: readonly string[];
 }
@@ -57,7 +57,13 @@ export interface Server {
   readonly name: string;
   /** IPv4 literal or host name (resolved by HAProxy at start). */
   readonly address: string;
-  readonly port: number;
+  /**
+   * Undefined: `server <name> <address>`, which connects to the port the client connected to
+   * (the destination of the client connection; with `accept-proxy`, the PROXY header's). Only
+   * `omitImpliedServerPorts` leaves it out, where that port is the server's.
+   */
+  readonly port?: number;
+  /** What differs per server; what all servers of the backend share is in `defaultServer`. */
   readonly params?: readonly string[];
 }
 
@@ -96,8 +102,14 @@ export interface BackendSection {
   readonly name: string;
   readonly mode: "http" | "tcp";
   readonly comment?: readonly string[];
-  /** `balance`, `hash-type`, `option …`, `timeout …`, `cookie …`, `stick-table …`, `default-server …`. */
+  /** `balance`, `hash-type`, `option …`, `timeout …`, `cookie …`, `stick-table …`. */
   readonly settings?: readonly Directive[];
+  /**
+   * `default-server …`, written after the settings: every server option the backend's servers
+   * share, so that a `server` line holds only its name, address, port and what differs per
+   * server (the same lines in several backends then cost gzip almost nothing).
+   */
+  readonly defaultServer?: readonly string[];
   readonly acls?: readonly Acl[];
   /**
    * `http-after-response …` rules: run after HAProxy's own response processing (cookie
@@ -290,6 +302,13 @@ function backendLines(b: BackendSection): string[] {
     }
   }
   if (b.servers.length === 0) throw new Error(`backend ${b.name}: no server`);
+  for (const s of b.servers) {
+    const words = [...(b.defaultServer ?? []), ...(s.params ?? [])];
+    // HAProxy would start with the health checks of such a server disabled (a warning only).
+    if (s.port === undefined && words.includes("check") && !words.includes("port")) {
+      throw new Error(`backend ${b.name}: server "${s.name}" has neither a port nor a check port`);
+    }
+  }
   if (b.mode === "tcp" && (b.httpAfterResponse?.length ?? 0) > 0)
     throw new Error(`backend ${b.name}: HTTP rules in TCP mode`);
   return [
@@ -297,6 +316,7 @@ function backendLines(b: BackendSection): string[] {
     `backend ${b.name}`,
     `${INDENT}mode ${b.mode}`,
     ...(b.settings ?? []).flatMap(directiveLines),
+    ...(b.defaultServer ? directiveLines({ keyword: "default-server", args: b.defaultServer }) : []),
     ...acls.flatMap((a) => [
       ...comments(a.comment, INDENT),
       checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
@@ -309,7 +329,7 @@ function backendLines(b: BackendSection): string[] {
     ...(b.stickRules ?? []).flatMap(directiveLines),
     ...b.servers.map((s) =>
       checkLine(
-        `${INDENT}server ${s.name} ${s.address}:${s.port}${(s.params ?? []).map((p) => " " + quote(p)).join("")}`,
+        `${INDENT}server ${s.name} ${s.address}${s.port === undefined ? "" : `:${s.port}`}${(s.params ?? []).map((p) => " " + quote(p)).join("")}`,
       ),
     ),
   ];
@@ -356,4 +376,52 @@ export function serializeHaproxyConfig(config: HaproxyConfig): string {
     }
   }
   return blocks.map((b) => b.join("\n")).join("\n\n") + "\n";
+}
+
+/** The port of a bind address (`:993`, `127.0.0.10:993`, `:::993`: the digits after the last colon). */
+export function bindPort(b: Bind): number {
+  const m = /:(\d+)$/.exec(b.address);
+  if (!m) throw new Error(`bind address "${b.address}" has no port`);
+  return Number(m[1]);
+}
+
+/**
+ * The sections with the port left out of the `server` lines of every backend where HAProxy
+ * connects to that port anyway: a server without a port connects to the port the client
+ * connected to (configuration manual, `server` address). That is the case when every `bind` of
+ * every frontend routing to the backend (`default_backend`, `use_backend`) has exactly the
+ * servers' port, and none has `accept-proxy` (the destination is then the PROXY header's, which
+ * the sender chooses). The health checks then need a check `port`: it is added to
+ * `default-server` unless there already. A backend whose checks an explicit check port would
+ * change keeps its ports: HAProxy does not inherit TLS (`ssl`) or the PROXY header
+ * (`send-proxy…`) for checks on an explicit port, so a backend with TLS or PROXY servers
+ * qualifies only when its `default-server` already names a check port. Server lines of backends
+ * that differed only by port become identical, which is what gzip rewards in user-data.
+ */
+export function omitImpliedServerPorts(sections: readonly Section[]): Section[] {
+  const routing = new Map<string, FrontendSection[]>();
+  for (const s of sections) {
+    if (s.kind !== "frontend") continue;
+    for (const b of new Set([s.defaultBackend, ...(s.useBackends ?? []).map((u) => u.backend)])) {
+      routing.set(b, [...(routing.get(b) ?? []), s]);
+    }
+  }
+  return sections.map((s) => {
+    if (s.kind !== "backend") return s;
+    const binds = (routing.get(s.name) ?? []).flatMap((f) => f.binds);
+    if (binds.length === 0 || binds.some((b) => (b.params ?? []).includes("accept-proxy"))) return s;
+    const ports = new Set([...binds.map(bindPort), ...s.servers.map((v) => v.port)]);
+    if (ports.size !== 1) return s;
+    const port = [...ports][0];
+    if (port === undefined) return s;
+    const defaults = s.defaultServer ?? [];
+    const words = [...defaults, ...s.servers.flatMap((v) => v.params ?? [])];
+    const checkPort = defaults.includes("port");
+    if (!checkPort && words.some((w) => w === "port" || w === "ssl" || w.startsWith("send-proxy"))) return s;
+    return {
+      ...s,
+      defaultServer: checkPort ? defaults : [...defaults, "port", String(port)],
+      servers: s.servers.map((v) => ({ name: v.name, address: v.address, ...(v.params ? { params: v.params } : {}) })),
+    };
+  });
 }

@@ -20,6 +20,10 @@
  * - Mailbox keys are URL-decoded and lower-cased; the login body is awaited; MailboxId is read.
  * - Every backend has health checks and `option redispatch`; the PROXY protocol is v2 and follows
  *   the topology's single declaration (gromox accepts only v2).
+ * - Server options shared by a backend's servers are in its `default-server`; a `server` line is
+ *   name, address[:port] and what differs per server. be_gromox repeats be_web's lines (cookie
+ *   values unused there) and the classic backends have no port where the frontend binds only the
+ *   servers' port (`omitImpliedServerPorts`), so repeated lists cost gzip almost nothing.
  * - Behind a cloud load balancer or a proxy that sends PROXY (`loadBalancer.acceptProxy`, the same
  *   field the platform configures the cloud load balancer from), the public binds `accept-proxy`,
  *   the block lists become `tcp-request session` rules (they judge the client, not the proxy) and,
@@ -38,6 +42,7 @@ import {
   HaproxyConfig,
   Rule,
   Server,
+  omitImpliedServerPorts,
   serializeHaproxyConfig,
   unless,
   when,
@@ -229,19 +234,29 @@ function tlsBindParams(o: ResolvedHaproxyOptions): string[] {
   return ["ssl", "crt", o.certificatePath, "alpn", "h2,http/1.1"];
 }
 
-/** TLS parameters of a server line towards a backend named `name`. */
-function serverTls(o: ResolvedHaproxyOptions, name: string): string[] {
+/** TLS parameters every server towards a TLS backend shares (`default-server`). */
+function tlsDefaults(o: ResolvedHaproxyOptions): string[] {
   return o.backendCaFile !== undefined
-    ? ["ssl", "verify", "required", "ca-file", o.backendCaFile, "verifyhost", name, "sni", `str(${name})`]
+    ? ["ssl", "verify", "required", "ca-file", o.backendCaFile]
     : ["ssl", "verify", "none"];
+}
+
+/** TLS parameters of the server line of a TLS backend named `name` (with a CA: the name to verify). */
+function tlsOfServer(o: ResolvedHaproxyOptions, name: string): string[] {
+  return o.backendCaFile !== undefined ? ["verifyhost", name, "sni", `str(${name})`] : [];
 }
 
 function pathAcl(name: string, ...prefixes: string[]): Acl {
   return { name, criterion: ["path_beg", "-i", ...prefixes] };
 }
 
-/** Health-check cadence shared by all backends: down after 3 failed checks 3 s apart. */
-const CHECK_TIMING = d("default-server", "inter", "3s", "fall", "3", "rise", "2");
+/**
+ * `default-server` of a backend: health checks for every server, down after 3 failed checks 3 s
+ * apart, then `extra` (what else all its servers share, e.g. TLS).
+ */
+function serverDefaults(...extra: string[]): string[] {
+  return ["check", "inter", "3s", "fall", "3", "rise", "2", ...extra];
+}
 
 /** The use-server rule of node-aware routing (the map's values are the server names). */
 const USE_HOME_SERVER = {
@@ -260,16 +275,18 @@ const POOL_PATHS: Readonly<Record<OptionalPool, readonly string[]>> = {
 };
 
 /**
- * Mailbox-node servers: each node's web server (`PORTS.mailboxWeb`, nginx), which serves the PHP
- * applications and proxies the Exchange protocols to its own gromox-http. With `cookie`, the web
- * cookie's value is the server name (`%[srv_name]`).
+ * Mailbox-node servers of be_gromox and be_web: each node's web server (`PORTS.mailboxWeb`,
+ * nginx), which serves the PHP applications and proxies the Exchange protocols to its own
+ * gromox-http. The web cookie's value is the server name (`%[srv_name]`). The lines are the same
+ * in both backends (be_gromox has no `cookie` directive, so its servers' cookie values are
+ * unused there), which makes the second list nearly free in the gzipped user-data.
  */
-function mailboxServers(topology: Topology, o: ResolvedHaproxyOptions, cookie: boolean): Server[] {
+function mailboxServers(topology: Topology, o: ResolvedHaproxyOptions): Server[] {
   return topology.mailboxNodes.map((n) => ({
     name: n.hostname,
     address: n.ipv4,
     port: PORTS.mailboxWeb.port,
-    params: ["check", ...serverTls(o, n.hostname), ...(cookie ? ["cookie", n.hostname] : [])],
+    params: [...tlsOfServer(o, n.hostname), "cookie", n.hostname],
   }));
 }
 
@@ -500,14 +517,14 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
     mode: "http",
     comment: [
       "Autodiscover, EWS, MAPI/HTTP, RPC/HTTP, OAB: the mailbox nodes' web servers, which hand them to",
-      "their own gromox-http",
+      "their own gromox-http. Server lines as in be_web (cheaper to gzip); 'cookie' is unused here.",
     ],
     settings: [
       d("balance", "roundrobin"),
       d("option", "redispatch"),
       d("stick-table", "type", "ip", "size", "1m", "expire", "60m"),
-      CHECK_TIMING,
     ],
+    defaultServer: serverDefaults(...tlsDefaults(o)),
     ...(nodeAware
       ? {
           useServers: [{ ...USE_HOME_SERVER, comment: ["the mailbox's home node (mailbox.map value = server name)"] }],
@@ -517,7 +534,7 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
           ],
         }
       : { stickRules: [d("stick", "on", "src")] }),
-    servers: mailboxServers(topology, o, false),
+    servers: mailboxServers(topology, o),
   });
   sections.push({
     kind: "backend",
@@ -538,8 +555,8 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       d("balance", "roundrobin"),
       d("option", "redispatch"),
       d("cookie", WEB_NODE_COOKIE, "insert", "indirect", "nocache", "httponly", "secure"),
-      CHECK_TIMING,
     ],
+    defaultServer: serverDefaults(...tlsDefaults(o)),
     ...(nodeAware
       ? {
           httpAfterResponse: [
@@ -551,24 +568,27 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
           useServers: [USE_HOME_SERVER],
         }
       : {}),
-    servers: mailboxServers(topology, o, true),
+    servers: mailboxServers(topology, o),
   });
   if (lb.adminAllowFrom !== undefined) {
     sections.push({
       kind: "backend",
       name: BE_ADMIN,
       mode: "http",
-      settings: [d("balance", "roundrobin"), d("option", "redispatch"), CHECK_TIMING],
+      settings: [d("balance", "roundrobin"), d("option", "redispatch")],
+      defaultServer: serverDefaults(...tlsDefaults(o)),
       servers: topology.adminNodes.map((n) => ({
         name: n.hostname,
         address: n.ipv4,
         port: PORTS.adminWeb.port,
-        params: ["check", ...serverTls(o, n.hostname)],
+        params: tlsOfServer(o, n.hostname),
       })),
     });
   }
   for (const p of pools) {
     const members: readonly PoolMember[] = lb.pools.get(p) ?? [];
+    // TLS settings go to default-server when every member speaks TLS (the usual pool).
+    const allTls = members.every((m) => m.tls);
     sections.push({
       kind: "backend",
       name: `be_${p}`,
@@ -582,14 +602,14 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
           : [d("balance", "roundrobin")]),
         d("option", "redispatch"),
         d("stick-table", "type", "ip", "size", "1m", "expire", "60m"),
-        CHECK_TIMING,
       ],
+      defaultServer: serverDefaults(...(allTls ? tlsDefaults(o) : [])),
       stickRules: [d("stick", "on", "src")],
       servers: members.map((m) => ({
         name: m.name,
         address: m.address,
         port: m.port,
-        params: ["check", ...(m.tls ? serverTls(o, m.name) : [])],
+        params: m.tls ? [...(allTls ? [] : tlsDefaults(o)), ...tlsOfServer(o, m.name)] : [],
       })),
     });
   }
@@ -611,17 +631,14 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
         d("balance", long ? "leastconn" : "roundrobin"),
         d("option", "redispatch"),
         ...(long ? [d("timeout", "server", "30m")] : []),
-        CHECK_TIMING,
       ],
-      servers: topology.classicNodes.map((n) => ({
-        name: n.hostname,
-        address: n.ipv4,
-        port: PORTS[s.backend].port,
-        // With send-proxy-v2, HAProxy's health checks would send a PROXY v2 LOCAL header, which
-        // postfix 3.7's smtpd does not survive ("fatal: smtpd_peer_hostaddr_to_sockaddr"; the master
-        // then throttles the whole service). A check `port` turns PROXY off for checks only.
-        params: proxy ? ["check", "port", String(PORTS[s.backend].port), "send-proxy-v2"] : ["check"],
-      })),
+      // With send-proxy-v2, HAProxy's health checks would send a PROXY v2 LOCAL header, which
+      // postfix 3.7's smtpd does not survive ("fatal: smtpd_peer_hostaddr_to_sockaddr"; the master
+      // then throttles the whole service). A check `port` turns PROXY off for checks only.
+      defaultServer: serverDefaults(...(proxy ? ["port", String(PORTS[s.backend].port), "send-proxy-v2"] : [])),
+      // Without a port where the frontend binds only the servers' port (omitImpliedServerPorts):
+      // the four backends' server lines are then the same.
+      servers: topology.classicNodes.map((n) => ({ name: n.hostname, address: n.ipv4, port: PORTS[s.backend].port })),
     });
   }
 
@@ -630,6 +647,6 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       `haproxy.cfg for ${node.hostname} (${topology.path}, load-balancer tier ${lb.publicName})`,
       "Generated by cdktf-grommunio; HAProxy 2.6. Check with: haproxy -c -dW -f /etc/haproxy/haproxy.cfg",
     ],
-    sections,
+    sections: omitImpliedServerPorts(sections),
   });
 }
