@@ -108,7 +108,12 @@ export function dummyBackend(name: string, address: string, port: number, tls: {
             bodyLength,
             httpVersion: req.httpVersion,
           };
-          res.writeHead(200, { "content-type": "application/json" });
+          // A test asks for a cacheable answer with X-Test-Cache-Control (e.g. "max-age=60").
+          const cacheControl = h("x-test-cache-control");
+          res.writeHead(200, {
+            "content-type": "application/json",
+            ...(cacheControl !== null ? { "cache-control": cacheControl } : {}),
+          });
           res.end(JSON.stringify(echo));
         });
       });
@@ -239,6 +244,8 @@ export interface CurlResult {
   readonly code: number;
   readonly status: number;
   readonly headers: Record<string, string>;
+  /** Every header line of the final response, in order (`headers` keeps the last of a name). */
+  readonly headerLines: ReadonlyArray<readonly [string, string]>;
   readonly body: string;
   readonly stderr: string;
 }
@@ -277,6 +284,7 @@ export async function curl(
   let rest = r.stdout;
   let status = 0;
   let headers: Record<string, string> = {};
+  let headerLines: Array<[string, string]> = [];
   while (/^HTTP\/[\d.]+ \d{3}/.test(rest)) {
     const end = rest.indexOf("\r\n\r\n");
     const block = end >= 0 ? rest.slice(0, end) : rest;
@@ -284,12 +292,17 @@ export async function curl(
     const [first, ...lines] = block.split("\r\n");
     status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(first!)![1]);
     headers = {};
+    headerLines = [];
     for (const l of lines) {
       const i = l.indexOf(":");
-      if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      if (i <= 0) continue;
+      const name = l.slice(0, i).trim().toLowerCase();
+      const value = l.slice(i + 1).trim();
+      headers[name] = value;
+      headerLines.push([name, value]);
     }
   }
-  return { code: r.code, status, headers, body: rest, stderr: r.stderr };
+  return { code: r.code, status, headers, headerLines, body: rest, stderr: r.stderr };
 }
 
 /** The echo of a dummy backend in a curl result (throws with the whole result otherwise). */

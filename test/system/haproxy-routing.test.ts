@@ -129,10 +129,10 @@ function tcpAsk(port: number): Promise<string> {
   });
 }
 
-// Fresh client addresses, so that no stick-table entry of an earlier test decides.
+// Fresh client addresses (.100-.249), so that no stick-table entry of an earlier test decides.
 let nextHost = 100;
 function freshSource(): string {
-  if (nextHost > 199) throw new Error("out of client addresses");
+  if (nextHost > 249) throw new Error("out of client addresses");
   return `${NET}.${nextHost++}`;
 }
 
@@ -144,6 +144,16 @@ async function nodeFor(pathAndQuery: string, args: string[] = [], source = fresh
   const r = await get(pathAndQuery, source, args);
   expect(r.status).toBe(200);
   return echoOf(r).node;
+}
+
+/** The Set-Cookie values of a response, in order. */
+function setCookies(r: CurlResult): string[] {
+  return r.headerLines.filter(([k]) => k === "set-cookie").map(([, v]) => v);
+}
+
+/** The web cookie pinning a browser to `node`: session cookie, HttpOnly, Secure. */
+function pin(node: string): string {
+  return `grommunio_node=${node}; path=/; HttpOnly; Secure`;
 }
 
 async function backendRequests(name: string): Promise<number> {
@@ -247,7 +257,7 @@ describe("generated config: node-aware routing", () => {
     const r = await get("/web/index.php?logon", freshSource(), login);
     expect(echoOf(r).node).toBe("mail2.lo.test");
     expect(echoOf(r).bodyLength).toBe("username=alice%40lo.test&password=secret".length);
-    expect(r.headers["set-cookie"]).toMatch(/^grommunio_node=mail2\.lo\.test;/);
+    expect(setCookies(r)).toEqual([pin("mail2.lo.test")]);
 
     const expect100 = await get("/web/index.php?logon", freshSource(), [
       "--http1.1",
@@ -271,13 +281,48 @@ describe("generated config: node-aware routing", () => {
       ...login,
     ]);
     expect(echoOf(stale).node).toBe("mail2.lo.test");
-    expect(stale.headers["set-cookie"]).toMatch(/^grommunio_node=mail2\.lo\.test;/);
+    expect(setCookies(stale)).toEqual([pin("mail2.lo.test")]);
     // Later requests of the session carry no user name; the cookie keeps them at home.
     for (let i = 0; i < 4; i++) {
       expect(await nodeFor("/web/index.php?load=x", ["-H", "Cookie: grommunio_node=mail2.lo.test"])).toBe(
         "mail2.lo.test",
       );
     }
+  });
+
+  test("web: the node that served a browser pins it by cookie (HttpOnly, Secure), set once, never cached", async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const first = await get("/web/");
+      const node = echoOf(first).node;
+      seen.add(node);
+      // Balanced (no cookie, no map entry): the cookie names the server that answered.
+      expect(setCookies(first)).toEqual([pin(node)]);
+      for (let j = 0; j < 3; j++) {
+        const again = await get("/web/index.php?load=x", freshSource(), ["-H", `Cookie: grommunio_node=${node}`]);
+        expect(echoOf(again).node).toBe(node);
+        // A browser that already holds the right cookie is not sent it again.
+        expect(setCookies(again)).toEqual([]);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(1);
+    // A cacheable answer that sets the cookie is kept out of shared caches ('nocache').
+    const cacheable = await get("/web/", freshSource(), ["-H", "X-Test-Cache-Control: max-age=60"]);
+    expect(setCookies(cacheable)).toEqual([pin(echoOf(cacheable).node)]);
+    expect(cacheable.headerLines.filter(([k]) => k === "cache-control").map(([, v]) => v)).toEqual(
+      expect.arrayContaining(["max-age=60", "private"]),
+    );
+  });
+
+  test("web: a cookie naming no server is ignored: balanced and re-pinned", async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const r = await get("/web/", freshSource(), ["-H", "Cookie: grommunio_node=nosuch.lo.test"]);
+      const node = echoOf(r).node;
+      seen.add(node);
+      expect(setCookies(r)).toEqual([pin(node)]);
+    }
+    expect(seen.size).toBeGreaterThan(1);
   });
 
   test("an unmapped user is load-balanced across the mailbox nodes; each client address stays on its node", async () => {
@@ -466,7 +511,7 @@ describe("generated config: TCP frontends to port-less servers", () => {
 });
 
 describe("generated config: failover", () => {
-  test("a stopped mailbox node is skipped, also for the users it is home to", async () => {
+  test("a stopped mailbox node is skipped, also for the users it is home to and by its web cookie", async () => {
     await dummies.find((d) => d.name === "mail2.lo.test")!.stop();
     const down = await waitFor(async () => {
       const row = (await haproxy!.stats()).find((r) => r.pxname === "be_gromox" && r.svname === "mail2.lo.test");
@@ -482,6 +527,13 @@ describe("generated config: failover", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add(await nodeFor("/EWS/Exchange.asmx", ["-u", "stranger@lo.test:pw"]));
     expect([...seen].sort()).toEqual(["mail1.lo.test", "mail3.lo.test"]);
+    // A browser pinned to the stopped node is balanced to a live one and re-pinned there.
+    for (let i = 0; i < 3; i++) {
+      const r = await get("/web/index.php?load=x", freshSource(), ["-H", "Cookie: grommunio_node=mail2.lo.test"]);
+      const node = echoOf(r).node;
+      expect(["mail1.lo.test", "mail3.lo.test"]).toContain(node);
+      expect(setCookies(r)).toEqual([pin(node)]);
+    }
   });
 });
 
