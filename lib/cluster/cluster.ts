@@ -415,7 +415,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (signing) {
       this.declareToken(signing.privateKeyPem, {
         maxLength: rsaPrivateKeyPemBound(this.dns.dkimKeyBits),
-        charset: "any",
+        // The key MailDns generated (tls provider) is PEM as Go writes it; a key of your own may hold anything.
+        charset: signing.privateKeyPem === this.dns.dkimKey?.privateKeyPem ? "pem" : "any",
         description: "the DKIM signing key",
       });
       this.security.register(DKIM_SECRET_ID, signing.privateKeyPem, `DKIM signing key (selector ${signing.selector})`);

@@ -13,7 +13,13 @@
  * synthesized JSON, and the cluster warns about them.
  */
 import { Construct } from "constructs";
-import type { PlatformCapabilities, PlatformDeployment, SecretSpec, SecretStore } from "../platforms/platform";
+import type {
+  PlatformCapabilities,
+  PlatformDeployment,
+  SecretSpec,
+  SecretStore,
+  TokenFacts,
+} from "../platforms/platform";
 import { PROVISION_DIR, NodeProvisioning, ProvisionCommand } from "../provision";
 import { Token } from "../provision/cdktf";
 import { SECRET_MANIFEST_PATH, templateSecrets, withCommands, withSecretFetch } from "../provision/secrets";
@@ -36,7 +42,12 @@ export interface ClusterSecurityOptions {
   /** Creates (once per id) a random_password and returns its result. */
   readonly secret: (id: string, length: number) => string;
   /** Declares a token that may appear in user-data (the cluster's registry). */
-  readonly declareToken: (value: string, maxLength: number, charset: "safe" | "any", description: string) => void;
+  readonly declareToken: (
+    value: string,
+    maxLength: number,
+    charset: TokenFacts["charset"],
+    description: string,
+  ) => void;
 }
 
 export class ClusterSecurity {
@@ -47,8 +58,8 @@ export class ClusterSecurity {
   private adminPasswordValue?: string;
 
   constructor(private readonly options: ClusterSecurityOptions) {
-    this.tls = options.tls.bind(options.clusterPath, (value, maxLength, description) =>
-      options.declareToken(value, maxLength, "any", description),
+    this.tls = options.tls.bind(options.clusterPath, (value, maxLength, charset, description) =>
+      options.declareToken(value, maxLength, charset, description),
     );
     if (options.adminPassword !== undefined) {
       options.declareToken(options.adminPassword, 128, "any", "the grommunio admin password");

@@ -117,8 +117,12 @@ export abstract class Tls {
   public abstract bind(clusterPath: string, declare: TokenDeclarer): TlsBinding;
 }
 
-/** How the TLS choice declares the tokens it puts into files (the cluster's `declareToken`). */
-export type TokenDeclarer = (value: string, maxLength: number, description: string) => void;
+/**
+ * How the TLS choice declares the tokens it puts into files (the cluster's `declareToken`):
+ * `pem` for the tls provider's outputs (one PEM block as Go writes it), `any` for PEM texts of
+ * unknown making (a byte such as DEL would break the YAML outside base64).
+ */
+export type TokenDeclarer = (value: string, maxLength: number, charset: "pem" | "any", description: string) => void;
 
 class SelfSignedTls extends Tls {
   constructor(private readonly props: SelfSignedTlsProps) {
@@ -173,8 +177,13 @@ class SelfSignedTls extends Tls {
           allowedUses: ["digital_signature", "server_auth"],
         });
         const certificatePem = cert.certPem;
-        declare(privateKeyPem, ECDSA_P256_PEM_MAX, `the TLS private key of ${node.name}`);
-        declare(certificatePem, selfSignedCertMaxLength(names, organization), `the TLS certificate of ${node.name}`);
+        declare(privateKeyPem, ECDSA_P256_PEM_MAX, "pem", `the TLS private key of ${node.name}`);
+        declare(
+          certificatePem,
+          selfSignedCertMaxLength(names, organization),
+          "pem",
+          `the TLS certificate of ${node.name}`,
+        );
         return {
           certificatePem,
           privateKeyPem,
@@ -267,8 +276,8 @@ class SuppliedTls extends Tls {
       material() {
         if (issues.length) return undefined;
         if (!declared) {
-          declare(p.certificatePem, p.certificateMaxLength ?? 8192, "the TLS certificate chain");
-          declare(p.privateKeyPem, p.privateKeyMaxLength ?? 4096, "the TLS private key");
+          declare(p.certificatePem, p.certificateMaxLength ?? 8192, "any", "the TLS certificate chain");
+          declare(p.privateKeyPem, p.privateKeyMaxLength ?? 4096, "any", "the TLS private key");
           declared = true;
         }
         return {

@@ -136,10 +136,16 @@ export interface TokenFacts {
   readonly maxLength: number;
   /**
    * `safe`: the value only ever holds `[A-Za-z0-9._:/@+=-]` (ids, addresses, host names), so it may
-   * stand unquoted in YAML and shell words. `any`: arbitrary text (passwords): provisioning only
-   * ships it inside base64 computed by Terraform.
+   * stand unquoted in YAML and shell words. `pem`: one PEM block as Go's `encoding/pem` writes it
+   * (the tls provider's keys and certificates): `-----BEGIN <type>-----`, base64 lines of 64
+   * characters (the last one shorter), `-----END <type>-----`, each line ending in a newline: only
+   * `[A-Za-z0-9+/= -]` and newlines; provisioning ships it inside a JSON string made by Terraform
+   * (`jsonencode`, which is a YAML double-quoted scalar). `json`: such a JSON string itself
+   * (printable ASCII, quotes included), only ever a whole YAML scalar. `any`: arbitrary text
+   * (passwords, PEM texts the user passes): provisioning only ships it inside base64 computed by
+   * Terraform.
    */
-  readonly charset: "safe" | "any";
+  readonly charset: "safe" | "pem" | "json" | "any";
   /** What it is, for error messages ("EBS volume id of mail1"). */
   readonly description: string;
 }

@@ -121,7 +121,7 @@ class JoinedFunctionCall implements IResolvable {
 }
 
 /** `name(join("", [base64decode(<literal>), token, …]))` as a string token. */
-function functionOfParts(name: "base64encode" | "base64gzip", parts: readonly TextPart[]): string {
+function functionOfParts(name: "base64encode" | "base64gzip" | "jsonencode", parts: readonly TextPart[]): string {
   return Token.asString(new JoinedFunctionCall(name, parts));
 }
 
@@ -162,6 +162,59 @@ export function base64Length(n: number): number {
  */
 export const TERRAFORM_GZIP_SLACK = { factor: 1.1, bytes: 64 } as const;
 
+/**
+ * Upper bound of the length of Terraform's `jsonencode` of `text`, quotes excluded. Terraform
+ * encodes strings with Go's encoding/json: `"`, `\`, newline, carriage return and tab as two
+ * bytes (`\n` …), the other control characters, `<`, `>`, `&`, U+2028 and U+2029 as six
+ * (`\u003c` …; backspace and form feed are `\b`, `\f` since Go 1.22, six bytes before), an
+ * unpaired surrogate as `\ufffd`; every other character as its UTF-8 bytes.
+ */
+export function jsonStringBytes(text: string): number {
+  let n = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c === 0x22 || c === 0x5c || c === 0x0a || c === 0x0d || c === 0x09) n += 2;
+    else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) n += 6;
+    else if (c >= 0xd800 && c <= 0xdfff) n += 6;
+    else n += Buffer.byteLength(ch, "utf8");
+  }
+  return n;
+}
+
+/**
+ * Upper bound of the newlines in a `pem` token of at most `maxLength` bytes (one PEM block as Go's
+ * encoding/pem writes it): the BEGIN line (at least 17 characters and its newline), the END line
+ * (at least 15 and its newline), full base64 lines of 64 characters and a newline, and one
+ * shorter last base64 line (at least 1 and its newline). k base64 lines take at least 65k − 29
+ * bytes, so there are at most ⌊(maxLength + 29) / 65⌋ + 2 ≤ ⌊maxLength / 65⌋ + 3 newlines.
+ */
+export function pemMaxNewlines(maxLength: number): number {
+  return Math.floor(maxLength / 65) + 3;
+}
+
+/**
+ * Upper bound of a token's length inside Terraform's `jsonencode` (quotes excluded): `safe`
+ * characters are never escaped, a `pem` value's only escaped characters are its newlines (two
+ * bytes each), anything else may be six bytes per byte.
+ */
+export function jsonEscapedMaxLength(facts: TokenFacts): number {
+  switch (facts.charset) {
+    case "safe":
+      return facts.maxLength;
+    case "pem":
+      return facts.maxLength + pemMaxNewlines(facts.maxLength);
+    default:
+      return 6 * facts.maxLength;
+  }
+}
+
+/**
+ * Literal text that may stand inside a JSON string that is read as a YAML double-quoted scalar:
+ * printable ASCII, tab and newline (Go escapes the controls; YAML 1.1 refuses DEL and most
+ * non-ASCII controls unescaped, which Go leaves as they are).
+ */
+export const JSON_SAFE_LITERAL = /^[\t\n\x20-\x7e]*$/;
+
 /** The facts assumed for a token nobody declared. */
 export const UNKNOWN_TOKEN_FACTS: TokenFacts = {
   maxLength: 256,
@@ -184,6 +237,7 @@ export class TokenRegistry implements TokenSink {
   private readonly zlibBounds = new Map<string, number>();
   private readonly base64Memo = new Map<string, { value: string; maxLength: number }>();
   private readonly base64GzipMemo = new Map<string, { value: string; maxLength: number }>();
+  private readonly jsonMemo = new Map<string, { value: string; maxLength: number }>();
   /** Tokens whose facts went into a memo: declaring one of them again forgets the memos. */
   private readonly consulted = new Set<IResolvable>();
 
@@ -199,6 +253,7 @@ export class TokenRegistry implements TokenSink {
     this.zlibBounds.clear();
     this.base64Memo.clear();
     this.base64GzipMemo.clear();
+    this.jsonMemo.clear();
     this.consulted.clear();
   }
 
@@ -313,6 +368,41 @@ export class TokenRegistry implements TokenSink {
     }
     this.base64GzipMemo.set(text, out);
     return out;
+  }
+
+  /**
+   * The text as a JSON string made by Terraform (`jsonencode(join(...))`, quotes included), for
+   * texts whose tokens are `safe` or `pem` and whose literal parts match `JSON_SAFE_LITERAL`: the
+   * result is printable ASCII and a valid YAML double-quoted scalar (YAML's escapes include JSON's).
+   * Declared as a `json` token, bounded by the escaping of each part at its maximum length
+   * (`jsonStringBytes`, `jsonEscapedMaxLength`). Undefined for other texts.
+   */
+  public jsonString(text: string, description: string): { value: string; maxLength: number } | undefined {
+    const memo = this.jsonMemo.get(text);
+    if (memo) return memo;
+    const parts = splitTokens(text);
+    let maxLength = 2;
+    for (const p of parts) {
+      if (p.kind === "literal") {
+        if (!JSON_SAFE_LITERAL.test(p.text)) return undefined;
+        maxLength += jsonStringBytes(p.text);
+        continue;
+      }
+      const facts = this.factsOf(p.token);
+      if (facts.charset !== "safe" && facts.charset !== "pem") return undefined;
+      maxLength += jsonEscapedMaxLength(facts);
+    }
+    const value = functionOfParts("jsonencode", parts);
+    this.declareToken(value, { maxLength, charset: "json", description: `the JSON string of ${description}` });
+    const out = { value, maxLength };
+    this.jsonMemo.set(text, out);
+    return out;
+  }
+
+  /** True when `value` is exactly one token declared `json` (a whole YAML double-quoted scalar). */
+  public isJsonToken(value: string): boolean {
+    const parts = splitTokens(value);
+    return parts.length === 1 && parts[0]!.kind === "token" && this.facts.get(parts[0]!.token)?.charset === "json";
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Test helper: evaluates the Terraform template strings this library synthesizes, the way
  * Terraform would, for the small expression subset it emits (`base64encode`, `base64decode`,
- * `base64gzip`, `join`, `replace`, `element`, string literals and resource references). References
+ * `base64gzip`, `jsonencode` of a string, `join`, `replace`, `element`, string literals and
+ * resource references). References
  * are resolved by the caller (a fake password, a fake volume id), so tests can decode the exact
  * user-data a node would receive.
  */
@@ -141,12 +142,26 @@ function str(v: Value | undefined): string {
   return v;
 }
 
+/**
+ * Terraform's `jsonencode` of a string (Go's encoding/json): JSON's escapes, and `<`, `>`, `&`,
+ * U+2028, U+2029 as `\u` escapes (test/system/tls-pem.test.ts compares it with Terraform's own
+ * output, test/fixtures/terraform-jsonencode.json).
+ */
+export function goJsonString(text: string): string {
+  return JSON.stringify(text).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function call(name: string, args: Value[]): Value {
   switch (name) {
     case "base64encode":
       return Buffer.from(str(args[0]), "utf8").toString("base64");
     case "base64decode":
       return Buffer.from(str(args[0]), "base64").toString("utf8");
+    case "jsonencode":
+      return goJsonString(str(args[0]));
     case "base64gzip":
       return gzipSync(Buffer.from(str(args[0]), "utf8")).toString("base64");
     case "join": {

@@ -1,8 +1,10 @@
 import "cdktf/lib/testing/adapters/jest";
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { TerraformStack, Testing } from "cdktf";
+import { DefaultTokenResolver, StringConcat, TerraformStack, Testing, Tokenization } from "cdktf";
 import { Password } from "@cdktf/provider-random/lib/password";
+import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
+import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { Document, Scalar, parse, visit } from "yaml";
 import {
   BLOCK_MOUNT_SCRIPT,
@@ -16,7 +18,9 @@ import {
   cloudConfigObject,
   provisionNode,
   renderCloudConfig,
+  toTerraformString,
 } from "../../lib";
+import { FAKE_TLS_CERT_PEM, FAKE_TLS_KEY_PEM, evaluateTemplate } from "../platforms/terraform-eval";
 import { renderNodeFiles } from "../../lib/render/node";
 import { documentedLayout } from "../fixtures";
 
@@ -270,13 +274,97 @@ describe("renderCloudConfig", () => {
   });
 });
 
+describe("PEM texts of the tls provider: a JSON string made by Terraform", () => {
+  function setup() {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const key = new PrivateKey(stack, "k", { algorithm: "ECDSA", ecdsaCurve: "P256" }).privateKeyPem;
+    const cert = new SelfSignedCert(stack, "c", { privateKeyPem: key, validityPeriodHours: 1, allowedUses: [] })
+      .certPem;
+    const safe = new Password(stack, "a", { length: 32, special: false }).result;
+    const any = new Password(stack, "b", { length: 64 }).result;
+    const tokens = new TokenRegistry();
+    tokens.declareToken(key, { maxLength: 241, charset: "pem", description: "key" });
+    tokens.declareToken(cert, { maxLength: 800, charset: "pem", description: "cert" });
+    tokens.declareToken(safe, { maxLength: 32, charset: "safe", description: "safe" });
+    tokens.declareToken(any, { maxLength: 64, charset: "any", description: "any" });
+    const files: ConfigFile[] = [
+      { path: "/etc/tls/cert.pem", content: cert, mode: "0644", owner: "root:root" },
+      { path: "/etc/tls/proxy.pem", content: `${cert}\n${key}`, mode: "0600", owner: "root:root" },
+      { path: "/etc/tls/mixed.pem", content: `# ${safe}\n${key}`, mode: "0600", owner: "root:root" },
+      { path: "/etc/tls/user.pem", content: `${key}${any}`, mode: "0600", owner: "root:root" },
+      { path: "/etc/tls/odd.pem", content: `\u007f${key}`, mode: "0600", owner: "root:root" },
+    ];
+    return { stack, tokens, files, key, cert, safe };
+  }
+
+  /** The text with Terraform's values (fake PEMs, a fake password) as the node gets it. */
+  function resolved(stack: TerraformStack, text: string): string {
+    const template = Tokenization.resolve(toTerraformString(text), {
+      scope: stack,
+      resolver: new DefaultTokenResolver(new StringConcat()),
+    }) as string;
+    return evaluateTemplate(template);
+  }
+
+  test.each(["per-file", "per-file-max", "none"] as const)(
+    "%s: plain jsonencode content, bounded, read back exactly",
+    (c) => {
+      const { stack, tokens, files } = setup();
+      const r = renderCloudConfig(prov("db1", { files, sql: {} }).provisioning, tokens, "c/x", c);
+      expect(r.issues).toEqual([]);
+      const item = (path: string) => r.text.slice(r.text.indexOf(`path: ${path}`)).split("\n  - ")[0]!;
+      // the whole content is one Terraform expression, written plain: its value is the quoted string
+      for (const path of ["/etc/tls/cert.pem", "/etc/tls/proxy.pem", "/etc/tls/mixed.pem"]) {
+        expect(item(path)).toMatch(/\n {4}content: \$\{TfToken\[TOKEN\.\d+\]\}\n/);
+        expect(item(path)).not.toContain("encoding:");
+      }
+      // unknown characters: Terraform's base64 as before
+      expect(item("/etc/tls/user.pem")).toMatch(/encoding: (b64|gz\+b64)/);
+      expect(item("/etc/tls/odd.pem")).toMatch(/encoding: (b64|gz\+b64)/);
+      const text = resolved(stack, r.text);
+      expect(Buffer.byteLength(text, "utf8")).toBeLessThanOrEqual(r.maxBytes);
+      expect(text).toContain(`content: ${JSON.stringify(FAKE_TLS_CERT_PEM)}\n`);
+      const config = parse(text, { version: "1.1" }) as Record<string, any>;
+      const content = (path: string) => config.write_files.find((f: { path: string }) => f.path === path).content;
+      expect(content("/etc/tls/cert.pem")).toBe(FAKE_TLS_CERT_PEM);
+      expect(content("/etc/tls/proxy.pem")).toBe(`${FAKE_TLS_CERT_PEM}\n${FAKE_TLS_KEY_PEM}`);
+      expect(content("/etc/tls/mixed.pem")).toBe(`# ${"P".repeat(32)}\n${FAKE_TLS_KEY_PEM}`);
+    },
+  );
+
+  test("the bound: quotes, literal escapes, each pem token with its newlines escaped", () => {
+    const { tokens, cert, key } = setup();
+    const j = tokens.jsonString(`${cert}\n${key}`, "x")!;
+    // 2 quotes + cert (800 + ⌊800/65⌋ + 3) + "\\n" (2) + key (241 + ⌊241/65⌋ + 3)
+    expect(j.maxLength).toBe(2 + 800 + 12 + 3 + 2 + 241 + 3 + 3);
+    expect(tokens.isJsonToken(j.value)).toBe(true);
+    expect(tokens.isJsonToken(cert)).toBe(false);
+  });
+
+  test("GRX302: a PEM or a JSON string outside a file's content", () => {
+    const { tokens, key } = setup();
+    const json = tokens.jsonString(key, "k")!.value;
+    for (const value of [key, `x ${json}`]) {
+      const p = prov("mail2", {
+        mounts: [{ kind: "block", device: `/dev/${value}`, label: "data", mountPoint: "/srv" }],
+      });
+      const r = renderCloudConfig(p.provisioning, tokens, "c/x");
+      expect(r.issues).toEqual([expect.objectContaining({ code: "GRX302", field: "user-data" })]);
+    }
+  });
+});
+
 /** The document serialized as one yaml Document (how renderCloudConfig did it before joining parts). */
 function wholeDocument(p: NodeProvisioning, tokens: TokenRegistry, compression: FileCompression): string {
   const doc = new Document(cloudConfigObject(p, tokens, compression), { version: "1.1" });
   visit(doc, {
     Scalar(_key, node: Scalar) {
       if (typeof node.value === "string" && /\$\{TfToken\[/.test(node.value))
-        node.type = node.value.includes("\n") ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
+        node.type = tokens.isJsonToken(node.value)
+          ? Scalar.PLAIN
+          : node.value.includes("\n")
+            ? Scalar.BLOCK_LITERAL
+            : Scalar.QUOTE_DOUBLE;
     },
   });
   return "#cloud-config\n" + doc.toString({ lineWidth: 0, blockQuote: "literal" });
@@ -301,6 +389,7 @@ describe("renderCloudConfig joins separately serialized parts", () => {
     const stack = new TerraformStack(Testing.app(), "t");
     const safe = new Password(stack, "a", { length: 32, special: false }).result;
     const any = new Password(stack, "b", { length: 64 }).result;
+    const pem = new PrivateKey(stack, "k", { algorithm: "ECDSA", ecdsaCurve: "P256" }).privateKeyPem;
     const contents = [
       "",
       "\n",
@@ -328,6 +417,8 @@ describe("renderCloudConfig joins separately serialized parts", () => {
       `multi\n  ${safe}\n\nend\n`,
       `secret=${any}\n`,
       "$${literal} %{x}\n",
+      `${pem}`,
+      `${pem}\n${safe}\n`,
     ];
     const files: ConfigFile[] = contents.map((content, i) => ({
       path: `/etc/f${i}`,
@@ -340,6 +431,7 @@ describe("renderCloudConfig joins separately serialized parts", () => {
       const tokens = new TokenRegistry();
       tokens.declareToken(safe, { maxLength: 32, charset: "safe", description: "safe" });
       tokens.declareToken(any, { maxLength: 64, charset: "any", description: "any" });
+      tokens.declareToken(pem, { maxLength: 241, charset: "pem", description: "pem" });
       const r = renderCloudConfig(p, tokens, "c/x", c);
       expect(r.issues).toEqual([]);
       expect(r.text).toBe(wholeDocument(p, tokens, c));

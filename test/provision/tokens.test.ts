@@ -12,7 +12,8 @@ import {
   splitTokens,
   toTerraformString,
 } from "../../lib/provision";
-import { evaluateTemplate } from "../platforms/terraform-eval";
+import { jsonEscapedMaxLength, jsonStringBytes, pemMaxNewlines } from "../../lib/provision/tokens";
+import { evaluateTemplate, goJsonString } from "../platforms/terraform-eval";
 
 /** Synthesizes `value(password)` as an instance's user_data and evaluates it like Terraform. */
 function throughTerraform(value: (password: string, tokens: TokenRegistry) => string): string {
@@ -94,5 +95,39 @@ describe("TokenRegistry", () => {
     expect(a.equals(gzipDeterministic("x".repeat(1000)))).toBe(true);
     expect(a.readUInt32LE(4)).toBe(0);
     expect(a[9]).toBe(3);
+  });
+});
+
+describe("jsonencode bounds", () => {
+  test("jsonStringBytes bounds Terraform's JSON string of any text (quotes aside)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" }), fc.string()), (text) => {
+        expect(Buffer.byteLength(goJsonString(text), "utf8")).toBeLessThanOrEqual(2 + jsonStringBytes(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("a pem token: escaped length at most its bound, for PEM blocks of every size as Go writes them", () => {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4000 }),
+        fc.constantFrom("X", "CERTIFICATE", "EC PRIVATE KEY"),
+        (der, type) => {
+          const body = Array.from({ length: 4 * Math.ceil(der / 3) }, (_, i) => alphabet[(i * 7) % 64]).join("");
+          const lines = body.match(/.{1,64}/g) ?? [];
+          const pem = `-----BEGIN ${type}-----\n${lines.map((l) => `${l}\n`).join("")}-----END ${type}-----\n`;
+          const escaped = goJsonString(pem).length - 2;
+          expect(escaped).toBe(pem.length + lines.length + 2);
+          expect(escaped).toBeLessThanOrEqual(
+            jsonEscapedMaxLength({ maxLength: pem.length, charset: "pem", description: "" }),
+          );
+          // at most one newline more than the block has
+          expect(pemMaxNewlines(pem.length)).toBeLessThanOrEqual(lines.length + 3);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

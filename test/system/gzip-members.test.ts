@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { DefaultTokenResolver, StringConcat, TerraformStack, Testing, Tokenization } from "cdktf";
 import { hcloudExample } from "../../examples/hcloud/main";
 import { GrommunioCluster, toTerraformString } from "../../lib";
-import { evaluateTemplate } from "../platforms/terraform-eval";
+import { FAKE_TLS_CERT_PEM, FAKE_TLS_KEY_PEM, evaluateTemplate } from "../platforms/terraform-eval";
 import { stackResolver } from "../platforms/vm-support";
 import { SYSTEM_PYTHON, requireCloudInit } from "./cloud-init";
 import { run, scratchDir } from "./support";
@@ -33,7 +33,8 @@ parts = [
     if not p.is_multipart()
 ]
 config = util.load_yaml(text)
-print(json.dumps({"parts": parts, "keys": sorted(config.keys()), "files": [f["path"] for f in config["write_files"]]}))
+tls = {f["path"]: f["content"] for f in config["write_files"] if f["path"].endswith((".pem", ".key"))}
+print(json.dumps({"parts": parts, "keys": sorted(config.keys()), "files": [f["path"] for f in config["write_files"]], "tls": tls}))
 `;
 
 describe("two-member gzip user-data read by cloud-init's own code (Hetzner datasource)", () => {
@@ -67,10 +68,24 @@ describe("two-member gzip user-data read by cloud-init's own code (Hetzner datas
       expect(r.status).toBe(0);
       const decoded = fs.readFileSync(output, "utf8");
       expect(decoded).toBe(expected);
-      const out = JSON.parse(r.stdout) as { parts: [string, string][]; keys: string[]; files: string[] };
+      const out = JSON.parse(r.stdout) as {
+        parts: [string, string][];
+        keys: string[];
+        files: string[];
+        tls: Record<string, string>;
+      };
       expect(out.parts).toEqual([["text/cloud-config", expected]]);
       expect(out.keys).toEqual(expect.arrayContaining(["hostname", "packages", "runcmd", "write_files"]));
       expect(out.files.length).toBeGreaterThan(5);
+      // the tls provider's PEMs travel as JSON strings (Terraform's jsonencode): read back exactly
+      const tls = Object.entries(out.tls).filter(([p]) => !p.includes("dkim"));
+      expect(tls.length).toBeGreaterThan(0);
+      for (const [p, content] of tls) {
+        // (HAProxy's crt: chain, a newline after the token, key)
+        if (p.endsWith("proxy.pem")) expect(content).toBe(`${FAKE_TLS_CERT_PEM}\n${FAKE_TLS_KEY_PEM}`);
+        else expect(content).toBe(p.endsWith(".key") ? FAKE_TLS_KEY_PEM : FAKE_TLS_CERT_PEM);
+        expect(expected).toMatch(new RegExp(`path: ${p}\\n(?: {4}\\w+: .*\\n)*? {4}content: "-----BEGIN`));
+      }
       const schema = run("cloud-init", ["schema", "-c", output]);
       expect(`${schema.status} ${schema.stdout}${schema.stderr}`).toMatch(/^0 Valid cloud-config/);
     }
