@@ -88,14 +88,67 @@ export interface TlsBinding {
   material(scope: Construct, topology: Topology, node: ClusterNode): TlsMaterial | undefined;
 }
 
-/** Bounds of a PEM certificate of `names` (DER: fixed fields + names), generous. */
-function selfSignedCertMaxLength(names: readonly string[], organization: string): number {
-  const der = 640 + 2 * names.reduce((n, s) => n + s.length + 4, 0) + organization.length;
-  return Math.ceil(der / 3) * 4 + Math.ceil(der / 48) + 64;
+/** Length of a DER element (tag, length octets, content) whose content is `n` bytes. */
+function derLength(n: number): number {
+  return 1 + (n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4) + n;
 }
 
-/** An ECDSA P-256 key as PEM (SEC 1, "EC PRIVATE KEY") is 227 bytes. */
-const ECDSA_P256_PEM_MAX = 320;
+/** Length of Go's `encoding/pem` text of `der` bytes of type `type` (64 base64 characters a line). */
+export function pemLength(type: string, der: number): number {
+  const base64 = 4 * Math.ceil(der / 3);
+  return `-----BEGIN ${type}-----\n`.length + base64 + Math.ceil(base64 / 64) + `-----END ${type}-----\n`.length;
+}
+
+/**
+ * Upper bound of the DER length of the certificate `tls_self_signed_cert` makes for `Tls.selfSigned`
+ * (hashicorp/terraform-provider-tls `createCertificate`, Go's `x509.CreateCertificate`), every
+ * length at its longest encoding:
+ *
+ * - version [0] 5; serial: `rand.Int` below 2^128, at most 16 bytes and a leading zero (19);
+ *   signature algorithm ecdsa-with-SHA256 without parameters (12), twice;
+ * - issuer = subject (self-signed): O then CN, each SET { SEQUENCE { OID (5), string } } (the
+ *   string's UTF-8 bytes, PrintableString or UTF8String);
+ * - validity: two times, counted as GeneralizedTime (15 bytes; UTCTime before 2050 is 13);
+ * - subjectPublicKeyInfo of a P-256 key, uncompressed point (91);
+ * - extensions: key usage (digital_signature; two flag bytes allowed), extended key usage
+ *   (server_auth), basic constraints (`BasicConstraintsValid`, not a CA: an empty SEQUENCE;
+ *   CA flag and path length allowed), subject alternative names (dNSName each); each counted with
+ *   its critical flag. No key identifiers: the provider sets them only with `set_subject_key_id` /
+ *   `set_authority_key_id` or for a CA (neither is used), and Go adds an authority key id only
+ *   when issuer and subject differ;
+ * - signature: BIT STRING of the DER ECDSA signature, at most 72 bytes (r and s of 33 bytes).
+ *
+ * test/system/tls-pem.test.ts checks it against openssl certificates with the same fields at
+ * their longest (a 16-byte serial with the high bit, long names, a 72-byte signature; notBefore counted as GeneralizedTime).
+ */
+export function selfSignedCertMaxDer(names: readonly string[], organization: string): number {
+  const attribute = (value: string): number => derLength(derLength(5 + derLength(Buffer.byteLength(value, "utf8"))));
+  const name = derLength(attribute(organization) + attribute(names[0] ?? ""));
+  const algorithm = 12;
+  const validity = derLength(2 * derLength(15));
+  const spki = 91;
+  const extension = (value: number): number => derLength(5 + 3 + derLength(value));
+  const keyUsage = extension(derLength(1 + 2));
+  const extKeyUsage = extension(derLength(derLength(8)));
+  const basicConstraints = extension(derLength(3 + 3));
+  const san = extension(derLength(names.reduce((n, s) => n + derLength(Buffer.byteLength(s, "utf8")), 0)));
+  const extensions = derLength(derLength(keyUsage + extKeyUsage + basicConstraints + san));
+  const tbs = derLength(5 + derLength(17) + algorithm + name + validity + name + spki + extensions);
+  const signature = derLength(1 + 72);
+  return derLength(tbs + algorithm + signature);
+}
+
+/** Upper bound of the PEM text of a node's self-signed certificate (`selfSignedCertMaxDer`). */
+export function selfSignedCertMaxLength(names: readonly string[], organization: string): number {
+  return pemLength("CERTIFICATE", selfSignedCertMaxDer(names, organization));
+}
+
+/**
+ * An ECDSA P-256 private key as PEM: SEC 1 "EC PRIVATE KEY" (121 bytes of DER, 227 of PEM), or
+ * PKCS #8 "PRIVATE KEY" (138 bytes of DER, 241 of PEM); the private scalar is always 32 bytes
+ * (Go pads it to the curve's size), the public point 65.
+ */
+export const ECDSA_P256_PEM_MAX = Math.max(pemLength("EC PRIVATE KEY", 121), pemLength("PRIVATE KEY", 138));
 
 export abstract class Tls {
   /** Self-signed certificates per node from the tls provider (the default, for trials). */
