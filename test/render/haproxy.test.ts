@@ -83,8 +83,13 @@ describe("renderHaproxy: files", () => {
     expect(files.map((f) => f.path)).not.toContain("/etc/haproxy/mailbox.map");
     const cfg = files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
     const directives = [...sectionsOf(cfg).values()].flat().join("\n");
-    expect(directives).not.toMatch(/mailbox\.map|use-server|txn\.mbox|wait-for-body/);
+    expect(directives).not.toMatch(/mailbox\.map|txn\.mbox|wait-for-body/);
     expect(section(cfg, "backend be_gromox")).toContain("stick on src");
+    expect(section(cfg, "backend be_gromox").some((l) => l.startsWith("use-server"))).toBe(false);
+    // be_web: only the web cookie's rule.
+    expect(section(cfg, "backend be_web").filter((l) => l.startsWith("use-server"))).toEqual([
+      "use-server %[var(txn.node)] if { var(txn.node) -m found }",
+    ]);
   });
 });
 
@@ -214,13 +219,11 @@ describe("renderHaproxy: backends", () => {
   test("mailbox servers are named by servers.hostname at the private IPv4, the nodes' web server (443), checked", () => {
     const be = section(docCfg, "backend be_gromox");
     expect(be.filter((l) => l.startsWith("server "))).toEqual([
-      "server mail1.gro.at 10.10.10.20:443 cookie mail1.gro.at",
-      "server mail2.gro.at 10.10.10.30:443 cookie mail2.gro.at",
-      "server mail3.gro.at 10.10.10.40:443 cookie mail3.gro.at",
+      "server mail1.gro.at 10.10.10.20:443",
+      "server mail2.gro.at 10.10.10.30:443",
+      "server mail3.gro.at 10.10.10.40:443",
     ]);
     expect(be).toContain("default-server check inter 3s fall 3 rise 2 ssl verify none");
-    // The cookie values are unused here: be_gromox has no cookie directive.
-    expect(be.filter((l) => l.startsWith("cookie "))).toEqual([]);
     expect(be).toContain("option redispatch");
     expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
   });
@@ -233,15 +236,22 @@ describe("renderHaproxy: backends", () => {
     expect(be).not.toContain("stick on src");
   });
 
-  test("be_web pins web sessions with a cookie; use-server still routes logins home", () => {
+  test("be_web pins web sessions with a cookie naming the server, by rules; the map's home node first", () => {
     const be = section(docCfg, "backend be_web");
-    expect(be).toContain("cookie grommunio_node insert indirect nocache httponly secure");
+    // No cookie persistence with per-server values: the server lines are be_gromox's.
+    expect(be.some((l) => l.startsWith("cookie "))).toBe(false);
     expect(be).toContain("default-server check inter 3s fall 3 rise 2 ssl verify none");
-    expect(be).toContain("server mail2.gro.at 10.10.10.30:443 cookie mail2.gro.at");
-    expect(be).toContain(
-      'http-after-response add-header Set-Cookie "grommunio_node=%[srv_name]; path=/; HttpOnly; Secure" if { var(txn.mbox) -m found }',
-    );
-    expect(be).toContain("use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }");
+    expect(be).toContain("server mail2.gro.at 10.10.10.30:443");
+    expect(be.filter((l) => /^(acl|http-request|http-after-response|use-server) /.test(l))).toEqual([
+      "acl served srv_name -m found",
+      "acl pinned srv_name,strcmp(txn.node) eq 0",
+      // Request fetches are gone at response time: the cookie's value is kept in a variable.
+      "http-request set-var(txn.node) req.cook(grommunio_node)",
+      'http-after-response add-header Set-Cookie "grommunio_node=%[srv_name]; path=/; HttpOnly; Secure" if served !pinned',
+      "http-after-response add-header Cache-Control private if served !pinned",
+      "use-server %[var(txn.mbox),map(/etc/haproxy/mailbox.map)] if { var(txn.mbox) -m found }",
+      "use-server %[var(txn.node)] if { var(txn.node) -m found }",
+    ]);
     expect(be).toContain("option redispatch");
   });
 
@@ -252,9 +262,7 @@ describe("renderHaproxy: backends", () => {
       expect(be).toContain(
         "default-server check inter 3s fall 3 rise 2 ssl verify required ca-file /etc/haproxy/backend-ca.pem",
       );
-      expect(be).toContain(
-        "server mail1.gro.at 10.10.10.20:443 verifyhost mail1.gro.at sni str(mail1.gro.at) cookie mail1.gro.at",
-      );
+      expect(be).toContain("server mail1.gro.at 10.10.10.20:443 verifyhost mail1.gro.at sni str(mail1.gro.at)");
     }
     expect(section(cfg, "backend be_admin")).toEqual(
       expect.arrayContaining([
@@ -405,9 +413,7 @@ describe("renderHaproxy: server lines repeat byte for byte (gzip)", () => {
       }
     }
     const cfg = cfgOf(largeLayout(), "lb2");
-    expect(serverLines(cfg, "backend be_web")[0]).toBe(
-      "    server mail1.int.example.com 10.20.0.11:443 cookie mail1.int.example.com",
-    );
+    expect(serverLines(cfg, "backend be_web")[0]).toBe("    server mail1.int.example.com 10.20.0.11:443");
     expect(serverLines(cfg, "backend be_imaps")).toEqual([
       "    server classic1.int.example.com 10.20.0.31",
       "    server classic2.int.example.com 10.20.0.32",

@@ -111,6 +111,8 @@ export interface BackendSection {
    */
   readonly defaultServer?: readonly string[];
   readonly acls?: readonly Acl[];
+  /** `http-request …` rules of the backend, run after the frontend's, before `use-server`. */
+  readonly httpRequest?: readonly Rule[];
   /**
    * `http-after-response …` rules: run after HAProxy's own response processing (cookie
    * insertion included), so a `Set-Cookie` added here is not taken for the server's and removed.
@@ -285,6 +287,7 @@ function backendLines(b: BackendSection): string[] {
   const acls = b.acls ?? [];
   const declared = declaredAcls(`backend ${b.name}`, acls);
   checkConditions(`backend ${b.name}`, declared, [
+    ...(b.httpRequest ?? []).map((r) => r.cond),
     ...(b.httpAfterResponse ?? []).map((r) => r.cond),
     ...(b.useServers ?? []).map((u) => u.cond),
     ...(b.stickRules ?? []).map((s) => s.cond),
@@ -309,7 +312,7 @@ function backendLines(b: BackendSection): string[] {
       throw new Error(`backend ${b.name}: server "${s.name}" has neither a port nor a check port`);
     }
   }
-  if (b.mode === "tcp" && (b.httpAfterResponse?.length ?? 0) > 0)
+  if (b.mode === "tcp" && ((b.httpAfterResponse?.length ?? 0) > 0 || (b.httpRequest?.length ?? 0) > 0))
     throw new Error(`backend ${b.name}: HTTP rules in TCP mode`);
   return [
     ...comments(b.comment, ""),
@@ -321,6 +324,7 @@ function backendLines(b: BackendSection): string[] {
       ...comments(a.comment, INDENT),
       checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
     ]),
+    ...(b.httpRequest ?? []).flatMap((r) => ruleLines("http-request", r)),
     ...(b.httpAfterResponse ?? []).flatMap((r) => ruleLines("http-after-response", r)),
     ...(b.useServers ?? []).flatMap((u) => [
       ...comments(u.comment, INDENT),

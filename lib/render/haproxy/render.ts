@@ -21,9 +21,10 @@
  * - Every backend has health checks and `option redispatch`; the PROXY protocol is v2 and follows
  *   the topology's single declaration (gromox accepts only v2).
  * - Server options shared by a backend's servers are in its `default-server`; a `server` line is
- *   name, address[:port] and what differs per server. be_gromox repeats be_web's lines (cookie
- *   values unused there) and the classic backends have no port where the frontend binds only the
- *   servers' port (`omitImpliedServerPorts`), so repeated lists cost gzip almost nothing.
+ *   name, address[:port] and what differs per server. be_gromox and be_web list the same lines
+ *   (the web cookie is set by rules, not per-server `cookie` values) and the classic backends
+ *   have no port where the frontend binds only the servers' port (`omitImpliedServerPorts`), so
+ *   repeated lists cost gzip almost nothing.
  * - Behind a cloud load balancer or a proxy that sends PROXY (`loadBalancer.acceptProxy`, the same
  *   field the platform configures the cloud load balancer from), the public binds `accept-proxy`,
  *   the block lists become `tcp-request session` rules (they judge the client, not the proxy) and,
@@ -277,16 +278,16 @@ const POOL_PATHS: Readonly<Record<OptionalPool, readonly string[]>> = {
 /**
  * Mailbox-node servers of be_gromox and be_web: each node's web server (`PORTS.mailboxWeb`,
  * nginx), which serves the PHP applications and proxies the Exchange protocols to its own
- * gromox-http. The web cookie's value is the server name (`%[srv_name]`). The lines are the same
- * in both backends (be_gromox has no `cookie` directive, so its servers' cookie values are
- * unused there), which makes the second list nearly free in the gzipped user-data.
+ * gromox-http. The lines are the same in both backends (the web cookie holds the server name,
+ * not a per-server `cookie` value), which makes the second list nearly free in the gzipped
+ * user-data.
  */
 function mailboxServers(topology: Topology, o: ResolvedHaproxyOptions): Server[] {
   return topology.mailboxNodes.map((n) => ({
     name: n.hostname,
     address: n.ipv4,
     port: PORTS.mailboxWeb.port,
-    params: [...tlsOfServer(o, n.hostname), "cookie", n.hostname],
+    params: tlsOfServer(o, n.hostname),
   }));
 }
 
@@ -517,7 +518,7 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
     mode: "http",
     comment: [
       "Autodiscover, EWS, MAPI/HTTP, RPC/HTTP, OAB: the mailbox nodes' web servers, which hand them to",
-      "their own gromox-http. Server lines as in be_web (cheaper to gzip); 'cookie' is unused here.",
+      "their own gromox-http",
     ],
     settings: [
       d("balance", "roundrobin"),
@@ -536,38 +537,39 @@ function renderHaproxyCfg(topology: Topology, node: ClusterNode, o: ResolvedHapr
       : { stickRules: [d("stick", "on", "src")] }),
     servers: mailboxServers(topology, o),
   });
+  // The web cookie without HAProxy's cookie persistence, whose servers each need their own
+  // `cookie <value>`: use-server rules pick the cookie's server, and http-after-response sets the
+  // cookie when it does not name the server that answered. Request fetches are gone at response
+  // time, hence the cookie's value in txn.node. A use-server rule naming a server that is down
+  // is skipped; one naming no server ends the rules (HAProxy 2.6): balanced.
+  const pin = when("served !pinned");
   sections.push({
     kind: "backend",
     name: BE_WEB,
     mode: "http",
     comment: [
       "grommunio-web, -sync (ActiveSync) and -dav on the mailbox nodes. A web session lives on the",
-      "node that served the login: the cookie pins the browser there.",
-      ...(nodeAware
-        ? [
-            "use-server is evaluated before cookies, so a login POST goes home even with a cookie for",
-            "another node; but HAProxy inserts no cookie for a request use-server routed (and strips a",
-            "same-named Set-Cookie set by http-response), hence http-after-response adds it.",
-          ]
-        : []),
+      `node that served the login: cookie ${WEB_NODE_COOKIE} (the server name) pins the browser there.`,
+      nodeAware
+        ? "Home node (map) first, then the cookie's; a down or unknown server is balanced instead."
+        : "A down or unknown server is balanced instead.",
+      "Set-Cookie (with Cache-Control: private) when the cookie does not name the server that answered.",
     ],
-    settings: [
-      d("balance", "roundrobin"),
-      d("option", "redispatch"),
-      d("cookie", WEB_NODE_COOKIE, "insert", "indirect", "nocache", "httponly", "secure"),
-    ],
+    settings: [d("balance", "roundrobin"), d("option", "redispatch")],
     defaultServer: serverDefaults(...tlsDefaults(o)),
-    ...(nodeAware
-      ? {
-          httpAfterResponse: [
-            {
-              action: ["add-header", "Set-Cookie", `${WEB_NODE_COOKIE}=%[srv_name]; path=/; HttpOnly; Secure`],
-              cond: when("{ var(txn.mbox) -m found }"),
-            },
-          ],
-          useServers: [USE_HOME_SERVER],
-        }
-      : {}),
+    acls: [
+      { name: "served", criterion: ["srv_name", "-m", "found"] },
+      { name: "pinned", criterion: ["srv_name,strcmp(txn.node)", "eq", "0"] },
+    ],
+    httpRequest: [{ action: ["set-var(txn.node)", `req.cook(${WEB_NODE_COOKIE})`] }],
+    httpAfterResponse: [
+      { action: ["add-header", "Set-Cookie", `${WEB_NODE_COOKIE}=%[srv_name]; path=/; HttpOnly; Secure`], cond: pin },
+      { action: ["add-header", "Cache-Control", "private"], cond: pin },
+    ],
+    useServers: [
+      ...(nodeAware ? [USE_HOME_SERVER] : []),
+      { server: "%[var(txn.node)]", cond: when("{ var(txn.node) -m found }") },
+    ],
     servers: mailboxServers(topology, o),
   });
   if (lb.adminAllowFrom !== undefined) {
