@@ -397,20 +397,28 @@ describe("real programs", () => {
         .split("\n")
         .map((l) => l.split(/\s+/)[0]);
     };
-    // classic1 (postfix, rspamd): every node.
-    expect(resolve("classic1", ["classic1.gro.at", "classic1", "mail2.gro.at", "mail3", "db1.gro.at", "lb1"])).toEqual([
-      "10.10.10.50",
-      "10.10.10.50",
-      "10.10.10.30",
-      "10.10.10.40",
-      "10.10.10.60",
-      "10.10.10.10",
-    ]);
+    // classic1: itself, every mailbox node (exmdb; relay clients) and the load balancer (postfix
+    // looks its clients up); peers by FQDN only; not the database node (dialled by address).
+    expect(
+      resolve("classic1", ["classic1.gro.at", "classic1", "mail2.gro.at", "mail3", "lb1.gro.at", "lb1", "db1.gro.at"]),
+    ).toEqual(["10.10.10.50", "10.10.10.50", "10.10.10.30", "-", "10.10.10.10", "-", "-"]);
     // mail1: itself, every mailbox node (servers.hostname), its relay; not the LB and database nodes,
     // which it reaches by address. The hosts file alone answers (no DNS in the sandbox).
     expect(
-      resolve("mail1", ["mail1.gro.at", "mail1", "mail2.gro.at", "mail3", "classic1.gro.at", "lb1", "db1.gro.at"]),
+      resolve("mail1", [
+        "mail1.gro.at",
+        "mail1",
+        "mail2.gro.at",
+        "mail3.gro.at",
+        "classic1.gro.at",
+        "lb1",
+        "db1.gro.at",
+      ]),
     ).toEqual(["10.10.10.20", "10.10.10.20", "10.10.10.30", "10.10.10.40", "10.10.10.50", "-", "-"]);
+    // The own name both ways (hostname -f asks for the short name and gets the FQDN back).
+    const own = writeTree(scratchDir("hosts"), { hosts: renderHosts(t, t.node("mail1")).content });
+    const canonical = runInSandbox({ binds: { "/etc/hosts": `${own}/hosts` } }, "getent hosts mail1");
+    expect(canonical.stdout.trim().split(/\s+/)).toEqual(["10.10.10.20", "mail1.gro.at", "mail1"]);
     // lb1: only itself.
     expect(resolve("lb1", ["lb1.gro.at", "lb1", "mail1.gro.at"])).toEqual(["10.10.10.10", "10.10.10.10", "-"]);
   });
