@@ -177,13 +177,13 @@ describe("renderServersSeed", () => {
         "-- cluster: servers seed, rendered by cdktf-grommunio.",
         "-- Run after gromox-dbop -C; idempotent. Never deletes a servers row; stops on a host name held by another id.",
         "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');",
-        `SET @grx_servers = '[[1,"mail1.gro.at","mail.gro.at"],[2,"mail2.gro.at","mail.gro.at"],[3,"mail3.gro.at","mail.gro.at"]]';`,
+        `SET @grx_extname = 'mail.gro.at', @grx_servers = '[[1,"mail1.gro.at"],[2,"mail2.gro.at"],[3,"mail3.gro.at"]]';`,
         "START TRANSACTION;",
         "SELECT LEFT(CONCAT('servers seed: host name held by another servers.id, nothing changed: ', " +
           "GROUP_CONCAT(CONCAT(j.hostname, ' (id ', s.id, ', node ', j.id, ')') ORDER BY j.id SEPARATOR ', ')), 128) INTO @grx_taken " +
           `FROM \`servers\` s JOIN ${rows} ON s.\`hostname\` = j.hostname AND s.\`id\` <> j.id FOR UPDATE;`,
         "EXECUTE IMMEDIATE IF(@grx_taken IS NULL, 'DO 0', 'SIGNAL SQLSTATE ''45000'' SET MESSAGE_TEXT = @grx_taken');",
-        `INSERT INTO \`servers\` (\`id\`, \`hostname\`, \`extname\`) SELECT j.id, j.hostname, j.extname FROM ${rows} ` +
+        `INSERT INTO \`servers\` (\`id\`, \`hostname\`, \`extname\`) SELECT j.id, j.hostname, COALESCE(j.extname, @grx_extname) FROM ${rows} ` +
           "ON DUPLICATE KEY UPDATE `hostname` = VALUES(`hostname`), `extname` = VALUES(`extname`);",
         "COMMIT;",
         "-- rows of former mailbox nodes: kept, listed with what still points at them",
@@ -195,24 +195,35 @@ describe("renderServersSeed", () => {
     );
     expect(sql).not.toMatch(/DELETE|REPLACE INTO/);
   });
-  it("uses serverId and per-node external names, ids with gaps kept", () => {
+  it("uses serverId; the extname most nodes share once, another one in its node's entry; ids with gaps kept", () => {
     const input = largeLayout();
-    const nodes = input.nodes.map((n) => (n.name === "mail6" ? { ...n, externalName: "mx6.example.com" } : n));
-    const sql = renderServersSeed(buildTopology({ ...input, nodes }));
-    const list = sql.match(/^SET @grx_servers = '(.*)';$/m)![1]!;
-    expect(JSON.parse(list)).toEqual([
-      [1, "mail1.int.example.com", "mail.example.com"],
-      [2, "mail2.int.example.com", "mail.example.com"],
-      [3, "mail3.int.example.com", "mail.example.com"],
-      [4, "mail4.int.example.com", "mail.example.com"],
-      [6, "mail6.int.example.com", "mx6.example.com"],
+    const ext = (names: Record<string, string>) => {
+      const nodes = input.nodes.map((n) => (names[n.name] ? { ...n, externalName: names[n.name] } : n));
+      const m = /^SET @grx_extname = '(.*)', @grx_servers = '(.*)';$/m.exec(
+        renderServersSeed(buildTopology({ ...input, nodes })),
+      )!;
+      return [m[1], JSON.parse(m[2]!)];
+    };
+    expect(ext({ mail6: "mx6.example.com" })).toEqual([
+      "mail.example.com",
+      [
+        [1, "mail1.int.example.com"],
+        [2, "mail2.int.example.com"],
+        [3, "mail3.int.example.com"],
+        [4, "mail4.int.example.com"],
+        [6, "mail6.int.example.com", "mx6.example.com"],
+      ],
     ]);
+    // A tie: the first name in code-unit order is the shared one.
+    expect(
+      ext({ mail1: "b.example.com", mail2: "b.example.com", mail3: "a.example.com", mail4: "a.example.com" })[0],
+    ).toBe("a.example.com");
   });
   it("grows by one list entry per mailbox node, not by a statement", () => {
     const small = renderServersSeed(buildTopology(documentedLayout()));
     const large = renderServersSeed(buildTopology(largeLayout()));
     const statements = (sql: string) =>
-      sql.split("\n").filter((l) => l !== "" && !l.startsWith("--") && !l.startsWith("SET @grx_servers"));
+      sql.split("\n").filter((l) => l !== "" && !l.startsWith("--") && !l.startsWith("SET @grx_extname"));
     expect(statements(large)).toEqual(statements(small));
   });
   it("does not depend on the order of the node list", () => {

@@ -62,7 +62,7 @@ const LABELS: ReadonlyArray<readonly [RegExp, RegExp, string]> = [
   [/\/haproxy\.cfg$/, /^\s*server \S+ \S+(?:\s|$)/, "server name, cookie, SNI/verifyhost: HAProxy dials the address"],
   [/\/midb_list\.txt$/, /^\/var\/lib\/gromox\/(?:user|domain)\/\S+\/ /, "maildir prefix; midb dialled by address"],
   [/\/mysql_adaptor\.cfg$/, /^schema_upgrade=host:/, "compared with host_id, not resolved"],
-  [/\/servers-seed\.sql$/, /^SET @grx_servers = /, "servers.hostname: exmdb clients list every mailbox node"],
+  [/\/servers-seed\.sql$/, /^SET @grx_extname = /, "servers.hostname: exmdb clients list every mailbox node"],
   [
     /\/grommunio-ops$/,
     /^(?:NODES=')?\S+ \S+ \S+ ::ffff:\S+ gromox-|^HUB=|^MAILBOX_HOSTS=/,

@@ -877,8 +877,8 @@ describe.each(STACKS.map((s) => [s.stack, s] as const))("%s", (stackName, stack)
     expect(problems).toEqual([]);
     // The seed's rows are there, once each.
     const seeded = list.flatMap((f) =>
-      [...f.text.matchAll(/^SET @grx_servers = '(.*)';$/gm)].flatMap((m) =>
-        (JSON.parse(m[1]!) as [number, string, string][]).map(([id]) => String(id)),
+      [...f.text.matchAll(/^SET @grx_extname = '[^']*', @grx_servers = '(.*)';$/gm)].flatMap((m) =>
+        (JSON.parse(m[1]!) as [number, string, string?][]).map(([id]) => String(id)),
       ),
     );
     const ids = db!.sqlAsRoot("SELECT id FROM servers ORDER BY id;", database).stdout.trim().split("\n").slice(1);
