@@ -61,6 +61,39 @@ export function cidrContains(cidr: Ipv4Cidr, addr: number): boolean {
   return addr >= cidr.network && addr < cidr.network + cidr.size;
 }
 
+/**
+ * The fewest CIDR blocks (`a.b.c.d/n`, `/32` for a lone address) that hold exactly `addresses`
+ * (dotted quads; duplicates and order do not matter), sorted by address: each run of consecutive
+ * addresses split into the largest aligned blocks. Node addresses derived from node names are
+ * numbered in sequence, so 250 mailbox nodes are a dozen blocks instead of 250 lines.
+ * Throws on a malformed address (a bug: topology addresses are validated).
+ */
+export function ipv4CidrCover(addresses: readonly string[]): string[] {
+  const values = [
+    ...new Set(
+      addresses.map((a) => {
+        const v = parseIpv4(a);
+        if (v === undefined) throw new Error(`ipv4CidrCover: not an IPv4 address: "${a}"`);
+        return v;
+      }),
+    ),
+  ].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < values.length;) {
+    let j = i;
+    while (j + 1 < values.length && values[j + 1] === values[j]! + 1) j++;
+    // the run values[i] .. values[j], as aligned blocks
+    for (let start = values[i]!, end = values[j]!; start <= end;) {
+      let size = 1;
+      while (size < 2 ** 32 && start % (size * 2) === 0 && start + size * 2 - 1 <= end) size *= 2;
+      out.push(`${formatIpv4(start)}/${32 - Math.log2(size)}`);
+      start += size;
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
 /** The IPv4-mapped IPv6 form gromox compares peers with: `::ffff:10.10.10.20`. */
 export function mappedIpv6(ipv4: string): string {
   return `::ffff:${ipv4}`;

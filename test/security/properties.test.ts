@@ -75,10 +75,21 @@ function model(input: ClusterInput): Model {
     midb: ["::1", ...ips((n) => has(n, "classic")).map(mapped)],
     event: ["::1", ...ips((n) => has(n, "mailbox", "classic")).map(mapped)],
     timer: ["::1", ...ips((n) => has(n, "mailbox")).map(mapped)],
-    relay: ips((n) => has(n, "mailbox")).map((ip) => `${ip}/32`),
+    relay: ips((n) => has(n, "mailbox")),
     dbAccounts: ips((n) => has(n, "mailbox", "classic", "admin")),
     hub,
   };
+}
+
+/** The addresses of an IPv4 CIDR block (`a.b.c.d/n`), in order; the network must be aligned. */
+function blockAddresses(block: string): string[] {
+  const [addr, prefix] = block.split("/");
+  const start = parseIpv4(addr!)!;
+  const size = 2 ** (32 - Number(prefix));
+  if (start % size !== 0) throw new Error(`${block}: not a network address`);
+  return Array.from({ length: size }, (_, k) =>
+    [24, 16, 8, 0].map((shift) => (Math.floor((start + k) / 2 ** shift) % 256).toString()).join("."),
+  );
 }
 
 /** `key=value` of a gromox file. */
@@ -166,7 +177,8 @@ function checkAllowLists(input: ClusterInput, topo: Topology): void {
     // The postfix relay admits exactly the mailbox nodes.
     if (isClassic) {
       const master = file("/etc/postfix/master.cf")!.content;
-      same(/^\s+-o mynetworks=(\S+)$/m.exec(master)?.[1]?.split(","), m.relay, at("relay mynetworks"));
+      const blocks = /^\s+-o mynetworks=(\S+)$/m.exec(master)?.[1]?.split(",") ?? [];
+      same(blocks.flatMap(blockAddresses), m.relay, at("relay mynetworks"));
     }
     // The load balancers: backends by host name and address; the admin allow list.
     if (has(n, "load-balancer")) {
@@ -217,7 +229,7 @@ function checkAllowLists(input: ClusterInput, topo: Topology): void {
     midb: m.midb.slice(1).map((x) => x.slice(7)),
     event: m.event.slice(1).map((x) => x.slice(7)),
     timer: m.timer.slice(1).map((x) => x.slice(7)),
-    relay: m.relay.map((x) => x.slice(0, -3)),
+    relay: m.relay,
   };
   for (const n of input.nodes) {
     const host = planAllowRules(plan, n.name);

@@ -11,7 +11,8 @@ import { buildTopology, ClusterInput } from "../../lib/topology";
 import { renderPostfix } from "../../lib/render/postfix";
 import { ConfigFile } from "../../lib/render/types";
 import { documentedLayout } from "../fixtures";
-import { duplicateServices, PostfixSandbox, preparePostfixSandbox } from "./postfix-sandbox";
+import { POSTFIX_MYSQL_MAPS } from "../../lib/render/postfix";
+import { duplicateServices, PostfixSandbox, preparePostfixSandbox, withSandboxParameters } from "./postfix-sandbox";
 import { proxyV1Header, SmtpClient } from "./smtp-client";
 import { requireProgram, run } from "./support";
 
@@ -256,6 +257,50 @@ describe("a running postfix on loopback", () => {
       }
       expect(sb.log()).toMatch(/postfix\/submission\/smtpd\[\d+\]: connect from unknown\[203\.0\.113\.7\]/);
       expect(sb.log()).not.toMatch(/connect from unknown\[127\.0\.25\.2\]/);
+    } finally {
+      sb.stop();
+    }
+  });
+
+  it("the relay's mynetworks blocks admit exactly the mailbox nodes: inside a merged block yes, next to it no", async () => {
+    // Four mailbox nodes on consecutive loopback addresses (.20 to .23): one block, 127.0.26.20/30.
+    const base = documentedLayout();
+    const at = (name: string) => ({ mail1: 20, mail2: 21, mail3: 22, classic1: 50, lb1: 10, db1: 60 })[name]!;
+    const input: ClusterInput = {
+      ...base,
+      network: { cidr: "127.0.26.0/24" },
+      nodes: [
+        ...base.nodes.map((n) => ({ ...n, ipv4: `127.0.26.${at(n.name)}` })),
+        { name: "mail4", hostname: "mail4.gro.at", roles: ["mailbox"], ipv4: "127.0.26.23", serverId: 4 },
+      ],
+    };
+    // No database (maps emptied, as in dkim-signing.test.ts), no delivery (deferred).
+    const emptied = Object.fromEntries(POSTFIX_MYSQL_MAPS.map((m) => [m.parameter, ""]));
+    const files = classicFiles(input).map((f) =>
+      f.path === "/etc/postfix/main.cf"
+        ? { ...f, content: withSandboxParameters(f.content, { ...emptied, defer_transports: "smtp" }) }
+        : f,
+    );
+    expect(files.find((f) => f.path === "/etc/postfix/master.cf")!.content).toContain(
+      "\n  -o mynetworks=127.0.26.20/30\n",
+    );
+    const sb = sandbox(files, "127.0.25.3");
+    sb.start();
+    try {
+      const rcpt = async (from: string) => {
+        const c = await SmtpClient.connect("127.0.25.3", 10025, { localAddress: from });
+        expect((await c.reply()).code).toBe(220);
+        expect((await c.command("EHLO mail.gro.at")).code).toBe(250);
+        expect((await c.command("MAIL FROM:<alice@gro.at>")).code).toBe(250);
+        const r = await c.command("RCPT TO:<bob@example.net>");
+        await c.command("QUIT");
+        await c.close();
+        return r.code;
+      };
+      expect(await rcpt("127.0.26.22")).toBe(250); // mail3, inside the block
+      expect(await rcpt("127.0.26.23")).toBe(250); // mail4, its last address
+      expect(await rcpt("127.0.26.24")).toBe(554); // the next address: no mailbox node
+      expect(await rcpt("127.0.26.19")).toBe(554);
     } finally {
       sb.stop();
     }

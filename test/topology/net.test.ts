@@ -7,6 +7,7 @@ import {
   canonicalIpv6,
   cidrContains,
   formatIpv4,
+  ipv4CidrCover,
   isCidrOrAddress,
   isDnsLabel,
   isFqdn,
@@ -76,6 +77,55 @@ describe("parseIpv4 / formatIpv4", () => {
       fc.property(u32, (n) => {
         const m = mappedIpv6(formatIpv4(n));
         expect(canonicalIpv6(m)).toBe(m);
+      }),
+    );
+  });
+});
+
+describe("ipv4CidrCover", () => {
+  it("consecutive addresses as the largest aligned blocks, lone ones as /32, sorted, duplicates once", () => {
+    // 250 mailbox nodes numbered from .1 (bench's scaled layout): 13 blocks
+    const mailbox = Array.from({ length: 250 }, (_, k) => `10.16.10.${k + 1}`);
+    expect(ipv4CidrCover(mailbox)).toEqual([
+      "10.16.10.1/32",
+      "10.16.10.2/31",
+      "10.16.10.4/30",
+      "10.16.10.8/29",
+      "10.16.10.16/28",
+      "10.16.10.32/27",
+      "10.16.10.64/26",
+      "10.16.10.128/26",
+      "10.16.10.192/27",
+      "10.16.10.224/28",
+      "10.16.10.240/29",
+      "10.16.10.248/31",
+      "10.16.10.250/32",
+    ]);
+    expect(ipv4CidrCover(["10.20.0.16", "10.20.0.13", "10.20.0.11", "10.20.0.12", "10.20.0.14", "10.20.0.12"])).toEqual(
+      ["10.20.0.11/32", "10.20.0.12/31", "10.20.0.14/32", "10.20.0.16/32"],
+    );
+    // across an octet boundary; the whole space
+    expect(ipv4CidrCover(["10.0.0.255", "10.0.1.0"])).toEqual(["10.0.0.255/32", "10.0.1.0/32"]);
+    expect(ipv4CidrCover(["10.0.1.0", "10.0.1.1", "10.0.0.254", "10.0.0.255"])).toEqual([
+      "10.0.0.254/31",
+      "10.0.1.0/31",
+    ]);
+    expect(ipv4CidrCover([])).toEqual([]);
+    expect(() => ipv4CidrCover(["10.0.0.256"])).toThrow(/not an IPv4 address/);
+  });
+
+  it("holds exactly the given addresses, in blocks no two of which could merge", () => {
+    const addresses = fc.uniqueArray(fc.integer({ min: 0x0a000000, max: 0x0a0001ff }), { maxLength: 300 });
+    fc.assert(
+      fc.property(addresses, (values) => {
+        const blocks = ipv4CidrCover(values.map(formatIpv4)).map((b) => parseIpv4Cidr(b)!);
+        const held = blocks.flatMap((b) => Array.from({ length: b.size }, (_, k) => b.network + k));
+        expect(held).toEqual([...values].sort((a, b) => a - b));
+        for (let i = 1; i < blocks.length; i++) {
+          const [a, b] = [blocks[i - 1]!, blocks[i]!];
+          const mergeable = a.size === b.size && a.network + a.size === b.network && a.network % (2 * a.size) === 0;
+          expect(mergeable).toBe(false);
+        }
       }),
     );
   });

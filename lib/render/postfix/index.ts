@@ -24,7 +24,7 @@
  * sasl2-bin, enables saslauthd (MECHANISMS="pam", Debian's default) and adds the `postfix`
  * user to group `sasl`. AUTH is offered only after STARTTLS (`smtpd_tls_auth_only`).
  */
-import { ClusterNode, PORTS, Topology } from "../../topology";
+import { ClusterNode, PORTS, Topology, ipv4CidrCover } from "../../topology";
 import { ConfigFile, sortFiles } from "../types";
 import { MainCfSection, serializeMainCf } from "./main-cf";
 import { DEBIAN_DEFAULT_SERVICES, MasterService, serializeMasterCf, svc } from "./master-cf";
@@ -217,7 +217,8 @@ export function postfixMasterServices(topology: Topology): MasterService[] {
   ];
   // Unchrooted: Cyrus SASL dials saslauthd's socket outside the chroot.
   inet.push(svc(String(PORTS.submission.port), "inet", "n", "-", "n", "-", "-", "smtpd", submission));
-  const relayClients = topology.clientsOf("relay").map((n) => `${n.ipv4}/32`);
+  // Exactly the relay clients' addresses, consecutive ones as CIDR blocks (user-data bytes).
+  const relayClients = ipv4CidrCover(topology.clientsOf("relay").map((n) => n.ipv4));
   if (relayClients.length > 0) {
     inet.push(
       svc(String(PORTS.relay.port), "inet", "n", "-", "y", "-", "-", "smtpd", [
