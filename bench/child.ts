@@ -6,6 +6,18 @@
  * before it the child collects garbage (`--expose-gc`) and resets the kernel's peak-RSS mark
  * (`/proc/self/clear_refs` = 5), so `peakKb` is the peak resident size during construct + synth
  * alone (it includes what was already resident: modules and setup data).
+ *
+ * `warmup` (library and bare modes): the timed body (a new App with its own outdir, the stack,
+ * synth) runs that many times untimed first, in the same process, each a complete independent
+ * synth; then one more run is timed exactly like a cold one. The only memo in lib/ that outlives
+ * an App is the token filler streams (`fillerStreams` in lib/provision/tokens.ts: sha256 blocks
+ * per seed, the same bytes every run); it is kept, so a warm figure is "warm, caches kept". The
+ * other memos hang off per-cluster objects (TokenRegistry, Topology) and start empty per App.
+ * cdktf's own process-wide token map keeps growing across Apps on both sides.
+ *
+ * `lazyModules`: modules first loaded inside the timed region (files relative to the repository,
+ * node's built-ins as `node:<name>`), from the module cache and `process.moduleLoadList` before
+ * and after it: nothing is hooked, so the timed region is unchanged.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,7 +31,13 @@ import { buildBareStack, planFromSynth, JsonObject } from "./bare";
 import { syntheticMailboxMap } from "./mailbox-rows";
 
 export type ChildRequest =
-  | { readonly mode: "library"; readonly platform: BenchPlatform; readonly outdir: string }
+  | {
+      readonly mode: "library";
+      readonly platform: BenchPlatform;
+      readonly outdir: string;
+      /** Untimed complete synths in the same process before the timed one (default 0: cold). */
+      readonly warmup?: number;
+    }
   | {
       readonly mode: "bare";
       readonly platform: BenchPlatform;
@@ -27,6 +45,8 @@ export type ChildRequest =
       /** The library's cdk.tf.json to rebuild. */
       readonly capture: string;
       readonly stackName: string;
+      /** Untimed complete synths in the same process before the timed one (default 0: cold). */
+      readonly warmup?: number;
     }
   | { readonly mode: "scale"; readonly platform: BenchPlatform; readonly mailbox: number; readonly outdir: string }
   | { readonly mode: "map"; readonly users: number };
@@ -58,6 +78,11 @@ export interface ChildResult {
   readonly resources?: number;
   readonly mapEntries?: number;
   readonly userData?: NodeUserData[];
+  /** Wall and CPU ms of each untimed warm-up synth (warm runs only), in order. */
+  readonly warmupMs?: number[];
+  readonly warmupCpuMs?: number[];
+  /** Modules first loaded inside the timed region (cold library and bare runs). */
+  readonly lazyModules?: string[];
   /** Set when synth threw (e.g. a validation error): the timing is then not a full synth. */
   readonly error?: string;
 }
@@ -98,6 +123,18 @@ function stackJson(outdir: string): { bytes: number; resources: number } | undef
   return { bytes, resources };
 }
 
+/** The repository (bench/run.ts starts children there). */
+const ROOT = process.cwd();
+
+/** What is loaded: files in the module cache and node's built-ins. */
+function loadedModules(): Set<string> {
+  const out = new Set<string>();
+  for (const f of Object.keys(require.cache)) out.add(path.relative(ROOT, f));
+  const list = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? [];
+  for (const m of list) if (m.startsWith("NativeModule ")) out.add(`node:${m.slice("NativeModule ".length)}`);
+  return out;
+}
+
 function measure(run: () => void): {
   timedMs: number;
   cpuMs: number;
@@ -105,8 +142,10 @@ function measure(run: () => void): {
   rssStartKb: number;
   peakKb: number;
   loadPeakKb: number;
+  lazyModules: string[];
   error?: string;
 } {
+  const loaded = loadedModules();
   const loadPeakKb = status("VmHWM");
   (globalThis as { gc?: () => void }).gc?.();
   const reset = resetPeak();
@@ -123,6 +162,7 @@ function measure(run: () => void): {
   const timedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const peak = status("VmHWM");
+  const lazyModules = [...loadedModules()].filter((m) => !loaded.has(m)).sort();
   return {
     timedMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
@@ -130,8 +170,33 @@ function measure(run: () => void): {
     rssStartKb,
     peakKb: reset ? peak : Math.max(peak, rssStartKb),
     loadPeakKb,
+    lazyModules,
     ...(error !== undefined ? { error } : {}),
   };
+}
+
+/**
+ * `warmup` complete synths, untimed, each with its own App and outdir (removed after it), before
+ * the measured one; their wall and CPU ms are returned for information.
+ */
+function warmUp(
+  warmup: number,
+  outdir: string,
+  body: (outdir: string) => void,
+): { warmupMs: number[]; warmupCpuMs: number[] } {
+  const warmupMs: number[] = [];
+  const warmupCpuMs: number[] = [];
+  for (let i = 1; i <= warmup; i++) {
+    const dir = `${outdir}-warmup${i}`;
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    body(dir);
+    warmupMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const cpu = process.cpuUsage(cpu0);
+    warmupCpuMs.push((cpu.user + cpu.system) / 1000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { warmupMs, warmupCpuMs };
 }
 
 /** The library's per-node user-data bound (filled at synth, also when synth then throws). */
@@ -151,27 +216,34 @@ function main(req: ChildRequest): ChildResult {
   switch (req.mode) {
     case "library": {
       let app: App | undefined;
-      const m = measure(() => {
-        app = new App({ outdir: req.outdir });
+      const body = (outdir: string): void => {
+        app = new App({ outdir });
         documentedStack(app, req.platform);
         app.synth();
-      });
+      };
+      const warm = req.warmup ? warmUp(req.warmup, req.outdir, body) : undefined;
+      const m = measure(() => body(req.outdir));
       const out = stackJson(req.outdir);
       const clusters = app!.node.findAll().filter((c): c is GrommunioCluster => c instanceof GrommunioCluster);
       return finish(m, {
         ...(out ? { outputBytes: out.bytes, resources: out.resources } : {}),
         userData: clusters.flatMap(userDataOf),
+        ...warm,
       });
     }
     case "bare": {
       const plan = planFromSynth(req.stackName, JSON.parse(fs.readFileSync(req.capture, "utf8")) as JsonObject);
-      const m = measure(() => {
-        const app = new App({ outdir: req.outdir });
+      // Every build patches the plan's references with the new App's constructs: the same plan
+      // serves each warm-up.
+      const body = (outdir: string): void => {
+        const app = new App({ outdir });
         buildBareStack(app, plan);
         app.synth();
-      });
+      };
+      const warm = req.warmup ? warmUp(req.warmup, req.outdir, body) : undefined;
+      const m = measure(() => body(req.outdir));
       const out = stackJson(req.outdir);
-      return finish(m, { ...(out ? { outputBytes: out.bytes, resources: out.resources } : {}) });
+      return finish(m, { ...(out ? { outputBytes: out.bytes, resources: out.resources } : {}), ...warm });
     }
     case "scale": {
       let built: ReturnType<typeof scaledStack> | undefined;
@@ -208,6 +280,7 @@ function finish(m: ReturnType<typeof measure>, extra: Partial<ChildResult>): Chi
     rssStartKb: m.rssStartKb,
     peakKb: m.peakKb,
     processPeakKb: Math.max(m.loadPeakKb, m.peakKb),
+    lazyModules: m.lazyModules,
     ...extra,
     ...(m.error !== undefined ? { error: m.error } : {}),
   };

@@ -5,8 +5,8 @@
 export interface Flags {
   /** The flag's value, else the environment variable's, else undefined. */
   readonly get: (flag: string, env: string) => string | undefined;
-  /** A whole number ≥ 1 (empty or absent: the default). */
-  readonly int: (flag: string, env: string, dflt: number) => number;
+  /** A whole number ≥ min (default 1; empty or absent: the default). */
+  readonly int: (flag: string, env: string, dflt: number, min?: number) => number;
   /** Comma-separated whole numbers ≥ 1 (empty or absent: the default). */
   readonly list: (flag: string, env: string, dflt: readonly number[]) => number[];
 }
@@ -23,10 +23,10 @@ export function parseFlags(argv: readonly string[], switches: readonly string[] 
   const get = (flag: string, env: string): string | undefined => flags.get(flag) ?? process.env[env];
   return {
     get,
-    int: (flag, env, dflt) => {
+    int: (flag, env, dflt, min = 1) => {
       const v = get(flag, env);
       const n = v === undefined || v === "" ? dflt : Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: a whole number ≥ 1, got ${v}`);
+      if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: a whole number ≥ ${min}, got ${v}`);
       return n;
     },
     list: (flag, env, dflt) => {

@@ -4,7 +4,9 @@
  * 1. Overhead: the documented layout (the AWS example; Hetzner too) synthesized by the library
  *    and by a bare cdktf stack with the same provider resources, properties and user-data strings
  *    (bench/bare.ts; its output is checked identical before timing), A/B interleaved, each run in
- *    a fresh process. Ratio library / bare of the median construct + synth time.
+ *    a fresh process. Ratio library / bare of the median construct + synth time. Then warm pairs
+ *    (informational): the same synth timed in a process that already ran it --warmup times, to
+ *    separate cold code (compiling on first calls) from steady-state work.
  * 2. Scaling: 3 … 250 mailbox nodes (bench/layouts.ts) on AWS and Hetzner: time, peak RSS,
  *    cdk.tf.json bytes, growth exponents; `mailbox.map` rendering for 1k … 1M users.
  * 3. User-data per role and platform at every scale against the platform limit.
@@ -12,6 +14,8 @@
  * Options (flags or environment):
  *   --quick            BENCH_QUICK=1      3 overhead runs, scales 3/30, users 1k/10k/100k, 1 run each
  *   --reps N           BENCH_REPS         overhead runs per variant and platform (default 10)
+ *   --warm-reps N      BENCH_WARM_REPS    warm overhead runs per variant and platform (default 5; 0: none)
+ *   --warmup N         BENCH_WARMUP       untimed synths before each warm run's timed one (default 3)
  *   --scale-reps N     BENCH_SCALE_REPS   runs per scale point (default 3)
  *   --map-reps N       BENCH_MAP_REPS     runs per map size (default 3)
  *   --scales LIST      BENCH_SCALES       mailbox-node counts (default 3,30,100,250)
@@ -42,6 +46,10 @@ const BUILD = path.join(RESULTS, ".build");
 interface Options {
   readonly quick: boolean;
   readonly reps: number;
+  /** Warm overhead runs per variant and platform (0: none). */
+  readonly warmReps: number;
+  /** Untimed synths in the same process before a warm run's timed one. */
+  readonly warmup: number;
   readonly scaleReps: number;
   readonly mapReps: number;
   readonly scales: number[];
@@ -65,6 +73,8 @@ function parseOptions(argv: readonly string[]): Options {
   return {
     quick,
     reps: int("reps", "BENCH_REPS", quick ? 3 : 10),
+    warmReps: int("warm-reps", "BENCH_WARM_REPS", quick ? 2 : 5, 0),
+    warmup: int("warmup", "BENCH_WARMUP", 3),
     scaleReps: int("scale-reps", "BENCH_SCALE_REPS", quick ? 1 : 3),
     mapReps: int("map-reps", "BENCH_MAP_REPS", quick ? 1 : 3),
     scales: list("scales", "BENCH_SCALES", quick ? [3, 30] : [3, 30, 100, 250]),
@@ -152,7 +162,33 @@ interface OverheadResult {
   readonly cpuRatio: number;
   readonly totalRatio: number;
   readonly peakRssRatio: number;
+  /** Modules first loaded inside the timed region of the cold runs (union over the runs). */
+  readonly lazyModules: { library: string[]; bare: string[] };
+  readonly warm?: WarmOverhead;
   readonly userData: NodeUserData[];
+  readonly runs: { library: Run[]; bare: Run[] };
+}
+
+/**
+ * The same pairs in warm processes: each child first runs `warmup` complete synths untimed (own
+ * App and outdir each), then times one more exactly like a cold run (forced GC, peak reset). The
+ * only cross-App memo of the library (the token filler streams) is kept: "warm, caches kept".
+ */
+interface WarmOverhead {
+  readonly reps: number;
+  readonly warmup: number;
+  /** Every warm timed synth's output equals the capture (without `//` metadata). */
+  readonly identicalOutput: boolean;
+  readonly difference?: string;
+  readonly library: VariantStats;
+  readonly bare: VariantStats;
+  readonly timeRatio: number;
+  readonly pairedTimeRatio: Summary;
+  readonly cpuRatio: number;
+  /** The last untimed warm-up synth of each run (no forced GC before it), wall and CPU ms. */
+  readonly lastWarmupMs: { library: Summary; bare: Summary };
+  readonly lastWarmupCpuMs: { library: Summary; bare: Summary };
+  readonly lastWarmupRatio: number;
   readonly runs: { library: Run[]; bare: Run[] };
 }
 
@@ -170,14 +206,21 @@ function variantStats(runs: readonly Run[]): VariantStats {
   };
 }
 
-function overhead(platform: BenchPlatform, reps: number, tmp: string, log: (s: string) => void): OverheadResult {
+function overhead(
+  platform: BenchPlatform,
+  reps: number,
+  warmReps: number,
+  warmup: number,
+  tmp: string,
+  log: (s: string) => void,
+): OverheadResult {
   const stack = DOCUMENTED_STACK_NAME[platform];
   // Setup (not timed): one library run whose output is the capture, one bare run to verify.
   const captureDir = scratchDir(tmp, `capture-${platform}`);
   const capture = runChild({ mode: "library", platform, outdir: captureDir });
   if (capture.error) throw new Error(`the documented ${platform} layout does not synthesize: ${capture.error}`);
   const captureFile = stackFile(captureDir, stack);
-  const bareReq = (outdir: string): ChildRequest => ({
+  const bareReq = (outdir: string): Extract<ChildRequest, { mode: "bare" }> => ({
     mode: "bare",
     platform,
     outdir,
@@ -191,24 +234,67 @@ function overhead(platform: BenchPlatform, reps: number, tmp: string, log: (s: s
   const difference = firstDifference(read(captureFile), read(stackFile(verifyDir, stack)));
   cleanup(verifyDir);
   log(
-    `  ${platform}: bare stack output ${difference ? `DIFFERS (${difference})` : "identical to the library's"}; ${reps} runs each`,
+    `  ${platform}: bare stack output ${difference ? `DIFFERS (${difference})` : "identical to the library's"}; ${reps} runs each` +
+      (warmReps > 0 ? `, then ${warmReps} warm runs each (${warmup} untimed synths first)` : ""),
   );
 
-  const library: Run[] = [];
-  const bare: Run[] = [];
-  for (let i = 0; i < reps; i++) {
-    const order: Array<"library" | "bare"> = i % 2 === 0 ? ["library", "bare"] : ["bare", "library"];
-    for (const variant of order) {
-      const outdir = scratchDir(tmp, `${variant}-${platform}`);
-      const run = runChild(variant === "library" ? { mode: "library", platform, outdir } : bareReq(outdir));
-      cleanup(outdir);
-      if (run.error) throw new Error(`${variant} ${platform} run ${i + 1}: ${run.error}`);
-      (variant === "library" ? library : bare).push(run);
+  const expected = read(captureFile);
+  // Library and bare alternate, A/B then B/A. Warm runs (warmup > 0) also check their timed
+  // synth's output against the capture (outside the timed region).
+  const pairs = (n: number, warmup: number): { library: Run[]; bare: Run[]; difference?: string } => {
+    const out = { library: [] as Run[], bare: [] as Run[], difference: undefined as string | undefined };
+    for (let i = 0; i < n; i++) {
+      const order: Array<"library" | "bare"> = i % 2 === 0 ? ["library", "bare"] : ["bare", "library"];
+      for (const variant of order) {
+        const outdir = scratchDir(tmp, `${variant}-${platform}`);
+        const warmed = warmup > 0 ? { warmup } : {};
+        const req: ChildRequest =
+          variant === "library" ? { mode: "library", platform, outdir, ...warmed } : { ...bareReq(outdir), ...warmed };
+        const run = runChild(req);
+        if (warmup > 0 && !run.error && out.difference === undefined) {
+          const d = firstDifference(expected, read(stackFile(outdir, stack)));
+          if (d !== undefined) out.difference = `${variant}: ${d}`;
+        }
+        cleanup(outdir);
+        const label = warmup > 0 ? `warm ${variant}` : variant;
+        if (run.error) throw new Error(`${label} ${platform} run ${i + 1}: ${run.error}`);
+        out[variant].push(run);
+      }
     }
+    return out;
+  };
+  const { library, bare } = pairs(reps, 0);
+  let warm: WarmOverhead | undefined;
+  if (warmReps > 0) {
+    const w = pairs(warmReps, warmup);
+    const wl = variantStats(w.library);
+    const wb = variantStats(w.bare);
+    const last = (runs: Run[], f: (r: Run) => number[] | undefined): Summary =>
+      summarize(runs.map((r) => f(r)?.at(-1) ?? NaN));
+    const lastMs = { library: last(w.library, (r) => r.warmupMs), bare: last(w.bare, (r) => r.warmupMs) };
+    warm = {
+      reps: warmReps,
+      warmup,
+      identicalOutput: w.difference === undefined,
+      ...(w.difference !== undefined ? { difference: w.difference } : {}),
+      library: wl,
+      bare: wb,
+      timeRatio: wl.timedMs.median / wb.timedMs.median,
+      pairedTimeRatio: summarize(w.library.map((r, i) => r.timedMs / w.bare[i]!.timedMs)),
+      cpuRatio: wl.cpuMs.median / wb.cpuMs.median,
+      lastWarmupMs: lastMs,
+      lastWarmupCpuMs: {
+        library: last(w.library, (r) => r.warmupCpuMs),
+        bare: last(w.bare, (r) => r.warmupCpuMs),
+      },
+      lastWarmupRatio: lastMs.library.median / lastMs.bare.median,
+      runs: w,
+    };
   }
   cleanup(captureDir);
   const lib = variantStats(library);
   const bar = variantStats(bare);
+  const lazy = (runs: Run[]): string[] => [...new Set(runs.flatMap((r) => r.lazyModules ?? []))].sort();
   return {
     platform,
     stack,
@@ -222,6 +308,8 @@ function overhead(platform: BenchPlatform, reps: number, tmp: string, log: (s: s
     cpuRatio: lib.cpuMs.median / bar.cpuMs.median,
     totalRatio: lib.totalMs.median / bar.totalMs.median,
     peakRssRatio: lib.peakMb.median / bar.peakMb.median,
+    lazyModules: { library: lazy(library), bare: lazy(bare) },
+    ...(warm ? { warm } : {}),
     userData: capture.userData ?? [],
     runs: { library, bare },
   };
@@ -416,7 +504,7 @@ function main(): void {
       log("== Overhead: documented layout, library vs bare cdktf stack (construct + synth, fresh process per run)");
       const overheads: OverheadResult[] = [];
       for (const platform of opts.platforms) {
-        const o = overhead(platform, opts.reps, tmp, log);
+        const o = overhead(platform, opts.reps, opts.warmReps, opts.warmup, tmp, log);
         overheads.push(o);
         userDataRows.push(...byRole(platform, "documented", o.userData));
       }
@@ -471,12 +559,84 @@ function main(): void {
           "\n",
       );
       for (const o of overheads) {
+        const names = (list: string[]): string =>
+          list.length === 0 ? "none" : `${list.length} (${list.slice(0, 8).join(", ")}${list.length > 8 ? ", …" : ""})`;
+        log(
+          `  ${o.platform}: modules first loaded inside the timed region: library ${names(o.lazyModules.library)}; bare ${names(o.lazyModules.bare)}`,
+        );
+      }
+      const warm = overheads.filter((o) => o.warm !== undefined);
+      if (warm.length > 0) {
+        const w0 = warm[0]!.warm!;
+        log(
+          `\n== Overhead, warm (same process, after ${w0.warmup} synths; informational, the target is the cold figure)\n` +
+            table(
+              [
+                "platform",
+                "variant",
+                "construct+synth ms",
+                "CPU ms",
+                "peak RSS MB (synth)",
+                "last warm-up ms (no forced GC)",
+                "last warm-up CPU ms",
+                "cold ms",
+              ],
+              warm.flatMap((o) =>
+                (["library", "bare"] as const).map((v) => [
+                  o.platform,
+                  v,
+                  spread(o.warm![v].timedMs, ms),
+                  ms(o.warm![v].cpuMs.median),
+                  spread(o.warm![v].peakMb, (x) => x.toFixed(0)),
+                  spread(o.warm!.lastWarmupMs[v], ms),
+                  ms(o.warm!.lastWarmupCpuMs[v].median),
+                  ms(o[v].timedMs.median),
+                ]),
+              ),
+            ),
+        );
+        log(
+          "\n" +
+            table(
+              [
+                "platform",
+                "warm time ratio",
+                "paired ratio median [min–max]",
+                "warm CPU ratio",
+                "last warm-up ratio",
+                "cold time ratio",
+                "library − bare ms, cold → warm",
+                "same output",
+              ],
+              warm.map((o) => [
+                o.platform,
+                fix(o.warm!.timeRatio),
+                spread(o.warm!.pairedTimeRatio, (x) => fix(x)),
+                fix(o.warm!.cpuRatio),
+                fix(o.warm!.lastWarmupRatio),
+                fix(o.timeRatio),
+                `${ms(o.library.timedMs.median - o.bare.timedMs.median)} → ${ms(o.warm!.library.timedMs.median - o.warm!.bare.timedMs.median)}`,
+                o.warm!.identicalOutput ? "yes" : "NO",
+              ]),
+            ) +
+            "\n",
+        );
+      }
+      for (const o of overheads) {
         targets.push({
           name: `overhead ratio, documented layout (${o.platform})`,
           target: "≤ 1.25",
           value: `${fix(o.timeRatio)} (CPU time ${fix(o.cpuRatio)})`,
           met: o.timeRatio <= 1.25,
         });
+        if (o.warm) {
+          targets.push({
+            name: `overhead ratio warm, after ${o.warm.warmup} synths (${o.platform}; informational)`,
+            target: "-",
+            value: `${fix(o.warm.timeRatio)} (CPU time ${fix(o.warm.cpuRatio)})`,
+            met: null,
+          });
+        }
       }
       result["overhead"] = overheads;
     }
