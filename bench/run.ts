@@ -568,32 +568,35 @@ function main(): void {
       const warm = overheads.filter((o) => o.warm !== undefined);
       if (warm.length > 0) {
         const w0 = warm[0]!.warm!;
+        log("");
         log(
-          `\n== Overhead, warm (same process, after ${w0.warmup} synths; informational, the target is the cold figure)\n` +
-            table(
-              [
-                "platform",
-                "variant",
-                "construct+synth ms",
-                "CPU ms",
-                "peak RSS MB (synth)",
-                "last warm-up ms (no forced GC)",
-                "last warm-up CPU ms",
-                "cold ms",
-              ],
-              warm.flatMap((o) =>
-                (["library", "bare"] as const).map((v) => [
-                  o.platform,
-                  v,
-                  spread(o.warm![v].timedMs, ms),
-                  ms(o.warm![v].cpuMs.median),
-                  spread(o.warm![v].peakMb, (x) => x.toFixed(0)),
-                  spread(o.warm!.lastWarmupMs[v], ms),
-                  ms(o.warm!.lastWarmupCpuMs[v].median),
-                  ms(o[v].timedMs.median),
-                ]),
-              ),
+          `== Overhead, warm (same process, after ${w0.warmup} synths; informational, the target is the cold figure)`,
+        );
+        log(
+          table(
+            [
+              "platform",
+              "variant",
+              "construct+synth ms",
+              "CPU ms",
+              "peak RSS MB (synth)",
+              "last warm-up ms (no forced GC)",
+              "last warm-up CPU ms",
+              "cold ms",
+            ],
+            warm.flatMap((o) =>
+              (["library", "bare"] as const).map((v) => [
+                o.platform,
+                v,
+                spread(o.warm![v].timedMs, ms),
+                ms(o.warm![v].cpuMs.median),
+                spread(o.warm![v].peakMb, (x) => x.toFixed(0)),
+                spread(o.warm!.lastWarmupMs[v], ms),
+                ms(o.warm!.lastWarmupCpuMs[v].median),
+                ms(o[v].timedMs.median),
+              ]),
             ),
+          ),
         );
         log(
           "\n" +
@@ -606,6 +609,7 @@ function main(): void {
                 "last warm-up ratio",
                 "cold time ratio",
                 "library − bare ms, cold → warm",
+                "library − bare CPU ms, cold → warm",
                 "same output",
               ],
               warm.map((o) => [
@@ -616,6 +620,7 @@ function main(): void {
                 fix(o.warm!.lastWarmupRatio),
                 fix(o.timeRatio),
                 `${ms(o.library.timedMs.median - o.bare.timedMs.median)} → ${ms(o.warm!.library.timedMs.median - o.warm!.bare.timedMs.median)}`,
+                `${ms(o.library.cpuMs.median - o.bare.cpuMs.median)} → ${ms(o.warm!.library.cpuMs.median - o.warm!.bare.cpuMs.median)}`,
                 o.warm!.identicalOutput ? "yes" : "NO",
               ]),
             ) +
