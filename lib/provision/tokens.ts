@@ -20,6 +20,8 @@ export type TextPart =
 
 /** Splits text into literal and token parts, in order. Adjacent literals are merged. */
 export function splitTokens(text: string): TextPart[] {
+  // Most texts (file contents, YAML items) hold no marker: one literal part, without the regex.
+  if (!text.includes("${TfToken[")) return text.length > 0 ? [{ kind: "literal", text }] : [];
   const parts: TextPart[] = [];
   let last = 0;
   for (const m of text.matchAll(new RegExp(STRING_TOKEN.source, "g"))) {
