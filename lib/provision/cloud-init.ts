@@ -261,7 +261,12 @@ class RenderCache {
   public constructor(private readonly tokens: TokenRegistry) {}
 
   private readonly gz = new Map<string, string>();
-  private readonly items = new Map<string, string>();
+  /**
+   * Item YAML by content, then by the item's other fields (`itemKey`): the content strings are the
+   * same objects on every call (the files, the memoized gzip), so the lookup reuses their hash
+   * instead of hashing a fresh JSON text of the whole item.
+   */
+  private readonly items = new Map<string, Map<string, string>>();
   private readonly maps = new Map<string, string>();
 
   /** base64 of `gzipDeterministic(content)`. */
@@ -276,8 +281,13 @@ class RenderCache {
 
   /** The YAML of one `write_files` item as it stands in the document, under `write_files:`. */
   public itemYaml(item: WriteFile): string {
-    const key = JSON.stringify(item);
-    let v = this.items.get(key);
+    let byKey = this.items.get(item.content);
+    if (byKey === undefined) {
+      byKey = new Map<string, string>();
+      this.items.set(item.content, byKey);
+    }
+    const key = itemKey(item);
+    let v = byKey.get(key);
     if (v === undefined) {
       // A one-item sequence at the root, then every non-empty line indented by the two columns a
       // block sequence takes under a key (yaml's indentSeq): the same bytes as the item inside the
@@ -290,13 +300,9 @@ class RenderCache {
       seq.items.push(map);
       const doc = new Document(undefined, DOCUMENT_OPTIONS);
       doc.contents = seq;
-      if (hasTokens(key)) markTokenScalars(doc, this.tokens);
-      v = doc
-        .toString(TO_STRING_OPTIONS)
-        .split("\n")
-        .map((line) => (line === "" ? line : "  " + line))
-        .join("\n");
-      this.items.set(key, v);
+      if (hasTokens(item.content) || hasTokens(key)) markTokenScalars(doc, this.tokens);
+      v = indentLines(doc.toString(TO_STRING_OPTIONS));
+      byKey.set(key, v);
     }
     return v;
   }
@@ -316,6 +322,30 @@ class RenderCache {
       this.maps.set(key, v);
     }
     return v;
+  }
+}
+
+/**
+ * The JSON of an item with its content left out (a placeholder in its place, so the key order
+ * counts as before): with the content, it identifies the item as `JSON.stringify(item)` would.
+ * A token marker has no character JSON escapes or puts around strings, so `hasTokens` of the
+ * item's JSON is `hasTokens` of the content or of this key.
+ */
+function itemKey(item: WriteFile): string {
+  return JSON.stringify({ ...item, content: 0 });
+}
+
+/** Every non-empty line prefixed with two spaces (lines split at "\n" only). */
+function indentLines(text: string): string {
+  let out = "";
+  let from = 0;
+  for (;;) {
+    const nl = text.indexOf("\n", from);
+    const end = nl < 0 ? text.length : nl;
+    if (end > from) out += "  " + text.slice(from, end);
+    if (nl < 0) return out;
+    out += "\n";
+    from = nl + 1;
   }
 }
 
