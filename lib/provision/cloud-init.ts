@@ -308,15 +308,30 @@ class RenderCache {
   }
 
   /**
-   * The YAML of a top-level map (the keys before or after `write_files`): the same for both
-   * compressions of a node's document, and the keys after `write_files` often the same for every
-   * node of a role.
+   * The YAML of a top-level map (the keys before or after `write_files`, or the regrouped keys of
+   * the `none` form), entry by entry: a root block map serializes key by key (no alignment across
+   * keys), so its YAML is the concatenation of one-entry maps. Entries repeat far more than whole
+   * maps do (the same `runcmd` and `packages` on every node of a role, the same keys in both forms
+   * of a node's document, flags such as `package_update` everywhere), so each is serialized once.
    */
   public mapYaml(obj: Record<string, unknown>): string {
-    const key = JSON.stringify(obj);
+    let out = "";
+    let entries = 0;
+    for (const [k, value] of Object.entries(obj)) {
+      // (yaml leaves undefined values out of a map)
+      if (value === undefined) continue;
+      out += this.entryYaml(k, value);
+      entries++;
+    }
+    // An empty map is `{}`, not nothing.
+    return entries > 0 ? out : new Document(obj, DOCUMENT_OPTIONS).toString(TO_STRING_OPTIONS);
+  }
+
+  private entryYaml(k: string, value: unknown): string {
+    const key = JSON.stringify([k, value]);
     let v = this.maps.get(key);
     if (v === undefined) {
-      const doc = new Document(obj, DOCUMENT_OPTIONS);
+      const doc = new Document({ [k]: value }, DOCUMENT_OPTIONS);
       if (hasTokens(key)) markTokenScalars(doc, this.tokens);
       v = doc.toString(TO_STRING_OPTIONS);
       this.maps.set(key, v);
