@@ -292,19 +292,50 @@ class RenderCache {
       // A one-item sequence at the root, then every non-empty line indented by the two columns a
       // block sequence takes under a key (yaml's indentSeq): the same bytes as the item inside the
       // whole document (test/provision/cloud-init.test.ts compares the two).
-      // The nodes are built directly (a flat map of strings and a boolean: what createNode would
-      // make of it, without its tag search per value).
-      const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
-      for (const [k, value] of Object.entries(item)) map.items.push(new Pair(new Scalar(k), new Scalar(value)));
-      const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
-      seq.items.push(map);
-      const doc = new Document(undefined, DOCUMENT_OPTIONS);
-      doc.contents = seq;
-      if (hasTokens(item.content) || hasTokens(key)) markTokenScalars(doc, this.tokens);
-      v = indentLines(doc.toString(TO_STRING_OPTIONS));
+      // A block map's pairs serialize one by one, each the same wherever it stands (no alignment
+      // across keys), so the pairs before the content (path, owner, permissions: the same for
+      // both forms of a document and for a file on every node that has it) are serialized once,
+      // and only the content and what follows it per item.
+      const entries = Object.entries(item);
+      const at = entries.findIndex(([k]) => k === "content");
+      // (a one-line value is one line wherever it stands; anything else: the whole item at once)
+      const oneLine = entries.slice(0, at).every(([, x]) => typeof x === "string" && !/[\n\r]/.test(x));
+      if (at > 0 && oneLine) {
+        const head = this.seqItemYaml(entries.slice(0, at), true);
+        const tail = this.seqItemYaml(entries.slice(at), false);
+        // The tail's "- " stands where the head's next pair would: two columns in, under it.
+        v = indentLines(head + "  " + tail.slice(2));
+      } else v = indentLines(this.seqItemYaml(entries, false));
       byKey.set(key, v);
     }
     return v;
+  }
+
+  private readonly heads = new Map<string, string>();
+
+  /**
+   * A one-item root sequence holding a flat map of these entries (strings and booleans), token
+   * scalars marked. The nodes are built directly: what createNode would make of such a map,
+   * without its tag search per value. `memo`: kept by the entries' JSON.
+   */
+  private seqItemYaml(entries: readonly [string, unknown][], memo: boolean): string {
+    const json = memo ? JSON.stringify(entries) : undefined;
+    const known = json !== undefined ? this.heads.get(json) : undefined;
+    if (known !== undefined) return known;
+    const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
+    let tokens = false;
+    for (const [k, value] of entries) {
+      map.items.push(new Pair(new Scalar(k), new Scalar(value)));
+      if (typeof value === "string" && hasTokens(value)) tokens = true;
+    }
+    const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
+    seq.items.push(map);
+    const doc = new Document(undefined, DOCUMENT_OPTIONS);
+    doc.contents = seq;
+    if (tokens) markTokenScalars(doc, this.tokens);
+    const text = doc.toString(TO_STRING_OPTIONS);
+    if (json !== undefined) this.heads.set(json, text);
+    return text;
   }
 
   /**
