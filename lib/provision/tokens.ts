@@ -237,6 +237,11 @@ export class TokenRegistry implements TokenSink {
    * node's document may be rendered twice). Their tokens are the same objects on every call.
    */
   private readonly zlibBounds = new Map<string, number>();
+  /**
+   * The same bounds by the worst case's pieces (`worstCaseParts` as JSON): facts are in the
+   * pieces (each token's maximum length), so these survive `forget`.
+   */
+  private readonly shapeBounds = new Map<string, number>();
   private readonly base64Memo = new Map<string, { value: string; maxLength: number }>();
   private readonly base64GzipMemo = new Map<string, { value: string; maxLength: number }>();
   private readonly jsonMemo = new Map<string, { value: string; maxLength: number }>();
@@ -291,23 +296,34 @@ export class TokenRegistry implements TokenSink {
   }
 
   private worstCaseOf(text: string): { filled: Buffer; repeatAllowance: number; tokens: number } {
-    const chunks: Buffer[] = [];
-    const fillers = new Map<IResolvable, Buffer>();
+    const w = this.worstCaseParts(text);
+    return { filled: fill(w.parts), repeatAllowance: w.repeatAllowance, tokens: w.tokens };
+  }
+
+  /**
+   * `worstCase(text)` as its pieces: literal text, and [seed, length] for each token's filler (a
+   * filler is the first `length` bytes of its seed's stream). They determine the filled bytes,
+   * the repeat allowance and the number of distinct tokens, so texts with the same pieces (the
+   * same file on several nodes, each with its own token of the same length) have the same bound.
+   */
+  private worstCaseParts(text: string): { parts: WorstCasePart[]; repeatAllowance: number; tokens: number } {
+    const parts: WorstCasePart[] = [];
+    const seeds = new Map<IResolvable, number>();
     let repeatAllowance = 0;
     for (const p of splitTokens(text)) {
       if (p.kind === "literal") {
-        chunks.push(Buffer.from(p.text, "utf8"));
+        parts.push(p.text);
         continue;
       }
       const maxLength = this.factsOf(p.token).maxLength;
-      let f = fillers.get(p.token);
-      if (f === undefined) {
-        f = filler(maxLength, fillers.size);
-        fillers.set(p.token, f);
+      let seed = seeds.get(p.token);
+      if (seed === undefined) {
+        seed = seeds.size;
+        seeds.set(p.token, seed);
       } else repeatAllowance += repeatCost(maxLength);
-      chunks.push(f);
+      parts.push([seed, maxLength]);
     }
-    return { filled: Buffer.concat(chunks), repeatAllowance, tokens: fillers.size };
+    return { parts, repeatAllowance, tokens: seeds.size };
   }
 
   /**
@@ -318,8 +334,13 @@ export class TokenRegistry implements TokenSink {
   public maxGzipBytes(text: string, computedByTerraform: boolean): number {
     let n = this.zlibBounds.get(text);
     if (n === undefined) {
-      const w = this.worstCaseOf(text);
-      n = gzipDeterministic(w.filled).length + w.repeatAllowance + (w.tokens > 0 ? TOKEN_TABLE_SLACK : 0);
+      const w = this.worstCaseParts(text);
+      const shape = JSON.stringify(w.parts);
+      n = this.shapeBounds.get(shape);
+      if (n === undefined) {
+        n = gzipDeterministic(fill(w.parts)).length + w.repeatAllowance + (w.tokens > 0 ? TOKEN_TABLE_SLACK : 0);
+        this.shapeBounds.set(shape, n);
+      }
       this.zlibBounds.set(text, n);
     }
     return computedByTerraform ? Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes : n;
@@ -445,6 +466,14 @@ export function base64GzipTokensLast(
  */
 export function repeatCost(maxLength: number): number {
   return Math.ceil(Math.max(1, maxLength) / 258);
+}
+
+/** A piece of a worst case: literal text, or a token's filler as [seed, length]. */
+type WorstCasePart = string | [seed: number, length: number];
+
+/** The bytes of a worst case from its pieces (`TokenRegistry.worstCaseParts`). */
+function fill(parts: readonly WorstCasePart[]): Buffer {
+  return Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : filler(p[1], p[0]))));
 }
 
 /** Allowed once per text holding tokens: real values change the Huffman tables of a block. */
