@@ -66,6 +66,24 @@ describe("Tls.selfSigned (the default): one key and certificate per node that se
     }
   });
 
+  test("certificates set exactly the fields their size bound assumes (selfSignedCertMaxDer): no key ids, not a CA", () => {
+    // The user-data bound counts each certificate at selfSignedCertMaxDer, derived from these fields
+    // only; set_subject_key_id, set_authority_key_id, is_ca_certificate or more subject fields
+    // would make real certificates longer than the bound.
+    for (const cert of Object.values(certs)) {
+      expect(Object.keys(cert).sort()).toEqual([
+        "allowed_uses",
+        "dns_names",
+        "private_key_pem",
+        "subject",
+        "validity_period_hours",
+      ]);
+      expect((cert.subject as Json[]).map((s) => Object.keys(s as object).sort())).toEqual([
+        ["common_name", "organization"],
+      ]);
+    }
+  });
+
   test("installed where the configs point: gromox and postfix share grommunio's pair, the load balancers theirs", () => {
     const uds = userDataByNode(json, namingResolver);
     for (const node of topo.nodes) {
