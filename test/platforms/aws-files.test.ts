@@ -1,7 +1,8 @@
 /**
  * AWS file delivery (`fileDelivery` "s3", the default): which files go to the node's bundle and
- * which stay in the user-data, the bundle's hash and key, the bucket and its protections, the
- * per-node object keyed by the node's name, the node's role reading exactly its own prefix, and
+ * which stay in the user-data, the bundle's hash and key, the bucket and its protections, its
+ * versioning and the lifecycle keeping recent versions, the per-node object at a stable key, the
+ * manifest pinning the object's version, the node's role reading exactly its own key's versions, and
  * the opt-out (`fileDelivery: "user-data"`) producing what a platform without a file store does.
  */
 import "cdktf/lib/testing/adapters/jest";
@@ -35,7 +36,7 @@ import {
   resources,
   synthAws,
 } from "./aws-support";
-import { FAKE_BUCKET } from "./terraform-eval";
+import { FAKE_BUCKET, FAKE_VERSION_ID } from "./terraform-eval";
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 const nodePath = (name: string) => (name.startsWith("lb") ? `lb/${name}` : name);
@@ -155,16 +156,44 @@ describe("the example layout on AWS with S3 file delivery", () => {
     ]);
   });
 
-  test("one object per node, keyed by its name: nodes/<node>/<sha256>.json holding the bundle", () => {
+  test("versioning enabled; a lifecycle rule keeps the 10 newest noncurrent versions, aborts stale uploads", () => {
+    const bucket = `\${aws_s3_bucket.${bucketId}.id}`;
+    expect(resources(json, "aws_s3_bucket_versioning")).toHaveLength(1);
+    expect(resourceAt(json, "aws_s3_bucket_versioning", "mail/files/versioning")).toMatchObject({
+      bucket,
+      versioning_configuration: { status: "Enabled" },
+    });
+    const versioningId = resources(json, "aws_s3_bucket_versioning")[0]![0];
+    const lifecycle = resourceAt(json, "aws_s3_bucket_lifecycle_configuration", "mail/files/lifecycle");
+    expect(lifecycle.bucket).toBe(bucket);
+    expect(lifecycle.rule).toEqual([
+      {
+        id: "keep-recent-bundle-versions",
+        status: "Enabled",
+        filter: [{ prefix: "nodes/" }],
+        noncurrent_version_expiration: [{ noncurrent_days: 1, newer_noncurrent_versions: 10 }],
+        abort_incomplete_multipart_upload: [{ days_after_initiation: 1 }],
+      },
+    ]);
+    expect(lifecycle.depends_on).toEqual([`aws_s3_bucket_versioning.${versioningId}`]);
+  });
+
+  test("one object per node, keyed by its name: nodes/<node>/bundle.json holding the bundle", () => {
+    const versioningId = resources(json, "aws_s3_bucket_versioning")[0]![0];
     expect(resources(json, "aws_s3_object")).toHaveLength(names.length);
     for (const name of names) {
       const bundle = cluster.fileBundles.get(name)!;
       const object = resourceAt(json, "aws_s3_object", `mail/files/bundle-${name}`);
       expect(object).toMatchObject({
         bucket: `\${aws_s3_bucket.${bucketId}.id}`,
-        key: `nodes/${name}/${bundle.sha256}.json`,
+        key: `nodes/${name}/bundle.json`,
         content_type: "application/json",
       });
+      // Stored once encryption and versioning are configured (a real version id, not "null").
+      expect(object.depends_on).toEqual([
+        expect.stringMatching(/^aws_s3_bucket_server_side_encryption_configuration\./),
+        `aws_s3_bucket_versioning.${versioningId}`,
+      ]);
       // The instance is created after its bundle object: its first boot fetches it.
       const objectId = resources(json, "aws_s3_object").find(([id]) => id.startsWith(`mail_files_bundle-${name}_`))![0];
       const instances = resources(json, "aws_instance").filter(([id]) => id.includes(`_${name}_instance_`));
@@ -176,7 +205,7 @@ describe("the example layout on AWS with S3 file delivery", () => {
     }
   });
 
-  test("each node's role may s3:GetObject exactly its own prefix, nothing else of the bucket", () => {
+  test("each node's role may s3:GetObjectVersion exactly its own key, nothing else of the bucket", () => {
     const profiles = json.resource.aws_iam_instance_profile as Record<string, Json>;
     const documents = json.data.aws_iam_policy_document as Record<string, Json>;
     const ref = (s: string) => /^\$\{(?:data\.)?[a-z_]+\.([^.]+)\.[a-z_]+\}$/.exec(s)![1]!;
@@ -190,8 +219,8 @@ describe("the example layout on AWS with S3 file delivery", () => {
         {
           sid: "ReadOwnFiles",
           effect: "Allow",
-          actions: ["s3:GetObject"],
-          resources: [`\${aws_s3_bucket.${bucketId}.arn}/nodes/${name}/*`],
+          actions: ["s3:GetObjectVersion"],
+          resources: [`\${aws_s3_bucket.${bucketId}.arn}/nodes/${name}/bundle.json`],
         },
       ]);
       // One role per machine: the secrets policy is on the same role.
@@ -220,11 +249,17 @@ describe("the example layout on AWS with S3 file delivery", () => {
         expect({ path: f.path, bundled }).toEqual({ path: f.path, bundled: f.stage === "late" && !fetchStep });
       }
       expect(JSON.parse(decodedFile(config, FILES_MANIFEST_PATH).content)).toEqual({
-        version: 1,
+        version: 2,
         bucket: FAKE_BUCKET,
-        key: `nodes/${name}/${bundle.sha256}.json`,
+        key: `nodes/${name}/bundle.json`,
+        versionIdBase64: Buffer.from(FAKE_VERSION_ID, "utf8").toString("base64"),
         sha256: bundle.sha256,
       });
+      // The version is the node's own object's, computed by Terraform.
+      const objectId = resources(json, "aws_s3_object").find(([id]) => id.startsWith(`mail_files_bundle-${name}_`))![0];
+      expect(JSON.stringify(instanceOf(json, nodePath(name)))).toContain(
+        `base64encode(aws_s3_object.${objectId}.version_id)`,
+      );
       expect(decodedFile(config, FILES_MANIFEST_PATH).entry).toMatchObject({ owner: "root:root", permissions: "0600" });
       expect(decodedFile(config, FILES_FETCH_PROGRAM).content).toBe(FILES_FETCH_SCRIPT);
       expect(decodedFile(config, FILES_FETCH_PROGRAM).entry).toMatchObject({ owner: "root:root", permissions: "0700" });
@@ -237,16 +272,39 @@ describe("the example layout on AWS with S3 file delivery", () => {
 });
 
 describe("changes and keys", () => {
-  test("a changed bundled file changes the node's key and its user-data; other nodes keep theirs", () => {
+  test("a changed bundled file changes the node's content and user-data, not its key; other nodes keep theirs", () => {
     const a = synthAws(exampleLayout);
     const b = synthAws(exampleLayout, { x500OrgName: "Example Org" });
-    const key = (j: Json, n: string) => resourceAt(j, "aws_s3_object", `mail/files/bundle-${n}`).key;
+    const object = (j: Json, n: string) => resourceAt(j, "aws_s3_object", `mail/files/bundle-${n}`);
     const userData = (j: Json, n: string) => JSON.stringify(cloudConfigOf(j, nodePath(n)).config);
-    // The organisation name is in the mailbox nodes' gromox configuration only.
-    expect(key(b.json, "mail2")).not.toBe(key(a.json, "mail2"));
+    // The organisation name is in the mailbox nodes' gromox configuration only. The key stays:
+    // the change is a new version of the same object (a new version_id, unknown until applied).
+    expect(object(b.json, "mail2").key).toBe(object(a.json, "mail2").key);
+    expect(object(b.json, "mail2").content).not.toBe(object(a.json, "mail2").content);
     expect(userData(b.json, "mail2")).not.toBe(userData(a.json, "mail2"));
-    expect(key(b.json, "lb1")).toBe(key(a.json, "lb1"));
+    expect(object(b.json, "lb1")).toEqual(object(a.json, "lb1"));
     expect(userData(b.json, "lb1")).toBe(userData(a.json, "lb1"));
+  });
+
+  test("fileVersionsKept sets the noncurrent versions kept; outside 1–100 or not an integer is GRX223", () => {
+    const { json } = synthAws((c) => new GromoxNode(c, "mail1"), {}, { fileVersionsKept: 3 });
+    expect(
+      resourceAt(json, "aws_s3_bucket_lifecycle_configuration", "mail/files/lifecycle").rule[0]
+        .noncurrent_version_expiration,
+    ).toEqual([{ noncurrent_days: 1, newer_noncurrent_versions: 3 }]);
+    for (const bad of [0, 101, 2.5, Number.NaN]) {
+      const { stack } = buildAws((c) => new GromoxNode(c, "mail1"), {}, { fileVersionsKept: bad });
+      try {
+        Testing.synth(stack);
+        throw new Error("no error");
+      } catch (e) {
+        expect(e).toBeInstanceOf(GrommunioValidationError);
+        expect((e as GrommunioValidationError).issues.map((i) => [i.code, i.field])).toContainEqual([
+          "GRX223",
+          "fileVersionsKept",
+        ]);
+      }
+    }
   });
 
   test("adding a node adds its object, role and policies; the others keep their resource names", () => {

@@ -1,7 +1,9 @@
 /**
  * The AWS first-boot program that writes a node's configuration files from its S3 bundle
  * (`grommunio-fetch-files`, lib/platforms/aws/files-fetch.ts) under the system python3 with a stub
- * boto3 (objects from a directory, every call counted): files written with their exact content,
+ * boto3 (a versioned bucket in a directory: each version of a key is a file named by its version
+ * id; every call counted with its VersionId): exactly the pinned version is downloaded, an older
+ * one still when a newer exists; a manifest without a version is refused; files written with their exact content,
  * mode and owner (missing directories 0755, symlinks at a path replaced, never followed); a bundle
  * whose sha256 is not the manifest's, or with one bad entry (path, mode, owner, a path twice), is
  * refused whole (exit 1, nothing written); the download is retried a bounded number of times; a
@@ -38,13 +40,17 @@ describe("grommunio-fetch-files (AWS first boot) with a stub boto3", () => {
     [
       "import io, os",
       "class _S3:",
-      "    def get_object(self, Bucket, Key):",
+      "    def get_object(self, Bucket, Key, VersionId):",
       "        calls = os.environ['FAKE_S3_CALLS']",
       "        with open(calls, 'a') as f:",
-      "            f.write(Bucket + '/' + Key + '\\n')",
+      "            f.write(Bucket + '/' + Key + '?versionId=' + VersionId + '\\n')",
       "        if sum(1 for _ in open(calls)) <= int(os.environ.get('FAKE_S3_FAIL_FIRST', '0')):",
       "            raise RuntimeError('AccessDenied (stub)')",
-      "        with open(os.path.join(os.environ['FAKE_S3'], Bucket, Key), 'rb') as f:",
+      "        # Each version of a key is a file in the key's directory, named by its version id.",
+      "        versions = os.path.join(os.environ['FAKE_S3'], Bucket, Key)",
+      "        if VersionId not in os.listdir(versions):",
+      "            raise RuntimeError('NoSuchVersion (stub)')",
+      "        with open(os.path.join(versions, VersionId), 'rb') as f:",
       "            return {'Body': io.BytesIO(f.read())}",
       "def client(service, region_name):",
       "    assert service == 's3' and region_name == 'eu-central-1'",
@@ -54,16 +60,35 @@ describe("grommunio-fetch-files (AWS first boot) with a stub boto3", () => {
   );
   let serial = 0;
 
-  /** Stores a bundle document and writes its manifest (sha256 of the document unless given). */
-  function put(document: string, sha256?: string): { manifest: string; calls: string; key: string } {
+  interface Stored {
+    manifest: string;
+    calls: string;
+    key: string;
+    versionId: string;
+    /** What the program names: the object and its version. */
+    where: string;
+  }
+
+  /**
+   * Stores a bundle document as a new version of a node's key (a new node unless `node` is given)
+   * and writes a manifest pinning that version (sha256 of the document unless given).
+   */
+  function put(document: string, sha256?: string, node?: string): Stored {
     serial++;
     const digest = createHash("sha256").update(document, "utf8").digest("hex");
-    const key = `nodes/test${serial}/${digest}.json`;
-    fs.mkdirSync(path.dirname(path.join(store, BUCKET, key)), { recursive: true });
-    fs.writeFileSync(path.join(store, BUCKET, key), document);
+    const key = `nodes/${node ?? `test${serial}`}/bundle.json`;
+    // Opaque like S3's, with characters that are not base64's own.
+    const versionId = `v${serial}.Xr+/_Q=`.replace("/", "_");
+    fs.mkdirSync(path.join(store, BUCKET, key), { recursive: true });
+    fs.writeFileSync(path.join(store, BUCKET, key, versionId), document);
     const manifest = path.join(dir, `files-${serial}.json`);
-    fs.writeFileSync(manifest, JSON.stringify({ version: 1, bucket: BUCKET, key, sha256: sha256 ?? digest }));
-    return { manifest, calls: path.join(dir, `calls-${serial}`), key };
+    const versionIdBase64 = Buffer.from(versionId, "utf8").toString("base64");
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({ version: 2, bucket: BUCKET, key, versionIdBase64, sha256: sha256 ?? digest }),
+    );
+    const where = `s3://${BUCKET}/${key} (version ${versionId})`;
+    return { manifest, calls: path.join(dir, `calls-${serial}`), key, versionId, where };
   }
 
   const bundle = (files: Entry[]) => JSON.stringify({ version: 1, files });
@@ -122,7 +147,7 @@ describe("grommunio-fetch-files (AWS first boot) with a stub boto3", () => {
     ];
     const m = put(bundle(files));
     const r = fetch(m);
-    expect(r.stderr).toBe(`grommunio-fetch-files: wrote 4 file(s) from s3://${BUCKET}/${m.key}\n`);
+    expect(r.stderr).toBe(`grommunio-fetch-files: wrote 4 file(s) from ${m.where}\n`);
     expect(r.stdout).toBe("");
     expect(r.status).toBe(0);
     for (const f of files) {
@@ -141,6 +166,8 @@ describe("grommunio-fetch-files (AWS first boot) with a stub boto3", () => {
       expect([d, st.mode & 0o7777, st.uid, st.gid]).toEqual([d, 0o755, 0, 0]);
     }
     // No temporary file left behind.
+    // Exactly the pinned version was asked for.
+    expect(fs.readFileSync(m.calls, "utf8")).toBe(`${BUCKET}/${m.key}?versionId=${m.versionId}\n`);
     expect(tree(out)).toEqual([
       "empty",
       "etc",
@@ -221,6 +248,78 @@ describe("grommunio-fetch-files (AWS first boot) with a stub boto3", () => {
     expect(tree(out)).toEqual([]);
   });
 
+  test("an older version stays fetchable when a newer one exists: each manifest gets its own version", () => {
+    const out = path.join(dir, "out-versions");
+    const old = put(
+      bundle([{ path: `${out}/a`, owner: "root:root", mode: "0600", content: "old\n" }]),
+      undefined,
+      "kept",
+    );
+    const current = put(
+      bundle([{ path: `${out}/a`, owner: "root:root", mode: "0600", content: "new\n" }]),
+      undefined,
+      "kept",
+    );
+    expect(current.key).toBe(old.key);
+    expect(fs.readdirSync(path.join(store, BUCKET, old.key)).sort()).toEqual([old.versionId, current.versionId].sort());
+    // A node still holding the older manifest (configChangePolicy "ignore") re-runs the fetch.
+    const r = fetch(old);
+    expect(r.stderr).toBe(`grommunio-fetch-files: wrote 1 file(s) from ${old.where}\n`);
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(`${out}/a`, "utf8")).toBe("old\n");
+    expect(fs.readFileSync(old.calls, "utf8")).toBe(`${BUCKET}/${old.key}?versionId=${old.versionId}\n`);
+    expect(fetch(current).status).toBe(0);
+    expect(fs.readFileSync(`${out}/a`, "utf8")).toBe("new\n");
+  });
+
+  test("the newer version under an older manifest's pin: the sha256 refuses it, nothing written", () => {
+    const out = path.join(dir, "out-swapped");
+    const first = put(
+      bundle([{ path: `${out}/a`, owner: "root:root", mode: "0600", content: "1\n" }]),
+      undefined,
+      "swap",
+    );
+    const second = put(
+      bundle([{ path: `${out}/a`, owner: "root:root", mode: "0600", content: "2\n" }]),
+      undefined,
+      "swap",
+    );
+    // The first manifest's version id, but the second version's content under it.
+    fs.copyFileSync(
+      path.join(store, BUCKET, second.key, second.versionId),
+      path.join(store, BUCKET, first.key, first.versionId),
+    );
+    const r = fetch(first);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the bundle's sha256 is [0-9a-f]{64}, the manifest pins [0-9a-f]{64}; nothing written\n$/);
+    expect(tree(out)).toEqual([]);
+  });
+
+  test.each([
+    [
+      "a version 1 manifest (no version pinned)",
+      { version: 1, versionIdBase64: undefined },
+      "the manifest is not version 2 (it pins no bundle version",
+    ],
+    ["no versionIdBase64", { versionIdBase64: undefined }, "the manifest lacks bucket, key, versionIdBase64 or sha256"],
+    [
+      "a versionIdBase64 that is not base64",
+      { versionIdBase64: "not base64!" },
+      "the manifest's versionIdBase64 is not base64 of a UTF-8 text",
+    ],
+  ])("%s: refused before any download, nothing written", (_, change, message) => {
+    const out = path.join(dir, `out-manifest-${serial + 1}`);
+    const m = put(bundle([{ path: `${out}/a`, owner: "root:root", mode: "0600", content: "a\n" }]));
+    const manifest = { ...JSON.parse(fs.readFileSync(m.manifest, "utf8")), ...change };
+    fs.writeFileSync(m.manifest, JSON.stringify(manifest));
+    const r = fetch(m);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`grommunio-fetch-files: refusing the manifest: ${message}`);
+    expect(r.stderr).toMatch(/; nothing written\n$/);
+    expect(calls(m)).toBe(0);
+    expect(tree(out)).toEqual([]);
+  });
+
   test("retries are bounded: GROMMUNIO_FETCH_ATTEMPTS downloads, then exit 1 with nothing written", () => {
     const out = path.join(dir, "out-retry");
     const m = put(bundle([{ path: `${out}/a`, owner: "root:root", mode: "0600", content: "a\n" }]));
@@ -232,7 +331,7 @@ describe("grommunio-fetch-files (AWS first boot) with a stub boto3", () => {
       "grommunio-fetch-files: attempt 2 of 3: AccessDenied (stub)",
       "grommunio-fetch-files: attempt 3 of 3: AccessDenied (stub)",
     ]);
-    expect(r.stderr).toContain(`could not download s3://${BUCKET}/${m.key}; nothing written`);
+    expect(r.stderr).toContain(`could not download ${m.where}; nothing written`);
     expect(tree(out)).toEqual([]);
   });
 

@@ -65,7 +65,7 @@ import {
   UserData,
   VolumeSpec,
 } from "../platform";
-import { S3FileStore } from "./files";
+import { DEFAULT_FILE_VERSIONS_KEPT, MAX_FILE_VERSIONS_KEPT, S3FileStore } from "./files";
 import { MachineIdentities } from "./identity";
 import { AwsNetworkLayout, awsNetworkLayout } from "./network";
 import { SSM_PREFIX, SsmSecretStore } from "./secrets";
@@ -187,6 +187,14 @@ export interface AwsPlatformProps {
    * @default "s3"
    */
   readonly fileDelivery?: AwsFileDelivery;
+  /**
+   * With `fileDelivery` "s3": how many earlier versions of each node's bundle the bucket keeps
+   * (an integer 1–100). A node's manifest pins the version it was given, so a running node whose
+   * user-data is kept (`configChangePolicy` "ignore") can re-run `grommunio-fetch-files` until this
+   * many newer versions of its bundle exist; older versions expire a day after they were replaced.
+   * @default 10
+   */
+  readonly fileVersionsKept?: number;
 }
 
 /**
@@ -384,6 +392,16 @@ export class AwsDeployment implements PlatformDeployment {
         fix: `Use one of: ${AWS_FILE_DELIVERIES.join(", ")} (or omit it: s3).`,
       });
     }
+    const kept = props.fileVersionsKept;
+    if (kept !== undefined && !(Number.isInteger(kept) && kept >= 1 && kept <= MAX_FILE_VERSIONS_KEPT)) {
+      context.report({
+        code: "GRX223",
+        path: context.clusterPath,
+        field: "fileVersionsKept",
+        message: `${String(kept)} is not a number of bundle versions to keep (an integer 1–${MAX_FILE_VERSIONS_KEPT}).`,
+        fix: `Give an integer from 1 to ${MAX_FILE_VERSIONS_KEPT}, or omit it (${DEFAULT_FILE_VERSIONS_KEPT}).`,
+      });
+    }
   }
 
   /** The SSM parameter store of the cluster's secrets (after synth). */
@@ -414,6 +432,7 @@ export class AwsDeployment implements PlatformDeployment {
       clusterName: this.context.clusterName,
       tags: this.tags,
       ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
+      ...(this.props.fileVersionsKept !== undefined ? { versionsKept: this.props.fileVersionsKept } : {}),
       identities: this.identities,
       tokens: this.context.tokens,
     });

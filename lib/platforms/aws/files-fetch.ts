@@ -2,11 +2,16 @@
  * The first-boot program of AWS nodes that writes their configuration files from their bundle in
  * S3 (`fileDelivery` "s3", `./files.ts`). Python 3 with Debian's `python3-boto3`, like the secrets
  * fetch program (`./ssm-fetch.ts`). The bundle format is `lib/provision/bundle.ts`; the manifest
- * (`/etc/grommunio-cluster/files.json`, in the user-data) is:
+ * (`/etc/grommunio-cluster/files.json`, in the user-data) pins one version of the node's object in
+ * the versioned bucket (its version id as base64, `./files.ts`):
  *
  * ```json
- * { "version": 1, "bucket": "<bucket>", "key": "nodes/<node>/<sha256>.json", "sha256": "<sha256>" }
+ * { "version": 2, "bucket": "<bucket>", "key": "nodes/<node>/bundle.json",
+ *   "versionIdBase64": "<base64 of the S3 version id>", "sha256": "<sha256>" }
  * ```
+ *
+ * Version 1 manifests (a content-addressed key, no version) are refused: every node's user-data
+ * holds a version 2 manifest since versioned bundles, and a version 1 node's object is gone.
  */
 import { PY_REGION_FUNCTION } from "./imds";
 
@@ -20,7 +25,8 @@ export const FILES_FETCH_PACKAGES: readonly string[] = ["python3-boto3"];
  * The program. Arguments: `[manifest]` (default /etc/grommunio-cluster/files.json). The region
  * comes from `AWS_REGION` / `AWS_DEFAULT_REGION`, else from the instance metadata (IMDSv2).
  * `GROMMUNIO_FETCH_ATTEMPTS` (default 60) and `GROMMUNIO_FETCH_INTERVAL` (seconds, default 10)
- * bound the waiting for the instance role (and the object) to become usable. Before writing
+ * bound the waiting for the instance role (and the object) to become usable. It downloads exactly
+ * the pinned version (GetObject with VersionId), never the newest. Before writing
  * anything it checks the bundle's sha256 against the manifest and every entry (clean absolute
  * path, mode `0NNN`, an existing `user:group`, no path twice); then it writes each file atomically
  * (a temporary file in the same directory, no symlink followed, owner and mode set on the open
@@ -30,10 +36,12 @@ export const FILES_FETCH_PACKAGES: readonly string[] = ["python3-boto3"];
 export const FILES_FETCH_SCRIPT = String.raw`#!/usr/bin/python3
 """grommunio-fetch-files: writes this node's configuration files from its bundle in S3.
 
-Rendered by cdktf-grommunio. Reads the manifest (bucket, key, sha256), downloads the bundle with
-the instance role, refuses it unless its sha256 is the pinned one and every entry is valid, then
+Rendered by cdktf-grommunio. Reads the manifest (bucket, key, version, sha256), downloads that
+version of the bundle with the instance role, refuses it unless its sha256 is the pinned one and every entry is valid, then
 writes each file with its owner and mode. Contents are never printed.
 """
+import base64
+import binascii
 import grp
 import hashlib
 import json
@@ -56,11 +64,29 @@ def log(message):
 
 ${PY_REGION_FUNCTION}
 
-def download(bucket, key):
+def download(bucket, key, version):
     import boto3
 
     s3 = boto3.client("s3", region_name=region())
-    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+
+
+def pinned(manifest):
+    """(bucket, key, version id, sha256) of a version 2 manifest, or ValueError."""
+    if not isinstance(manifest, dict) or manifest.get("version") != 2:
+        raise ValueError(
+            "the manifest is not version 2 (it pins no bundle version; a version 1 node's bundle no longer exists, replace the node)"
+        )
+    fields = ("bucket", "key", "versionIdBase64", "sha256")
+    if not all(isinstance(manifest.get(k), str) and manifest[k] for k in fields):
+        raise ValueError("the manifest lacks bucket, key, versionIdBase64 or sha256")
+    try:
+        version = base64.b64decode(manifest["versionIdBase64"], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError("the manifest's versionIdBase64 is not base64 of a UTF-8 text")
+    if not version:
+        raise ValueError("the manifest's version id is empty")
+    return manifest["bucket"], manifest["key"], version, manifest["sha256"]
 
 
 def clean(path):
@@ -145,23 +171,29 @@ def write(path, uid, gid, mode, data):
 def main(argv):
     with open(argv[1] if len(argv) > 1 else MANIFEST, encoding="utf-8") as f:
         manifest = json.load(f)
+    try:
+        bucket, key, version, sha256 = pinned(manifest)
+    except ValueError as e:
+        log("refusing the manifest: %s; nothing written" % e)
+        return 1
+    where = "s3://%s/%s (version %s)" % (bucket, key, version)
     attempts = int(os.environ.get("GROMMUNIO_FETCH_ATTEMPTS", "60"))
     interval = float(os.environ.get("GROMMUNIO_FETCH_INTERVAL", "10"))
     data = None
     for attempt in range(1, attempts + 1):
         try:
-            data = download(manifest["bucket"], manifest["key"])
+            data = download(bucket, key, version)
             break
         except Exception as e:  # the instance profile may take a while to become usable
             log("attempt %d of %d: %s" % (attempt, attempts, e))
             if attempt < attempts:
                 time.sleep(interval)
     if data is None:
-        log("could not download s3://%s/%s; nothing written" % (manifest["bucket"], manifest["key"]))
+        log("could not download %s; nothing written" % where)
         return 1
     digest = hashlib.sha256(data).hexdigest()
-    if digest != manifest["sha256"]:
-        log("the bundle's sha256 is %s, the manifest pins %s; nothing written" % (digest, manifest["sha256"]))
+    if digest != sha256:
+        log("the bundle's sha256 is %s, the manifest pins %s; nothing written" % (digest, sha256))
         return 1
     try:
         bundle = json.loads(data.decode("utf-8"))
@@ -177,7 +209,7 @@ def main(argv):
         except OSError as e:
             log("cannot write %s: %s" % (path, e.strerror or e))
             return 1
-    log("wrote %d file(s) from s3://%s/%s" % (len(files), manifest["bucket"], manifest["key"]))
+    log("wrote %d file(s) from %s" % (len(files), where))
     return 0
 
 

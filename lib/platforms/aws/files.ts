@@ -1,17 +1,20 @@
 /**
- * Configuration files on AWS (`fileDelivery` "s3", the default): one private S3 bucket per
- * cluster holds every node's bundle (`lib/provision/bundle.ts`) as `nodes/<node>/<sha256>.json`.
+ * Configuration files on AWS (`fileDelivery` "s3", the default): one private, versioned S3 bucket
+ * per cluster holds every node's bundle (`lib/provision/bundle.ts`) as `nodes/<node>/bundle.json`.
  * The bucket blocks every form of public access, enforces bucket-owner object ownership (no ACLs),
  * encrypts at rest (SSE-S3, or SSE-KMS with the platform's `kmsKeyId`) and refuses requests
  * without TLS. Each machine's role (`./identity.ts`, shared with the secret store) may
- * `s3:GetObject` exactly `<bucket>/nodes/<node>/*`: a node reads its own bundle, nobody else's.
- * At first boot `FILES_FETCH_PROGRAM` downloads it, checks its sha256 against the manifest in the
- * user-data and writes the files.
+ * `s3:GetObjectVersion` exactly `<bucket>/nodes/<node>/bundle.json`: a node reads its own bundle,
+ * nobody else's. The manifest in the user-data pins the object's version id (a Terraform value,
+ * so the user-data changes whenever the bundle does) and its sha256; at first boot
+ * `FILES_FETCH_PROGRAM` downloads that version, checks its sha256 and writes the files.
  *
- * Bundles hold no secret value (secrets stay in SSM Parameter Store; the bundle may hold the
- * templates with placeholders). They are derived data: the bucket is destroyed with the cluster
- * (`force_destroy`), and a changed bundle is a new object under a new key (the old one is deleted
- * by the same apply).
+ * A changed bundle is a new version of the same key. Noncurrent versions are kept (the newest
+ * `versionsKept` of them; older ones expire a day after they became noncurrent), so a running node whose
+ * user-data was not replaced (`configChangePolicy` "ignore") can still re-run the fetch of the
+ * version it was given. Bundles hold no secret value (secrets stay in SSM Parameter Store; the
+ * bundle may hold the templates with placeholders). They are derived data: the bucket, every
+ * version included, is destroyed with the cluster (`force_destroy`).
  */
 import { dependable } from "cdktf";
 import { Construct } from "constructs";
@@ -23,32 +26,43 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
+import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import type { TokenSink } from "../platform";
 import type { FileBundleSpec, FileFetchStep, FileStore } from "../file-store";
-import { toTerraformString } from "../../provision/tokens";
+import { Fn, Token } from "../../provision/cdktf";
+import { base64Length, toTerraformString } from "../../provision/tokens";
 import type { MachineIdentities } from "./identity";
 import { FILES_FETCH_PACKAGES, FILES_FETCH_PROGRAM, FILES_FETCH_SCRIPT } from "./files-fetch";
 
-/** Where a node's bundles live in the bucket (the node's role may read exactly this prefix). */
-export function bundlePrefix(machine: string): string {
-  return `nodes/${machine}/`;
+/** Where a node's bundle lives in the bucket (the node's role may read exactly this key). */
+export function bundleKey(machine: string): string {
+  return `nodes/${machine}/bundle.json`;
 }
 
-/** The object key of a bundle: content-addressed, so a changed bundle changes the user-data. */
-export function bundleKey(machine: string, sha256: string): string {
-  return `${bundlePrefix(machine)}${sha256}.json`;
-}
-
-/** The manifest the fetch program reads (`FILES_MANIFEST_PATH`). */
+/**
+ * The manifest the fetch program reads (`FILES_MANIFEST_PATH`). Version 2: the object's version
+ * id, base64 of it as Terraform computes it (S3 documents version ids only as UTF-8 strings of at
+ * most 1,024 bytes, so the user-data carries them in a form that is always plain ASCII).
+ */
 export interface FilesManifest {
-  readonly version: 1;
+  readonly version: 2;
   readonly bucket: string;
   readonly key: string;
+  readonly versionIdBase64: string;
   readonly sha256: string;
 }
+
+/** S3's documented maximum length of a version id, in bytes. */
+export const S3_VERSION_ID_MAX_BYTES = 1024;
+
+/** How many noncurrent versions of each bundle are kept by default (`AwsPlatformProps.fileVersionsKept`). */
+export const DEFAULT_FILE_VERSIONS_KEPT = 10;
+/** S3 keeps at most 100 newer noncurrent versions in a lifecycle rule. */
+export const MAX_FILE_VERSIONS_KEPT = 100;
 
 export interface S3FileStoreProps {
   /** The cluster's name (bucket prefix, descriptions). */
@@ -56,6 +70,11 @@ export interface S3FileStoreProps {
   readonly tags: Readonly<Record<string, string>>;
   /** Customer managed KMS key (id or ARN) for the bucket. @default SSE-S3 (AES256) */
   readonly kmsKeyId?: string;
+  /**
+   * Noncurrent versions of each node's bundle kept beyond the current one (1–100); older ones
+   * expire a day after they became noncurrent. @default DEFAULT_FILE_VERSIONS_KEPT (10)
+   */
+  readonly versionsKept?: number;
   /** The machines' roles (one per machine, shared with the secret store). */
   readonly identities: MachineIdentities;
   /** Where the bucket's name (a token) is declared for the user-data. */
@@ -82,6 +101,7 @@ export class S3FileStore implements FileStore {
   private readonly bucketArn: string;
   private readonly bucketId: string;
   private readonly encryption: S3BucketServerSideEncryptionConfigurationA;
+  private readonly versioning: S3BucketVersioningA;
   private readonly keyArn?: string;
 
   constructor(
@@ -113,6 +133,28 @@ export class S3FileStore implements FileStore {
     new S3BucketOwnershipControls(scope, "ownership", {
       bucket: this.bucketId,
       rule: { objectOwnership: "BucketOwnerEnforced" },
+    });
+    // Versions: a changed bundle is a new version of the node's key; the one a running node was
+    // given stays readable (its manifest pins it) until `versionsKept` newer ones exist.
+    this.versioning = new S3BucketVersioningA(scope, "versioning", {
+      bucket: this.bucketId,
+      versioningConfiguration: { status: "Enabled" },
+    });
+    new S3BucketLifecycleConfiguration(scope, "lifecycle", {
+      bucket: this.bucketId,
+      rule: [
+        {
+          id: "keep-recent-bundle-versions",
+          status: "Enabled",
+          filter: [{ prefix: "nodes/" }],
+          noncurrentVersionExpiration: [
+            { noncurrentDays: 1, newerNoncurrentVersions: props.versionsKept ?? DEFAULT_FILE_VERSIONS_KEPT },
+          ],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+        },
+      ],
+      // Rules on noncurrent versions: versioning enabled first (the provider's documented order).
+      dependsOn: [this.versioning],
     });
     const kms = props.kmsKeyId;
     this.encryption = new S3BucketServerSideEncryptionConfigurationA(scope, "encryption", {
@@ -157,15 +199,16 @@ export class S3FileStore implements FileStore {
   }
 
   public put(scope: Construct, machine: string, bundle: FileBundleSpec, manifestPath: string): FileFetchStep {
-    const key = bundleKey(machine, bundle.sha256);
+    const key = bundleKey(machine);
     const object = new S3Object(this.scope, `bundle-${machine}`, {
       bucket: this.bucketId,
       key,
       // No tokens in a bundle: only `${` and `%{` are escaped for Terraform.
       content: toTerraformString(bundle.document),
       contentType: "application/json",
-      // Stored encrypted with the bucket's default (SSE-KMS: only once it is configured).
-      dependsOn: [this.encryption],
+      // Stored encrypted with the bucket's default (SSE-KMS: only once it is configured), as a
+      // version (a real version id, not "null": only once versioning is enabled).
+      dependsOn: [this.encryption, this.versioning],
     });
     this.objects.set(machine, object);
     // The instance starts after its bundle is stored: its first boot fetches it (and would
@@ -177,8 +220,9 @@ export class S3FileStore implements FileStore {
         {
           sid: "ReadOwnFiles",
           effect: "Allow",
-          actions: ["s3:GetObject"],
-          resources: [`${this.bucketArn}/${bundlePrefix(machine)}*`],
+          // GetObject with a VersionId is authorized by s3:GetObjectVersion only.
+          actions: ["s3:GetObjectVersion"],
+          resources: [`${this.bucketArn}/${key}`],
         },
         ...(this.keyArn !== undefined
           ? [
@@ -202,7 +246,20 @@ export class S3FileStore implements FileStore {
     const role = this.props.identities.roleId(scope, machine, "files");
     new IamRolePolicy(scope, "files-policy", { name: "read-own-files", role, policy: policy.json });
     this.props.identities.attach(scope, machine);
-    const manifest: FilesManifest = { version: 1, bucket: this.bucketName, key, sha256: bundle.sha256 };
+    // A new token per node (one string, declared and used): base64 by Terraform, plain ASCII.
+    const versionIdBase64 = Token.asString(Fn.base64encode(object.versionId));
+    this.props.tokens.declareToken(versionIdBase64, {
+      maxLength: base64Length(S3_VERSION_ID_MAX_BYTES),
+      charset: "safe",
+      description: `base64 of the version id of ${machine}'s bundle`,
+    });
+    const manifest: FilesManifest = {
+      version: 2,
+      bucket: this.bucketName,
+      key,
+      versionIdBase64,
+      sha256: bundle.sha256,
+    };
     return {
       packages: FILES_FETCH_PACKAGES,
       files: [
