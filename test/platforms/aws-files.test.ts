@@ -2,7 +2,8 @@
  * AWS file delivery (`fileDelivery` "s3", the default): which files go to the node's bundle and
  * which stay in the user-data, the bundle's hash and key, the bucket and its protections, its
  * versioning and the lifecycle keeping recent versions, the per-node object at a stable key, the
- * manifest pinning the object's version, the node's role reading exactly its own key's versions, and
+ * manifest pinning the bundle by its sha256 only (no Terraform value but the bucket's name), the
+ * node's role listing and reading exactly its own key's versions, and
  * the opt-out (`fileDelivery: "user-data"`) producing what a platform without a file store does.
  */
 import "cdktf/lib/testing/adapters/jest";
@@ -36,7 +37,7 @@ import {
   resources,
   synthAws,
 } from "./aws-support";
-import { FAKE_BUCKET, FAKE_VERSION_ID } from "./terraform-eval";
+import { FAKE_BUCKET } from "./terraform-eval";
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 const nodePath = (name: string) => (name.startsWith("lb") ? `lb/${name}` : name);
@@ -205,7 +206,7 @@ describe("the example layout on AWS with S3 file delivery", () => {
     }
   });
 
-  test("each node's role may s3:GetObjectVersion exactly its own key, nothing else of the bucket", () => {
+  test("each node's role may list the versions of exactly its own key and read them, nothing else of the bucket", () => {
     const profiles = json.resource.aws_iam_instance_profile as Record<string, Json>;
     const documents = json.data.aws_iam_policy_document as Record<string, Json>;
     const ref = (s: string) => /^\$\{(?:data\.)?[a-z_]+\.([^.]+)\.[a-z_]+\}$/.exec(s)![1]!;
@@ -216,6 +217,13 @@ describe("the example layout on AWS with S3 file delivery", () => {
       const files = policies.filter(([, p]) => p.name === "read-own-files");
       expect(files).toHaveLength(1);
       expect(documents[ref(files[0]![1].policy)]!.statement).toEqual([
+        {
+          sid: "ListOwnFileVersions",
+          effect: "Allow",
+          actions: ["s3:ListBucketVersions"],
+          resources: [`\${aws_s3_bucket.${bucketId}.arn}`],
+          condition: [{ test: "StringEquals", variable: "s3:prefix", values: [`nodes/${name}/bundle.json`] }],
+        },
         {
           sid: "ReadOwnFiles",
           effect: "Allow",
@@ -249,17 +257,16 @@ describe("the example layout on AWS with S3 file delivery", () => {
         expect({ path: f.path, bundled }).toEqual({ path: f.path, bundled: f.stage === "late" && !fetchStep });
       }
       expect(JSON.parse(decodedFile(config, FILES_MANIFEST_PATH).content)).toEqual({
-        version: 2,
+        version: 3,
         bucket: FAKE_BUCKET,
         key: `nodes/${name}/bundle.json`,
-        versionIdBase64: Buffer.from(FAKE_VERSION_ID, "utf8").toString("base64"),
         sha256: bundle.sha256,
       });
-      // The version is the node's own object's, computed by Terraform.
-      const objectId = resources(json, "aws_s3_object").find(([id]) => id.startsWith(`mail_files_bundle-${name}_`))![0];
-      expect(JSON.stringify(instanceOf(json, nodePath(name)))).toContain(
-        `base64encode(aws_s3_object.${objectId}.version_id)`,
-      );
+      // No apply-time value of the object in the user-data (the bucket's name is the only reference).
+      const inst = instanceOf(json, nodePath(name));
+      const userData = String(inst.user_data ?? inst.user_data_base64);
+      expect(userData).toContain(`aws_s3_bucket.${bucketId}.bucket`);
+      expect(userData).not.toContain("aws_s3_object.");
       expect(decodedFile(config, FILES_MANIFEST_PATH).entry).toMatchObject({ owner: "root:root", permissions: "0600" });
       expect(decodedFile(config, FILES_FETCH_PROGRAM).content).toBe(FILES_FETCH_SCRIPT);
       expect(decodedFile(config, FILES_FETCH_PROGRAM).entry).toMatchObject({ owner: "root:root", permissions: "0700" });
@@ -278,7 +285,7 @@ describe("changes and keys", () => {
     const object = (j: Json, n: string) => resourceAt(j, "aws_s3_object", `mail/files/bundle-${n}`);
     const userData = (j: Json, n: string) => JSON.stringify(cloudConfigOf(j, nodePath(n)).config);
     // The organisation name is in the mailbox nodes' gromox configuration only. The key stays:
-    // the change is a new version of the same object (a new version_id, unknown until applied).
+    // the change is a new version of the same object; the user-data changes by its sha256.
     expect(object(b.json, "mail2").key).toBe(object(a.json, "mail2").key);
     expect(object(b.json, "mail2").content).not.toBe(object(a.json, "mail2").content);
     expect(userData(b.json, "mail2")).not.toBe(userData(a.json, "mail2"));
@@ -347,7 +354,12 @@ describe("changes and keys", () => {
     ]);
     const doc = json.data.aws_iam_policy_document;
     const files = Object.entries<Json>(doc).find(([id]) => id.startsWith("mail_mail1_files-policy-document"))![1];
-    expect(files.statement[1]).toEqual({
+    expect(files.statement.map((st: Json) => st.sid)).toEqual([
+      "ListOwnFileVersions",
+      "ReadOwnFiles",
+      "DecryptOwnFilesThroughS3",
+    ]);
+    expect(files.statement[2]).toEqual({
       sid: "DecryptOwnFilesThroughS3",
       effect: "Allow",
       actions: ["kms:Decrypt"],

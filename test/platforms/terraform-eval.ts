@@ -37,9 +37,6 @@ URADBMUS2gIgMqiV3qztfZdSK0m/yfQf5OV5B9hHPTRd2Srv3GEotqk=
 /** The name Terraform would give the file bucket (`bucket_prefix` + a timestamp and counter). */
 export const FAKE_BUCKET = "grommunio-mail-20261129093000000000000001";
 
-/** A version id as S3 gives them (opaque; documented as UTF-8 of at most 1,024 bytes). */
-export const FAKE_VERSION_ID = "3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo";
-
 /** Default fake values: passwords, EBS and Hetzner volume ids, EFS addresses, TLS keys and certificates. */
 export const fakeResolver: Resolver = (ref) => {
   if (/^random_password\.[^.]+\.result$/.test(ref)) return "P".repeat(32);
@@ -49,7 +46,6 @@ export const fakeResolver: Resolver = (ref) => {
   if (/^hcloud_volume\.([^.]+)\.id$/.test(ref)) return "100001";
   if (/^aws_efs_mount_target\.[^.]+\.ip_address$/.test(ref)) return "10.10.11.9";
   if (/^aws_s3_bucket\.[^.]+\.bucket$/.test(ref)) return FAKE_BUCKET;
-  if (/^aws_s3_object\.[^.]+\.version_id$/.test(ref)) return FAKE_VERSION_ID;
   throw new Error(`no fake value for ${ref}`);
 };
 

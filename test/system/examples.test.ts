@@ -678,9 +678,11 @@ function checkFilesManifest(node: ExampleNode, files: readonly NodeFile[]) {
   const m = JSON.parse(f.text) as { version: number; key: string; sha256: string; bucket: string };
   const digest = createHash("sha256").update(node.bundle.document, "utf8").digest("hex");
   const problems: string[] = [];
-  if (m.version !== 1) problems.push(`version ${m.version}`);
+  if (m.version !== 3) problems.push(`version ${m.version}`);
+  if (Object.keys(m).sort().join(",") !== "bucket,key,sha256,version")
+    problems.push(`fields ${Object.keys(m).join(",")}`);
   if (m.sha256 !== digest) problems.push(`pins ${m.sha256}, the stored bundle hashes to ${digest}`);
-  if (m.key !== node.bundle.key || m.key !== `nodes/${node.node}/${digest}.json`) problems.push(`key ${m.key}`);
+  if (m.key !== node.bundle.key || m.key !== `nodes/${node.node}/bundle.json`) problems.push(`key ${m.key}`);
   if (!/^[a-z0-9.-]{3,63}$/.test(m.bucket)) problems.push(`bucket ${m.bucket}`);
   return { covered: [f.path], problems: problems.map((p) => `${V.files}: ${f.path}: ${p}`) };
 }

@@ -189,9 +189,10 @@ export interface AwsPlatformProps {
   readonly fileDelivery?: AwsFileDelivery;
   /**
    * With `fileDelivery` "s3": how many earlier versions of each node's bundle the bucket keeps
-   * (an integer 1–100). A node's manifest pins the version it was given, so a running node whose
-   * user-data is kept (`configChangePolicy` "ignore") can re-run `grommunio-fetch-files` until this
-   * many newer versions of its bundle exist; older versions expire a day after they were replaced.
+   * (an integer 1–100). A node's manifest pins the bundle it was given by its sha256, so a running
+   * node whose user-data is kept (`configChangePolicy` "ignore") can re-run `grommunio-fetch-files`
+   * until more than this many newer versions of its bundle exist; older versions expire a day after
+   * they were replaced.
    * @default 10
    */
   readonly fileVersionsKept?: number;

@@ -2,16 +2,17 @@
  * The first-boot program of AWS nodes that writes their configuration files from their bundle in
  * S3 (`fileDelivery` "s3", `./files.ts`). Python 3 with Debian's `python3-boto3`, like the secrets
  * fetch program (`./ssm-fetch.ts`). The bundle format is `lib/provision/bundle.ts`; the manifest
- * (`/etc/grommunio-cluster/files.json`, in the user-data) pins one version of the node's object in
- * the versioned bucket (its version id as base64, `./files.ts`):
+ * (`/etc/grommunio-cluster/files.json`, in the user-data) pins the node's bundle by its sha256;
+ * the program finds the version of the node's key in the versioned bucket that has it
+ * (`./files.ts`):
  *
  * ```json
- * { "version": 2, "bucket": "<bucket>", "key": "nodes/<node>/bundle.json",
- *   "versionIdBase64": "<base64 of the S3 version id>", "sha256": "<sha256>" }
+ * { "version": 3, "bucket": "<bucket>", "key": "nodes/<node>/bundle.json", "sha256": "<sha256>" }
  * ```
  *
- * Version 1 manifests (a content-addressed key, no version) are refused: every node's user-data
- * holds a version 2 manifest since versioned bundles, and a version 1 node's object is gone.
+ * Other manifest versions are refused with a message: version 2 (an S3 version id in the
+ * manifest) and version 1 (a content-addressed key) come with their own program in the node's
+ * user-data, which predates this one.
  */
 import { PY_REGION_FUNCTION } from "./imds";
 
@@ -25,23 +26,20 @@ export const FILES_FETCH_PACKAGES: readonly string[] = ["python3-boto3"];
  * The program. Arguments: `[manifest]` (default /etc/grommunio-cluster/files.json). The region
  * comes from `AWS_REGION` / `AWS_DEFAULT_REGION`, else from the instance metadata (IMDSv2).
  * `GROMMUNIO_FETCH_ATTEMPTS` (default 60) and `GROMMUNIO_FETCH_INTERVAL` (seconds, default 10)
- * bound the waiting for the instance role (and the object) to become usable. It downloads exactly
- * the pinned version (GetObject with VersionId), never the newest. Before writing
- * anything it checks the bundle's sha256 against the manifest and every entry (clean absolute
+ * bound the waiting for the instance role (and the object) to become usable. It lists the versions
+ * of exactly the manifest's key, newest first (ListObjectVersions with the key as prefix, every
+ * page; versions of other keys starting with it are ignored), and downloads each (GetObject with
+ * its VersionId) until one's sha256 is the manifest's; none matching (for instance when more than
+ * `fileVersionsKept` newer versions exist) is refused, naming the sha256 and how many versions
+ * were tried. Before writing anything it checks every entry of the matching bundle (clean absolute
  * path, mode `0NNN`, an existing `user:group`, no path twice); then it writes each file atomically
  * (a temporary file in the same directory, no symlink followed, owner and mode set on the open
  * file, renamed over the path; missing directories are created 0755 root:root). It never prints a
  * file's content. Exit 0 when every file was written, 1 otherwise.
  */
 export const FILES_FETCH_SCRIPT = String.raw`#!/usr/bin/python3
-"""grommunio-fetch-files: writes this node's configuration files from its bundle in S3.
-
-Rendered by cdktf-grommunio. Reads the manifest (bucket, key, version, sha256), downloads that
-version of the bundle with the instance role, refuses it unless its sha256 is the pinned one and every entry is valid, then
-writes each file with its owner and mode. Contents are never printed.
-"""
-import base64
-import binascii
+"""grommunio-fetch-files (rendered by cdktf-grommunio): writes this node's configuration files
+from the version of its S3 bundle whose sha256 the manifest pins. Never prints their contents."""
 import grp
 import hashlib
 import json
@@ -64,29 +62,50 @@ def log(message):
 
 ${PY_REGION_FUNCTION}
 
-def download(bucket, key, version):
+def versions(s3, bucket, key):
+    """Version ids of exactly key, newest first (as S3 lists them)."""
+    request = {"Bucket": bucket, "Prefix": key}
+    while True:
+        page = s3.list_object_versions(**request)
+        for v in page.get("Versions", []):
+            if v.get("Key") == key:  # not another key that starts with this one
+                yield v["VersionId"]
+        if not page.get("IsTruncated"):
+            return
+        request["KeyMarker"] = page["NextKeyMarker"]
+        request["VersionIdMarker"] = page["NextVersionIdMarker"]
+
+
+def find(bucket, key, sha256):
+    """(bundle or None, version id, versions tried): the newest version with sha256."""
     import boto3
 
     s3 = boto3.client("s3", region_name=region())
-    return s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+    tried = 0
+    for version in versions(s3, bucket, key):
+        tried += 1
+        data = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        if hashlib.sha256(data).hexdigest() == sha256:
+            return data, version, tried
+    return None, None, tried
 
 
 def pinned(manifest):
-    """(bucket, key, version id, sha256) of a version 2 manifest, or ValueError."""
-    if not isinstance(manifest, dict) or manifest.get("version") != 2:
+    """(bucket, key, sha256) of a version 3 manifest, or ValueError."""
+    version = manifest.get("version") if isinstance(manifest, dict) else None
+    if version in (1, 2):
         raise ValueError(
-            "the manifest is not version 2 (it pins no bundle version; a version 1 node's bundle no longer exists, replace the node)"
+            "the manifest is version %d: this node's user-data predates bundles found by their sha256 "
+            "(version 3); run the grommunio-fetch-files that came with it, or replace the node" % version
         )
-    fields = ("bucket", "key", "versionIdBase64", "sha256")
+    if version != 3:
+        raise ValueError("the manifest is not version 3")
+    fields = ("bucket", "key", "sha256")
     if not all(isinstance(manifest.get(k), str) and manifest[k] for k in fields):
-        raise ValueError("the manifest lacks bucket, key, versionIdBase64 or sha256")
-    try:
-        version = base64.b64decode(manifest["versionIdBase64"], validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("the manifest's versionIdBase64 is not base64 of a UTF-8 text")
-    if not version:
-        raise ValueError("the manifest's version id is empty")
-    return manifest["bucket"], manifest["key"], version, manifest["sha256"]
+        raise ValueError("the manifest lacks bucket, key or sha256")
+    if not re.match(r"^[0-9a-f]{64}$", manifest["sha256"]):
+        raise ValueError("the manifest's sha256 is not 64 lowercase hex digits")
+    return manifest["bucket"], manifest["key"], manifest["sha256"]
 
 
 def clean(path):
@@ -172,28 +191,31 @@ def main(argv):
     with open(argv[1] if len(argv) > 1 else MANIFEST, encoding="utf-8") as f:
         manifest = json.load(f)
     try:
-        bucket, key, version, sha256 = pinned(manifest)
+        bucket, key, sha256 = pinned(manifest)
     except ValueError as e:
         log("refusing the manifest: %s; nothing written" % e)
         return 1
-    where = "s3://%s/%s (version %s)" % (bucket, key, version)
+    where = "s3://%s/%s" % (bucket, key)
     attempts = int(os.environ.get("GROMMUNIO_FETCH_ATTEMPTS", "60"))
     interval = float(os.environ.get("GROMMUNIO_FETCH_INTERVAL", "10"))
-    data = None
+    found = None
     for attempt in range(1, attempts + 1):
         try:
-            data = download(bucket, key, version)
+            found = find(bucket, key, sha256)
             break
         except Exception as e:  # the instance profile may take a while to become usable
             log("attempt %d of %d: %s" % (attempt, attempts, e))
             if attempt < attempts:
                 time.sleep(interval)
-    if data is None:
-        log("could not download %s; nothing written" % where)
+    if found is None:
+        log("could not list or download the versions of %s; nothing written" % where)
         return 1
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        log("the bundle's sha256 is %s, the manifest pins %s; nothing written" % (digest, sha256))
+    data, version, tried = found
+    if data is None:
+        log(
+            "no version of %s has sha256 %s (%d version(s) tried; older ones expire once fileVersionsKept "
+            "newer ones exist); nothing written" % (where, sha256, tried)
+        )
         return 1
     try:
         bundle = json.loads(data.decode("utf-8"))
@@ -209,7 +231,7 @@ def main(argv):
         except OSError as e:
             log("cannot write %s: %s" % (path, e.strerror or e))
             return 1
-    log("wrote %d file(s) from %s" % (len(files), where))
+    log("wrote %d file(s) from %s (version %s; %d version(s) tried)" % (len(files), where, version, tried))
     return 0
 
 

@@ -3,16 +3,18 @@
  * per cluster holds every node's bundle (`lib/provision/bundle.ts`) as `nodes/<node>/bundle.json`.
  * The bucket blocks every form of public access, enforces bucket-owner object ownership (no ACLs),
  * encrypts at rest (SSE-S3, or SSE-KMS with the platform's `kmsKeyId`) and refuses requests
- * without TLS. Each machine's role (`./identity.ts`, shared with the secret store) may
- * `s3:GetObjectVersion` exactly `<bucket>/nodes/<node>/bundle.json`: a node reads its own bundle,
- * nobody else's. The manifest in the user-data pins the object's version id (a Terraform value,
- * so the user-data changes whenever the bundle does) and its sha256; at first boot
- * `FILES_FETCH_PROGRAM` downloads that version, checks its sha256 and writes the files.
+ * without TLS. Each machine's role (`./identity.ts`, shared with the secret store) may list the
+ * versions of exactly `<bucket>/nodes/<node>/bundle.json` (`s3:ListBucketVersions` with `s3:prefix`
+ * equal to that key) and `s3:GetObjectVersion` exactly that key: a node reads its own bundle,
+ * nobody else's. The manifest in the user-data pins the bundle by its sha256 (computed here, so
+ * the user-data changes whenever the bundle does and holds no apply-time value but the bucket's
+ * name); at first boot `FILES_FETCH_PROGRAM` lists the key's versions, newest first, and writes
+ * the files of the first whose sha256 is the pinned one.
  *
  * A changed bundle is a new version of the same key. Noncurrent versions are kept (the newest
  * `versionsKept` of them; older ones expire a day after they became noncurrent), so a running node whose
  * user-data was not replaced (`configChangePolicy` "ignore") can still re-run the fetch of the
- * version it was given. Bundles hold no secret value (secrets stay in SSM Parameter Store; the
+ * bundle it was given. Bundles hold no secret value (secrets stay in SSM Parameter Store; the
  * bundle may hold the templates with placeholders). They are derived data: the bucket, every
  * version included, is destroyed with the cluster (`force_destroy`).
  */
@@ -33,8 +35,7 @@ import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versionin
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import type { TokenSink } from "../platform";
 import type { FileBundleSpec, FileFetchStep, FileStore } from "../file-store";
-import { Fn, Token } from "../../provision/cdktf";
-import { base64Length, toTerraformString } from "../../provision/tokens";
+import { toTerraformString } from "../../provision/tokens";
 import type { MachineIdentities } from "./identity";
 import { FILES_FETCH_PACKAGES, FILES_FETCH_PROGRAM, FILES_FETCH_SCRIPT } from "./files-fetch";
 
@@ -44,20 +45,16 @@ export function bundleKey(machine: string): string {
 }
 
 /**
- * The manifest the fetch program reads (`FILES_MANIFEST_PATH`). Version 2: the object's version
- * id, base64 of it as Terraform computes it (S3 documents version ids only as UTF-8 strings of at
- * most 1,024 bytes, so the user-data carries them in a form that is always plain ASCII).
+ * The manifest the fetch program reads (`FILES_MANIFEST_PATH`). Version 3: the bundle is pinned by
+ * its sha256 only; the program finds the version of `key` that has it (version 2 pinned an S3
+ * version id, a Terraform value of up to 1,024 bytes in every node's user-data).
  */
 export interface FilesManifest {
-  readonly version: 2;
+  readonly version: 3;
   readonly bucket: string;
   readonly key: string;
-  readonly versionIdBase64: string;
   readonly sha256: string;
 }
-
-/** S3's documented maximum length of a version id, in bytes. */
-export const S3_VERSION_ID_MAX_BYTES = 1024;
 
 /** How many noncurrent versions of each bundle are kept by default (`AwsPlatformProps.fileVersionsKept`). */
 export const DEFAULT_FILE_VERSIONS_KEPT = 10;
@@ -135,7 +132,7 @@ export class S3FileStore implements FileStore {
       rule: { objectOwnership: "BucketOwnerEnforced" },
     });
     // Versions: a changed bundle is a new version of the node's key; the one a running node was
-    // given stays readable (its manifest pins it) until `versionsKept` newer ones exist.
+    // given stays readable (its manifest pins its sha256) until `versionsKept` newer ones exist.
     this.versioning = new S3BucketVersioningA(scope, "versioning", {
       bucket: this.bucketId,
       versioningConfiguration: { status: "Enabled" },
@@ -207,7 +204,7 @@ export class S3FileStore implements FileStore {
       content: toTerraformString(bundle.document),
       contentType: "application/json",
       // Stored encrypted with the bucket's default (SSE-KMS: only once it is configured), as a
-      // version (a real version id, not "null": only once versioning is enabled).
+      // version (kept when replaced: only once versioning is enabled).
       dependsOn: [this.encryption, this.versioning],
     });
     this.objects.set(machine, object);
@@ -217,6 +214,15 @@ export class S3FileStore implements FileStore {
     if (instance) instance.dependsOn = [...(instance.dependsOn ?? []), dependable(object)];
     const policy = new DataAwsIamPolicyDocument(scope, "files-policy-document", {
       statement: [
+        {
+          sid: "ListOwnFileVersions",
+          effect: "Allow",
+          // ListObjectVersions; S3 supports the s3:prefix condition key on it: exactly the
+          // node's key (the program drops other keys that start with it, none of which exists).
+          actions: ["s3:ListBucketVersions"],
+          resources: [this.bucketArn],
+          condition: [{ test: "StringEquals", variable: "s3:prefix", values: [key] }],
+        },
         {
           sid: "ReadOwnFiles",
           effect: "Allow",
@@ -246,20 +252,7 @@ export class S3FileStore implements FileStore {
     const role = this.props.identities.roleId(scope, machine, "files");
     new IamRolePolicy(scope, "files-policy", { name: "read-own-files", role, policy: policy.json });
     this.props.identities.attach(scope, machine);
-    // A new token per node (one string, declared and used): base64 by Terraform, plain ASCII.
-    const versionIdBase64 = Token.asString(Fn.base64encode(object.versionId));
-    this.props.tokens.declareToken(versionIdBase64, {
-      maxLength: base64Length(S3_VERSION_ID_MAX_BYTES),
-      charset: "safe",
-      description: `base64 of the version id of ${machine}'s bundle`,
-    });
-    const manifest: FilesManifest = {
-      version: 2,
-      bucket: this.bucketName,
-      key,
-      versionIdBase64,
-      sha256: bundle.sha256,
-    };
+    const manifest: FilesManifest = { version: 3, bucket: this.bucketName, key, sha256: bundle.sha256 };
     return {
       packages: FILES_FETCH_PACKAGES,
       files: [
