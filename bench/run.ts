@@ -430,6 +430,14 @@ function markdownTable(headers: readonly string[], cells: ReadonlyArray<readonly
 }
 
 /** A plain-text table for the console (its Markdown form goes to `markdown`). */
+/** Rows of a per-variant table: one per platform and variant (library, then bare). */
+function variantRows<T extends { readonly platform: string }>(
+  items: readonly T[],
+  cells: (item: T, variant: "library" | "bare") => ReadonlyArray<string | number>,
+): Array<ReadonlyArray<string | number>> {
+  return items.flatMap((o) => (["library", "bare"] as const).map((v) => [o.platform, v, ...cells(o, v)]));
+}
+
 function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>, right = true): string {
   const cells = rows.map((r) => r.map(String));
   markdown.push(markdownTable(headers, cells, right), "");
@@ -520,18 +528,14 @@ function main(): void {
             "peak RSS MB (synth)",
             "cdk.tf.json KB",
           ],
-          overheads.flatMap((o) =>
-            (["library", "bare"] as const).map((v) => [
-              o.platform,
-              v,
-              o[v].resources,
-              spread(o[v].timedMs, ms),
-              ms(o[v].cpuMs.median),
-              spread(o[v].totalMs, ms),
-              spread(o[v].peakMb, (x) => x.toFixed(0)),
-              kb(o[v].outputBytes),
-            ]),
-          ),
+          variantRows(overheads, (o, v) => [
+            o[v].resources,
+            spread(o[v].timedMs, ms),
+            ms(o[v].cpuMs.median),
+            spread(o[v].totalMs, ms),
+            spread(o[v].peakMb, (x) => x.toFixed(0)),
+            kb(o[v].outputBytes),
+          ]),
         ),
       );
       log(
@@ -584,18 +588,14 @@ function main(): void {
               "last warm-up CPU ms",
               "cold ms",
             ],
-            warm.flatMap((o) =>
-              (["library", "bare"] as const).map((v) => [
-                o.platform,
-                v,
-                spread(o.warm![v].timedMs, ms),
-                ms(o.warm![v].cpuMs.median),
-                spread(o.warm![v].peakMb, (x) => x.toFixed(0)),
-                spread(o.warm!.lastWarmupMs[v], ms),
-                ms(o.warm!.lastWarmupCpuMs[v].median),
-                ms(o[v].timedMs.median),
-              ]),
-            ),
+            variantRows(warm, (o, v) => [
+              spread(o.warm![v].timedMs, ms),
+              ms(o.warm![v].cpuMs.median),
+              spread(o.warm![v].peakMb, (x) => x.toFixed(0)),
+              spread(o.warm!.lastWarmupMs[v], ms),
+              ms(o.warm!.lastWarmupCpuMs[v].median),
+              ms(o[v].timedMs.median),
+            ]),
           ),
         );
         log(
