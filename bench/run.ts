@@ -145,11 +145,10 @@ interface VariantStats {
   readonly resources: number;
 }
 
-interface OverheadResult {
-  readonly platform: BenchPlatform;
-  readonly stack: string;
+/** Library and bare runs of one platform, paired (cold runs, or warm ones). */
+interface PairedOverhead {
   readonly reps: number;
-  /** The bare stack's cdk.tf.json equals the library's (without `//` metadata). */
+  /** The bare stack's (or every warm run's) cdk.tf.json equals the library's capture (without `//` metadata). */
   readonly identicalOutput: boolean;
   readonly difference?: string;
   readonly library: VariantStats;
@@ -160,13 +159,18 @@ interface OverheadResult {
   readonly pairedTimeRatio: Summary;
   /** median(library CPU) / median(bare CPU): less sensitive to other load on the machine. */
   readonly cpuRatio: number;
+  readonly runs: { library: Run[]; bare: Run[] };
+}
+
+interface OverheadResult extends PairedOverhead {
+  readonly platform: BenchPlatform;
+  readonly stack: string;
   readonly totalRatio: number;
   readonly peakRssRatio: number;
   /** Modules first loaded inside the timed region of the cold runs (union over the runs). */
   readonly lazyModules: { library: string[]; bare: string[] };
   readonly warm?: WarmOverhead;
   readonly userData: NodeUserData[];
-  readonly runs: { library: Run[]; bare: Run[] };
 }
 
 /**
@@ -174,22 +178,12 @@ interface OverheadResult {
  * App and outdir each), then times one more exactly like a cold run (forced GC, peak reset). The
  * only cross-App memo of the library (the token filler streams) is kept: "warm, caches kept".
  */
-interface WarmOverhead {
-  readonly reps: number;
+interface WarmOverhead extends PairedOverhead {
   readonly warmup: number;
-  /** Every warm timed synth's output equals the capture (without `//` metadata). */
-  readonly identicalOutput: boolean;
-  readonly difference?: string;
-  readonly library: VariantStats;
-  readonly bare: VariantStats;
-  readonly timeRatio: number;
-  readonly pairedTimeRatio: Summary;
-  readonly cpuRatio: number;
   /** The last untimed warm-up synth of each run (no forced GC before it), wall and CPU ms. */
   readonly lastWarmupMs: { library: Summary; bare: Summary };
   readonly lastWarmupCpuMs: { library: Summary; bare: Summary };
   readonly lastWarmupRatio: number;
-  readonly runs: { library: Run[]; bare: Run[] };
 }
 
 const MB = 1024;
