@@ -3,6 +3,7 @@
  * re-declared, so loading it again (boot, `systemctl reload nftables`, a re-run of cloud-init)
  * replaces exactly our tables atomically and never touches rules other software added.
  */
+import { parseIpv4 } from "../../topology";
 import { NftChain, NftRule, NftRuleset, NftTable } from "./model";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -72,8 +73,6 @@ function addresses(list: readonly string[]): string[] {
   return list.slice();
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
 /**
  * Runs of at least `MIN_RUN` consecutive IPv4 addresses as one range `a-b` (the same addresses:
  * nft makes an anonymous set with ranges an interval set), so a node's rules stay small when the
@@ -83,17 +82,11 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const MIN_RUN = 3;
 
 function ipv4Ranges(list: readonly string[]): string[] {
-  const value = (a: string): number | undefined => {
-    const m = IPV4.exec(a);
-    if (!m) return undefined;
-    const o = m.slice(1).map(Number);
-    return o.some((x) => x > 255) ? undefined : ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
-  };
   const out: string[] = [];
   for (let i = 0; i < list.length;) {
-    const v = value(list[i]!);
+    const v = parseIpv4(list[i]!);
     let j = i + 1;
-    if (v !== undefined) while (j < list.length && value(list[j]!) === v + (j - i)) j++;
+    if (v !== undefined) while (j < list.length && parseIpv4(list[j]!) === v + (j - i)) j++;
     out.push(j - i >= MIN_RUN ? `${list[i]}-${list[j - 1]}` : list[i]!);
     if (j - i < MIN_RUN) j = i + 1;
     i = j;
