@@ -46,7 +46,7 @@ import {
   validateRepositoryOptions,
   withFileFetch,
 } from "../provision";
-import { Annotations, Aspects, IAspect, TerraformOutput, TerraformStack, Token } from "../provision/cdktf";
+import { Annotations, Aspects, IAspect, TerraformOutput, TerraformStack, Token, attribute } from "../provision/cdktf";
 import { MailDns, MailDnsProps } from "../dns/mail-dns";
 import { EgressAddresses, MailEntryPoint, mtaStsSite } from "../render/dns";
 import { renderMapReaderAccount } from "../render/database";
@@ -545,7 +545,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     let value = this.secrets.get(id);
     if (value === undefined) {
       const pw = new Password(this, id, { length, special: false });
-      value = pw.result;
+      value = attribute(pw, "result");
       // Letters and digits only (special = false): safe in YAML, shell words and every config syntax.
       this.tokens.declareToken(value, { maxLength: length, charset: "safe", description: `the secret ${id}` });
       this.secrets.set(id, value);

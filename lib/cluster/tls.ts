@@ -22,7 +22,7 @@ import { Construct } from "constructs";
 import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
 import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { TerraformStack, Token } from "../provision/cdktf";
+import { TerraformStack, Token, attribute } from "../provision/cdktf";
 import { ClusterNode, Topology, ValidationIssue, isFqdn } from "../topology";
 import type { TlsPair } from "../render/tls";
 
@@ -221,7 +221,7 @@ class SelfSignedTls extends Tls {
         const organization = props.organization ?? topology.domain;
         const key = new PrivateKey(scope, "tls-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
         // One token for all uses: every read of `privateKeyPem` makes a new token.
-        const privateKeyPem = key.privateKeyPem;
+        const privateKeyPem = attribute(key, "private_key_pem");
         const cert = new SelfSignedCert(scope, "tls-certificate", {
           privateKeyPem,
           subject: [{ commonName: names[0]!, organization }],
@@ -229,7 +229,7 @@ class SelfSignedTls extends Tls {
           validityPeriodHours: days * 24,
           allowedUses: ["digital_signature", "server_auth"],
         });
-        const certificatePem = cert.certPem;
+        const certificatePem = attribute(cert, "cert_pem");
         declare(privateKeyPem, ECDSA_P256_PEM_MAX, "pem", `the TLS private key of ${node.name}`);
         declare(
           certificatePem,

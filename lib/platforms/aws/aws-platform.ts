@@ -35,7 +35,7 @@ import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Annotations, Fn, TerraformStack, Token } from "../../provision/cdktf";
+import { Annotations, Fn, TerraformStack, Token, attribute } from "../../provision/cdktf";
 import { NodeRole, PORTS, parseIpv4 } from "../../topology";
 import {
   CloudLoadBalancer,
@@ -237,7 +237,7 @@ export class AwsMachine implements PlatformMachine {
 
   /** The instance's id as one token string, made on first use (every read of `instance.id` makes a new token). */
   public get instanceId(): string {
-    return (this.instanceIdToken ??= this.instance.id);
+    return (this.instanceIdToken ??= attribute(this.instance, "id"));
   }
 
   /**
@@ -253,7 +253,7 @@ export class AwsMachine implements PlatformMachine {
         tags: { ...this.tags, Name: `${this.name}-public` },
       });
     }
-    return { ipv4: this.eip.publicIp };
+    return { ipv4: attribute(this.eip, "public_ip") };
   }
 
   public setUserData(userData: UserData): void {
@@ -347,7 +347,7 @@ export class AwsDeployment implements PlatformDeployment {
       enableDnsHostnames: true,
       tags: { ...this.tags, Name: `${context.clusterName}-vpc` },
     });
-    this.vpcId = this.vpc.id;
+    this.vpcId = attribute(this.vpc, "id");
     this.subnet = new Subnet(this.networkScope, "subnet", {
       vpcId: this.vpcId,
       cidrBlock: layout.cluster,
@@ -355,7 +355,7 @@ export class AwsDeployment implements PlatformDeployment {
       mapPublicIpOnLaunch: false,
       tags: { ...this.tags, Name: `${context.clusterName}-nodes` },
     });
-    this.subnetId = this.subnet.id;
+    this.subnetId = attribute(this.subnet, "id");
     this.internetGateway = new InternetGateway(this.networkScope, "igw", {
       vpcId: this.vpcId,
       tags: { ...this.tags, Name: `${context.clusterName}-igw` },
@@ -364,11 +364,11 @@ export class AwsDeployment implements PlatformDeployment {
       vpcId: this.vpcId,
       tags: { ...this.tags, Name: `${context.clusterName}-routes` },
     });
-    this.routeTableId = this.routeTable.id;
+    this.routeTableId = attribute(this.routeTable, "id");
     new Route(this.networkScope, "default-route", {
       routeTableId: this.routeTableId,
       destinationCidrBlock: "0.0.0.0/0",
-      gatewayId: this.internetGateway.id,
+      gatewayId: attribute(this.internetGateway, "id"),
     });
     new RouteTableAssociation(this.networkScope, "subnet-routes", {
       subnetId: this.subnetId,
@@ -456,7 +456,7 @@ export class AwsDeployment implements PlatformDeployment {
           mapPublicIpOnLaunch: false,
           tags: { ...this.tags, Name: `${this.context.clusterName}-${id}` },
         });
-        const subnetId = s.id;
+        const subnetId = attribute(s, "id");
         new RouteTableAssociation(this.networkScope, `${id}-routes`, {
           subnetId,
           routeTableId: this.routeTableId,
@@ -479,14 +479,14 @@ export class AwsDeployment implements PlatformDeployment {
 
   /** The cluster subnet's availability zone (one token). */
   private availabilityZone(): string {
-    return (this.subnetZone ??= this.subnet.availabilityZone);
+    return (this.subnetZone ??= attribute(this.subnet, "availability_zone"));
   }
 
   /** A security group's id (one token per group). */
   private securityGroupId(sg: SecurityGroup): string {
     let id = this.securityGroupIds.get(sg);
     if (id === undefined) {
-      id = sg.id;
+      id = attribute(sg, "id");
       this.securityGroupIds.set(sg, id);
     }
     return id;
@@ -505,7 +505,7 @@ export class AwsDeployment implements PlatformDeployment {
           { name: "virtualization-type", values: ["hvm"] },
         ],
       });
-      this.amiId = data.id;
+      this.amiId = attribute(data, "id");
     }
     return this.amiId;
   }
@@ -566,7 +566,7 @@ export class AwsDeployment implements PlatformDeployment {
       },
     });
     // One token for both uses: every read of `volume.id` makes a new token.
-    const volumeId = volume.id;
+    const volumeId = attribute(volume, "id");
     new VolumeAttachment(scope, `${spec.id}-attachment`, {
       deviceName: DEVICE_NAMES[attached] ?? `/dev/sd${String.fromCharCode(102 + attached)}`,
       volumeId,

@@ -35,6 +35,7 @@ import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versionin
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import type { TokenSink } from "../platform";
 import type { FileBundleSpec, FileFetchStep, FileStore } from "../file-store";
+import { attribute } from "../../provision/cdktf";
 import { toTerraformString } from "../../provision/tokens";
 import type { MachineIdentities } from "./identity";
 import { FILES_FETCH_PACKAGES, FILES_FETCH_PROGRAM, FILES_FETCH_SCRIPT } from "./files-fetch";
@@ -100,6 +101,11 @@ export class S3FileStore implements FileStore {
   private readonly encryption: S3BucketServerSideEncryptionConfigurationA;
   private readonly versioning: S3BucketVersioningA;
   private readonly keyArn?: string;
+  /**
+   * What every bundle object depends on, as cdktf dependency tokens made once (cdktf makes one
+   * token, with a stack trace, per entry of each resource's `dependsOn` config).
+   */
+  private objectDependencies?: readonly string[];
 
   constructor(
     private readonly scope: Construct,
@@ -112,9 +118,9 @@ export class S3FileStore implements FileStore {
       tags: { ...props.tags, Name: `${props.clusterName}-files` },
     });
     // One token string each, declared and used (each getter call would make a new token).
-    this.bucketName = this.bucket.bucket;
-    this.bucketArn = this.bucket.arn;
-    this.bucketId = this.bucket.id;
+    this.bucketName = attribute(this.bucket, "bucket");
+    this.bucketArn = attribute(this.bucket, "arn");
+    this.bucketId = attribute(this.bucket, "id");
     props.tokens.declareToken(this.bucketName, {
       maxLength: 63,
       charset: "safe",
@@ -172,7 +178,7 @@ export class S3FileStore implements FileStore {
         const region = new DataAwsRegion(scope, "region");
         const account = new DataAwsCallerIdentity(scope, "account");
         // A key id or an alias: any key of the account (S3 decrypts only with the bucket's).
-        this.keyArn = `arn:${partition.partition}:kms:${region.region}:${account.accountId}:key/*`;
+        this.keyArn = `arn:${attribute(partition, "partition")}:kms:${attribute(region, "region")}:${attribute(account, "account_id")}:key/*`;
       }
     }
     const tlsOnly = new DataAwsIamPolicyDocument(scope, "bucket-policy-document", {
@@ -189,7 +195,7 @@ export class S3FileStore implements FileStore {
     });
     new S3BucketPolicy(scope, "bucket-policy", {
       bucket: this.bucketId,
-      policy: tlsOnly.json,
+      policy: attribute(tlsOnly, "json"),
       // S3 refuses concurrent changes of a bucket's access settings.
       dependsOn: [access],
     });
@@ -203,10 +209,11 @@ export class S3FileStore implements FileStore {
       // No tokens in a bundle: only `${` and `%{` are escaped for Terraform.
       content: toTerraformString(bundle.document),
       contentType: "application/json",
-      // Stored encrypted with the bucket's default (SSE-KMS: only once it is configured), as a
-      // version (kept when replaced: only once versioning is enabled).
-      dependsOn: [this.encryption, this.versioning],
     });
+    // Stored encrypted with the bucket's default (SSE-KMS: only once it is configured), as a
+    // version (kept when replaced: only once versioning is enabled).
+    this.objectDependencies ??= [dependable(this.encryption), dependable(this.versioning)];
+    object.dependsOn = [...this.objectDependencies];
     this.objects.set(machine, object);
     // The instance starts after its bundle is stored: its first boot fetches it (and would
     // otherwise spend its retries on a key that does not exist yet).
@@ -250,7 +257,7 @@ export class S3FileStore implements FileStore {
       ],
     });
     const role = this.props.identities.roleId(scope, machine, "files");
-    new IamRolePolicy(scope, "files-policy", { name: "read-own-files", role, policy: policy.json });
+    new IamRolePolicy(scope, "files-policy", { name: "read-own-files", role, policy: attribute(policy, "json") });
     this.props.identities.attach(scope, machine);
     const manifest: FilesManifest = { version: 3, bucket: this.bucketName, key, sha256: bundle.sha256 };
     return {

@@ -9,6 +9,7 @@ import { Construct } from "constructs";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import type { Instance } from "@cdktf/provider-aws/lib/instance";
+import { attribute } from "../../provision/cdktf";
 
 /** What a machine's role is for (its description names them). */
 export type MachinePurpose = "secrets" | "files";
@@ -77,7 +78,7 @@ export class MachineIdentities {
   public roleId(scope: Construct, machine: string, purpose: MachinePurpose): string {
     this.role(scope, machine, purpose);
     const entry = this.entries.get(machine)!;
-    return (entry.roleId ??= entry.role.id);
+    return (entry.roleId ??= attribute(entry.role, "id"));
   }
 
   /** The machine's instance profile (created on the first call, after `role`), set on its instance. */
@@ -87,11 +88,11 @@ export class MachineIdentities {
     if (!entry.profile) {
       entry.profile = new IamInstanceProfile(scope, "instance-profile", {
         namePrefix: this.prefix(machine),
-        role: entry.role.name,
+        role: attribute(entry.role, "name"),
         tags: { ...this.props.tags, "grommunio:node": machine },
       });
       const instance = this.props.instance(machine);
-      if (instance) instance.iamInstanceProfile = entry.profile.name;
+      if (instance) instance.iamInstanceProfile = attribute(entry.profile, "name");
     }
     return entry.profile;
   }

@@ -15,6 +15,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { attribute } from "../../provision/cdktf";
 import type { SecretFetchStep, SecretStore, SecretStoreSpec } from "../secret-store";
 import type { MachineIdentities } from "./identity";
 import { SSM_FETCH_PACKAGES, SSM_FETCH_PROGRAM, SSM_FETCH_SCRIPT } from "./ssm-fetch";
@@ -83,16 +84,16 @@ export class SsmSecretStore implements SecretStore {
       if (arn === undefined) {
         const p = this.parameters.get(id);
         if (!p) throw new Error(`no SSM parameter for secret ${id}`);
-        arn = p.arn;
+        arn = attribute(p, "arn");
         this.arns.set(id, arn);
       }
       return arn;
     });
-    const region = (this.regionToken ??= this.region.region);
+    const region = (this.regionToken ??= attribute(this.region, "region"));
     const keyArn =
       this.props.kmsKeyId !== undefined && this.props.kmsKeyId.startsWith("arn:")
         ? this.props.kmsKeyId
-        : (this.defaultKeyArn ??= `arn:${this.partition.partition}:kms:${region}:${this.account.accountId}:key/*`);
+        : (this.defaultKeyArn ??= `arn:${attribute(this.partition, "partition")}:kms:${region}:${attribute(this.account, "account_id")}:key/*`);
     const policy = new DataAwsIamPolicyDocument(scope, "secrets-policy-document", {
       statement: [
         {
@@ -114,7 +115,7 @@ export class SsmSecretStore implements SecretStore {
       ],
     });
     const role = this.props.identities.roleId(scope, machine, "secrets");
-    new IamRolePolicy(scope, "secrets-policy", { name: "read-own-secrets", role, policy: policy.json });
+    new IamRolePolicy(scope, "secrets-policy", { name: "read-own-secrets", role, policy: attribute(policy, "json") });
     this.props.identities.attach(scope, machine);
     return {
       packages: SSM_FETCH_PACKAGES,
