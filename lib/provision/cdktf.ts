@@ -10,27 +10,32 @@ export { Annotations, Aspects, Fn, Token, TerraformOutput, TerraformStack, Token
 export type { IAspect, IResolvable, IResolveContext, TerraformProvider, TerraformResource } from "cdktf";
 
 /**
- * A reference to a resource's or data source's attribute, resolving exactly like cdktf's
- * `Reference` (what a provider getter such as `bucket.arn` makes): `aws_s3_bucket.<id>.arn` inside
- * an expression, `${…}` outside one, and a cross-stack reference when resolved in another stack.
- * Unlike cdktf's, it captures no stack trace: every cdktf `Intrinsic` records the complete stack
- * (no depth limit, formatted) when it is created, for error messages only, and the library
- * creates its references deep inside synth (docs/benchmarks.md).
+ * A reference to a resource or data source (`aws_s3_object.<id>`) or to one of its attributes
+ * (`aws_s3_bucket.<id>.arn`), resolving exactly like cdktf's `Reference` (what a provider getter
+ * such as `bucket.arn` or an element's `fqn` makes): the identifier inside an expression, `${…}`
+ * outside one, and a cross-stack reference when resolved in another stack. Unlike cdktf's, it
+ * captures no stack trace: every cdktf `Intrinsic` records the complete stack (no depth limit,
+ * formatted) when it is created, for error messages only, and the library creates its references
+ * deep inside synth (docs/benchmarks.md).
  */
-class AttributeReference implements IResolvable {
+class ElementReference implements IResolvable {
   public readonly creationStack: string[] = [];
   /** The identifier to use in each other stack (set while preparing). */
   private readonly crossStack: Record<string, string> = {};
 
   public constructor(
-    private readonly identifier: string,
+    /** The identifier, or how to make it when first resolved. */
+    private identifier: string | (() => string),
     private readonly originStack: TerraformStack,
+    /** False for a `dependsOn` entry: the bare identifier, even outside an expression. */
+    private readonly braces: boolean,
   ) {}
 
   public resolve(context: IResolveContext): string {
+    if (typeof this.identifier !== "string") this.identifier = this.identifier();
     const stack = TerraformStack.of(context.scope);
     const stackName = stack.toString();
-    const suppressBraces = context.suppressBraces;
+    const suppressBraces = context.suppressBraces || !this.braces;
     context.suppressBraces = true;
     if (context.preparing && this.originStack !== stack) {
       this.crossStack[stackName] = App.of(this.originStack).crossStackReference(
@@ -48,18 +53,27 @@ class AttributeReference implements IResolvable {
   }
 }
 
+/** `aws_x.<id>` or `data.aws_x.<id>`: what an element's `fqn` names. */
+function elementName(element: TerraformResource | TerraformDataSource): string {
+  const kind = TerraformDataSource.isTerraformDataSource(element) ? "data." : "";
+  return `${kind}${element.terraformResourceType}.${element.friendlyUniqueId}`;
+}
+
 /**
  * `element`'s string attribute `name` (the Terraform name: `private_key_pem`, not
  * `privateKeyPem`) as a token: the same text as the provider's getter, e.g.
- * `attribute(bucket, "arn")` for `bucket.arn`, without cdktf's stack trace (`AttributeReference`).
+ * `attribute(bucket, "arn")` for `bucket.arn`, without cdktf's stack trace (`ElementReference`).
  */
 export function attribute(element: TerraformResource | TerraformDataSource, name: string): string {
-  const kind = TerraformDataSource.isTerraformDataSource(element) ? "data." : "";
   const each = element.forEach ? ".*" : "";
-  return Token.asString(
-    new AttributeReference(
-      `${kind}${element.terraformResourceType}.${element.friendlyUniqueId}${each}.${name}`,
-      element.cdktfStack,
-    ),
-  );
+  return Token.asString(new ElementReference(`${elementName(element)}${each}.${name}`, element.cdktfStack, true));
+}
+
+/**
+ * `element` as an entry of another element's `dependsOn`: the same text as cdktf's
+ * `dependable(element)` (which resolves to the element's `fqn`), without cdktf's two stack traces
+ * (one for the `Dependable`, one for the `fqn` reference it reads while resolving).
+ */
+export function dependency(element: TerraformResource | TerraformDataSource): string {
+  return Token.asString(new ElementReference(() => elementName(element), element.cdktfStack, false));
 }

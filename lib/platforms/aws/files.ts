@@ -18,7 +18,6 @@
  * bundle may hold the templates with placeholders). They are derived data: the bucket, every
  * version included, is destroyed with the cluster (`force_destroy`).
  */
-import { dependable } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
@@ -35,7 +34,7 @@ import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versionin
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import type { TokenSink } from "../platform";
 import type { FileBundleSpec, FileFetchStep, FileStore } from "../file-store";
-import { attribute } from "../../provision/cdktf";
+import { attribute, dependency } from "../../provision/cdktf";
 import { toTerraformString } from "../../provision/tokens";
 import type { MachineIdentities } from "./identity";
 import { FILES_FETCH_PACKAGES, FILES_FETCH_PROGRAM, FILES_FETCH_SCRIPT } from "./files-fetch";
@@ -101,10 +100,7 @@ export class S3FileStore implements FileStore {
   private readonly encryption: S3BucketServerSideEncryptionConfigurationA;
   private readonly versioning: S3BucketVersioningA;
   private readonly keyArn?: string;
-  /**
-   * What every bundle object depends on, as cdktf dependency tokens made once (cdktf makes one
-   * token, with a stack trace, per entry of each resource's `dependsOn` config).
-   */
+  /** What every bundle object depends on (`dependsOn` tokens, made once). */
   private objectDependencies?: readonly string[];
 
   constructor(
@@ -143,7 +139,7 @@ export class S3FileStore implements FileStore {
       bucket: this.bucketId,
       versioningConfiguration: { status: "Enabled" },
     });
-    new S3BucketLifecycleConfiguration(scope, "lifecycle", {
+    const lifecycle = new S3BucketLifecycleConfiguration(scope, "lifecycle", {
       bucket: this.bucketId,
       rule: [
         {
@@ -156,9 +152,10 @@ export class S3FileStore implements FileStore {
           abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
         },
       ],
-      // Rules on noncurrent versions: versioning enabled first (the provider's documented order).
-      dependsOn: [this.versioning],
     });
+    // Rules on noncurrent versions: versioning enabled first (the provider's documented order).
+    // (`dependsOn` entries as `dependency` tokens here and below: no stack traces.)
+    lifecycle.dependsOn = [dependency(this.versioning)];
     const kms = props.kmsKeyId;
     this.encryption = new S3BucketServerSideEncryptionConfigurationA(scope, "encryption", {
       bucket: this.bucketId,
@@ -193,12 +190,12 @@ export class S3FileStore implements FileStore {
         },
       ],
     });
-    new S3BucketPolicy(scope, "bucket-policy", {
+    const bucketPolicy = new S3BucketPolicy(scope, "bucket-policy", {
       bucket: this.bucketId,
       policy: attribute(tlsOnly, "json"),
-      // S3 refuses concurrent changes of a bucket's access settings.
-      dependsOn: [access],
     });
+    // S3 refuses concurrent changes of a bucket's access settings.
+    bucketPolicy.dependsOn = [dependency(access)];
   }
 
   public put(scope: Construct, machine: string, bundle: FileBundleSpec, manifestPath: string): FileFetchStep {
@@ -212,13 +209,13 @@ export class S3FileStore implements FileStore {
     });
     // Stored encrypted with the bucket's default (SSE-KMS: only once it is configured), as a
     // version (kept when replaced: only once versioning is enabled).
-    this.objectDependencies ??= [dependable(this.encryption), dependable(this.versioning)];
+    this.objectDependencies ??= [dependency(this.encryption), dependency(this.versioning)];
     object.dependsOn = [...this.objectDependencies];
     this.objects.set(machine, object);
     // The instance starts after its bundle is stored: its first boot fetches it (and would
     // otherwise spend its retries on a key that does not exist yet).
     const instance = this.props.identities.instanceOf(machine);
-    if (instance) instance.dependsOn = [...(instance.dependsOn ?? []), dependable(object)];
+    if (instance) instance.dependsOn = [...(instance.dependsOn ?? []), dependency(object)];
     const policy = new DataAwsIamPolicyDocument(scope, "files-policy-document", {
       statement: [
         {
