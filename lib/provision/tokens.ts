@@ -18,37 +18,80 @@ export type TextPart =
   | { readonly kind: "literal"; readonly text: string }
   | { readonly kind: "token"; readonly marker: string; readonly token: IResolvable };
 
-/** Splits text into literal and token parts, in order. Adjacent literals are merged. */
+/** The start of every cdktf token marker (string `$`, list `#`, map `&`). */
+const MARKER_BODY = "{TfToken[";
+const STRING_MARKER_START = "${TfToken[";
+
+/** True for the characters of a token key (`[a-zA-Z0-9:._-]`, cdktf's VALID_KEY_CHARS). */
+function isKeyChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) || // a-z
+    (c >= 0x41 && c <= 0x5a) || // A-Z
+    (c >= 0x30 && c <= 0x3a) || // 0-9 and ":"
+    c === 0x2e || // "."
+    c === 0x5f || // "_"
+    c === 0x2d // "-"
+  );
+}
+
+/**
+ * The token of each string marker seen, by marker: cdktf's token map is process-wide and never
+ * forgets a token, so a marker always stands for the same token. Markers recur (every file and
+ * document holding a token is split several times), and cdktf's reverse lookup scans the marker
+ * with its own regex each time.
+ */
+const markerTokens = new Map<string, IResolvable>();
+
+function tokenOfMarker(marker: string): IResolvable | undefined {
+  let token = markerTokens.get(marker);
+  if (token === undefined) {
+    token = Tokenization.reverseString(marker).firstToken;
+    if (token) markerTokens.set(marker, token);
+  }
+  return token;
+}
+
+/**
+ * Splits text into literal and token parts, in order. Adjacent literals are merged. (A scan for
+ * the marker's start and its key characters: what matching `STRING_TOKEN` left to right finds.)
+ */
 export function splitTokens(text: string): TextPart[] {
-  // Most texts (file contents, YAML items) hold no marker: one literal part, without the regex.
-  if (!text.includes("${TfToken[")) return text.length > 0 ? [{ kind: "literal", text }] : [];
+  // Most texts (file contents, YAML items) hold no marker: one literal part.
+  let at = text.indexOf(STRING_MARKER_START);
+  if (at < 0) return text.length > 0 ? [{ kind: "literal", text }] : [];
   const parts: TextPart[] = [];
-  let last = 0;
-  for (const m of text.matchAll(new RegExp(STRING_TOKEN.source, "g"))) {
-    if (m.index > last) parts.push({ kind: "literal", text: text.slice(last, m.index) });
-    const token = Tokenization.reverseString(m[0]).firstToken;
-    if (token) parts.push({ kind: "token", marker: m[0], token });
-    else parts.push({ kind: "literal", text: m[0] });
-    last = m.index + m[0].length;
+  let literalFrom = 0;
+  while (at >= 0) {
+    let end = at + STRING_MARKER_START.length;
+    while (end < text.length && isKeyChar(text.charCodeAt(end))) end++;
+    if (end === at + STRING_MARKER_START.length || !text.startsWith("]}", end)) {
+      // Not a marker here; one may start inside what was scanned (at a later "$").
+      at = text.indexOf(STRING_MARKER_START, at + 1);
+      continue;
+    }
+    end += 2;
+    const marker = text.slice(at, end);
+    const token = tokenOfMarker(marker);
+    if (token) {
+      if (at > literalFrom) parts.push({ kind: "literal", text: text.slice(literalFrom, at) });
+      parts.push({ kind: "token", marker, token });
+      literalFrom = end;
+    }
+    // (an unknown marker stays in the literal text around it)
+    at = text.indexOf(STRING_MARKER_START, end);
   }
-  if (last < text.length) parts.push({ kind: "literal", text: text.slice(last) });
-  const merged: TextPart[] = [];
-  for (const p of parts) {
-    const prev = merged[merged.length - 1];
-    if (p.kind === "literal" && prev?.kind === "literal")
-      merged[merged.length - 1] = { kind: "literal", text: prev.text + p.text };
-    else merged.push(p);
-  }
-  return merged;
+  if (literalFrom < text.length) parts.push({ kind: "literal", text: text.slice(literalFrom) });
+  return parts;
 }
 
 export function hasTokens(text: string): boolean {
-  return STRING_TOKEN.test(text) || OTHER_TOKEN.test(text);
+  // (every marker holds MARKER_BODY: the regexes only run on texts that may hold one)
+  return text.includes(MARKER_BODY) && (STRING_TOKEN.test(text) || OTHER_TOKEN.test(text));
 }
 
 /** True when the text holds a list or map token (never valid in rendered text). */
 export function hasNonStringTokens(text: string): boolean {
-  return OTHER_TOKEN.test(text);
+  return text.includes(MARKER_BODY) && OTHER_TOKEN.test(text);
 }
 
 /**
@@ -279,6 +322,7 @@ export class TokenRegistry implements TokenSink {
 
   /** Upper bound of the UTF-8 byte length of `text` once Terraform has resolved its tokens. */
   public maxBytes(text: string): number {
+    if (!text.includes(STRING_MARKER_START)) return Buffer.byteLength(text, "utf8");
     let n = 0;
     for (const p of splitTokens(text))
       n += p.kind === "literal" ? Buffer.byteLength(p.text, "utf8") : this.factsOf(p.token).maxLength;
