@@ -193,10 +193,22 @@ export function aclNamesIn(expr: string): string[] {
 
 const INDENT = "    ";
 
+/** Characters that make an argument quoted. */
+const NEEDS_QUOTES = /[\s#"'\\]/;
+/** Characters no line may hold. */
+const LINE_BREAK = /[\r\n\0]/;
+
 function quote(arg: string): string {
   if (arg === "") return '""';
-  if (!/[\s#"'\\]/.test(arg)) return arg;
+  if (!NEEDS_QUOTES.test(arg)) return arg;
   return `"${arg.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/** ` arg…` (each quoted as needed, a blank before each), or "" without arguments. */
+function quotedArgs(args: readonly string[] | undefined): string {
+  let out = "";
+  if (args) for (const a of args) out += " " + quote(a);
+  return out;
 }
 
 function condText(cond: Condition | undefined): string {
@@ -204,29 +216,48 @@ function condText(cond: Condition | undefined): string {
 }
 
 function checkLine(text: string): string {
-  if (/[\r\n\0]/.test(text)) throw new Error(`haproxy.cfg line would contain a line break: ${JSON.stringify(text)}`);
+  if (LINE_BREAK.test(text)) throw new Error(`haproxy.cfg line would contain a line break: ${JSON.stringify(text)}`);
   return text;
 }
 
-function comments(lines: readonly string[] | undefined, indent: string): string[] {
-  return (lines ?? []).map((c) => checkLine(`${indent}# ${c}`.trimEnd()));
-}
+/**
+ * The lines of one section, built by appending (the serializer writes a few hundred lines per
+ * config: appending to one list instead of concatenating a list per directive).
+ */
+class Lines {
+  public readonly lines: string[] = [];
 
-function directiveLines(d: Directive): string[] {
-  const args = (d.args ?? []).map(quote).join(" ");
-  return [
-    ...comments(d.comment, INDENT),
-    checkLine(`${INDENT}${d.keyword}${args ? " " + args : ""}${condText(d.cond)}`),
-  ];
-}
+  public add(line: string): void {
+    this.lines.push(checkLine(line));
+  }
 
-function ruleLines(keyword: string, r: Rule): string[] {
-  return directiveLines({
-    keyword,
-    args: r.action,
-    ...(r.cond ? { cond: r.cond } : {}),
-    ...(r.comment ? { comment: r.comment } : {}),
-  });
+  public comments(lines: readonly string[] | undefined, indent: string): void {
+    if (lines) for (const c of lines) this.add(`${indent}# ${c}`.trimEnd());
+  }
+
+  public directive(d: Directive): void {
+    this.comments(d.comment, INDENT);
+    this.add(`${INDENT}${d.keyword}${quotedArgs(d.args)}${condText(d.cond)}`);
+  }
+
+  public directives(ds: readonly Directive[] | undefined): void {
+    if (ds) for (const d of ds) this.directive(d);
+  }
+
+  public rules(keyword: string, rs: readonly Rule[] | undefined): void {
+    if (!rs) return;
+    for (const r of rs) {
+      this.comments(r.comment, INDENT);
+      this.add(`${INDENT}${keyword}${quotedArgs(r.action)}${condText(r.cond)}`);
+    }
+  }
+
+  public acls(acls: readonly Acl[]): void {
+    for (const a of acls) {
+      this.comments(a.comment, INDENT);
+      this.add(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`);
+    }
+  }
 }
 
 /** Conditions of a section must only name ACLs declared in that section (or predefined ones). */
@@ -250,48 +281,49 @@ function declaredAcls(section: string, acls: readonly Acl[]): Set<string> {
   return set;
 }
 
+/** The conditions of some rules (or `use_backend`/`use-server` targets), appended to `out`. */
+function condsOf(out: (Condition | undefined)[], rules: ReadonlyArray<{ readonly cond?: Condition }> | undefined): void {
+  if (rules) for (const r of rules) out.push(r.cond);
+}
+
 function frontendLines(f: FrontendSection): string[] {
   const acls = f.acls ?? [];
   const declared = declaredAcls(`frontend ${f.name}`, acls);
-  checkConditions(`frontend ${f.name}`, declared, [
-    ...(f.tcpRequest ?? []).map((r) => r.cond),
-    ...(f.httpRequest ?? []).map((r) => r.cond),
-    ...(f.redirects ?? []).map((r) => r.cond),
-    ...(f.httpResponse ?? []).map((r) => r.cond),
-    ...(f.useBackends ?? []).map((u) => u.cond),
-  ]);
+  const conds: (Condition | undefined)[] = [];
+  condsOf(conds, f.tcpRequest);
+  condsOf(conds, f.httpRequest);
+  condsOf(conds, f.redirects);
+  condsOf(conds, f.httpResponse);
+  condsOf(conds, f.useBackends);
+  checkConditions(`frontend ${f.name}`, declared, conds);
   if (f.mode === "tcp" && ((f.httpRequest?.length ?? 0) > 0 || (f.redirects?.length ?? 0) > 0)) {
     throw new Error(`frontend ${f.name}: HTTP rules in a TCP frontend`);
   }
   if (f.binds.length === 0) throw new Error(`frontend ${f.name}: no bind line`);
-  return [
-    ...comments(f.comment, ""),
-    `frontend ${f.name}`,
-    `${INDENT}mode ${f.mode}`,
-    ...(f.settings ?? []).flatMap(directiveLines),
-    ...f.binds.map((b) => checkLine(`${INDENT}bind ${[b.address, ...(b.params ?? []).map(quote)].join(" ")}`)),
-    ...acls.flatMap((a) => [
-      ...comments(a.comment, INDENT),
-      checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
-    ]),
-    ...(f.tcpRequest ?? []).flatMap((r) => ruleLines("tcp-request", r)),
-    ...(f.httpRequest ?? []).flatMap((r) => ruleLines("http-request", r)),
-    ...(f.redirects ?? []).flatMap((r) => ruleLines("redirect", r)),
-    ...(f.httpResponse ?? []).flatMap((r) => ruleLines("http-response", r)),
-    ...(f.useBackends ?? []).map((u) => checkLine(`${INDENT}use_backend ${u.backend}${condText(u.cond)}`)),
-    `${INDENT}default_backend ${f.defaultBackend}`,
-  ];
+  const out = new Lines();
+  out.comments(f.comment, "");
+  out.lines.push(`frontend ${f.name}`, `${INDENT}mode ${f.mode}`);
+  out.directives(f.settings);
+  for (const b of f.binds) out.add(`${INDENT}bind ${b.address}${quotedArgs(b.params)}`);
+  out.acls(acls);
+  out.rules("tcp-request", f.tcpRequest);
+  out.rules("http-request", f.httpRequest);
+  out.rules("redirect", f.redirects);
+  out.rules("http-response", f.httpResponse);
+  for (const u of f.useBackends ?? []) out.add(`${INDENT}use_backend ${u.backend}${condText(u.cond)}`);
+  out.lines.push(`${INDENT}default_backend ${f.defaultBackend}`);
+  return out.lines;
 }
 
 function backendLines(b: BackendSection): string[] {
   const acls = b.acls ?? [];
   const declared = declaredAcls(`backend ${b.name}`, acls);
-  checkConditions(`backend ${b.name}`, declared, [
-    ...(b.httpRequest ?? []).map((r) => r.cond),
-    ...(b.httpAfterResponse ?? []).map((r) => r.cond),
-    ...(b.useServers ?? []).map((u) => u.cond),
-    ...(b.stickRules ?? []).map((s) => s.cond),
-  ]);
+  const conds: (Condition | undefined)[] = [];
+  condsOf(conds, b.httpRequest);
+  condsOf(conds, b.httpAfterResponse);
+  condsOf(conds, b.useServers);
+  condsOf(conds, b.stickRules);
+  checkConditions(`backend ${b.name}`, declared, conds);
   const names = new Set<string>();
   for (const s of b.servers) {
     if (names.has(s.name)) throw new Error(`backend ${b.name}: server "${s.name}" is declared twice`);
@@ -305,38 +337,34 @@ function backendLines(b: BackendSection): string[] {
     }
   }
   if (b.servers.length === 0) throw new Error(`backend ${b.name}: no server`);
+  const defaults = b.defaultServer ?? [];
   for (const s of b.servers) {
-    const words = [...(b.defaultServer ?? []), ...(s.params ?? [])];
     // HAProxy would start with the health checks of such a server disabled (a warning only).
-    if (s.port === undefined && words.includes("check") && !words.includes("port")) {
+    if (s.port !== undefined) continue;
+    const has = (w: string): boolean => defaults.includes(w) || (s.params?.includes(w) ?? false);
+    if (has("check") && !has("port")) {
       throw new Error(`backend ${b.name}: server "${s.name}" has neither a port nor a check port`);
     }
   }
   if (b.mode === "tcp" && ((b.httpAfterResponse?.length ?? 0) > 0 || (b.httpRequest?.length ?? 0) > 0))
     throw new Error(`backend ${b.name}: HTTP rules in TCP mode`);
-  return [
-    ...comments(b.comment, ""),
-    `backend ${b.name}`,
-    `${INDENT}mode ${b.mode}`,
-    ...(b.settings ?? []).flatMap(directiveLines),
-    ...(b.defaultServer ? directiveLines({ keyword: "default-server", args: b.defaultServer }) : []),
-    ...acls.flatMap((a) => [
-      ...comments(a.comment, INDENT),
-      checkLine(`${INDENT}acl ${a.name} ${a.criterion.map(quote).join(" ")}`),
-    ]),
-    ...(b.httpRequest ?? []).flatMap((r) => ruleLines("http-request", r)),
-    ...(b.httpAfterResponse ?? []).flatMap((r) => ruleLines("http-after-response", r)),
-    ...(b.useServers ?? []).flatMap((u) => [
-      ...comments(u.comment, INDENT),
-      checkLine(`${INDENT}use-server ${u.server}${condText(u.cond)}`),
-    ]),
-    ...(b.stickRules ?? []).flatMap(directiveLines),
-    ...b.servers.map((s) =>
-      checkLine(
-        `${INDENT}server ${s.name} ${s.address}${s.port === undefined ? "" : `:${s.port}`}${(s.params ?? []).map((p) => " " + quote(p)).join("")}`,
-      ),
-    ),
-  ];
+  const out = new Lines();
+  out.comments(b.comment, "");
+  out.lines.push(`backend ${b.name}`, `${INDENT}mode ${b.mode}`);
+  out.directives(b.settings);
+  if (b.defaultServer) out.directive({ keyword: "default-server", args: b.defaultServer });
+  out.acls(acls);
+  out.rules("http-request", b.httpRequest);
+  out.rules("http-after-response", b.httpAfterResponse);
+  for (const u of b.useServers ?? []) {
+    out.comments(u.comment, INDENT);
+    out.add(`${INDENT}use-server ${u.server}${condText(u.cond)}`);
+  }
+  out.directives(b.stickRules);
+  for (const s of b.servers) {
+    out.add(`${INDENT}server ${s.name} ${s.address}${s.port === undefined ? "" : `:${s.port}`}${quotedArgs(s.params)}`);
+  }
+  return out.lines;
 }
 
 /**
@@ -356,30 +384,35 @@ export function serializeHaproxyConfig(config: HaproxyConfig): string {
   }
   for (const s of config.sections) {
     if (s.kind !== "frontend") continue;
-    for (const b of [s.defaultBackend, ...(s.useBackends ?? []).map((u) => u.backend)]) {
-      if (!backends.has(b)) throw new Error(`frontend ${s.name} routes to missing backend "${b}"`);
+    if (!backends.has(s.defaultBackend))
+      throw new Error(`frontend ${s.name} routes to missing backend "${s.defaultBackend}"`);
+    for (const u of s.useBackends ?? []) {
+      if (!backends.has(u.backend)) throw new Error(`frontend ${s.name} routes to missing backend "${u.backend}"`);
     }
   }
-  const blocks: string[][] = [];
-  const header = comments(config.header, "");
-  if (header.length > 0) blocks.push(header);
+  const blocks: string[] = [];
+  const header = new Lines();
+  header.comments(config.header, "");
+  if (header.lines.length > 0) blocks.push(header.lines.join("\n"));
   for (const s of config.sections) {
     switch (s.kind) {
       case "global":
-        blocks.push(["global", ...s.directives.flatMap(directiveLines)]);
+      case "defaults": {
+        const out = new Lines();
+        out.lines.push(s.kind);
+        out.directives(s.directives);
+        blocks.push(out.lines.join("\n"));
         break;
-      case "defaults":
-        blocks.push(["defaults", ...s.directives.flatMap(directiveLines)]);
-        break;
+      }
       case "frontend":
-        blocks.push(frontendLines(s));
+        blocks.push(frontendLines(s).join("\n"));
         break;
       case "backend":
-        blocks.push(backendLines(s));
+        blocks.push(backendLines(s).join("\n"));
         break;
     }
   }
-  return blocks.map((b) => b.join("\n")).join("\n\n") + "\n";
+  return blocks.join("\n\n") + "\n";
 }
 
 /** The port of a bind address (`:993`, `127.0.0.10:993`, `:::993`: the digits after the last colon). */
