@@ -530,11 +530,16 @@ export function renderCloudConfig(
   const afterYaml = mapYaml(after, tokens, afterIssues, path);
   let maxBytes = parts.reduce((n, part) => n + tokens.maxBytes(part), tokens.maxBytes(afterYaml));
   if (stopWhen?.(maxBytes)) return undefined;
-  // With stopWhen, the items are made smallest file first (the sum is the same in any order): small
-  // files mostly stay text, so the bound grows fastest for the least compression work. Issues and
-  // items are then put in document order.
+  // With stopWhen, the items are made largest file first, by the bound of the content (tokens at
+  // their maximum length; the sum is the same in any order): the bound passes the threshold after
+  // the fewest items, and the small files left unmade are the ones whose cost is all per item
+  // (a deflate set up for a few bytes, a YAML item), not per byte. Issues and items are then put
+  // in document order.
   const order = files.map((_, i) => i);
-  if (stopWhen) order.sort((a, b) => files[a]!.content.length - files[b]!.content.length || a - b);
+  if (stopWhen) {
+    const size = files.map((f) => tokens.maxBytes(f.content));
+    order.sort((a, b) => size[b]! - size[a]! || a - b);
+  }
   const items: string[] = new Array<string>(files.length);
   const itemIssues: (readonly ValidationIssue[])[] = new Array<readonly ValidationIssue[]>(files.length);
   for (const i of order) {
