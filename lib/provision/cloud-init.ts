@@ -25,7 +25,7 @@ import { Document, Pair, Scalar, YAMLMap, YAMLSeq, visit } from "yaml";
 import { IssueCollector, ValidationIssue } from "../topology";
 import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
 import { readinessBootcmd } from "./readiness";
-import { TokenRegistry, gzipDeterministic, hasNonStringTokens, hasTokens } from "./tokens";
+import { TokenRegistry, gzipDeterministic, hasNonStringTokens, hasTokens, minBase64GzipLength } from "./tokens";
 
 /** gz+b64 is used when its text is at most this fraction of the plain content. */
 export const GZIP_WORTHWHILE = 0.75;
@@ -111,20 +111,24 @@ function writeFile(f: ProvisionedFile, tokens: TokenRegistry, compression: FileC
     // Arbitrary characters (a password of the user's choosing): only ever inside base64 made by
     // Terraform, so no character can break the YAML.
     const b64 = tokens.base64(f.content, f.path);
-    const gz = tokens.base64Gzip(f.content, f.path);
-    return compression !== "none" && gz.maxLength < b64.maxLength
+    const gz = compression !== "none" ? tokens.base64Gzip(f.content, f.path) : undefined;
+    return gz !== undefined && gz.maxLength < b64.maxLength
       ? { ...base, encoding: "gz+b64", content: gz.value, ...deferred }
       : { ...base, encoding: "b64", content: b64.value, ...deferred };
   }
   if (compression !== "none") {
     const raw = tokens.maxBytes(f.content);
     const worthwhile = compression === "per-file" ? GZIP_WORTHWHILE : 1;
-    if (found.length === 0) {
-      const gz = cacheOf(tokens).gzipBase64(f.content);
-      if (gz.length < raw * worthwhile) return { ...base, encoding: "gz+b64", content: gz, ...deferred };
-    } else {
-      const gz = tokens.base64Gzip(f.content, f.path);
-      if (gz.maxLength < raw * worthwhile) return { ...base, encoding: "gz+b64", content: gz.value, ...deferred };
+    const limit = raw * worthwhile;
+    // (no gzip where even the shortest possible one would not be shorter)
+    if (limit > minBase64GzipLength(found.length > 0)) {
+      if (found.length === 0) {
+        const gz = cacheOf(tokens).gzipBase64(f.content);
+        if (gz.length < limit) return { ...base, encoding: "gz+b64", content: gz, ...deferred };
+      } else {
+        const gz = tokens.base64Gzip(f.content, f.path);
+        if (gz.maxLength < limit) return { ...base, encoding: "gz+b64", content: gz.value, ...deferred };
+      }
     }
   }
   // Text (safe tokens, e.g. generated passwords of letters and digits, may stand in it).

@@ -4,7 +4,7 @@
  * holds tokens, and knowing an upper bound of each token's final length (for the user-data size
  * check). Deterministic: nothing here depends on the clock or on randomness.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import { gzipSync } from "node:zlib";
 import type { TokenFacts, TokenSink } from "../platforms/platform";
 import { IResolvable, IResolveContext, Token, Tokenization } from "./cdktf";
@@ -194,6 +194,22 @@ export function gzipPaddedToThree(data: Buffer | string): Buffer {
   if (header[3] !== 0) throw new Error("unexpected gzip header flags");
   header[3] = 0x10; // FCOMMENT
   return Buffer.concat([header, comment, gz.subarray(10)]);
+}
+
+/** The shortest gzip member: the 10-byte header, an empty final deflate block (2 bytes), the 8-byte trailer. */
+export const MIN_GZIP_BYTES = 20;
+
+/**
+ * A lower bound of the base64 length of gzip+base64 of a text (`TokenRegistry.base64Gzip`'s
+ * `maxLength`, or the base64 of `gzipDeterministic`), known without compressing: the shortest
+ * gzip member, plus the allowances a text with tokens always gets (`maxGzipBytes`: the table
+ * slack, Terraform's slack). A caller that needs the gzip only if it is shorter than some length
+ * skips it when even this bound is not.
+ */
+export function minBase64GzipLength(withTokens: boolean): number {
+  if (!withTokens) return base64Length(MIN_GZIP_BYTES);
+  const n = MIN_GZIP_BYTES + TOKEN_TABLE_SLACK;
+  return base64Length(Math.ceil(n * TERRAFORM_GZIP_SLACK.factor) + TERRAFORM_GZIP_SLACK.bytes);
 }
 
 /** Length of base64 text for n bytes. */
@@ -535,7 +551,7 @@ function filler(length: number, seed: number): Buffer {
     const out = Buffer.alloc(32 * Math.ceil(length / 32));
     const kept = stream ? stream.copy(out, 0) : 0;
     for (let off = kept, block = kept / 32; off < out.length; block++) {
-      const h = createHash("sha256").update(`grommunio-filler:${seed}:${block}`).digest();
+      const h = sha256(`grommunio-filler:${seed}:${block}`);
       off += h.copy(out, off, 0, Math.min(h.length, out.length - off));
     }
     stream = out;
@@ -544,3 +560,9 @@ function filler(length: number, seed: number): Buffer {
   return stream.subarray(0, length);
 }
 const fillerStreams = new Map<number, Buffer>();
+
+/** SHA-256 of a UTF-8 string: the one-shot `crypto.hash` (Node ≥ 20.12) where there is one. */
+const sha256: (text: string) => Buffer =
+  typeof crypto.hash === "function"
+    ? (text) => crypto.hash("sha256", text, "buffer")
+    : (text) => crypto.createHash("sha256").update(text).digest();

@@ -12,7 +12,7 @@ import {
   splitTokens,
   toTerraformString,
 } from "../../lib/provision";
-import { jsonEscapedMaxLength, jsonStringBytes, pemMaxNewlines } from "../../lib/provision/tokens";
+import { jsonEscapedMaxLength, jsonStringBytes, minBase64GzipLength, pemMaxNewlines } from "../../lib/provision/tokens";
 import { evaluateTemplate, goJsonString } from "../platforms/terraform-eval";
 
 /** Synthesizes `value(password)` as an instance's user_data and evaluates it like Terraform. */
@@ -49,6 +49,26 @@ describe("Terraform template escaping", () => {
     const parts = splitTokens(`a${pw}b${pw}`);
     expect(parts.map((p) => p.kind)).toEqual(["literal", "token", "literal", "token"]);
     expect(splitTokens("plain")).toEqual([{ kind: "literal", text: "plain" }]);
+  });
+
+  test("property: splitTokens finds the markers a left-to-right regex match finds", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const pw = new Password(stack, "pw", { length: 32 }).result;
+    // Marker-like fragments around real markers: broken starts, keys, ends (none forms a marker of
+    // an unknown key, which cdktf refuses).
+    const piece = fc.constantFrom(pw, "${TfToken[", "]}", "${TfToken[]}", "${TfToken[a b]}", "$", "{", " ", "\n");
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const text = pieces.join("");
+        const markers = [...text.matchAll(/\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}/g)].map((m) => m[0]);
+        const parts = splitTokens(text);
+        expect(parts.map((p) => (p.kind === "literal" ? p.text : p.marker)).join("")).toBe(text);
+        expect(parts.flatMap((p) => (p.kind === "token" ? [p.marker] : []))).toEqual(markers);
+        for (let i = 1; i < parts.length; i++)
+          expect(parts[i - 1]!.kind === "literal" && parts[i]!.kind === "literal").toBe(false);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -129,5 +149,20 @@ describe("jsonencode bounds", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("minBase64GzipLength", () => {
+  test("is a lower bound of gzip+base64 lengths, with and without tokens", () => {
+    for (const text of ["", "a", "0123456789".repeat(100)]) {
+      expect(gzipDeterministic(text).toString("base64").length).toBeGreaterThanOrEqual(minBase64GzipLength(false));
+    }
+    const stack = new TerraformStack(Testing.app(), "t");
+    const pw = new Password(stack, "pw", { length: 1 }).result;
+    const r = new TokenRegistry();
+    r.declareToken(pw, { maxLength: 1, charset: "safe", description: "a one-letter value" });
+    for (const text of [pw, `${pw}${pw}`, `a${pw}`, `${"x".repeat(500)}${pw}`]) {
+      expect(r.base64Gzip(text, "t").maxLength).toBeGreaterThanOrEqual(minBase64GzipLength(true));
+    }
   });
 });

@@ -282,7 +282,10 @@ function declaredAcls(section: string, acls: readonly Acl[]): Set<string> {
 }
 
 /** The conditions of some rules (or `use_backend`/`use-server` targets), appended to `out`. */
-function condsOf(out: (Condition | undefined)[], rules: ReadonlyArray<{ readonly cond?: Condition }> | undefined): void {
+function condsOf(
+  out: (Condition | undefined)[],
+  rules: ReadonlyArray<{ readonly cond?: Condition }> | undefined,
+): void {
   if (rules) for (const r of rules) out.push(r.cond);
 }
 
