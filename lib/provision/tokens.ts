@@ -22,17 +22,11 @@ export type TextPart =
 const MARKER_BODY = "{TfToken[";
 const STRING_MARKER_START = "${TfToken[";
 
-/** True for the characters of a token key (`[a-zA-Z0-9:._-]`, cdktf's VALID_KEY_CHARS). */
-function isKeyChar(c: number): boolean {
-  return (
-    (c >= 0x61 && c <= 0x7a) || // a-z
-    (c >= 0x41 && c <= 0x5a) || // A-Z
-    (c >= 0x30 && c <= 0x3a) || // 0-9 and ":"
-    c === 0x2e || // "."
-    c === 0x5f || // "_"
-    c === 0x2d // "-"
-  );
-}
+/**
+ * The rest of a string marker after its start: the key (cdktf's VALID_KEY_CHARS) and the end.
+ * Sticky: tried exactly where `lastIndex` is set, right before each use (nothing runs between).
+ */
+const MARKER_REST = /[a-zA-Z0-9:._-]+\]\}/y;
 
 /**
  * The token of each string marker seen, by marker: cdktf's token map is process-wide and never
@@ -62,14 +56,13 @@ export function splitTokens(text: string): TextPart[] {
   const parts: TextPart[] = [];
   let literalFrom = 0;
   while (at >= 0) {
-    let end = at + STRING_MARKER_START.length;
-    while (end < text.length && isKeyChar(text.charCodeAt(end))) end++;
-    if (end === at + STRING_MARKER_START.length || !text.startsWith("]}", end)) {
+    MARKER_REST.lastIndex = at + STRING_MARKER_START.length;
+    if (!MARKER_REST.test(text)) {
       // Not a marker here; one may start inside what was scanned (at a later "$").
       at = text.indexOf(STRING_MARKER_START, at + 1);
       continue;
     }
-    end += 2;
+    const end = MARKER_REST.lastIndex;
     const marker = text.slice(at, end);
     const token = tokenOfMarker(marker);
     if (token) {
@@ -165,9 +158,13 @@ class JoinedFunctionCall implements IResolvable {
   }
 }
 
-/** `name(join("", [base64decode(<literal>), token, …]))` as a string token. */
-function functionOfParts(name: "base64encode" | "base64gzip" | "jsonencode", parts: readonly TextPart[]): string {
-  return Token.asString(new JoinedFunctionCall(name, parts));
+/** `name(join("", [base64decode(<literal>), token, …]))` as a string token (`value`, its marker) and the token. */
+function functionOfParts(
+  name: "base64encode" | "base64gzip" | "jsonencode",
+  parts: readonly TextPart[],
+): { value: string; token: IResolvable } {
+  const token = new JoinedFunctionCall(name, parts);
+  return { value: Token.asString(token), token };
 }
 
 /** Deterministic gzip: maximum compression, mtime 0, OS byte "Unix". */
@@ -308,11 +305,36 @@ export class TokenRegistry implements TokenSink {
   private readonly consulted = new Set<IResolvable>();
 
   public declareToken(value: string, facts: TokenFacts): void {
-    for (const p of splitTokens(value)) {
+    for (const p of this.split(value)) {
       if (p.kind !== "token") continue;
       this.facts.set(p.token, facts);
       if (this.consulted.has(p.token)) this.forget(); // bounds computed with its old facts
     }
+  }
+
+  /**
+   * Declares a token this registry has just made (`functionOfParts`): its facts, and its marker
+   * known as its own without a lookup (a new token was never consulted, so no memo is stale).
+   */
+  private declareOwn(made: { value: string; token: IResolvable }, facts: TokenFacts): void {
+    this.facts.set(made.token, facts);
+    markerTokens.set(made.value, made.token);
+  }
+
+  /**
+   * Split texts with a marker, by text (`splitTokens`; the parts do not depend on facts): files and
+   * documents are split again by each question asked about them.
+   */
+  private readonly splits = new Map<string, readonly TextPart[]>();
+
+  private split(text: string): readonly TextPart[] {
+    if (!text.includes(STRING_MARKER_START)) return splitTokens(text);
+    let parts = this.splits.get(text);
+    if (parts === undefined) {
+      parts = splitTokens(text);
+      this.splits.set(text, parts);
+    }
+    return parts;
   }
 
   private forget(): void {
@@ -331,7 +353,7 @@ export class TokenRegistry implements TokenSink {
 
   /** Token parts of `text` with their facts. */
   public tokensIn(text: string): { marker: string; facts: TokenFacts }[] {
-    return splitTokens(text).flatMap((p) =>
+    return this.split(text).flatMap((p) =>
       p.kind === "token" ? [{ marker: p.marker, facts: this.factsOf(p.token) }] : [],
     );
   }
@@ -340,7 +362,7 @@ export class TokenRegistry implements TokenSink {
   public maxBytes(text: string): number {
     if (!text.includes(STRING_MARKER_START)) return Buffer.byteLength(text, "utf8");
     let n = 0;
-    for (const p of splitTokens(text))
+    for (const p of this.split(text))
       n += p.kind === "literal" ? Buffer.byteLength(p.text, "utf8") : this.factsOf(p.token).maxLength;
     return n;
   }
@@ -370,7 +392,7 @@ export class TokenRegistry implements TokenSink {
     const parts: WorstCasePart[] = [];
     const seeds = new Map<IResolvable, number>();
     let repeatAllowance = 0;
-    for (const p of splitTokens(text)) {
+    for (const p of this.split(text)) {
       if (p.kind === "literal") {
         parts.push(p.text);
         continue;
@@ -413,16 +435,16 @@ export class TokenRegistry implements TokenSink {
   public base64(text: string, description: string): { value: string; maxLength: number } {
     const memo = this.base64Memo.get(text);
     if (memo) return memo;
-    const parts = splitTokens(text);
+    const parts = this.split(text);
     let out: { value: string; maxLength: number };
     if (!parts.some((p) => p.kind === "token")) {
       const value = Buffer.from(text, "utf8").toString("base64");
       out = { value, maxLength: value.length };
     } else {
-      const value = functionOfParts("base64encode", parts);
+      const made = functionOfParts("base64encode", parts);
       const maxLength = base64Length(this.maxBytes(text));
-      this.declareToken(value, { maxLength, charset: "safe", description: `base64 of ${description}` });
-      out = { value, maxLength };
+      this.declareOwn(made, { maxLength, charset: "safe", description: `base64 of ${description}` });
+      out = { value: made.value, maxLength };
     }
     this.base64Memo.set(text, out);
     return out;
@@ -435,7 +457,7 @@ export class TokenRegistry implements TokenSink {
   public base64Gzip(text: string, description: string): { value: string; maxLength: number } {
     const memo = this.base64GzipMemo.get(text);
     if (memo) return memo;
-    const parts = splitTokens(text);
+    const parts = this.split(text);
     let out: { value: string; maxLength: number };
     if (!parts.some((p) => p.kind === "token")) {
       const gz = gzipDeterministic(text);
@@ -444,10 +466,10 @@ export class TokenRegistry implements TokenSink {
       const value = gz.toString("base64");
       out = { value, maxLength: value.length };
     } else {
-      const value = functionOfParts("base64gzip", parts);
+      const made = functionOfParts("base64gzip", parts);
       const maxLength = base64Length(this.maxGzipBytes(text, true));
-      this.declareToken(value, { maxLength, charset: "safe", description: `gzip+base64 of ${description}` });
-      out = { value, maxLength };
+      this.declareOwn(made, { maxLength, charset: "safe", description: `gzip+base64 of ${description}` });
+      out = { value: made.value, maxLength };
     }
     this.base64GzipMemo.set(text, out);
     return out;
@@ -463,7 +485,7 @@ export class TokenRegistry implements TokenSink {
   public jsonString(text: string, description: string): { value: string; maxLength: number } | undefined {
     const memo = this.jsonMemo.get(text);
     if (memo) return memo;
-    const parts = splitTokens(text);
+    const parts = this.split(text);
     let maxLength = 2;
     for (const p of parts) {
       if (p.kind === "literal") {
@@ -475,16 +497,16 @@ export class TokenRegistry implements TokenSink {
       if (facts.charset !== "safe" && facts.charset !== "pem") return undefined;
       maxLength += jsonEscapedMaxLength(facts);
     }
-    const value = functionOfParts("jsonencode", parts);
-    this.declareToken(value, { maxLength, charset: "json", description: `the JSON string of ${description}` });
-    const out = { value, maxLength };
+    const made = functionOfParts("jsonencode", parts);
+    this.declareOwn(made, { maxLength, charset: "json", description: `the JSON string of ${description}` });
+    const out = { value: made.value, maxLength };
     this.jsonMemo.set(text, out);
     return out;
   }
 
   /** True when `value` is exactly one token declared `json` (a whole YAML double-quoted scalar). */
   public isJsonToken(value: string): boolean {
-    const parts = splitTokens(value);
+    const parts = this.split(value);
     return parts.length === 1 && parts[0]!.kind === "token" && this.facts.get(parts[0]!.token)?.charset === "json";
   }
 }
