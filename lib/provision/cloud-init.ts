@@ -348,31 +348,115 @@ class RenderCache {
    * keys), so its YAML is the concatenation of one-entry maps. Entries repeat far more than whole
    * maps do (the same `runcmd` and `packages` on every node of a role, the same keys in both forms
    * of a node's document, flags such as `package_update` everywhere), so each is serialized once.
+   * The entries not yet known are serialized together, as one map (`splitRoot` cuts it into
+   * entries): one yaml document per call instead of one per entry.
    */
   public mapYaml(obj: Record<string, unknown>): string {
-    let out = "";
-    let entries = 0;
+    const texts: string[] = [];
+    const missing: { at: number; key: string; k: string; value: unknown }[] = [];
     for (const [k, value] of Object.entries(obj)) {
       // (yaml leaves undefined values out of a map)
       if (value === undefined) continue;
-      out += this.entryYaml(k, value);
-      entries++;
+      const key = JSON.stringify([k, value]);
+      const v = this.maps.get(key);
+      if (v === undefined) missing.push({ at: texts.length, key, k, value });
+      texts.push(v ?? "");
     }
     // An empty map is `{}`, not nothing.
-    return entries > 0 ? out : new Document(obj, DOCUMENT_OPTIONS).toString(TO_STRING_OPTIONS);
-  }
-
-  private entryYaml(k: string, value: unknown): string {
-    const key = JSON.stringify([k, value]);
-    let v = this.maps.get(key);
-    if (v === undefined) {
-      const doc = new Document({ [k]: value }, DOCUMENT_OPTIONS);
-      if (hasTokens(key)) markTokenScalars(doc, this.tokens);
-      v = doc.toString(TO_STRING_OPTIONS);
-      this.maps.set(key, v);
+    if (texts.length === 0) return new Document(obj, DOCUMENT_OPTIONS).toString(TO_STRING_OPTIONS);
+    if (missing.length > 0) {
+      const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
+      const direct: typeof missing = [];
+      for (const m of missing) {
+        const node = yamlNode(m.value, this.tokens, new Set());
+        if (node === undefined) {
+          // (anything but strings, booleans, arrays and plain objects: yaml's own createNode)
+          const doc = new Document({ [m.k]: m.value }, DOCUMENT_OPTIONS);
+          if (hasTokens(m.key)) markTokenScalars(doc, this.tokens);
+          this.maps.set(m.key, (texts[m.at] = doc.toString(TO_STRING_OPTIONS)));
+        } else {
+          map.items.push(new Pair(markedScalar(m.k, this.tokens), node));
+          direct.push(m);
+        }
+      }
+      if (direct.length > 0) {
+        // (one by one should the cut not find them: never seen, but the bytes must not depend on it)
+        const pieces = splitRoot(serialize(map), direct.length) ?? map.items.map((pair) => serialize(oneEntry(pair)));
+        direct.forEach((m, i) => this.maps.set(m.key, (texts[m.at] = pieces[i]!)));
+      }
     }
-    return v;
+    return texts.join("");
   }
+}
+
+/**
+ * The yaml node `createNode` makes of a plain value (strings, booleans, arrays, plain objects, as
+ * `new Document(value)` would: no tag set, undefined map values left out), without its tag search
+ * per value; token scalars marked (`markTokenScalars`). Undefined for anything else, or for an
+ * object that stands twice (createNode would make an anchor and an alias).
+ */
+function yamlNode(value: unknown, tokens: TokenRegistry, seen: Set<object>): Scalar | YAMLSeq | YAMLMap | undefined {
+  if (typeof value === "string" || typeof value === "boolean") return markedScalar(value, tokens);
+  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
+    for (const v of value) {
+      const node = yamlNode(v, tokens, seen);
+      if (node === undefined) return undefined;
+      seq.items.push(node);
+    }
+    return seq;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const node = yamlNode(v, tokens, seen);
+    if (node === undefined) return undefined;
+    map.items.push(new Pair(markedScalar(k, tokens), node));
+  }
+  return map;
+}
+
+/** A scalar, styled as `markTokenScalars` styles one that holds a token. */
+function markedScalar(value: string | boolean, tokens: TokenRegistry): Scalar {
+  const node = new Scalar(value);
+  if (typeof value === "string" && hasTokens(value)) node.type = tokenScalarType(value, tokens);
+  return node;
+}
+
+function oneEntry(pair: Pair): YAMLMap {
+  const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
+  map.items.push(pair);
+  return map;
+}
+
+/** A root collection's YAML (the document's options). */
+function serialize(contents: YAMLMap | YAMLSeq): string {
+  const doc = new Document(undefined, DOCUMENT_OPTIONS);
+  doc.contents = contents;
+  return doc.toString(TO_STRING_OPTIONS);
+}
+
+/**
+ * The YAML of a root block collection cut before every line that starts in column 0: the items
+ * of a root sequence (`- `), the entries of a root map (`key:`); everything inside them is
+ * indented (empty lines aside). Undefined unless that makes `count` pieces (each item starts
+ * such a line, so any other would make more).
+ */
+function splitRoot(text: string, count: number): string[] | undefined {
+  const pieces: string[] = [];
+  let from = 0;
+  for (let nl = text.indexOf("\n"); nl >= 0 && nl + 1 < text.length; nl = text.indexOf("\n", nl + 1)) {
+    const c = text.charCodeAt(nl + 1);
+    if (c !== 0x20 && c !== 0x0a) {
+      pieces.push(text.slice(from, nl + 1));
+      from = nl + 1;
+    }
+  }
+  pieces.push(text.slice(from));
+  return pieces.length === count ? pieces : undefined;
 }
 
 /**
@@ -429,14 +513,13 @@ const TO_STRING_OPTIONS = { lineWidth: 0, blockQuote: "literal", directives: fal
 function markTokenScalars(doc: Document, tokens: TokenRegistry): void {
   visit(doc, {
     Scalar(_key, node: Scalar) {
-      if (typeof node.value === "string" && hasTokens(node.value))
-        node.type = tokens.isJsonToken(node.value)
-          ? Scalar.PLAIN
-          : node.value.includes("\n")
-            ? Scalar.BLOCK_LITERAL
-            : Scalar.QUOTE_DOUBLE;
+      if (typeof node.value === "string" && hasTokens(node.value)) node.type = tokenScalarType(node.value, tokens);
     },
   });
+}
+
+function tokenScalarType(value: string, tokens: TokenRegistry): Scalar.Type {
+  return tokens.isJsonToken(value) ? Scalar.PLAIN : value.includes("\n") ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
 }
 
 /** GRX302 for a string that will stand in the document. */
