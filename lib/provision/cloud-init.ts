@@ -72,6 +72,12 @@ export interface RenderedCloudConfig {
   readonly issues: readonly ValidationIssue[];
 }
 
+/** A `write_files` item's YAML and the bound of its size (`TokenRegistry.maxBytes`). */
+interface ItemYaml {
+  readonly text: string;
+  readonly maxBytes: number;
+}
+
 interface WriteFile {
   path: string;
   owner: string;
@@ -270,7 +276,7 @@ class RenderCache {
    * same objects on every call (the files, the memoized gzip), so the lookup reuses their hash
    * instead of hashing a fresh JSON text of the whole item.
    */
-  private readonly items = new Map<string, Map<string, string>>();
+  private readonly items = new Map<string, Map<string, ItemYaml>>();
   private readonly maps = new Map<string, string>();
 
   /** base64 of `gzipDeterministic(content)`. */
@@ -283,63 +289,52 @@ class RenderCache {
     return v;
   }
 
-  /** The YAML of one `write_files` item as it stands in the document, under `write_files:`. */
-  public itemYaml(item: WriteFile): string {
-    let byKey = this.items.get(item.content);
-    if (byKey === undefined) {
-      byKey = new Map<string, string>();
-      this.items.set(item.content, byKey);
-    }
-    const key = itemKey(item);
-    let v = byKey.get(key);
-    if (v === undefined) {
-      // A one-item sequence at the root, then every non-empty line indented by the two columns a
-      // block sequence takes under a key (yaml's indentSeq): the same bytes as the item inside the
-      // whole document (test/provision/cloud-init.test.ts compares the two).
-      // A block map's pairs serialize one by one, each the same wherever it stands (no alignment
-      // across keys), so the pairs before the content (path, owner, permissions: the same for
-      // both forms of a document and for a file on every node that has it) are serialized once,
-      // and only the content and what follows it per item.
-      const entries = Object.entries(item);
-      const at = entries.findIndex(([k]) => k === "content");
-      // (a one-line value is one line wherever it stands; anything else: the whole item at once)
-      const oneLine = entries.slice(0, at).every(([, x]) => typeof x === "string" && !/[\n\r]/.test(x));
-      if (at > 0 && oneLine) {
-        const head = this.seqItemYaml(entries.slice(0, at), true);
-        const tail = this.seqItemYaml(entries.slice(at), false);
-        // The tail's "- " stands where the head's next pair would: two columns in, under it.
-        v = indentLines(head + "  " + tail.slice(2));
-      } else v = indentLines(this.seqItemYaml(entries, false));
-      byKey.set(key, v);
-    }
-    return v;
+  /** The YAML of an item already serialized (`itemsYaml`), or undefined. */
+  public knownItem(item: WriteFile): ItemYaml | undefined {
+    return this.items.get(item.content)?.get(itemKey(item));
   }
 
-  private readonly heads = new Map<string, string>();
-
   /**
-   * A one-item root sequence holding a flat map of these entries (strings and booleans), token
-   * scalars marked. The nodes are built directly: what createNode would make of such a map,
-   * without its tag search per value. `memo`: kept by the entries' JSON.
+   * The YAML of `write_files` items as they stand in the document, under `write_files:` (every
+   * non-empty line indented by the two columns a block sequence takes under a key: yaml's
+   * indentSeq), with each one's bound. The items not yet known are serialized together, as one
+   * root sequence (built from yaml nodes directly) cut into items by `splitRoot`: the items of a
+   * block sequence serialize one by one, each the same wherever it stands (no alignment across
+   * items; test/provision/cloud-init.test.ts compares with the whole document).
    */
-  private seqItemYaml(entries: readonly [string, unknown][], memo: boolean): string {
-    const json = memo ? JSON.stringify(entries) : undefined;
-    const known = json !== undefined ? this.heads.get(json) : undefined;
-    if (known !== undefined) return known;
-    const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
-    let tokens = false;
-    for (const [k, value] of entries) {
-      map.items.push(new Pair(new Scalar(k), new Scalar(value)));
-      if (typeof value === "string" && hasTokens(value)) tokens = true;
-    }
+  public itemsYaml(items: readonly WriteFile[]): ItemYaml[] {
+    const out: ItemYaml[] = new Array<ItemYaml>(items.length);
+    const missing: { at: number; byKey: Map<string, ItemYaml>; key: string }[] = [];
     const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
-    seq.items.push(map);
-    const doc = new Document(undefined, DOCUMENT_OPTIONS);
-    doc.contents = seq;
-    if (tokens) markTokenScalars(doc, this.tokens);
-    const text = doc.toString(TO_STRING_OPTIONS);
-    if (json !== undefined) this.heads.set(json, text);
-    return text;
+    items.forEach((item, at) => {
+      let byKey = this.items.get(item.content);
+      if (byKey === undefined) {
+        byKey = new Map<string, ItemYaml>();
+        this.items.set(item.content, byKey);
+      }
+      const key = itemKey(item);
+      const known = byKey.get(key);
+      if (known !== undefined) {
+        out[at] = known;
+        return;
+      }
+      const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
+      for (const [k, value] of Object.entries(item))
+        if (value !== undefined) map.items.push(new Pair(new Scalar(k), markedScalar(value, this.tokens)));
+      seq.items.push(map);
+      missing.push({ at, byKey, key });
+    });
+    if (missing.length === 0) return out;
+    // (one by one should the cut not find them: never seen, but the bytes must not depend on it)
+    const pieces =
+      splitRoot(serialize(seq), missing.length) ?? seq.items.map((map) => serialize(oneItem(map as YAMLMap)));
+    missing.forEach((m, i) => {
+      const text = indentLines(pieces[i]!);
+      const v = { text, maxBytes: this.tokens.maxBytes(text) };
+      m.byKey.set(m.key, v);
+      out[m.at] = v;
+    });
+    return out;
   }
 
   /**
@@ -426,6 +421,12 @@ function markedScalar(value: string | boolean, tokens: TokenRegistry): Scalar {
   return node;
 }
 
+function oneItem(map: YAMLMap): YAMLSeq {
+  const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
+  seq.items.push(map);
+  return seq;
+}
+
 function oneEntry(pair: Pair): YAMLMap {
   const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
   map.items.push(pair);
@@ -467,6 +468,13 @@ function splitRoot(text: string, count: number): string[] | undefined {
  */
 function itemKey(item: WriteFile): string {
   return JSON.stringify({ ...item, content: 0 });
+}
+
+/** The bound of an item's strings, together (`TokenRegistry.maxBytes`). */
+function stringBytes(item: WriteFile, tokens: TokenRegistry): number {
+  let n = 0;
+  for (const v of Object.values(item)) if (typeof v === "string") n += tokens.maxBytes(v);
+  return n;
 }
 
 /** Every non-empty line prefixed with two spaces (lines split at "\n" only). */
@@ -571,12 +579,13 @@ function mapYaml(obj: Record<string, unknown>, tokens: TokenRegistry, c: IssueCo
  * Renders the `#cloud-config` document and checks every token in it: tokens outside file contents
  * must be declared `safe` (GRX302); list/map tokens are never allowed (GRX302).
  *
- * The keys before `write_files`, each `write_files` item (memoized) and the keys after it are
+ * The keys before `write_files`, the `write_files` items (memoized each) and the keys after it are
  * serialized by the `yaml` package separately and joined: the bytes of serializing the whole
  * object at once (block map at the root, no alignment across keys), for a fraction of the work.
  *
- * With `stopWhen`, the size bound is summed part by part (the keys first, then item by item) and
- * the render stops, returning undefined, as soon as `stopWhen(bound so far)` holds: a form that is
+ * With `stopWhen`, the size bound is summed part by part (the keys first, then item by item, an
+ * item not yet serialized by a lower bound of its YAML, then the items' YAML exactly) and the
+ * render stops, returning undefined, as soon as `stopWhen(bound so far)` holds: a form that is
  * already too large for its purpose is not finished (nor its remaining files compressed).
  * `stopWhen` must be monotonic (once true for a size, true for every larger one).
  */
@@ -615,7 +624,8 @@ export function renderCloudConfig(
   const parts = ["#cloud-config\n", mapYaml(before, tokens, c, path), "write_files:\n"];
   const afterIssues = new IssueCollector();
   const afterYaml = mapYaml(after, tokens, afterIssues, path);
-  let maxBytes = parts.reduce((n, part) => n + tokens.maxBytes(part), tokens.maxBytes(afterYaml));
+  const partsBytes = parts.reduce((n, part) => n + tokens.maxBytes(part), tokens.maxBytes(afterYaml));
+  let maxBytes = partsBytes;
   if (stopWhen?.(maxBytes)) return undefined;
   // With stopWhen, the items are made largest file first, by the bound of the content (tokens at
   // their maximum length; the sum is the same in any order): the bound passes the threshold after
@@ -627,18 +637,28 @@ export function renderCloudConfig(
     const size = files.map((f) => tokens.maxBytes(f.content));
     order.sort((a, b) => size[b]! - size[a]! || a - b);
   }
-  const items: string[] = new Array<string>(files.length);
+  const written: WriteFile[] = new Array<WriteFile>(files.length);
   const itemIssues: (readonly ValidationIssue[])[] = new Array<readonly ValidationIssue[]>(files.length);
   for (const i of order) {
     const item = writeFile(files[i]!, tokens, compression);
     const ic = new IssueCollector();
     for (const v of Object.values(item)) if (typeof v === "string") checkScalar(v, tokens, ic, path);
     itemIssues[i] = ic.issues;
-    const yaml = cache.itemYaml(item);
-    items[i] = yaml;
-    maxBytes += tokens.maxBytes(yaml);
-    if (stopWhen?.(maxBytes)) return undefined;
+    written[i] = item;
+    if (stopWhen) {
+      // Until the items are serialized (together, below), an item not yet known counts with a
+      // lower bound of its YAML: each string of it stands in it whole, every character as itself
+      // or longer (indentation, quotes, escapes), token markers intact (the stopWhen test checks
+      // that the running bound stays below the document's).
+      const known = cache.knownItem(item);
+      maxBytes += known !== undefined ? known.maxBytes : stringBytes(item, tokens);
+      if (stopWhen(maxBytes)) return undefined;
+    }
   }
+  const yamls = cache.itemsYaml(written);
+  maxBytes = yamls.reduce((n, y) => n + y.maxBytes, partsBytes);
+  if (stopWhen?.(maxBytes)) return undefined;
+  const items = yamls.map((y) => y.text);
   for (const issues of itemIssues) c.addAll(issues);
   c.addAll(afterIssues.issues);
   const o = compression === "none" ? tokensLast(before, after, items, hasTokens) : undefined;

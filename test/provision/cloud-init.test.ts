@@ -432,9 +432,54 @@ describe("renderCloudConfig joins separately serialized parts", () => {
       tokens.declareToken(safe, { maxLength: 32, charset: "safe", description: "safe" });
       tokens.declareToken(any, { maxLength: 64, charset: "any", description: "any" });
       tokens.declareToken(pem, { maxLength: 241, charset: "pem", description: "pem" });
-      const r = renderCloudConfig(p, tokens, "c/x", c);
+      // (with stopWhen: the items are counted before they are serialized, the running bound only
+      // grows and ends at the document's)
+      const seen: number[] = [];
+      const r = renderCloudConfig(p, tokens, "c/x", c, (n) => (seen.push(n), false))!;
       expect(r.issues).toEqual([]);
       expect(r.text).toBe(wholeDocument(p, tokens, c));
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      expect(seen[seen.length - 1]).toBe(r.maxBytes);
+      expect(r.maxBytes).toBe(tokens.maxBytes(r.text));
+    }
+  });
+
+  test("the same bytes for every kind of top-level value (lists of lists, maps, flags, tokens, awkward strings)", () => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const safe = new Password(stack, "a", { length: 16, special: false }).result;
+    const base = prov("mail2").provisioning;
+    const awkward = ["yes", "0640", "- item", "a: b", "#x", "", " lead", "trail ", "multi\nline\n", "~", "null", "1e3"];
+    const p: NodeProvisioning = {
+      ...base,
+      fqdn: `mail2.${safe}.example`,
+      replacesOsSources: true,
+      readinessReport: { device: "/dev/vdz" },
+      mounts: [
+        { kind: "block", device: `/dev/disk/by-id/${safe}`, label: "data", mountPoint: "/srv/data" },
+        { kind: "nfs", source: "fs:/", mountPoint: "/srv/nfs", options: "nfsvers=4.1", clientPackages: ["nfs-common"] },
+      ],
+      repositories: [
+        ...base.repositories,
+        { name: "extra", uris: "https://x", suites: "s", components: ["c"], keyUrl: "https://x/k", keyringPath: "/k" },
+      ],
+      packages: [...base.packages, ...awkward],
+      commands: [
+        ...base.commands,
+        ...awkward.map((shell) => ({ phase: "after-services" as const, description: "x", shell })),
+        { phase: "before-services", description: "t", shell: `echo ${safe}` },
+      ],
+    };
+    for (const c of compressions) {
+      const tokens = new TokenRegistry();
+      tokens.declareToken(safe, { maxLength: 16, charset: "safe", description: "safe" });
+      const r = renderCloudConfig(p, tokens, "c/x", c);
+      expect(r.issues).toEqual([]);
+      const config = parse(r.text, { version: "1.1" }) as Record<string, unknown>;
+      expect(config["apt"]).toEqual({ preserve_sources_list: true });
+      expect((config["bootcmd"] as unknown[]).every(Array.isArray)).toBe(true);
+      expect(r.text).toBe(wholeDocument(p, tokens, c));
+      // again: the entries now come from the memo
+      expect(renderCloudConfig(p, tokens, "c/x", c).text).toBe(wholeDocument(p, tokens, c));
     }
   });
 });
