@@ -304,7 +304,7 @@ class RenderCache {
    */
   public itemsYaml(items: readonly WriteFile[]): ItemYaml[] {
     const out: ItemYaml[] = new Array<ItemYaml>(items.length);
-    const missing: { at: number; byKey: Map<string, ItemYaml>; key: string }[] = [];
+    const missing: { at: number; byKey: Map<string, ItemYaml>; key: string; head: string | undefined; lines: number }[] = [];
     const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
     items.forEach((item, at) => {
       let byKey = this.items.get(item.content);
@@ -318,24 +318,44 @@ class RenderCache {
         out[at] = known;
         return;
       }
+      // A block map's pairs serialize one by one, each the same wherever it stands (no alignment
+      // across keys), and a one-line value is one line: the pairs before the content (path,
+      // owner, permissions: the same for both forms of a document and for a file on every node
+      // that has it) are the item's first lines, kept by their values; an item whose head is
+      // known is serialized from its content on.
+      const entries = Object.entries(item).filter(([, v]) => v !== undefined);
+      const lines = entries.findIndex(([k]) => k === "content");
+      const head = entries.slice(0, lines);
+      const headKey =
+        lines > 0 && head.every(([, x]) => typeof x === "string" && !/[\n\r]/.test(x))
+          ? head.map(([k, x]) => `${k}\n${String(x)}`).join("\n")
+          : undefined;
+      const knownHead = headKey !== undefined ? this.heads.get(headKey) : undefined;
       const map = new YAMLMap(DOCUMENT_OPTIONS.schema);
-      for (const [k, value] of Object.entries(item))
-        if (value !== undefined) map.items.push(new Pair(new Scalar(k), markedScalar(value, this.tokens)));
+      for (const [k, value] of knownHead !== undefined ? entries.slice(lines) : entries)
+        map.items.push(new Pair(new Scalar(k), markedScalar(value as string | boolean, this.tokens)));
       seq.items.push(map);
-      missing.push({ at, byKey, key });
+      missing.push({ at, byKey, key, head: knownHead ?? headKey, lines: knownHead !== undefined ? -1 : lines });
     });
     if (missing.length === 0) return out;
     // (one by one should the cut not find them: never seen, but the bytes must not depend on it)
     const pieces =
       splitRoot(serialize(seq), missing.length) ?? seq.items.map((map) => serialize(oneItem(map as YAMLMap)));
     missing.forEach((m, i) => {
-      const text = indentLines(pieces[i]!);
+      let piece = pieces[i]!;
+      // The tail's "- " stands where the head's next pair would: two columns in, under it.
+      if (m.lines < 0) piece = m.head! + "  " + piece.slice(2);
+      else if (m.head !== undefined) this.heads.set(m.head, piece.slice(0, lineEnd(piece, m.lines)));
+      const text = indentLines(piece);
       const v = { text, maxBytes: this.tokens.maxBytes(text) };
       m.byKey.set(m.key, v);
       out[m.at] = v;
     });
     return out;
   }
+
+  /** The first lines of items (`- path: …` to the last pair before `content`), by their pairs. */
+  private readonly heads = new Map<string, string>();
 
   /**
    * The YAML of a top-level map (the keys before or after `write_files`, or the regrouped keys of
@@ -468,6 +488,13 @@ function splitRoot(text: string, count: number): string[] | undefined {
  */
 function itemKey(item: WriteFile): string {
   return JSON.stringify({ ...item, content: 0 });
+}
+
+/** Where the first `lines` lines of the text end (after their newline). */
+function lineEnd(text: string, lines: number): number {
+  let at = 0;
+  for (let i = 0; i < lines; i++) at = text.indexOf("\n", at) + 1;
+  return at;
 }
 
 /** The bound of an item's strings, together (`TokenRegistry.maxBytes`). */
