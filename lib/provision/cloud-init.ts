@@ -304,7 +304,17 @@ class RenderCache {
    */
   public itemsYaml(items: readonly WriteFile[]): ItemYaml[] {
     const out: ItemYaml[] = new Array<ItemYaml>(items.length);
-    const missing: { at: number; byKey: Map<string, ItemYaml>; key: string; head: string | undefined; lines: number }[] = [];
+    const missing: {
+      at: number;
+      byKey: Map<string, ItemYaml>;
+      key: string;
+      /** The head's pairs (path, owner, permissions), when they are one-line strings. */
+      headKey: string | undefined;
+      /** The head's YAML, when known: the item is serialized from its content on. */
+      knownHead: string | undefined;
+      /** How many pairs (lines) stand before the content. */
+      lines: number;
+    }[] = [];
     const seq = new YAMLSeq(DOCUMENT_OPTIONS.schema);
     items.forEach((item, at) => {
       let byKey = this.items.get(item.content);
@@ -335,7 +345,7 @@ class RenderCache {
       for (const [k, value] of knownHead !== undefined ? entries.slice(lines) : entries)
         map.items.push(new Pair(new Scalar(k), markedScalar(value as string | boolean, this.tokens)));
       seq.items.push(map);
-      missing.push({ at, byKey, key, head: knownHead ?? headKey, lines: knownHead !== undefined ? -1 : lines });
+      missing.push({ at, byKey, key, headKey, knownHead, lines });
     });
     if (missing.length === 0) return out;
     // (one by one should the cut not find them: never seen, but the bytes must not depend on it)
@@ -344,8 +354,8 @@ class RenderCache {
     missing.forEach((m, i) => {
       let piece = pieces[i]!;
       // The tail's "- " stands where the head's next pair would: two columns in, under it.
-      if (m.lines < 0) piece = m.head! + "  " + piece.slice(2);
-      else if (m.head !== undefined) this.heads.set(m.head, piece.slice(0, lineEnd(piece, m.lines)));
+      if (m.knownHead !== undefined) piece = m.knownHead + "  " + piece.slice(2);
+      else if (m.headKey !== undefined) this.heads.set(m.headKey, piece.slice(0, lineEnd(piece, m.lines)));
       const text = indentLines(piece);
       const v = { text, maxBytes: this.tokens.maxBytes(text) };
       m.byKey.set(m.key, v);
