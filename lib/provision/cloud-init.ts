@@ -507,10 +507,19 @@ function lineEnd(text: string, lines: number): number {
   return at;
 }
 
-/** The bound of an item's strings, together (`TokenRegistry.maxBytes`). */
-function stringBytes(item: WriteFile, tokens: TokenRegistry): number {
+/**
+ * A lower bound of an item's YAML (`TokenRegistry.maxBytes`): under `write_files:`, each pair's
+ * first line starts with four columns (`  - ` or `    `) and `key:`, and each string stands in it
+ * whole after that, every character as itself or longer (indentation, quotes, escapes), token
+ * markers intact.
+ */
+function itemLowerBound(item: WriteFile, tokens: TokenRegistry): number {
   let n = 0;
-  for (const v of Object.values(item)) if (typeof v === "string") n += tokens.maxBytes(v);
+  for (const [k, v] of Object.entries(item)) {
+    if (v === undefined) continue;
+    n += 4 + k.length + 1;
+    if (typeof v === "string") n += tokens.maxBytes(v);
+  }
   return n;
 }
 
@@ -684,11 +693,10 @@ export function renderCloudConfig(
     written[i] = item;
     if (stopWhen) {
       // Until the items are serialized (together, below), an item not yet known counts with a
-      // lower bound of its YAML: each string of it stands in it whole, every character as itself
-      // or longer (indentation, quotes, escapes), token markers intact (the stopWhen test checks
-      // that the running bound stays below the document's).
+      // lower bound of its YAML (the stopWhen tests check that the running bound stays below the
+      // document's).
       const known = cache.knownItem(item);
-      maxBytes += known !== undefined ? known.maxBytes : stringBytes(item, tokens);
+      maxBytes += known !== undefined ? known.maxBytes : itemLowerBound(item, tokens);
       if (stopWhen(maxBytes)) return undefined;
     }
   }
