@@ -25,6 +25,11 @@
  *   --out FILE         BENCH_OUT          default bench/results/latest.json (and latest.md)
  *   --nice N           BENCH_NICE         scheduling priority of the measured processes, -20…19
  *                                         (default 0; e.g. -10 on a machine shared with other work)
+ *   --node-flags "F"   BENCH_NODE_FLAGS   extra node/V8 flags for every measured process, space-separated
+ *                                         (diagnosis only: e.g. "--no-lazy" compiles every function at
+ *                                         load, before the timed region, so the cold figures show how
+ *                                         much of them is first-call compile; the targets are then not
+ *                                         judged)
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -59,6 +64,8 @@ interface Options {
   readonly out: string;
   /** Scheduling priority of the child processes (`nice`; negative needs root). */
   readonly nice: number;
+  /** Extra node/V8 flags of the child processes (diagnosis; empty for a real measurement). */
+  readonly nodeFlags: string[];
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -83,6 +90,7 @@ function parseOptions(argv: readonly string[]): Options {
     only: new Set(only as Array<"overhead" | "scale" | "map">),
     out: path.resolve(get("out", "BENCH_OUT") ?? path.join(RESULTS, "latest.json")),
     nice: niceValue(get("nice", "BENCH_NICE")),
+    nodeFlags: (get("node-flags", "BENCH_NODE_FLAGS") ?? "").split(/\s+/).filter((f) => f !== ""),
   };
 }
 
@@ -96,6 +104,7 @@ function niceValue(v: string | undefined): number {
 
 /** Set from the options in main(). */
 let childNice = 0;
+let childFlags: readonly string[] = [];
 
 interface Run extends ChildResult {
   /** Wall time of the whole child process (spawn to exit, module load included), ms. */
@@ -109,13 +118,17 @@ function scratchDir(tmp: string, label: string): string {
 
 function runChild(req: ChildRequest): Run {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ["--expose-gc", path.join(BUILD, "bench", "child.js"), JSON.stringify(req)], {
-    cwd: ROOT,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 10 * 60 * 1000,
-    env: { ...process.env, CHECKPOINT_DISABLE: "1", BENCH_NICE: String(childNice) },
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--expose-gc", ...childFlags, path.join(BUILD, "bench", "child.js"), JSON.stringify(req)],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 10 * 60 * 1000,
+      env: { ...process.env, CHECKPOINT_DISABLE: "1", BENCH_NICE: String(childNice) },
+    },
+  );
   const totalMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (!line) {
@@ -468,6 +481,7 @@ function gitState(): { commit: string; changedFiles: number } {
 function main(): void {
   const opts = parseOptions(process.argv.slice(2));
   childNice = opts.nice;
+  childFlags = opts.nodeFlags;
   const started = Date.now();
   const log = (s: string): void => {
     console.log(s);
@@ -827,6 +841,8 @@ function main(): void {
   }
 
   log("== Targets");
+  // Flags that change how the measured processes run make the figures a diagnosis, not a verdict.
+  if (opts.nodeFlags.length) targets.splice(0, targets.length, ...targets.map((t) => ({ ...t, met: null })));
   log(
     table(
       ["target", "goal", "measured", "status"],
@@ -848,7 +864,10 @@ function main(): void {
     `commit ${gitState().commit.slice(0, 12)} (+${String((result["git"] as { changedFiles: number }).changedFiles)} changed files in the working tree); ` +
     `node ${machine.node}, ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGb} GiB; ` +
     `load average ${machine.loadAverage.start.join("/")} at the start, ${machine.loadAverage.end.join("/")} at the end; ` +
-    `measured processes at nice ${opts.nice}.`;
+    `measured processes at nice ${opts.nice}` +
+    (opts.nodeFlags.length
+      ? ` with node flags \`${opts.nodeFlags.join(" ")}\` (a diagnosis: targets not judged).`
+      : ".");
   fs.writeFileSync(md, [header, "", ...markdown].join("\n"));
   log(`wrote ${path.relative(ROOT, opts.out)} and ${path.relative(ROOT, md)}`);
 }
