@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { GrommunioValidationError } from "../../lib/topology";
+import { isBlankOrControl } from "../../lib/render/haproxy/mailbox-map";
 import {
   mailboxId,
   mailboxMapEntries,
@@ -127,6 +129,104 @@ describe("mailbox map order", () => {
     expect(keys).toEqual(mailboxMapEntries(rows).map(([k]) => k));
     expect(keys).toEqual([...keys].sort());
     expect(keys).toHaveLength(names.length * 2);
+  });
+});
+
+describe("mailbox map order, property", () => {
+  // Awkward units: ASCII around the hex digits and "@", Latin-1 and the 0xff/0x100 border,
+  // the top of the BMP, an astral character (a surrogate pair); no blank, control or "#".
+  const unit = fc.constantFrom(
+    "a",
+    "b",
+    "f",
+    "g",
+    "0",
+    "9",
+    "-",
+    ".",
+    "!",
+    "~",
+    "@",
+    "A",
+    "Z",
+    "\u00e4",
+    "\u00e9",
+    "\u00ff",
+    "\u0100",
+    "\u4e2d",
+    "\uff5e",
+    "\uffef",
+    "\u{1f600}",
+    "\u{10ffff}",
+  );
+  const piece = fc.array(unit, { minLength: 0, maxLength: 4 }).map((u) => u.join(""));
+  // Names from a few shared stems: keys that share long prefixes or are prefixes of others.
+  const names = fc
+    .tuple(fc.array(piece, { minLength: 1, maxLength: 3 }), fc.array(fc.tuple(fc.nat(), piece), { maxLength: 40 }))
+    .map(([stems, tails]) => tails.map(([i, t]) => stems[i % stems.length]! + t).filter((n) => n !== ""));
+
+  test("lines are [...lines].sort() of the keys, each with its own home node", () => {
+    fc.assert(
+      fc.property(names, fc.array(fc.nat(), { maxLength: 40 }), (users, aliasOf) => {
+        const homes = ["mail1.gro.at", "mail2.gro.at", "m.gro.at"];
+        const rows = users.map((username, i) => ({
+          id: i + 1,
+          username,
+          homeserver: homes[i % homes.length]!,
+          ...(aliasOf[i] !== undefined ? { aliases: [users[aliasOf[i]! % users.length]! + "\u00e4"] } : {}),
+        }));
+        // The expected map, built independently; inputs with a key on two home nodes are skipped.
+        const expected = new Map<string, string>();
+        let conflict = false;
+        const add = (k: string, home: string) => {
+          if (expected.has(k) && expected.get(k) !== home) conflict = true;
+          expected.set(k, home);
+        };
+        for (const r of rows) {
+          add(r.username.toLowerCase(), r.homeserver);
+          for (const a of r.aliases ?? []) add(a.toLowerCase(), r.homeserver);
+          add(mailboxId(r.username, r.id).toLowerCase(), r.homeserver);
+          add(mailboxId(r.username.toLowerCase(), r.id), r.homeserver);
+        }
+        fc.pre(!conflict);
+        const lines = entriesOf(renderMailboxMap(rows).content);
+        expect(lines).toEqual([...lines].sort());
+        expect(lines).toEqual([...expected].map(([k, h]) => `${k} ${h}`).sort());
+        expect(mailboxMapEntries(rows).map(([k, h]) => `${k} ${h}`)).toEqual(lines);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("the key check's blank-or-control test is /[\\s\\p{Cc}]/u on every code point", () => {
+    const re = /[\s\p{Cc}]/u;
+    const wrong: number[] = [];
+    for (let c = 0; c <= 0xffff; c++) if (isBlankOrControl(c) !== re.test(String.fromCharCode(c))) wrong.push(c);
+    // No astral code point is one (keys are checked unit by unit: surrogates are not either).
+    for (let c = 0x10000; c <= 0x10ffff; c++) if (re.test(String.fromCodePoint(c))) wrong.push(c);
+    expect(wrong).toEqual([]);
+  });
+
+  test("a blank or control anywhere in a key is refused (GRX120), the first unit and the last", () => {
+    for (const bad of [
+      "\u0000",
+      "\t",
+      " ",
+      "\u007f",
+      "\u0085",
+      "\u00a0",
+      "\u1680",
+      "\u2007",
+      "\u2028",
+      "\u3000",
+      "\ufeff",
+    ]) {
+      for (const username of [bad + "a@x.org", "a@x.org" + bad]) {
+        const codes = validateMailboxMap([{ id: 1, username, homeserver: "mail1.gro.at" }]).map((i) => i.code);
+        expect(codes.length).toBeGreaterThan(0);
+        expect(new Set(codes)).toEqual(new Set(["GRX120"]));
+      }
+    }
   });
 });
 

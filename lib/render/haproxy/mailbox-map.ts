@@ -109,12 +109,39 @@ export function publicStoreMailboxId(domain: string, id: number): string {
   return `${hexOfFirst12(domain)}${leHex32(id)}@${domain}`;
 }
 
+/**
+ * Whether code unit `c` is a blank or control character in the sense of `/[\s\p{Cc}]/u`: JavaScript's
+ * white space and line terminators, or a C0/C1 control. No astral code point and no surrogate is
+ * one, so testing a string's code units one by one is the same as testing its code points.
+ */
+export function isBlankOrControl(c: number): boolean {
+  if (c <= 0x20) return true; // C0 controls (tab, line feed, vertical tab, form feed, ...) and space
+  if (c < 0x7f) return false;
+  if (c <= 0xa0) return true; // DEL, C1 controls (NEL among them), no-break space
+  if (c < 0x1680) return false;
+  return (
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
 /** A map key must be one non-empty token: HAProxy splits map lines at the first blank. */
 function keyProblem(key: string): string | undefined {
-  if (key.length === 0) return "is empty";
+  const n = key.length;
+  if (n === 0) return "is empty";
   // Every character of a key is then above " " (U+0020): a line "key value" sorts as its key.
-  if (/[\s\p{Cc}]/u.test(key)) return "contains a blank or control character (HAProxy splits map lines at blanks)";
-  if (key.startsWith("#")) return 'starts with "#" (HAProxy reads the line as a comment)';
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if ((c <= 0x20 || c >= 0x7f) && isBlankOrControl(c))
+      return "contains a blank or control character (HAProxy splits map lines at blanks)";
+  }
+  if (key.charCodeAt(0) === 0x23) return 'starts with "#" (HAProxy reads the line as a comment)';
   return undefined;
 }
 
@@ -182,11 +209,12 @@ function collect(
     }
     return true;
   };
-  const put = (key: string, home: string, row: number, part: number): void => {
+  /** Whether the key is now held by this put (false: an issue was recorded instead). */
+  const put = (key: string, home: string, row: number, part: number): boolean => {
     const problem = keyProblem(key);
     if (problem) {
       c.add("GRX120", path, what(row, part), `key "${key}" ${problem}.`, "Fix the user name or alias in the database.");
-      return;
+      return false;
     }
     const prev = holder.get(key);
     if (prev !== undefined && homeOf[prev] !== home) {
@@ -197,12 +225,13 @@ function collect(
         `key "${key}" maps to "${homeOf[prev]}" (${what(rowOf[prev]!, partOf[prev]!)}) and to "${home}".`,
         "A key may name one home node only: remove the duplicate alias or user.",
       );
-      return;
+      return false;
     }
     holder.set(key, homeOf.length);
     homeOf.push(home);
     rowOf.push(row);
     partOf.push(part);
+    return true;
   };
 
   rows.forEach((r, i) => {
@@ -221,13 +250,17 @@ function collect(
     if (!checkHome(home, `users[${i}]`)) return;
     const lower = r.username.toLowerCase();
     put(lower, home, i, USERNAME);
-    (r.aliases ?? []).forEach((a, j) => put(a.toLowerCase(), home, i, j));
+    const aliases = r.aliases;
+    if (aliases) for (let j = 0; j < aliases.length; j++) put(aliases[j]!.toLowerCase(), home, i, j);
     // Outlook's MAPI/HTTP URLs carry the MailboxId computed over the stored username; the RPC/HTTP
     // address-book referral computes it over the lower-cased name (gromox.md §14): keep both
     // (the same string when the stored name is lower case).
     const stored = mailboxId(r.username, r.id).toLowerCase();
-    put(stored, home, i, USER_MAILBOX_ID);
-    put(lower === r.username ? stored : mailboxId(lower, r.id), home, i, USER_MAILBOX_ID);
+    const held = put(stored, home, i, USER_MAILBOX_ID);
+    // Putting the key this row already holds again would change nothing; a refused key is
+    // refused (and reported) again, as for a name stored in mixed case.
+    if (lower !== r.username) put(mailboxId(lower, r.id), home, i, USER_MAILBOX_ID);
+    else if (!held) put(stored, home, i, USER_MAILBOX_ID);
   });
   domains.forEach((d, i) => {
     const home = d.homeserver ?? "";
@@ -249,9 +282,12 @@ function collect(
   return { keys: holder, homes: homeOf, issues: [...c.issues] };
 }
 
-/** The keys in code-unit order (the default sort of strings: no comparator call per comparison). */
-function sortedKeys(keys: Map<string, number>): string[] {
-  return sortByCodeUnits([...keys.keys()]);
+/** The entries, `[keys, homes]`, in code-unit order of their keys. */
+function sortedEntries(keys: Map<string, number>, homes: readonly string[]): [string[], string[]] {
+  const ks = sortByCodeUnits([...keys.keys()]);
+  const hs = new Array<string>(ks.length);
+  for (let i = 0; i < ks.length; i++) hs[i] = homes[keys.get(ks[i]!)!]!;
+  return [ks, hs];
 }
 
 /**
@@ -294,7 +330,8 @@ export function mailboxMapEntries(
 ): Array<[string, string]> {
   const { keys, homes, issues } = collect(rows, domains, opts);
   if (issues.length > 0) throw new GrommunioValidationError(issues);
-  return sortedKeys(keys).map((k) => [k, homes[keys.get(k)!]!]);
+  const [ks, hs] = sortedEntries(keys, homes);
+  return ks.map((k, i) => [k, hs[i]!]);
 }
 
 /**
@@ -309,11 +346,13 @@ export function renderMailboxMap(
 ): ConfigFile {
   const { keys, homes, issues } = collect(rows, domains, opts);
   if (issues.length > 0) throw new GrommunioValidationError(issues);
-  // Lines sort as their keys (keys hold no character at or below the separating blank).
-  const lines: string[] = [];
-  for (const [k, home] of keys) lines.push(k + " " + homes[home]!);
+  // Lines sort as their keys (keys hold no character at or below the separating blank, and are
+  // distinct): sort the keys (shorter, mostly flat strings: cheaper to compare), then build the lines.
+  const [ks, hs] = sortedEntries(keys, homes);
+  const lines = new Array<string>(ks.length);
+  for (let i = 0; i < ks.length; i++) lines[i] = ks[i] + " " + hs[i];
   const header = "# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names\n";
-  const body = sortByCodeUnits(lines).join("\n");
+  const body = lines.join("\n");
   return {
     path: MAILBOX_MAP_PATH,
     content: header + body + (body ? "\n" : ""),
