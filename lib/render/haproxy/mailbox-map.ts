@@ -250,8 +250,7 @@ function collect(
     if (!checkHome(home, `users[${i}]`)) return;
     const lower = r.username.toLowerCase();
     put(lower, home, i, USERNAME);
-    const aliases = r.aliases;
-    if (aliases) for (let j = 0; j < aliases.length; j++) put(aliases[j]!.toLowerCase(), home, i, j);
+    (r.aliases ?? []).forEach((a, j) => put(a.toLowerCase(), home, i, j));
     // Outlook's MAPI/HTTP URLs carry the MailboxId computed over the stored username; the RPC/HTTP
     // address-book referral computes it over the lower-cased name (gromox.md §14): keep both
     // (the same string when the stored name is lower case).
@@ -282,6 +281,130 @@ function collect(
   return { keys: holder, homes: homeOf, issues: [...c.issues] };
 }
 
+/**
+ * The entries of a map without problems, `[keys, homes]` in code-unit order of their keys, or
+ * undefined when `collect` has to decide: a row has a problem (an issue to report) or a key
+ * comes twice (allowed for one home node, GRX121 for two). The same keys as `collect` puts, in
+ * one list per home node instead of a `Map` of all keys (hashing every key costs more than
+ * sorting them): each list sorted, the lists merged, and a key that comes twice is then next
+ * to itself.
+ */
+function entriesWithoutProblems(
+  rows: readonly MailboxMapRow[],
+  domains: readonly MailboxMapDomain[],
+  opts: MailboxMapOptions,
+): [string[], string[]] | undefined {
+  const known = opts.servers ? new Set(opts.servers) : undefined;
+  const homeIndex = new Map<string, number>();
+  const homes: string[] = [];
+  const lists: string[][] = [];
+  /** The key list of a home node; undefined when it is not one (an issue). */
+  const listOf = (home: string): string[] | undefined => {
+    const i = homeIndex.get(home);
+    if (i !== undefined) return lists[i];
+    if (!isFqdn(home) || (known && !known.has(home))) return undefined;
+    const list: string[] = [];
+    homeIndex.set(home, homes.length);
+    homes.push(home);
+    lists.push(list);
+    return list;
+  };
+  const validId = (id: number): boolean => Number.isInteger(id) && id >= 0 && id <= MAX_U32;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (r === undefined) return undefined; // a hole or undefined: as collect has it
+    const home = r.homeserver ?? "";
+    if (home === "") continue;
+    if (!validId(r.id)) return undefined;
+    const list = listOf(home);
+    if (!list) return undefined;
+    const lower = r.username.toLowerCase();
+    if (keyProblem(lower)) return undefined;
+    list.push(lower);
+    const aliases = r.aliases;
+    if (aliases)
+      for (let j = 0; j < aliases.length; j++) {
+        const a = aliases[j];
+        if (a === undefined) return undefined;
+        const k = a.toLowerCase();
+        if (keyProblem(k)) return undefined;
+        list.push(k);
+      }
+    const stored = mailboxId(r.username, r.id).toLowerCase();
+    if (keyProblem(stored)) return undefined;
+    list.push(stored);
+    if (lower !== r.username) {
+      const k = mailboxId(lower, r.id);
+      if (keyProblem(k)) return undefined;
+      list.push(k);
+    }
+  }
+  for (let i = 0; i < domains.length; i++) {
+    const d = domains[i];
+    if (d === undefined) return undefined;
+    const home = d.homeserver ?? "";
+    if (home === "") continue;
+    if (!validId(d.id)) return undefined;
+    const list = listOf(home);
+    if (!list) return undefined;
+    const stored = publicStoreMailboxId(d.name, d.id).toLowerCase();
+    const lower = publicStoreMailboxId(d.name.toLowerCase(), d.id);
+    if (keyProblem(stored) || keyProblem(lower)) return undefined;
+    list.push(stored);
+    if (lower !== stored) list.push(lower);
+  }
+  // Sorted runs of keys with the index of their home node, merged pairwise.
+  let runs: Run[] = lists.map((list, h) => ({
+    keys: sortByCodeUnits(list),
+    homes: new Int32Array(list.length).fill(h),
+  }));
+  while (runs.length > 1) {
+    const merged: Run[] = [];
+    for (let r = 0; r + 1 < runs.length; r += 2) merged.push(mergeRuns(runs[r]!, runs[r + 1]!));
+    if (runs.length % 2 === 1) merged.push(runs[runs.length - 1]!);
+    runs = merged;
+  }
+  const keys = runs[0]?.keys ?? [];
+  const at = runs[0]?.homes ?? new Int32Array(0);
+  for (let i = 1; i < keys.length; i++) if (keys[i] === keys[i - 1]) return undefined;
+  const hs = new Array<string>(keys.length);
+  for (let i = 0; i < keys.length; i++) hs[i] = homes[at[i]!]!;
+  return [keys, hs];
+}
+
+interface Run {
+  readonly keys: string[];
+  readonly homes: Int32Array;
+}
+
+/** Two runs sorted by key as one (code-unit order: `<` on strings). */
+function mergeRuns(a: Run, b: Run): Run {
+  const n = a.keys.length + b.keys.length;
+  const keys = new Array<string>(n);
+  const homes = new Int32Array(n);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.keys.length && j < b.keys.length) {
+    if (b.keys[j]! < a.keys[i]!) {
+      keys[o] = b.keys[j]!;
+      homes[o++] = b.homes[j++]!;
+    } else {
+      keys[o] = a.keys[i]!;
+      homes[o++] = a.homes[i++]!;
+    }
+  }
+  for (; i < a.keys.length; i++, o++) {
+    keys[o] = a.keys[i]!;
+    homes[o] = a.homes[i]!;
+  }
+  for (; j < b.keys.length; j++, o++) {
+    keys[o] = b.keys[j]!;
+    homes[o] = b.homes[j]!;
+  }
+  return { keys, homes };
+}
+
 /** The entries, `[keys, homes]`, in code-unit order of their keys. */
 function sortedEntries(keys: Map<string, number>, homes: readonly string[]): [string[], string[]] {
   const ks = sortByCodeUnits([...keys.keys()]);
@@ -309,6 +432,19 @@ function sortByCodeUnits(items: string[]): string[] {
   return out;
 }
 
+/** The entries in key order, `[keys, homes]`; throws the rows' problems. */
+function entries(
+  rows: readonly MailboxMapRow[],
+  domains: readonly MailboxMapDomain[],
+  opts: MailboxMapOptions,
+): [string[], string[]] {
+  const fast = entriesWithoutProblems(rows, domains, opts);
+  if (fast) return fast;
+  const { keys, homes, issues } = collect(rows, domains, opts);
+  if (issues.length > 0) throw new GrommunioValidationError(issues);
+  return sortedEntries(keys, homes);
+}
+
 /** Every problem with the rows (empty when the map can be rendered). */
 export function validateMailboxMap(
   rows: readonly MailboxMapRow[],
@@ -328,9 +464,7 @@ export function mailboxMapEntries(
   domains: readonly MailboxMapDomain[] = [],
   opts: MailboxMapOptions = {},
 ): Array<[string, string]> {
-  const { keys, homes, issues } = collect(rows, domains, opts);
-  if (issues.length > 0) throw new GrommunioValidationError(issues);
-  const [ks, hs] = sortedEntries(keys, homes);
+  const [ks, hs] = entries(rows, domains, opts);
   return ks.map((k, i) => [k, hs[i]!]);
 }
 
@@ -344,11 +478,9 @@ export function renderMailboxMap(
   domains: readonly MailboxMapDomain[] = [],
   opts: MailboxMapOptions = {},
 ): ConfigFile {
-  const { keys, homes, issues } = collect(rows, domains, opts);
-  if (issues.length > 0) throw new GrommunioValidationError(issues);
   // Lines sort as their keys (keys hold no character at or below the separating blank, and are
   // distinct): sort the keys (shorter, mostly flat strings: cheaper to compare), then build the lines.
-  const [ks, hs] = sortedEntries(keys, homes);
+  const [ks, hs] = entries(rows, domains, opts);
   const lines = new Array<string>(ks.length);
   for (let i = 0; i < ks.length; i++) lines[i] = ks[i] + " " + hs[i];
   const header = "# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names\n";
