@@ -202,6 +202,26 @@ describe("mailbox map order, property", () => {
     );
   });
 
+  test("a key on two home nodes is GRX121 from renderMailboxMap and mailboxMapEntries too", () => {
+    const rows = [
+      { id: 1, username: "a@x.org", homeserver: "mail1.gro.at" },
+      { id: 2, username: "b@x.org", aliases: ["A@x.org"], homeserver: "mail2.gro.at" },
+      { id: 3, username: "c@x.org", aliases: ["c@x.org"], homeserver: "mail2.gro.at" },
+    ];
+    const expected = validateMailboxMap(rows);
+    expect(expected.map((i) => i.code)).toEqual(["GRX121"]);
+    for (const f of [() => renderMailboxMap(rows), () => mailboxMapEntries(rows)]) {
+      let thrown: unknown;
+      try {
+        f();
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(GrommunioValidationError);
+      expect((thrown as GrommunioValidationError).issues).toEqual(expected);
+    }
+  });
+
   test("the key check's blank-or-control test is /[\\s\\p{Cc}]/u on every code point", () => {
     const re = /[\s\p{Cc}]/u;
     const wrong: number[] = [];

@@ -284,7 +284,7 @@ function collect(
 /**
  * The entries of a map without problems, `[keys, homes]` in code-unit order of their keys, or
  * undefined when `collect` has to decide: a row has a problem (an issue to report) or a key
- * comes twice (allowed for one home node, GRX121 for two). The same keys as `collect` puts, in
+ * comes for two home nodes (GRX121). The same keys as `collect` puts, in
  * one list per home node instead of a `Map` of all keys (hashing every key costs more than
  * sorting them): each list sorted, the lists merged, and a key that comes twice is then next
  * to itself.
@@ -366,10 +366,19 @@ function entriesWithoutProblems(
   }
   const keys = runs[0]?.keys ?? [];
   const at = runs[0]?.homes ?? new Int32Array(0);
-  for (let i = 1; i < keys.length; i++) if (keys[i] === keys[i - 1]) return undefined;
-  const hs = new Array<string>(keys.length);
-  for (let i = 0; i < keys.length; i++) hs[i] = homes[at[i]!]!;
-  return [keys, hs];
+  // A key that comes again for the same home node is one entry (as collect keeps it); for
+  // another home node it is an error, which collect reports.
+  const ks: string[] = [];
+  const hs: string[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0 && keys[i] === keys[i - 1]) {
+      if (at[i] !== at[i - 1]) return undefined;
+      continue;
+    }
+    ks.push(keys[i]!);
+    hs.push(homes[at[i]!]!);
+  }
+  return [ks, hs];
 }
 
 interface Run {
