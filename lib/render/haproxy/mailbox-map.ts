@@ -157,6 +157,33 @@ const USERNAME = -1;
 const USER_MAILBOX_ID = -2;
 const DOMAIN_MAILBOX_ID = -3;
 
+/**
+ * The keys of a user row, in the order they are put (`emit` returns whether the key is now held):
+ * the lower-cased username, each alias lower-cased, the MailboxId over the stored username and
+ * the one over the lower-cased username (reference/gromox.md §14). The one walk both `collect` and
+ * `entriesWithoutProblems` make, so the two cannot disagree on the keys.
+ */
+function userKeys(r: MailboxMapRow, emit: (key: string, part: number) => boolean): void {
+  const lower = r.username.toLowerCase();
+  emit(lower, USERNAME);
+  (r.aliases ?? []).forEach((a, j) => emit(a.toLowerCase(), j));
+  // Outlook's MAPI/HTTP URLs carry the MailboxId computed over the stored username; the RPC/HTTP
+  // address-book referral computes it over the lower-cased name (gromox.md §14): keep both
+  // (the same string when the stored name is lower case).
+  const stored = mailboxId(r.username, r.id).toLowerCase();
+  const held = emit(stored, USER_MAILBOX_ID);
+  // Putting the key this row already holds again would change nothing; a refused key is
+  // refused (and reported) again, as for a name stored in mixed case.
+  if (lower !== r.username) emit(mailboxId(lower, r.id), USER_MAILBOX_ID);
+  else if (!held) emit(stored, USER_MAILBOX_ID);
+}
+
+/** The keys of a domain row (its public store's MailboxId over the stored and the lower-cased name). */
+function domainKeys(d: MailboxMapDomain, emit: (key: string, part: number) => boolean): void {
+  emit(publicStoreMailboxId(d.name, d.id).toLowerCase(), DOMAIN_MAILBOX_ID);
+  emit(publicStoreMailboxId(d.name.toLowerCase(), d.id), DOMAIN_MAILBOX_ID);
+}
+
 function collect(
   rows: readonly MailboxMapRow[],
   domains: readonly MailboxMapDomain[],
@@ -248,18 +275,7 @@ function collect(
       return;
     }
     if (!checkHome(home, `users[${i}]`)) return;
-    const lower = r.username.toLowerCase();
-    put(lower, home, i, USERNAME);
-    (r.aliases ?? []).forEach((a, j) => put(a.toLowerCase(), home, i, j));
-    // Outlook's MAPI/HTTP URLs carry the MailboxId computed over the stored username; the RPC/HTTP
-    // address-book referral computes it over the lower-cased name (gromox.md §14): keep both
-    // (the same string when the stored name is lower case).
-    const stored = mailboxId(r.username, r.id).toLowerCase();
-    const held = put(stored, home, i, USER_MAILBOX_ID);
-    // Putting the key this row already holds again would change nothing; a refused key is
-    // refused (and reported) again, as for a name stored in mixed case.
-    if (lower !== r.username) put(mailboxId(lower, r.id), home, i, USER_MAILBOX_ID);
-    else if (!held) put(stored, home, i, USER_MAILBOX_ID);
+    userKeys(r, (key, part) => put(key, home, i, part));
   });
   domains.forEach((d, i) => {
     const home = d.homeserver ?? "";
@@ -275,8 +291,7 @@ function collect(
       return;
     }
     if (!checkHome(home, `domains[${i}]`)) return;
-    put(publicStoreMailboxId(d.name, d.id).toLowerCase(), home, i, DOMAIN_MAILBOX_ID);
-    put(publicStoreMailboxId(d.name.toLowerCase(), d.id), home, i, DOMAIN_MAILBOX_ID);
+    domainKeys(d, (key, part) => put(key, home, i, part));
   });
   return { keys: holder, homes: homeOf, issues: [...c.issues] };
 }
@@ -310,34 +325,25 @@ function entriesWithoutProblems(
     return list;
   };
   const validId = (id: number): boolean => Number.isInteger(id) && id >= 0 && id <= MAX_U32;
+  // The same keys as collect (userKeys, domainKeys); any key with a problem ends the fast path.
+  let list: string[] = [];
+  let clean = true;
+  const push = (key: string): boolean => {
+    if (keyProblem(key)) return (clean = false);
+    list.push(key);
+    return true;
+  };
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (r === undefined) return undefined; // a hole or undefined: as collect has it
     const home = r.homeserver ?? "";
     if (home === "") continue;
     if (!validId(r.id)) return undefined;
-    const list = listOf(home);
-    if (!list) return undefined;
-    const lower = r.username.toLowerCase();
-    if (keyProblem(lower)) return undefined;
-    list.push(lower);
-    const aliases = r.aliases;
-    if (aliases)
-      for (let j = 0; j < aliases.length; j++) {
-        const a = aliases[j];
-        if (a === undefined) return undefined;
-        const k = a.toLowerCase();
-        if (keyProblem(k)) return undefined;
-        list.push(k);
-      }
-    const stored = mailboxId(r.username, r.id).toLowerCase();
-    if (keyProblem(stored)) return undefined;
-    list.push(stored);
-    if (lower !== r.username) {
-      const k = mailboxId(lower, r.id);
-      if (keyProblem(k)) return undefined;
-      list.push(k);
-    }
+    const l = listOf(home);
+    if (!l) return undefined;
+    list = l;
+    userKeys(r, push);
+    if (!clean) return undefined;
   }
   for (let i = 0; i < domains.length; i++) {
     const d = domains[i];
@@ -345,13 +351,11 @@ function entriesWithoutProblems(
     const home = d.homeserver ?? "";
     if (home === "") continue;
     if (!validId(d.id)) return undefined;
-    const list = listOf(home);
-    if (!list) return undefined;
-    const stored = publicStoreMailboxId(d.name, d.id).toLowerCase();
-    const lower = publicStoreMailboxId(d.name.toLowerCase(), d.id);
-    if (keyProblem(stored) || keyProblem(lower)) return undefined;
-    list.push(stored);
-    if (lower !== stored) list.push(lower);
+    const l = listOf(home);
+    if (!l) return undefined;
+    list = l;
+    domainKeys(d, push);
+    if (!clean) return undefined;
   }
   // Sorted runs of keys with the index of their home node, merged pairwise.
   let runs: Run[] = lists.map((list, h) => ({
