@@ -176,7 +176,7 @@ describe("mailbox map order, property", () => {
           // An alias is another user's name with a suffix, or the name itself (one key twice: the
           // same home node is one entry, two home nodes are an error and the input is skipped).
           ...(aliasOf[i] !== undefined
-            ? { aliases: [users[aliasOf[i]! % users.length]! + (aliasOf[i]! % 2 ? "\u00e4" : "")] }
+            ? { aliases: [users[aliasOf[i] % users.length]! + (aliasOf[i] % 2 ? "\u00e4" : "")] }
             : {}),
         }));
         // The expected map, built independently; inputs with a key on two home nodes are skipped.
