@@ -333,30 +333,26 @@ function entriesWithoutProblems(
     list.push(key);
     return true;
   };
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    if (r === undefined) return undefined; // a hole or undefined: as collect has it
-    const home = r.homeserver ?? "";
-    if (home === "") continue;
-    if (!validId(r.id)) return undefined;
-    const l = listOf(home);
-    if (!l) return undefined;
-    list = l;
-    userKeys(r, push);
-    if (!clean) return undefined;
-  }
-  for (let i = 0; i < domains.length; i++) {
-    const d = domains[i];
-    if (d === undefined) return undefined;
-    const home = d.homeserver ?? "";
-    if (home === "") continue;
-    if (!validId(d.id)) return undefined;
-    const l = listOf(home);
-    if (!l) return undefined;
-    list = l;
-    domainKeys(d, push);
-    if (!clean) return undefined;
-  }
+  /** Puts every placed item's keys in its home node's list; false when collect has to decide. */
+  const place = <T extends MailboxMapRow | MailboxMapDomain>(
+    items: readonly T[],
+    keysOf: (item: T, emit: (key: string) => boolean) => void,
+  ): boolean => {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (item === undefined) return false; // a hole or undefined: as collect has it
+      const home = item.homeserver ?? "";
+      if (home === "") continue;
+      if (!validId(item.id)) return false;
+      const l = listOf(home);
+      if (!l) return false;
+      list = l;
+      keysOf(item, push);
+      if (!clean) return false;
+    }
+    return true;
+  };
+  if (!place(rows, userKeys) || !place(domains, domainKeys)) return undefined;
   // Sorted runs of keys with the index of their home node, merged pairwise.
   let runs: Run[] = lists.map((list, h) => ({
     keys: sortByCodeUnits(list),
