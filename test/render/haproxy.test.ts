@@ -754,3 +754,38 @@ describe("renderHaproxy: the MTA-STS policy (options.mtaSts)", () => {
     expect(docCfg).not.toMatch(/mta_sts/);
   });
 });
+
+describe("haproxy.cfg rendered from one topology for several load balancers and options", () => {
+  // renderHaproxyCfg keeps the body below the header per topology, options and IPv6 presence:
+  // each render from a shared topology must equal a render from a fresh one.
+  // The documented layout has one load balancer: add a second, without IPv6.
+  const base = documentedLayout();
+  const input: ClusterInput = {
+    ...base,
+    nodes: [
+      ...base.nodes.map((n) => (n.name === "lb1" ? { ...n, ipv6: "2001:db8::10" } : n)),
+      { name: "lb2", hostname: "lb2.gro.at", roles: ["load-balancer"], ipv4: "10.10.10.11" },
+    ],
+  };
+  const cases: Array<[string, HaproxyOptions | undefined]> = [
+    ["lb1", undefined],
+    ["lb2", undefined],
+    ["lb1", { bindAddress: "10.0.0.10" }],
+    ["lb2", { bindAddress: "10.0.0.10" }],
+    ["lb2", undefined],
+  ];
+  it("equals a render from a fresh topology, and the cases differ where they should", () => {
+    const shared = buildTopology(input);
+    const cfg = (topo: Topology, node: string, o?: HaproxyOptions): string =>
+      renderHaproxy(topo, topo.node(node), o).find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
+    const out = cases.map(([node, o]) => cfg(shared, node, o));
+    cases.forEach(([node, o], i) => expect(out[i]).toBe(cfgOf(input, node, o)));
+    const body = (text: string): string => text.slice(text.indexOf("\n\n"));
+    // lb1 has an IPv6 address (v6only binds), lb2 not; a bind address replaces both.
+    expect(body(out[0]!)).toMatch(/ bind :::\d+ v6only/);
+    expect(body(out[1]!)).not.toMatch(/:::/);
+    expect(body(out[2]!)).toMatch(/ bind 10\.0\.0\.10:\d+/);
+    expect(body(out[2]!)).toBe(body(out[3]!));
+    expect(out[1]).toBe(out[4]);
+  });
+});
