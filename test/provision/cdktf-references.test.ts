@@ -1,5 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
-import { Fn, TerraformStack, Testing } from "cdktf";
+import { Fn, TerraformIterator, TerraformStack, Testing } from "cdktf";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
@@ -40,6 +40,22 @@ describe("attribute and dependency resolve like cdktf's references", () => {
         ...(viaCdktf ? { dependsOn: [bucket, region] } : {}),
       });
       if (!viaCdktf) object.dependsOn = [dependency(bucket), dependency(region)];
+      return stack;
+    });
+  });
+
+  test("an attribute of a resource with for_each reads every instance (.*), as the getter does", () => {
+    synthBoth((viaCdktf) => {
+      const stack = new TerraformStack(Testing.app(), "s");
+      const buckets = new S3Bucket(stack, "buckets", {
+        forEach: TerraformIterator.fromList(["a", "b"]),
+        bucketPrefix: "p-",
+      });
+      new IamRolePolicy(stack, "policy", {
+        role: "r",
+        policy: Fn.jsonencode({ Resource: viaCdktf ? buckets.arn : attribute(buckets, "arn") }),
+        name: "n",
+      });
       return stack;
     });
   });
