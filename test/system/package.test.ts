@@ -1,0 +1,206 @@
+/**
+ * What `npm publish` ships works for someone who installs it into their own stack.
+ *
+ * 1. `npm pack --json --pack-destination <scratch>` in the checkout, exactly as publishing does
+ *    (the `prepack` script removes dist/ and rebuilds it with tsconfig.build.json), then the file
+ *    list: the compiled entry point with its types and every platform module, package.json and
+ *    README.md, and no tests, benches, examples, scripts, schemas, TypeScript sources (only .d.ts)
+ *    or node_modules. The extracted tarball holds exactly the files npm reported.
+ * 2. A consumer project in a scratch directory OUTSIDE the checkout (so nothing resolves from the
+ *    repository by walking up): node_modules/cdktf-grommunio is the extracted tarball, and every
+ *    package the packed package.json declares (dependencies and peerDependencies, plus @types/node)
+ *    is a symlink to the repository's installed copy (no network). A package the library loads but
+ *    does not declare is therefore missing there, and the test fails.
+ * 3. The README's TypeScript block, unchanged, compiled with the TypeScript compiler API against
+ *    the PACKED declarations (strict, skipLibCheck false, node16 modules: what a user's tsconfig
+ *    would do), with no diagnostic at all, and run with node: the synthesized cdk.tf.json has one
+ *    hcloud_server per node the snippet declares (mail1, mail2, classic1, the two load-balancer
+ *    nodes, the database node db1) with its user-data, the data volumes, the hcloud provider, and
+ *    no resource of another platform.
+ * 4. The README's `npm install` line names every peer dependency.
+ *
+ * Leaves the rebuilt dist/ in the checkout (git- and lint-ignored, as after `npm pack`); removes
+ * its scratch directory.
+ *
+ *   npx jest test/system/package.test.ts --selectProjects system
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import ts from "typescript";
+import { REPO_ROOT, extractSnippets } from "../doc-snippets";
+import { ownScratchDir, removeScratchDir } from "./scratch";
+import { requireProgram, run } from "./support";
+
+interface PackResult {
+  readonly filename: string;
+  readonly files: readonly { readonly path: string }[];
+}
+
+/** npm's --json output; lifecycle scripts may print before it, so parse from the array's start. */
+function parsePackJson(stdout: string): PackResult {
+  const start = stdout.search(/^\[/m);
+  if (start < 0) throw new Error(`npm pack printed no JSON:\n${stdout}`);
+  const parsed = JSON.parse(stdout.slice(start)) as PackResult[];
+  expect(parsed).toHaveLength(1);
+  return parsed[0]!;
+}
+
+function listTree(root: string, rel = ""): string[] {
+  return fs
+    .readdirSync(path.join(root, rel), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listTree(root, path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)]));
+}
+
+describe("the npm package", () => {
+  let scratch: string;
+  let pack: PackResult;
+  let files: string[];
+  let project: string;
+  let installed: string;
+
+  beforeAll(() => {
+    const npm = requireProgram("npm", "npm (or Node.js from nodesource, which includes npm)");
+    const tar = requireProgram("tar", "tar");
+    scratch = ownScratchDir("package");
+    expect(scratch.startsWith(REPO_ROOT + path.sep)).toBe(false);
+    const packDir = path.join(scratch, "pack");
+    fs.mkdirSync(packDir);
+    const r = run(npm, ["pack", "--json", "--offline", "--pack-destination", packDir], {
+      cwd: REPO_ROOT,
+      timeoutMs: 300_000,
+    });
+    if (r.status !== 0) throw new Error(`npm pack failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
+    pack = parsePackJson(r.stdout);
+    files = pack.files.map((f) => f.path).sort();
+
+    project = path.join(scratch, "consumer");
+    installed = path.join(project, "node_modules", "cdktf-grommunio");
+    fs.mkdirSync(installed, { recursive: true });
+    fs.writeFileSync(
+      path.join(project, "package.json"),
+      JSON.stringify({ name: "consumer", version: "0.0.0", private: true }, null, 2),
+    );
+    const x = run(tar, ["-xzf", path.join(packDir, pack.filename), "-C", installed, "--strip-components=1"]);
+    if (x.status !== 0) throw new Error(`tar failed: ${x.stderr}`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
+    const declared = [
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {}),
+      "@types/node",
+    ];
+    for (const name of declared) {
+      const target = path.join(project, "node_modules", name);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.symlinkSync(fs.realpathSync(path.join(REPO_ROOT, "node_modules", name)), target, "dir");
+    }
+  }, 300_000);
+
+  afterAll(() => {
+    if (scratch) removeScratchDir(scratch);
+  });
+
+  test("ships the compiled library with its types, README.md and package.json, and nothing else", () => {
+    for (const required of [
+      "package.json",
+      "README.md",
+      "dist/lib/index.js",
+      "dist/lib/index.d.ts",
+      ...["aws", "hcloud", "libvirt", "vsphere", "docker", "vm"].flatMap((p) => [
+        `dist/lib/platforms/${p}/index.js`,
+        `dist/lib/platforms/${p}/index.d.ts`,
+      ]),
+      "dist/lib/cluster/index.js",
+      "dist/lib/gen/providers/hcloud/index.js",
+    ]) {
+      expect(files).toContain(required);
+    }
+    const unexpected = files.filter(
+      (f) =>
+        !(f === "package.json" || f === "README.md" || f.startsWith("dist/lib/")) ||
+        /(^|\/)(test|bench|examples|scripts|schemas|node_modules)\//.test(f) ||
+        (f.endsWith(".ts") && !f.endsWith(".d.ts")),
+    );
+    expect(unexpected).toEqual([]);
+    // Every compiled module has its declarations (a user's import finds types for all of it).
+    const js = files.filter((f) => f.endsWith(".js"));
+    expect(js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))).toEqual([]);
+    // The tarball holds what npm reported.
+    expect(listTree(installed).sort()).toEqual(files);
+  });
+
+  test("the shipped README's install line names every dependency a user must install", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
+    const readme = fs.readFileSync(path.join(installed, "README.md"), "utf8");
+    const line = readme.split("\n").find((l) => l.startsWith("npm install cdktf-grommunio "));
+    expect(line).toBeDefined();
+    const named = new Set(line!.split(/\s+/).slice(2));
+    expect(Object.keys(manifest.peerDependencies).filter((p) => !named.has(p))).toEqual([]);
+  });
+
+  test("the README's TypeScript block compiles against the packed types (strict, no skipLibCheck) and synthesizes the Hetzner stack", () => {
+    const readme = extractSnippets("README.md", fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8"));
+    expect(readme).toHaveLength(1);
+    const main = path.join(project, "main.ts");
+    fs.writeFileSync(main, readme[0]!.code);
+
+    const options: ts.CompilerOptions = {
+      target: ts.ScriptTarget.ES2022,
+      lib: ["lib.es2022.d.ts"],
+      module: ts.ModuleKind.Node16,
+      moduleResolution: ts.ModuleResolutionKind.Node16,
+      strict: true,
+      skipLibCheck: false,
+      esModuleInterop: true,
+      outDir: path.join(project, "out"),
+      rootDir: project,
+    };
+    const program = ts.createProgram({ rootNames: [main], options });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
+      const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : "";
+      return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
+    });
+    expect(diagnostics).toEqual([]);
+    // The declarations came from the tarball, never from the checkout's sources or dist/.
+    const sources = program.getSourceFiles().map((f) => f.fileName);
+    expect(sources).toContain(path.join(installed, "dist/lib/index.d.ts"));
+    const repoReal = fs.realpathSync(REPO_ROOT);
+    expect(
+      sources.filter((f) => [REPO_ROOT, repoReal].some((r) => f.startsWith(`${r}/lib/`) || f.startsWith(`${r}/dist/`))),
+    ).toEqual([]);
+    const emitted = program.emit();
+    expect(emitted.emitSkipped).toBe(false);
+
+    const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: "1" };
+    delete env.NODE_PATH;
+    const resolved = run(process.execPath, ["-p", 'require.resolve("cdktf-grommunio")'], { cwd: project, env });
+    expect(resolved.stdout.trim()).toBe(path.join(installed, "dist/lib/index.js"));
+    const synth = run(process.execPath, [path.join(project, "out", "main.js")], {
+      cwd: project,
+      env,
+      timeoutMs: 120_000,
+    });
+    if (synth.status !== 0) throw new Error(`the README program failed (${synth.status}):\n${synth.stderr}`);
+
+    const tf = JSON.parse(fs.readFileSync(path.join(project, "cdktf.out/stacks/mail/cdk.tf.json"), "utf8"));
+    const resources: Record<string, Record<string, any>> = tf.resource;
+    const servers = Object.values(resources.hcloud_server ?? {});
+    expect(servers.map((s) => s.name).sort()).toEqual(
+      ["classic1", "db1", "lb1", "lb2", "mail1", "mail2"].map((n) => `${n}.example.com`),
+    );
+    for (const s of servers) {
+      expect(s.location).toBe("fsn1");
+      expect(typeof s.user_data).toBe("string");
+      expect(s.user_data.length).toBeGreaterThan(0);
+    }
+    // ShareNothing({ volumeSizeGb: 200 }) per mailbox node, Database.onNode({ volumeSizeGb: 50 }).
+    const volumes = Object.values(resources.hcloud_volume ?? {}).map((v) => [v.name, v.size]);
+    expect(volumes.sort()).toEqual([
+      ["mail-db1-data", 50],
+      ["mail-mail1-data", 200],
+      ["mail-mail2-data", 200],
+    ]);
+    expect(Object.keys(resources.hcloud_network ?? {})).toHaveLength(1);
+    expect(tf.terraform.required_providers.hcloud.source).toBe("hetznercloud/hcloud");
+    expect(Object.keys(resources).filter((t) => /^(aws|docker|vsphere|libvirt)_/.test(t))).toEqual([]);
+  }, 240_000);
+});
