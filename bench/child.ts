@@ -212,7 +212,19 @@ function userDataOf(cluster: GrommunioCluster): NodeUserData[] {
   }));
 }
 
+/**
+ * AWS (like vSphere and Docker) is loaded on first use (lib/platforms/optional.ts): `Platform.aws()`
+ * would load it inside the timed region. A user's program that imports `cdktf-grommunio/aws`
+ * loads it at start-up, as the bare side loads its provider classes before the timed region, so
+ * the child loads the measured platform first. Hetzner needs nothing: the package root has it.
+ */
+function loadPlatform(req: ChildRequest): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (req.mode !== "map" && req.platform === "aws") require("../lib/platforms/aws");
+}
+
 function main(req: ChildRequest): ChildResult {
+  loadPlatform(req);
   switch (req.mode) {
     case "library": {
       let app: App | undefined;

@@ -11,11 +11,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Construct } from "constructs";
 import { AssetType, Fn, TerraformAsset, TerraformOutput, TerraformStack } from "cdktf";
-import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import type { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { IssueCollector } from "../topology/errors";
 import { Topology } from "../topology/model";
+import { loadOptional } from "../platforms/optional";
 import {
   DEFAULT_DKIM_SELECTOR,
   DnsRecord,
@@ -322,6 +323,14 @@ export class MailDns extends Construct {
     this.externalRecords = records.filter((r) => !published.has(r.zone));
     const route53: Record<string, Route53Record> = {};
     if (props.route53) {
+      // @cdktf/provider-aws is an optional peer dependency: loaded only when records go to Route53.
+      type Route53Module = typeof import("@cdktf/provider-aws/lib/route53-record");
+      const { Route53Record } = loadOptional(
+        "@cdktf/provider-aws",
+        "MailDns with route53",
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        () => require("@cdktf/provider-aws/lib/route53-record") as Route53Module,
+      );
       for (const r of records) {
         const zoneId = r.zone === this.zone ? props.route53.zoneId : props.route53.otherZones?.[r.zone];
         if (zoneId === undefined) continue;

@@ -11,8 +11,6 @@ import { createHash } from "node:crypto";
 import { Testing } from "cdktf";
 import { Construct } from "constructs";
 import {
-  AwsDeployment,
-  AwsPlatform,
   ClassicNode,
   Database,
   GromoxNode,
@@ -21,6 +19,7 @@ import {
   ProvisionedFile,
   NodeProvisioning,
 } from "../../lib";
+import { AwsDeployment, AwsPlatform } from "../../lib/platforms/aws";
 import { FILES_FETCH_PROGRAM, FILES_FETCH_SCRIPT } from "../../lib/platforms/aws/files-fetch";
 import { FILES_MANIFEST_PATH, bundleDocument, splitBundle, withFileFetch } from "../../lib/provision/bundle";
 import { SECRET_MANIFEST_PATH } from "../../lib/provision/secrets";

@@ -8,16 +8,22 @@
  *    or node_modules. The extracted tarball holds exactly the files npm reported.
  * 2. A consumer project in a scratch directory OUTSIDE the checkout (so nothing resolves from the
  *    repository by walking up): node_modules/cdktf-grommunio is the extracted tarball, and every
- *    package the packed package.json declares (dependencies and peerDependencies, plus @types/node)
- *    is a symlink to the repository's installed copy (no network). A package the library loads but
- *    does not declare is therefore missing there, and the test fails.
+ *    package the packed package.json requires (dependencies, the peerDependencies not marked
+ *    optional, plus @types/node) is a symlink to the repository's installed copy (no network): a
+ *    Hetzner user's install. A package the library loads but does not declare, or loads for
+ *    Hetzner although it is optional (the AWS, vSphere and Docker provider packages), is therefore
+ *    missing there, and the test fails.
  * 3. The README's TypeScript block, unchanged, compiled with the TypeScript compiler API against
- *    the PACKED declarations (strict, skipLibCheck false, node16 modules: what a user's tsconfig
- *    would do), with no diagnostic at all, and run with node: the synthesized cdk.tf.json has one
- *    hcloud_server per node the snippet declares (mail1, mail2, classic1, the two load-balancer
- *    nodes, the database node db1) with its user-data, the data volumes, the hcloud provider, and
- *    no resource of another platform.
- * 4. The README's `npm install` line names every peer dependency.
+ *    the PACKED declarations (strict, node16 modules, skipLibCheck true as in cdktf's project
+ *    template: the declarations of the uninstalled platforms refer to their packages), with no
+ *    diagnostic at all, and run with node: the synthesized cdk.tf.json has one hcloud_server per
+ *    node the snippet declares (mail1, mail2, classic1, the two load-balancer nodes, the database
+ *    node db1) with its user-data, the data volumes, the hcloud provider, and no resource of
+ *    another platform.
+ * 4. With the optional peers linked too, the same block compiles with skipLibCheck false: the
+ *    packed declarations are complete.
+ * 5. The README's first `npm install` line names every required peer dependency; the optional
+ *    ones each have an `npm install` line.
  *
  * Leaves the rebuilt dist/ in the checkout (git- and lint-ignored, as after `npm pack`); removes
  * its scratch directory.
@@ -49,6 +55,54 @@ function listTree(root: string, rel = ""): string[] {
   return fs
     .readdirSync(path.join(root, rel), { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? listTree(root, path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)]));
+}
+
+interface Manifest {
+  readonly dependencies?: Record<string, string>;
+  readonly peerDependencies: Record<string, string>;
+  readonly peerDependenciesMeta?: Record<string, { readonly optional?: boolean }>;
+}
+
+const isOptional = (m: Manifest, name: string): boolean => m.peerDependenciesMeta?.[name]?.optional === true;
+const requiredPeers = (m: Manifest): string[] => Object.keys(m.peerDependencies).filter((p) => !isOptional(m, p));
+const optionalPeers = (m: Manifest): string[] => Object.keys(m.peerDependencies).filter((p) => isOptional(m, p));
+
+/** node_modules/<name> of the consumer as a symlink to the repository's installed copy. */
+function link(project: string, name: string): void {
+  const target = path.join(project, "node_modules", name);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.symlinkSync(fs.realpathSync(path.join(REPO_ROOT, "node_modules", name)), target, "dir");
+}
+
+/** The package names of an `npm install` line (`@scope/name@^1` → `@scope/name`), comments dropped. */
+function installedNames(line: string): string[] {
+  return line
+    .replace(/#.*/, "")
+    .trim()
+    .split(/\s+/)
+    .slice(2)
+    .filter((w) => !w.startsWith("-"))
+    .map((w) => (w.lastIndexOf("@") > 0 ? w.slice(0, w.lastIndexOf("@")) : w));
+}
+
+function compile(main: string, outDir: string, skipLibCheck: boolean): { program: ts.Program; diagnostics: string[] } {
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    lib: ["lib.es2022.d.ts"],
+    module: ts.ModuleKind.Node16,
+    moduleResolution: ts.ModuleResolutionKind.Node16,
+    strict: true,
+    skipLibCheck,
+    esModuleInterop: true,
+    outDir,
+    rootDir: path.dirname(main),
+  };
+  const program = ts.createProgram({ rootNames: [main], options });
+  const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : "";
+    return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
+  });
+  return { program, diagnostics };
 }
 
 describe("the npm package", () => {
@@ -83,16 +137,8 @@ describe("the npm package", () => {
     const x = run(tar, ["-xzf", path.join(packDir, pack.filename), "-C", installed, "--strip-components=1"]);
     if (x.status !== 0) throw new Error(`tar failed: ${x.stderr}`);
     const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
-    const declared = [
-      ...Object.keys(manifest.dependencies ?? {}),
-      ...Object.keys(manifest.peerDependencies ?? {}),
-      "@types/node",
-    ];
-    for (const name of declared) {
-      const target = path.join(project, "node_modules", name);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.symlinkSync(fs.realpathSync(path.join(REPO_ROOT, "node_modules", name)), target, "dir");
-    }
+    const required = [...Object.keys(manifest.dependencies ?? {}), ...requiredPeers(manifest), "@types/node"];
+    for (const name of required) link(project, name);
   }, 300_000);
 
   afterAll(() => {
@@ -128,37 +174,30 @@ describe("the npm package", () => {
     expect(listTree(installed).sort()).toEqual(files);
   });
 
-  test("the shipped README's install line names every dependency a user must install", () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
+  test("the shipped README's install lines name every required peer, and each optional one", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as Manifest;
     const readme = fs.readFileSync(path.join(installed, "README.md"), "utf8");
-    const line = readme.split("\n").find((l) => l.startsWith("npm install cdktf-grommunio "));
-    expect(line).toBeDefined();
-    const named = new Set(line!.split(/\s+/).slice(2));
-    expect(Object.keys(manifest.peerDependencies).filter((p) => !named.has(p))).toEqual([]);
+    const lines = readme.split("\n").filter((l) => l.startsWith("npm install "));
+    const first = lines.find((l) => l.startsWith("npm install cdktf-grommunio "));
+    expect(first).toBeDefined();
+    const named = new Set(installedNames(first!));
+    expect(requiredPeers(manifest).filter((p) => !named.has(p))).toEqual([]);
+    expect(optionalPeers(manifest).sort()).toEqual([
+      "@cdktf/provider-aws",
+      "@cdktf/provider-docker",
+      "@cdktf/provider-vsphere",
+    ]);
+    const anywhere = new Set(lines.flatMap(installedNames));
+    expect(optionalPeers(manifest).filter((p) => !anywhere.has(p))).toEqual([]);
   });
 
-  test("the README's TypeScript block compiles against the packed types (strict, no skipLibCheck) and synthesizes the Hetzner stack", () => {
+  test("the README's TypeScript block compiles against the packed types without the optional peers (strict) and synthesizes the Hetzner stack", () => {
     const readme = extractSnippets("README.md", fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8"));
     expect(readme).toHaveLength(1);
     const main = path.join(project, "main.ts");
     fs.writeFileSync(main, readme[0]!.code);
 
-    const options: ts.CompilerOptions = {
-      target: ts.ScriptTarget.ES2022,
-      lib: ["lib.es2022.d.ts"],
-      module: ts.ModuleKind.Node16,
-      moduleResolution: ts.ModuleResolutionKind.Node16,
-      strict: true,
-      skipLibCheck: false,
-      esModuleInterop: true,
-      outDir: path.join(project, "out"),
-      rootDir: project,
-    };
-    const program = ts.createProgram({ rootNames: [main], options });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-      const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : "";
-      return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
-    });
+    const { program, diagnostics } = compile(main, path.join(project, "out"), true);
     expect(diagnostics).toEqual([]);
     // The declarations came from the tarball, never from the checkout's sources or dist/.
     const sources = program.getSourceFiles().map((f) => f.fileName);
@@ -203,4 +242,12 @@ describe("the npm package", () => {
     expect(tf.terraform.required_providers.hcloud.source).toBe("hetznercloud/hcloud");
     expect(Object.keys(resources).filter((t) => /^(aws|docker|vsphere|libvirt)_/.test(t))).toEqual([]);
   }, 240_000);
+
+  test("with the optional peers installed too, the declarations are complete (skipLibCheck false)", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as Manifest;
+    for (const name of optionalPeers(manifest)) link(project, name);
+    const main = path.join(project, "main.ts");
+    expect(fs.existsSync(main)).toBe(true);
+    expect(compile(main, path.join(project, "out-strict"), false).diagnostics).toEqual([]);
+  }, 120_000);
 });

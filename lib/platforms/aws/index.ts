@@ -1,5 +1,6 @@
-import { Platform } from "../platform";
-import { AwsPlatform, AwsPlatformProps } from "./aws-platform";
+// Platform.aws is assigned in ../optional, which loads this module on its first call.
+import "../optional";
+import type { AwsPlatform, AwsPlatformProps } from "./aws-platform";
 
 export * from "./aws-platform";
 export * from "./files";
@@ -15,6 +16,3 @@ declare module "../platform" {
     aws(props?: AwsPlatformProps): AwsPlatform;
   }
 }
-
-(Platform as { aws: (props?: AwsPlatformProps) => AwsPlatform }).aws = (props: AwsPlatformProps = {}) =>
-  new AwsPlatform(props);

@@ -1,5 +1,6 @@
-import { Platform } from "../platform";
-import { DockerPlatform, DockerPlatformProps } from "./docker-platform";
+// Platform.docker is assigned in ../optional, which loads this module on its first call.
+import "../optional";
+import type { DockerPlatform, DockerPlatformProps } from "./docker-platform";
 
 export * from "./docker-platform";
 
@@ -9,6 +10,3 @@ declare module "../platform" {
     docker(props?: DockerPlatformProps): DockerPlatform;
   }
 }
-
-(Platform as { docker: (props?: DockerPlatformProps) => DockerPlatform }).docker = (props: DockerPlatformProps = {}) =>
-  new DockerPlatform(props);

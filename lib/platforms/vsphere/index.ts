@@ -1,5 +1,6 @@
-import { Platform } from "../platform";
-import { VspherePlatform, VspherePlatformProps } from "./vsphere-platform";
+// Platform.vsphere is assigned in ../optional, which loads this module on its first call.
+import "../optional";
+import type { VspherePlatform, VspherePlatformProps } from "./vsphere-platform";
 
 export * from "./vsphere-platform";
 
@@ -9,6 +10,3 @@ declare module "../platform" {
     vsphere(props: VspherePlatformProps): VspherePlatform;
   }
 }
-
-(Platform as { vsphere: (props: VspherePlatformProps) => VspherePlatform }).vsphere = (props: VspherePlatformProps) =>
-  new VspherePlatform(props);
