@@ -4,8 +4,9 @@
  * 1. `npm pack --json --pack-destination <scratch>` in the checkout, exactly as publishing does
  *    (the `prepack` script removes dist/ and rebuilds it with tsconfig.build.json), then the file
  *    list: the compiled entry point with its types and every platform module, package.json and
- *    README.md, and no tests, benches, examples, scripts, schemas, TypeScript sources (only .d.ts)
- *    or node_modules. The extracted tarball holds exactly the files npm reported.
+ *    README.md, and no tests, benches, examples, scripts, schemas, TypeScript sources (only .d.ts),
+ *    source maps (they would name lib/*.ts, which is not shipped) or node_modules. The extracted
+ *    tarball holds exactly the files npm reported.
  * 2. A consumer project in a scratch directory OUTSIDE the checkout (so nothing resolves from the
  *    repository by walking up): node_modules/cdktf-grommunio is the extracted tarball, and every
  *    package the packed package.json requires (dependencies, the peerDependencies not marked
@@ -164,7 +165,8 @@ describe("the npm package", () => {
       (f) =>
         !(f === "package.json" || f === "README.md" || f.startsWith("dist/lib/")) ||
         /(^|\/)(test|bench|examples|scripts|schemas|node_modules)\//.test(f) ||
-        (f.endsWith(".ts") && !f.endsWith(".d.ts")),
+        (f.endsWith(".ts") && !f.endsWith(".d.ts")) ||
+        f.endsWith(".map"), // source maps would point at lib/*.ts, which is not shipped
     );
     expect(unexpected).toEqual([]);
     // Every compiled module has its declarations (a user's import finds types for all of it).
