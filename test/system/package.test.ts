@@ -3,10 +3,11 @@
  *
  * 1. `npm pack --json --pack-destination <scratch>` in the checkout, exactly as publishing does
  *    (the `prepack` script removes dist/ and rebuilds it with tsconfig.build.json), then the file
- *    list: the compiled entry point with its types and every platform module, package.json and
- *    README.md, and no tests, benches, examples, scripts, schemas, TypeScript sources (only .d.ts),
- *    source maps (they would name lib/*.ts, which is not shipped) or node_modules. The extracted
- *    tarball holds exactly the files npm reported.
+ *    list: the compiled entry point with its types and every platform module, package.json,
+ *    README.md and LICENSE (Apache-2.0, as package.json says), and no tests, benches, examples,
+ *    scripts, schemas, TypeScript sources (only .d.ts), source maps (they would name lib/*.ts,
+ *    which is not shipped) or node_modules. The extracted tarball holds exactly the files npm
+ *    reported.
  * 2. A consumer project in a scratch directory OUTSIDE the checkout (so nothing resolves from the
  *    repository by walking up): node_modules/cdktf-grommunio is the extracted tarball, and every
  *    package the packed package.json requires (dependencies, the peerDependencies not marked
@@ -146,10 +147,11 @@ describe("the npm package", () => {
     if (scratch) removeScratchDir(scratch);
   });
 
-  test("ships the compiled library with its types, README.md and package.json, and nothing else", () => {
+  test("ships the compiled library with its types, README.md, LICENSE and package.json, and nothing else", () => {
     for (const required of [
       "package.json",
       "README.md",
+      "LICENSE",
       "dist/lib/index.js",
       "dist/lib/index.d.ts",
       ...["aws", "hcloud", "libvirt", "vsphere", "docker", "vm"].flatMap((p) => [
@@ -163,7 +165,7 @@ describe("the npm package", () => {
     }
     const unexpected = files.filter(
       (f) =>
-        !(f === "package.json" || f === "README.md" || f.startsWith("dist/lib/")) ||
+        !(["package.json", "README.md", "LICENSE"].includes(f) || f.startsWith("dist/lib/")) ||
         /(^|\/)(test|bench|examples|scripts|schemas|node_modules)\//.test(f) ||
         (f.endsWith(".ts") && !f.endsWith(".d.ts")) ||
         f.endsWith(".map"), // source maps would point at lib/*.ts, which is not shipped
