@@ -12,6 +12,7 @@ PACKAGES=(
   nftables                     # nft -c -f
   util-linux bsdutils          # unshare (private mount namespaces), script (tty for postfix)
   curl openssl python3 ca-certificates socat
+  python3-yaml                 # PyYAML: how grommunio-admin-api (and cloud-init) read YAML
   mawk gawk                    # the map job's awk programs under both (mawk: Debian's default awk)
   bind9 bind9-utils bind9-dnsutils # named (loopback), named-checkzone, dig: DNS zone tests
   python3-dkim python3-dnspython   # DKIM verification against the published key

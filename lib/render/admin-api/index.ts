@@ -16,8 +16,14 @@ export const ADMIN_API_CONF_DIR = "/etc/grommunio-admin-api/conf.d";
  */
 export const ADMIN_API_SECRET_OWNER = "root:grommunio";
 
+/**
+ * The admin API reads its YAML with PyYAML, a YAML 1.1 reader: in 1.1, plain `on`, `no`, `yes`,
+ * `off` are booleans and `1_000`, `0b1`, `1:20` numbers. So the document is written with yaml's
+ * 1.1 schema, which quotes every string such a reader would take for something else (a database
+ * named `on` stays the string "on"; yaml's default 1.2 schema writes it plain).
+ */
 function yamlFile(header: string, data: unknown, secretPaths: ReadonlyArray<readonly string[]> = []): string {
-  const doc = new Document(data);
+  const doc = new Document(data, { version: "1.1" });
   doc.commentBefore = ` ${header}`;
   // Secrets single-quoted: whatever a literal holds, and a Terraform-substituted value without `'`,
   // stays one string (plain scalars break on `: `, ` #` or a leading `*`, `&`, `!`, `%`, `@`).
