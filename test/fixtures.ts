@@ -112,3 +112,18 @@ export function nftAddresses(match: string): string[] {
       return out;
     });
 }
+
+/**
+ * Valid database and user names (letters, digits, _) that a YAML 1.1 reader (PyYAML) takes for
+ * booleans or numbers when they are written plain: on/off/yes/no in any of its cases, 1_000
+ * (digit separators), 0b1 (binary), 0x1F, 0755, 1e3. The last pair is the plain default.
+ */
+export const YAML11_AMBIGUOUS_NAMES: ReadonlyArray<readonly [name: string, user: string]> = [
+  ["on", "yes"],
+  ["no", "off"],
+  ["1_000", "0b1"],
+  ["0x1F", "0755"],
+  ["1e3", "123"],
+  ["Off", "TRUE"],
+  ["grommunio", "grommunio"],
+];

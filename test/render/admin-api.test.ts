@@ -1,7 +1,7 @@
 import { parse } from "yaml";
 import { buildTopology, ClusterInput } from "../../lib/topology";
 import { ADMIN_API_CONF_DIR, renderAdminApi } from "../../lib/render/admin-api";
-import { documentedLayout, largeLayout } from "../fixtures";
+import { YAML11_AMBIGUOUS_NAMES, documentedLayout, largeLayout } from "../fixtures";
 
 function render(input: ClusterInput, node: string) {
   const t = buildTopology(input);
@@ -44,16 +44,7 @@ describe("renderAdminApi", () => {
   });
 
   it("writes names a YAML 1.1 reader (PyYAML, what the admin API uses) keeps as strings", () => {
-    // Valid database and user names (letters, digits, _) that YAML 1.1 reads as booleans or numbers
-    // when written plain: on/off/yes/no, 1_000 (digit separators), 0b1 (binary), 0x1F, 0755, 1e3.
-    for (const [name, user] of [
-      ["on", "yes"],
-      ["no", "off"],
-      ["1_000", "0b1"],
-      ["0x1F", "0755"],
-      ["1e3", "123"],
-      ["Off", "TRUE"],
-    ]) {
+    for (const [name, user] of YAML11_AMBIGUOUS_NAMES) {
       const [database] = render(documentedLayout({ database: { node: "db1", password: "pw", name, user } }), "mail1");
       const db = parse(database!.content, { version: "1.1" }).DB;
       expect([db.database, db.user]).toEqual([name, user]);

@@ -9,18 +9,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology } from "../../lib/topology";
 import { renderAdminApi } from "../../lib/render/admin-api";
-import { documentedLayout } from "../fixtures";
+import { YAML11_AMBIGUOUS_NAMES, documentedLayout } from "../fixtures";
 import { requireProgram, run, scratchDir } from "./support";
 
-const CASES: ReadonlyArray<readonly [name: string, user: string]> = [
-  ["on", "yes"],
-  ["no", "off"],
-  ["1_000", "0b1"],
-  ["0x1F", "0755"],
-  ["1e3", "123"],
-  ["Off", "TRUE"],
-  ["grommunio", "grommunio"],
-];
+const CASES = YAML11_AMBIGUOUS_NAMES;
 
 test("PyYAML reads database.yaml's names and password as the strings written", () => {
   const python = requireProgram("python3", "python3 python3-yaml");
