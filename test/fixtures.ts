@@ -127,3 +127,6 @@ export const YAML11_AMBIGUOUS_NAMES: ReadonlyArray<readonly [name: string, user:
   ["Off", "TRUE"],
   ["grommunio", "grommunio"],
 ];
+
+/** Every printable ASCII character, `!` (0x21) to `~` (0x7e), in order: no blank at either end. */
+export const PRINTABLE_ASCII = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("");

@@ -19,16 +19,27 @@ import {
   renderServersSeed,
 } from "../../lib/render/database";
 import { POSTFIX_MYSQL_MAPS, renderPostfix } from "../../lib/render/postfix";
+import { renderMapReaderCnf, renderOpsDbCnf } from "../../lib/render/ops";
+import { dbClientFile } from "../../lib/provision";
+import { run, scratchDir } from "./support";
 import { MariadbServer, SCHEMA_FIXTURE, loadSchemaFixture, startMariadb } from "./mariadb-server";
 import { PostfixSandbox, preparePostfixSandbox } from "./postfix-sandbox";
 import { proxyV1Header, SmtpClient } from "./smtp-client";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { readFileSync } from "node:fs";
+import { PRINTABLE_ASCII } from "../fixtures";
 
 jest.setTimeout(60_000);
 
-/** Quote, backslash, hash and a blank: SQL, postfix map and YAML must all carry it unchanged. */
-const DB_PASSWORD = "db'pa\\ss# 1";
-const READER_PASSWORD = "map'r\\eader";
+/**
+ * Every printable ASCII character (quotes, backslash, `#`, `$`, `%`, `;`, braces, blanks inside,
+ * `${`/`%{`): SQL, the postfix maps, the option files and YAML must all carry it unchanged.
+ * (No blank at either end, no blank before `#`, no quote first: GRX028.)
+ */
+const DB_PASSWORD = `db ${PRINTABLE_ASCII} $HOME %s \${a} %{b} ;x`;
+/** The reader's password reaches only SQL and option files (quoted): blanks at both ends too. */
+const READER_PASSWORD = ` map ${PRINTABLE_ASCII} `;
 
 function loopbackCluster(nodes: ClusterInput["nodes"] = LOOPBACK_NODES): ClusterInput {
   return {
@@ -241,6 +252,36 @@ describe("who may connect", () => {
     expect([DB.host, DB.port]).toEqual([db.bindAddress, db.port]);
     const r = await db.sqlFrom("127.0.0.20", DB.user, DB.pass, "SELECT DATABASE();", DB.database);
     expect(r.stdout).toBe("grommunio\n");
+  });
+});
+
+describe("the option files (as mariadb, mariadb-admin and mariadb-dump read them)", () => {
+  /** The rendered option file in a scratch directory, read by the real client. */
+  const optionFile = (content: string) => {
+    const file = path.join(scratchDir("option-file"), "client.cnf");
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    return file;
+  };
+
+  it("db.cnf (ops, first boot) logs classic1 in as the gromox account", () => {
+    // classic1 is 127.0.0.1, the source address of a local connection.
+    const cnf = optionFile(dbClientFile(topology).content);
+    expect(renderOpsDbCnf(topology, topology.node("classic1"))).toBe(dbClientFile(topology).content);
+    const r = run("mariadb", [`--defaults-file=${cnf}`, "--batch", "--skip-column-names"], {
+      input: "SELECT CURRENT_USER(), DATABASE();",
+    });
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      status: 0,
+      stdout: "grommunio@127.0.0.1\tgrommunio\n",
+      stderr: "",
+    });
+  });
+
+  it("map-reader.cnf gives the client the reader's password as written (blanks at both ends kept)", () => {
+    const cnf = optionFile(renderMapReaderCnf(topology));
+    const r = run("my_print_defaults", [`--defaults-file=${cnf}`, "client"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split("\n")).toContain(`--password=${READER_PASSWORD}`);
   });
 });
 
