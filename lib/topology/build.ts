@@ -41,6 +41,16 @@ export const MAX_MAILBOX_SERVERS = 255;
 /** Characters that would break a `key=value` line or a postfix/haproxy line. */
 const UNSAFE_VALUE = /[\r\n\0]/;
 
+/**
+ * A one-line value that gromox's `key=value` files cannot carry as written: gromox trims blanks at
+ * both ends of the value and has no quoting (gromox lib/config_file.cpp, reference/gromox.md §1),
+ * so it would read another value; the gromox serializer (`checkDirective`) also refuses a blank
+ * before `#` and a quote first. postfix's mysql maps trim outer blanks as well.
+ */
+function gromoxCannotCarry(value: string): boolean {
+  return value !== value.trim() || /\s#/.test(value) || /^["']/.test(value);
+}
+
 /** Validates without throwing; returns every issue found (empty when valid). */
 export function validateCluster(input: ClusterInput): ValidationIssue[] {
   const c = new IssueCollector();
@@ -125,13 +135,13 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
     );
   }
   const x500 = input.x500OrgName ?? input.domain ?? "";
-  if (x500.length === 0 || x500.length > 64 || UNSAFE_VALUE.test(x500)) {
+  if (x500.length === 0 || x500.length > 64 || UNSAFE_VALUE.test(x500) || gromoxCannotCarry(x500)) {
     c.add(
       "GRX006",
       root,
       "x500OrgName",
-      `"${x500}" is not usable as x500_org_name (1–64 characters on one line).`,
-      "Give a short organisation name without line breaks.",
+      `"${x500}" is not usable as x500_org_name (1–64 characters on one line; no blank at either end or before "#" and no quote first: gromox's .cfg files have no quoting).`,
+      "Give a short organisation name on one line, without blanks at its ends.",
     );
   }
 
@@ -527,6 +537,15 @@ function resolveDatabase(
       "database.password",
       "the database password is missing or spans lines.",
       "Pass a random_password result (or another secret reference), never an empty value.",
+    );
+    bad = true;
+  } else if (gromoxCannotCarry(db.password)) {
+    c.add(
+      "GRX028",
+      root,
+      "database.password",
+      "the database password starts or ends with a blank, has a blank before \"#\", or starts with a quote: gromox's mysql_adaptor.cfg has no quoting and trims blanks (postfix's mysql maps too), so gromox would log in with another password.",
+      "Pass a random_password result (or another secret reference), or a password without those.",
     );
     bad = true;
   }

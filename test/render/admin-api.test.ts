@@ -28,7 +28,7 @@ describe("renderAdminApi", () => {
 
   it("keeps any password one string (quotes, colon-space, hash, leading YAML indicators)", () => {
     for (const password of [
-      "it's: #not a comment",
+      "it's: x#not a comment",
       "*alias",
       "&anchor",
       "!tag",
@@ -41,6 +41,15 @@ describe("renderAdminApi", () => {
       const [database] = render(documentedLayout({ database: { node: "db1", password } }), "mail1");
       expect(parse(database!.content).DB.pass).toBe(password);
     }
+  });
+
+  it("keeps a password with a blank before # one string (the serializer; GRX028 refuses it as a literal for gromox)", () => {
+    // A Terraform value may hold " #" (gromox reads it as written); only the YAML quoting is under test.
+    const t = buildTopology(documentedLayout());
+    const password = "it's: #not a comment";
+    const withPassword = Object.create(t, { database: { value: { ...t.database, password } } }) as typeof t;
+    const [database] = renderAdminApi(withPassword, t.node("mail1"));
+    expect(parse(database!.content, { version: "1.1" }).DB.pass).toBe(password);
   });
 
   it("writes names a YAML 1.1 reader (PyYAML, what the admin API uses) keeps as strings", () => {
