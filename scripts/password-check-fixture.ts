@@ -1,0 +1,109 @@
+/**
+ * Writes test/fixtures/terraform-password-check.json: Terraform's own verdict on the database
+ * password check (`addPasswordCheck`, lib/cluster/database.ts) for passwords at the edges of what
+ * it admits. The check is synthesized by cdktf into a stack of its own (a sensitive variable and
+ * the `terraform_data` with its preconditions), then `terraform plan` runs once per password
+ * (given in a .tfvars.json file, so any character passes unchanged). `terraform_data` is built
+ * into Terraform: no provider, no network. test/cluster/password-check.test.ts checks that the
+ * synthesized conditions are still the recorded ones and that the library's own reading of the
+ * pattern agrees with Terraform's. Run: npx tsx scripts/password-check-fixture.ts [path/to/terraform]
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { App, TerraformStack, TerraformVariable } from "cdktf";
+import * as prettier from "prettier";
+import { addPasswordCheck } from "../lib/cluster/database";
+
+/** The longest password the fixture's check admits. */
+export const FIXTURE_MAX_LENGTH = 40;
+
+/** Every printable ASCII character but the quotes and the backslash, blanks inside. */
+const PRINTABLE_ALLOWED = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i))
+  .join("")
+  .replace(/["'\\]/g, "");
+
+export const CASES: readonly string[] = [
+  "abc",
+  `a ${PRINTABLE_ALLOWED.slice(0, 30)} b`,
+  `${PRINTABLE_ALLOWED.slice(30, 60)} ${PRINTABLE_ALLOWED.slice(60, 68)}`,
+  `${PRINTABLE_ALLOWED.slice(68)}`,
+  "${x} %{y} $$ #c ;d",
+  "pässwörd ü",
+  "x".repeat(FIXTURE_MAX_LENGTH),
+  "x".repeat(FIXTURE_MAX_LENGTH + 1),
+  "",
+  " lead",
+  "trail ",
+  "\tlead",
+  "it's",
+  'say "x"',
+  "back\\slash",
+  "tab\there",
+  "nl\nhere",
+  "del\u007f",
+  "ctrlz\u001a",
+  "nbsp\u00a0inside",
+  "nbsp at the end\u00a0",
+  "c1\u0080",
+  "nel\u0085",
+  "ls\u2028",
+  "ps\u2029",
+  "nonchar\ufffe",
+  "emoji \u{1f600}",
+];
+
+async function main(): Promise<void> {
+  const terraform = process.argv[2] ?? "terraform";
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "password-check-"));
+  const app = new App({ outdir: path.join(dir, "out") });
+  const stack = new TerraformStack(app, "check");
+  const pw = new TerraformVariable(stack, "db_password", { type: "string", sensitive: true });
+  addPasswordCheck(stack, "check", pw.stringValue, FIXTURE_MAX_LENGTH);
+  app.synth();
+  const json = JSON.parse(fs.readFileSync(path.join(dir, "out", "stacks", "check", "cdk.tf.json"), "utf8")) as {
+    variable: unknown;
+    resource: { terraform_data: Record<string, unknown> };
+  };
+  const work = path.join(dir, "tf");
+  fs.mkdirSync(work);
+  fs.writeFileSync(
+    path.join(work, "main.tf.json"),
+    JSON.stringify({ variable: json.variable, resource: json.resource }, null, 1),
+  );
+  const tf = (args: string[]) =>
+    spawnSync(terraform, args, {
+      encoding: "utf8",
+      cwd: work,
+      env: { ...process.env, TF_IN_AUTOMATION: "1", NO_COLOR: "1" },
+    });
+  const version = tf(["version", "-json"]);
+  if (version.status !== 0) throw new Error(`${terraform} version failed: ${version.stderr}`);
+  const init = tf(["init", "-input=false", "-no-color"]);
+  if (init.status !== 0) throw new Error(`terraform init failed: ${init.stdout}${init.stderr}`);
+  const cases = CASES.map((password) => {
+    fs.writeFileSync(path.join(work, "pw.tfvars.json"), JSON.stringify({ db_password: password }));
+    const r = tf(["plan", "-input=false", "-no-color", "-var-file=pw.tfvars.json"]);
+    // Which preconditions failed (by index), as Terraform names them.
+    const failed = [...r.stderr.matchAll(/lifecycle\.precondition\[(\d+)\]/g)].map((m) => Number(m[1]));
+    if (r.status !== 0 && failed.length === 0)
+      throw new Error(`terraform plan failed otherwise: ${r.stdout}${r.stderr}`);
+    return { password, accepted: r.status === 0, failed };
+  });
+  const out = {
+    terraform: (JSON.parse(version.stdout) as { terraform_version: string }).terraform_version,
+    maxLength: FIXTURE_MAX_LENGTH,
+    // The check as synthesized, without cdktf's `//` metadata.
+    lifecycle: (json.resource.terraform_data.check as { lifecycle: unknown }).lifecycle,
+    cases,
+  };
+  fs.rmSync(dir, { recursive: true, force: true });
+  const target = path.join(__dirname, "..", "test", "fixtures", "terraform-password-check.json");
+  // Formatted as `npm run lint` (prettier) wants it.
+  const options = await prettier.resolveConfig(target);
+  fs.writeFileSync(target, await prettier.format(JSON.stringify(out), { ...options, filepath: target }));
+  console.log(`wrote ${target} (Terraform ${out.terraform})`);
+}
+
+if (require.main === module) void main();
