@@ -76,6 +76,39 @@ describe("nft -c accepts every generated host firewall", () => {
     },
   );
 
+  test("allow lists at the edges of what validation admits: nft loads them (own network namespace) and lists the networks given", () => {
+    // A prefix with a leading zero, host bits set, IPv6 with a dotted IPv4 tail (mapped and
+    // NAT64), upper case and an uncompressed zero run: all pass GRX038; nft's parser refused some.
+    const allow = [
+      "10.0.0.0/08",
+      "203.0.113.7/24",
+      "0:0:0:0:0:ffff:192.0.2.0/120",
+      "64:ff9b::198.51.100.7",
+      "2001:DB8:0:0::/064",
+    ];
+    const base = documentedLayout();
+    const topo = buildTopology({ ...base, loadBalancer: { ...base.loadBalancer!, adminAllowFrom: allow } });
+    const file = path.join(scratchDir("nft-edges"), "nftables.conf");
+    fs.writeFileSync(file, renderNftables(topo, topo.node("lb1"), { sshAllowFrom: allow }).content);
+    const r = run(requireProgram("unshare", "util-linux"), ["-n", "sh", "-c", `nft -f '${file}' && nft list ruleset`]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const listed = (comment: string) =>
+      r.stdout
+        .split("\n")
+        .filter((l) => l.includes(`comment "${comment}"`))
+        .map((l) => l.trim());
+    for (const [comment, port] of [
+      ["publicAdmin", 8443],
+      ["ssh", 22],
+    ] as const) {
+      expect(listed(comment)).toEqual([
+        `ip saddr { 10.0.0.0/8, 203.0.113.0/24 } tcp dport ${port} accept comment "${comment}"`,
+        `ip6 saddr { ::ffff:192.0.2.0/120, 64:ff9b::c633:6407, 2001:db8::/64 } tcp dport ${port} accept comment "${comment}"`,
+      ]);
+    }
+  });
+
   test("the check is real: a broken ruleset is refused", () => {
     const good = renderNftables(buildTopology(documentedLayout()), buildTopology(documentedLayout()).node("mail1"));
     const r = nftCheck(good.content.replace("tcp dport 5000", "tcp dport 5000-"));

@@ -3,7 +3,7 @@
  * re-declared, so loading it again (boot, `systemctl reload nftables`, a re-run of cloud-init)
  * replaces exactly our tables atomically and never touches rules other software added.
  */
-import { parseIpv4 } from "../../topology";
+import { canonicalIpv6, parseIpv4 } from "../../topology";
 import { NftChain, NftRule, NftRuleset, NftTable } from "./model";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -69,8 +69,21 @@ function set(items: readonly (string | number)[]): string {
 }
 
 function addresses(list: readonly string[]): string[] {
-  for (const a of list) if (!ADDRESS.test(a)) throw new Error(`nftables: "${a}" is not an address or CIDR`);
-  return list.slice();
+  return list.map(nftAddress);
+}
+
+/**
+ * An address or CIDR as nft's parser reads it, the same network: a prefix length in plain
+ * decimal (nft refuses `10.0.0.0/08`, which validation admits as /8), an IPv6 address in RFC 5952
+ * form (nft's parser refuses a dotted IPv4 tail after more than `::ffff:`, e.g.
+ * `0:0:0:0:0:ffff:1.2.3.4` or `64:ff9b::1.2.3.4`). Canonical input is written unchanged.
+ */
+function nftAddress(a: string): string {
+  if (!ADDRESS.test(a)) throw new Error(`nftables: "${a}" is not an address or CIDR`);
+  const [addr, prefix] = a.split("/") as [string, string | undefined];
+  const host = parseIpv4(addr) !== undefined ? addr : canonicalIpv6(addr);
+  if (host === undefined) throw new Error(`nftables: "${a}" is not an address or CIDR`);
+  return prefix === undefined ? host : `${host}/${Number(prefix)}`;
 }
 
 /**
