@@ -170,6 +170,34 @@ describe("options", () => {
     expect(off.some((r) => r.name === "_smtp._tls.gro.at")).toBe(false);
   });
 
+  test("report addresses at the edges of GRX436 come back from the mailto: URI as given (percent-encoded, RFC 6068)", () => {
+    // Every special character the local part may hold: `?` would start the URI's query and `#`
+    // its fragment, `%` an escape; a URI reader (here WHATWG URL) then saw another address.
+    const locals = ["r#1", "r%41", "r?x=1", "a&b", "a/b", "a=b", "a^b", "a`b", "a{b|c}d", "$'*+_~-.x"];
+    for (const local of locals) {
+      const address = `${local}@reports.example.net`;
+      const rs = records(documentedDnsOptions({ dmarc: { rua: address }, tlsRpt: { rua: address } }));
+      for (const [name, head] of [
+        ["_dmarc.gro.at", "v=DMARC1"],
+        ["_smtp._tls.gro.at", "v=TLSRPTv1"],
+      ] as const) {
+        const text = find(rs, name, "TXT")
+          .values.map((v) => ("text" in v ? v.text : ""))
+          .join("");
+        const tags = text.split(";").map((t) => t.trim());
+        expect(tags[0]).toBe(head);
+        const uris = tags
+          .find((t) => t.startsWith("rua="))!
+          .slice(4)
+          .split(",");
+        expect(uris).toHaveLength(1);
+        const url = new URL(uris[0]!);
+        expect([url.protocol, url.search, url.hash]).toEqual(["mailto:", "", ""]);
+        expect(decodeURIComponent(url.pathname)).toBe(address);
+      }
+    }
+  });
+
   test("MTA-STS: the id follows the policy; false removes both records", () => {
     const testing = rdata(records(), "_mta-sts.gro.at", "TXT");
     const enforce = rdata(

@@ -39,6 +39,7 @@ import {
   isDomainName,
   isHostName,
   isUnresolved,
+  mailtoUri,
   parseReportAddress,
 } from "./text";
 
@@ -793,7 +794,7 @@ function buildRecords(r: Resolved, options: MailDnsOptions): DnsRecord[] {
     const tags = [`v=DMARC1`, `p=${dmarc.policy ?? DEFAULT_DMARC_POLICY}`];
     if (dmarc.subdomainPolicy !== undefined) tags.push(`sp=${dmarc.subdomainPolicy}`);
     if (dmarc.percent !== undefined) tags.push(`pct=${dmarc.percent}`);
-    if (dmarc.rua !== undefined) tags.push(`rua=mailto:${dmarc.rua}`);
+    if (dmarc.rua !== undefined) tags.push(`rua=${mailtoUri(dmarc.rua)}`);
     out.push({
       ...base,
       name: at("_dmarc"),
@@ -821,7 +822,7 @@ function buildRecords(r: Resolved, options: MailDnsOptions): DnsRecord[] {
       ...base,
       name: at("_smtp._tls"),
       type: "TXT",
-      values: [{ text: `v=TLSRPTv1; rua=mailto:${tlsRua}` }],
+      values: [{ text: `v=TLSRPTv1; rua=${mailtoUri(tlsRua)}` }],
       purpose: "TLS-RPT: where senders report TLS failures (RFC 8460)",
     });
   }

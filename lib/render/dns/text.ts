@@ -92,6 +92,20 @@ export function parseReportAddress(text: string): { local: string; domain: strin
 }
 
 /**
+ * The `mailto:` URI of a plain report address (`parseReportAddress`): local-part characters other
+ * than letters, digits and `. - _ ~ $ ' * +` percent-encoded (RFC 6068 §2: `#`, `%`, `?`, `&`,
+ * `/`, `=`, `^`, backquote and braces are not URI characters there; `?` would start the query and
+ * `#` the fragment, so a report sender would read another address). Plain addresses unchanged.
+ */
+export function mailtoUri(address: string): string {
+  const at = address.lastIndexOf("@");
+  const local = address
+    .slice(0, at)
+    .replace(/[^A-Za-z0-9._~$'*+-]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+  return `mailto:${local}${address.slice(at)}`;
+}
+
+/**
  * The regular expression (RE2 and JavaScript alike) that strips a PEM block down to its base64
  * body: the `-----BEGIN …-----`/`-----END …-----` lines and the line breaks. `MailDns` hands the
  * same pattern to Terraform's `replace(public_key_pem, "/…/", "")`, so both sides agree. The line
