@@ -1,12 +1,13 @@
 /**
- * Writes test/fixtures/terraform-password-check.json: Terraform's own verdict on the database
- * password check (`addPasswordCheck`, lib/cluster/database.ts) for passwords at the edges of what
- * it admits. The check is synthesized by cdktf into a stack of its own (a sensitive variable and
- * the `terraform_data` with its preconditions), then `terraform plan` runs once per password
- * (given in a .tfvars.json file, so any character passes unchanged). `terraform_data` is built
- * into Terraform: no provider, no network. test/cluster/password-check.test.ts checks that the
- * synthesized conditions are still the recorded ones and that the library's own reading of the
- * pattern agrees with Terraform's. Run: npx tsx scripts/password-check-fixture.ts [path/to/terraform]
+ * Writes test/fixtures/terraform-password-check.json: Terraform's own verdicts on the password
+ * checks (`addPasswordCheck`, lib/cluster/password-check.ts; database and admin) for passwords at
+ * the edges of what they admit. Each check is synthesized by cdktf into a stack of its own (a
+ * sensitive variable and the `terraform_data` with its preconditions), then `terraform plan` runs
+ * once per password (given in a .tfvars.json file, so any character passes unchanged).
+ * `terraform_data` is built into Terraform: no provider, no network.
+ * test/cluster/password-check.test.ts checks that the synthesized conditions are still the
+ * recorded ones and that its own reading of each pattern agrees with Terraform's.
+ * Run: npx tsx scripts/password-check-fixture.ts [path/to/terraform]
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
 import * as prettier from "prettier";
-import { addPasswordCheck } from "../lib/cluster/database";
+import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../lib/cluster/password-check";
 
 /** The longest password the fixture's check admits. */
 export const FIXTURE_MAX_LENGTH = 40;
@@ -52,38 +53,38 @@ export const CASES: readonly string[] = [
   "ps\u2029",
   "nonchar\ufffe",
   "emoji \u{1f600}",
+  // for the admin password: a leading "-", a trailing newline, quotes and blanks (fine there)
+  "-dash first",
+  "--long",
+  "dash-inside-",
+  "trailing newline\n",
+  " 'quoted' \"both\" \\ ",
 ];
 
-async function main(): Promise<void> {
-  const terraform = process.argv[2] ?? "terraform";
+/** Terraform's verdict on each case for one check: `terraform plan` with the value in a .tfvars.json. */
+function record(terraform: string, kind: CheckedPassword) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "password-check-"));
   const app = new App({ outdir: path.join(dir, "out") });
   const stack = new TerraformStack(app, "check");
-  const pw = new TerraformVariable(stack, "db_password", { type: "string", sensitive: true });
-  addPasswordCheck(stack, "check", pw.stringValue, FIXTURE_MAX_LENGTH);
+  const pw = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
+  addPasswordCheck(stack, "check", kind, pw.stringValue, FIXTURE_MAX_LENGTH);
   app.synth();
   const json = JSON.parse(fs.readFileSync(path.join(dir, "out", "stacks", "check", "cdk.tf.json"), "utf8")) as {
     variable: unknown;
-    resource: { terraform_data: Record<string, unknown> };
+    resource: { terraform_data: Record<string, { lifecycle: unknown }> };
   };
   const work = path.join(dir, "tf");
   fs.mkdirSync(work);
   fs.writeFileSync(
     path.join(work, "main.tf.json"),
-    JSON.stringify({ variable: json.variable, resource: json.resource }, null, 1),
+    JSON.stringify({ variable: json.variable, resource: json.resource }),
   );
   const tf = (args: string[]) =>
-    spawnSync(terraform, args, {
-      encoding: "utf8",
-      cwd: work,
-      env: { ...process.env, TF_IN_AUTOMATION: "1", NO_COLOR: "1" },
-    });
-  const version = tf(["version", "-json"]);
-  if (version.status !== 0) throw new Error(`${terraform} version failed: ${version.stderr}`);
+    spawnSync(terraform, args, { encoding: "utf8", cwd: work, env: { ...process.env, TF_IN_AUTOMATION: "1" } });
   const init = tf(["init", "-input=false", "-no-color"]);
   if (init.status !== 0) throw new Error(`terraform init failed: ${init.stdout}${init.stderr}`);
   const cases = CASES.map((password) => {
-    fs.writeFileSync(path.join(work, "pw.tfvars.json"), JSON.stringify({ db_password: password }));
+    fs.writeFileSync(path.join(work, "pw.tfvars.json"), JSON.stringify({ pw: password }));
     const r = tf(["plan", "-input=false", "-no-color", "-var-file=pw.tfvars.json"]);
     // Which preconditions failed (by index), as Terraform names them.
     const failed = [...r.stderr.matchAll(/lifecycle\.precondition\[(\d+)\]/g)].map((m) => Number(m[1]));
@@ -91,14 +92,19 @@ async function main(): Promise<void> {
       throw new Error(`terraform plan failed otherwise: ${r.stdout}${r.stderr}`);
     return { password, accepted: r.status === 0, failed };
   });
+  fs.rmSync(dir, { recursive: true, force: true });
+  // The check as synthesized, without cdktf's `//` metadata.
+  return { kind, maxLength: FIXTURE_MAX_LENGTH, lifecycle: json.resource.terraform_data.check!.lifecycle, cases };
+}
+
+async function main(): Promise<void> {
+  const terraform = process.argv[2] ?? "terraform";
+  const version = spawnSync(terraform, ["version", "-json"], { encoding: "utf8" });
+  if (version.status !== 0) throw new Error(`${terraform} version failed: ${version.stderr}`);
   const out = {
     terraform: (JSON.parse(version.stdout) as { terraform_version: string }).terraform_version,
-    maxLength: FIXTURE_MAX_LENGTH,
-    // The check as synthesized, without cdktf's `//` metadata.
-    lifecycle: (json.resource.terraform_data.check as { lifecycle: unknown }).lifecycle,
-    cases,
+    checks: (Object.keys(PASSWORD_PATTERNS) as CheckedPassword[]).map((kind) => record(terraform, kind)),
   };
-  fs.rmSync(dir, { recursive: true, force: true });
   const target = path.join(__dirname, "..", "test", "fixtures", "terraform-password-check.json");
   // Formatted as `npm run lint` (prettier) wants it.
   const options = await prettier.resolveConfig(target);

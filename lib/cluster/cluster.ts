@@ -121,7 +121,8 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   readonly tls?: Tls;
   /**
    * Password of grommunio's `admin` user (admin web and API), set at first boot on the first admin
-   * node: a Terraform reference (sensitive variable, secret store).
+   * node: a Terraform reference (sensitive variable, secret store), at most 128 characters. The
+   * plan stops when it starts with `-` or holds a control character (GRX457 for a literal).
    * @default a random_password of 24 letters and digits (`cluster.adminPassword`), when the
    * cluster has an admin node
    */
@@ -256,6 +257,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     this.checkProps();
     this.security = new ClusterSecurity({
       clusterPath: this.node.path,
+      scope: this,
       capabilities: caps,
       tls: props.tls ?? Tls.selfSigned(),
       ...(props.adminPassword !== undefined ? { adminPassword: props.adminPassword } : {}),

@@ -5,11 +5,11 @@
  * generated at synth, which would change on every synth).
  */
 import { Construct } from "constructs";
-import { DataResource, Fn, Op } from "cdktf";
 import { Token } from "../provision/cdktf";
 import type { DatabaseInput } from "../topology";
 import { ClusterContext } from "./context";
 import { DatabaseNode } from "./nodes";
+import { addPasswordCheck } from "./password-check";
 
 /** Length of generated database passwords (letters and digits: safe in every config syntax). */
 export const GENERATED_PASSWORD_LENGTH = 32;
@@ -98,43 +98,6 @@ export abstract class Database {
   public abstract bind(cluster: ClusterContext, clusterName: string): DatabaseBinding;
 }
 
-/**
- * What a password that Terraform fills in may hold (an RE2 pattern). Terraform (or the secret
- * store's fetch program) puts the value into the files as it is, unescaped: inside SQL string
- * literals (the account bootstrap), double-quoted option-file values (db.cnf), the admin API's
- * single-quoted YAML, and bare into gromox's mysql_adaptor.cfg and postfix's mysql maps (no
- * quoting; blanks at the ends trimmed). So: no quote, no backslash, no control character (C0, DEL,
- * C1), no U+2028/U+2029 (line breaks to PyYAML, as U+0085 is) or U+FFFE/U+FFFF (PyYAML refuses
- * them), no blank at either end, not empty. (A literal password is escaped instead; GRX028.)
- */
-const FORBIDDEN = "[:cntrl:]\\x22\\x27\\x5c\\x{80}-\\x{9f}\\x{2028}\\x{2029}\\x{fffe}\\x{ffff}";
-export const TERRAFORM_PASSWORD_PATTERN = `^[^\\s${FORBIDDEN}](?:[^${FORBIDDEN}]*[^\\s${FORBIDDEN}])?$`;
-/** The pattern inside an HCL string literal (cdktf writes function arguments unescaped). */
-const PATTERN_IN_HCL = TERRAFORM_PASSWORD_PATTERN.replace(/\\/g, "\\\\");
-
-/**
- * Adds a `terraform_data` whose preconditions refuse, at plan (or at apply, for a value known only
- * then), a password the files cannot carry (`TERRAFORM_PASSWORD_PATTERN`) or one longer than the
- * length the user-data size check assumed (`maxLength`). Returns it.
- */
-export function addPasswordCheck(scope: Construct, id: string, value: string, maxLength: number): DataResource {
-  return new DataResource(scope, id, {
-    lifecycle: {
-      precondition: [
-        {
-          condition: Fn.can(Fn.regex(PATTERN_IN_HCL, value)),
-          errorMessage:
-            "The database password holds a quote, a backslash or a control character, starts or ends with a blank, or is empty: the gromox, postfix, SQL and YAML files take it unescaped. Choose one without (e.g. exclude_characters on the secret).",
-        },
-        {
-          condition: Op.lte(Fn.lengthOf(value), maxLength),
-          errorMessage: `The database password is longer than passwordMaxLength (${maxLength}), the length the user-data size check assumed. Raise passwordMaxLength.`,
-        },
-      ],
-    },
-  });
-}
-
 function password(cluster: ClusterContext, props: CommonDatabaseProps): string {
   if (props.password === undefined) return cluster.secret("database-password", GENERATED_PASSWORD_LENGTH);
   const maxLength = props.passwordMaxLength ?? 128;
@@ -144,7 +107,7 @@ function password(cluster: ClusterContext, props: CommonDatabaseProps): string {
     description: "the database password",
   });
   if (Token.isUnresolved(props.password))
-    addPasswordCheck(cluster.construct, "database-password-check", props.password, maxLength);
+    addPasswordCheck(cluster.construct, "database-password-check", "database", props.password, maxLength);
   cluster.registerSecret("database-password", props.password, "the database password");
   return props.password;
 }

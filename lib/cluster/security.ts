@@ -26,10 +26,13 @@ import { SECRET_MANIFEST_PATH, templateSecrets, withCommands, withSecretFetch } 
 import { needsTls, renderTlsFiles } from "../render/tls";
 import type { ConfigFile } from "../render/types";
 import { ClusterNode, Topology, ValidationIssue } from "../topology";
+import { addPasswordCheck } from "./password-check";
 import { Tls, TlsBinding, TlsMaterial } from "./tls";
 
 /** Where the admin node keeps grommunio's `admin` password until first boot has set it. */
 export const ADMIN_PASSWORD_FILE = `${PROVISION_DIR}/admin-password`;
+/** Upper bound of a user's admin password (a Terraform value), for the user-data size check. */
+export const ADMIN_PASSWORD_MAX_LENGTH = 128;
 /** Length of the generated admin password (letters and digits). */
 export const ADMIN_PASSWORD_LENGTH = 24;
 
@@ -39,6 +42,8 @@ export interface ClusterSecurityOptions {
   readonly tls: Tls;
   /** The user's admin password (a Terraform reference), if any. */
   readonly adminPassword?: string;
+  /** Where the plan-time check of a user's admin password goes (the cluster). */
+  readonly scope: Construct;
   /** Creates (once per id) a random_password and returns its result. */
   readonly secret: (id: string, length: number) => string;
   /** Declares a token that may appear in user-data (the cluster's registry). */
@@ -56,19 +61,35 @@ export class ClusterSecurity {
   private readonly material = new Map<string, TlsMaterial>();
   private store?: SecretStore;
   private adminPasswordValue?: string;
+  private readonly ownIssues: ValidationIssue[] = [];
 
   constructor(private readonly options: ClusterSecurityOptions) {
     this.tls = options.tls.bind(options.clusterPath, (value, maxLength, charset, description) =>
       options.declareToken(value, maxLength, charset, description),
     );
-    if (options.adminPassword !== undefined) {
-      options.declareToken(options.adminPassword, 128, "any", "the grommunio admin password");
+    const admin = options.adminPassword;
+    if (admin !== undefined) {
+      options.declareToken(admin, ADMIN_PASSWORD_MAX_LENGTH, "any", "the grommunio admin password");
+      if (Token.isUnresolved(admin)) {
+        addPasswordCheck(options.scope, "admin-password-check", "admin", admin, ADMIN_PASSWORD_MAX_LENGTH);
+        // The literal counterpart of PASSWORD_PATTERNS.admin: no "-" first, no control character.
+        // eslint-disable-next-line no-control-regex
+      } else if (!/^[^-\x00-\x1f\x7f][^\x00-\x1f\x7f]*$/.test(admin)) {
+        this.ownIssues.push({
+          code: "GRX457",
+          path: options.clusterPath,
+          field: "adminPassword",
+          message:
+            "the admin password starts with '-' (grommunio-admin passwd would take it for an option), holds a control character (a trailing newline would be dropped), or is empty.",
+          fix: "Omit adminPassword (a random_password is generated) or pass one without those.",
+        });
+      }
     }
   }
 
-  /** Problems found with the props (TLS: GRX453, GRX454). */
+  /** Problems found with the props (TLS: GRX453, GRX454; the admin password: GRX457). */
   public get issues(): readonly ValidationIssue[] {
-    return this.tls.issues;
+    return [...this.tls.issues, ...this.ownIssues];
   }
 
   /** Warnings for the cluster's annotations. */

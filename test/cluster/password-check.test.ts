@@ -1,27 +1,29 @@
 /**
- * A database password that Terraform fills in (a variable, an SSM parameter, a Secrets Manager
- * value) reaches the files unescaped: SQL string literals, double-quoted option-file values, the
- * admin API's single-quoted YAML, and bare gromox/postfix values. `addPasswordCheck` refuses at
- * plan what they cannot carry. Here: the cluster adds the check exactly for such passwords; the
- * synthesized check is the one whose verdicts Terraform itself recorded
- * (test/fixtures/terraform-password-check.json, scripts/password-check-fixture.ts); this test's
- * reading of the pattern agrees with Terraform's on every recorded password; and every password
- * the check admits comes out of each serializer's quoting as it went in, i.e. unescaped
- * substitution gives what a literal gives (test/system/mariadb.test.ts checks literals with the
- * real readers).
+ * Passwords that Terraform fills in (a variable, an SSM parameter, a Secrets Manager value) reach
+ * the files unescaped. The database password: SQL string literals, double-quoted option-file
+ * values, the admin API's single-quoted YAML, bare gromox/postfix values. The admin password:
+ * the one line of a file that first boot hands to `grommunio-admin passwd --password "$(cat …)"`.
+ * `addPasswordCheck` refuses at plan what they cannot carry. Here: the cluster adds the checks
+ * exactly for such passwords; the synthesized checks are the ones whose verdicts Terraform itself
+ * recorded (test/fixtures/terraform-password-check.json, scripts/password-check-fixture.ts); this
+ * test's reading of each pattern agrees with Terraform's on every recorded password; every
+ * database password the check admits comes out of each serializer's quoting as it went in (so
+ * unescaped substitution gives what a literal gives: test/system/mariadb.test.ts checks literals
+ * with the real readers; test/system/admin-password.test.ts runs the admin step). A literal admin
+ * password the step cannot carry is GRX457.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { parse } from "yaml";
-import { Database } from "../../lib";
-import { TERRAFORM_PASSWORD_PATTERN, addPasswordCheck } from "../../lib/cluster/database";
+import { Database, GrommunioValidationError } from "../../lib";
+import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../../lib/cluster/password-check";
 import { sqlString } from "../../lib/render/database/sql";
 import { cnfValue } from "../../lib/render/ops/literal";
 import { EXAMPLE_SHAPE, Json, buildShape, synthJson } from "../security/support";
 
-interface Fixture {
-  terraform: string;
+interface RecordedCheck {
+  kind: CheckedPassword;
   maxLength: number;
   lifecycle: Json;
   cases: { password: string; accepted: boolean; failed: number[] }[];
@@ -29,43 +31,52 @@ interface Fixture {
 
 const fixture = JSON.parse(
   fs.readFileSync(path.join(__dirname, "..", "fixtures", "terraform-password-check.json"), "utf8"),
-) as Fixture;
+) as { terraform: string; checks: RecordedCheck[] };
 
-/** The RE2 pattern as a JavaScript RegExp (RE2's \s and [:cntrl:] are ASCII-only). */
-const PATTERN = new RegExp(
-  TERRAFORM_PASSWORD_PATTERN.replace(/\\s/g, "\\t\\n\\f\\r ")
-    .replace(/\[:cntrl:\]/g, "\\x00-\\x1f\\x7f")
-    .replace(/\\x\{([0-9a-f]+)\}/g, "\\u{$1}"),
-  "u",
-);
+const recorded = (kind: CheckedPassword) => fixture.checks.find((c) => c.kind === kind)!;
+
+/** An RE2 pattern as a JavaScript RegExp (RE2's \s and [:cntrl:] are ASCII-only). */
+function jsPattern(kind: CheckedPassword): RegExp {
+  return new RegExp(
+    PASSWORD_PATTERNS[kind]
+      .replace(/\\s/g, "\\t\\n\\f\\r ")
+      .replace(/\[:cntrl:\]/g, "\\x00-\\x1f\\x7f")
+      .replace(/\\x\{([0-9a-f]+)\}/g, "\\u{$1}"),
+    "u",
+  );
+}
 
 /** What a plan does with the password: the indices of the preconditions that fail. */
-const failedChecks = (pw: string, maxLength: number) => [
-  ...(PATTERN.test(pw) ? [] : [0]),
+const failedChecks = (kind: CheckedPassword, pw: string, maxLength: number) => [
+  ...(jsPattern(kind).test(pw) ? [] : [0]),
   ...([...pw].length <= maxLength ? [] : [1]),
 ];
 
-const admitted = fixture.cases.filter((c) => c.accepted).map((c) => c.password);
+describe.each(Object.keys(PASSWORD_PATTERNS) as CheckedPassword[])("the %s password check", (kind) => {
+  test("is synthesized as recorded with Terraform's verdicts", () => {
+    const stack = new TerraformStack(Testing.app(), "check");
+    const pw = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
+    addPasswordCheck(stack, "check", kind, pw.stringValue, recorded(kind).maxLength);
+    const json = JSON.parse(Testing.synth(stack)) as Json;
+    // (re-record with `npx tsx scripts/password-check-fixture.ts` after changing a check)
+    expect(json.resource.terraform_data.check.lifecycle).toEqual(recorded(kind).lifecycle);
+  });
 
-test("the synthesized check is the one Terraform's verdicts were recorded for", () => {
-  const stack = new TerraformStack(Testing.app(), "check");
-  const pw = new TerraformVariable(stack, "db_password", { type: "string", sensitive: true });
-  addPasswordCheck(stack, "check", pw.stringValue, fixture.maxLength);
-  const json = JSON.parse(Testing.synth(stack)) as Json;
-  // (re-record with `npx tsx scripts/password-check-fixture.ts` after changing the check)
-  expect(json.resource.terraform_data.check.lifecycle).toEqual(fixture.lifecycle);
+  test("reads its pattern as Terraform does, on every recorded password", () => {
+    const { cases, maxLength } = recorded(kind);
+    expect(cases.length).toBeGreaterThan(20);
+    for (const c of cases)
+      expect({ password: c.password, failed: failedChecks(kind, c.password, maxLength) }).toEqual({
+        password: c.password,
+        failed: c.failed,
+      });
+  });
 });
 
-test("this test reads the pattern as Terraform does, on every recorded password", () => {
-  expect(fixture.cases.length).toBeGreaterThan(20);
-  for (const c of fixture.cases)
-    expect({ password: c.password, failed: failedChecks(c.password, fixture.maxLength) }).toEqual({
-      password: c.password,
-      failed: c.failed,
-    });
-});
-
-test("an admitted password comes out of every serializer's quoting unchanged (raw = escaped)", () => {
+test("an admitted database password comes out of every serializer's quoting unchanged (raw = escaped)", () => {
+  const admitted = recorded("database")
+    .cases.filter((c) => c.accepted)
+    .map((c) => c.password);
   expect(admitted.length).toBeGreaterThan(8);
   for (const pw of admitted) {
     expect(sqlString(pw)).toBe(`'${pw}'`);
@@ -78,29 +89,49 @@ test("an admitted password comes out of every serializer's quoting unchanged (ra
 });
 
 describe("the cluster checks a password Terraform fills in, and only that", () => {
-  test("a variable as password: one terraform_data with both preconditions on it", () => {
+  test("variables as database and admin passwords: one terraform_data each, with both preconditions", () => {
     const { stack } = buildShape("hcloud", EXAMPLE_SHAPE, (st) => ({
+      adminPassword: new TerraformVariable(st, "admin_password", { type: "string", sensitive: true }).stringValue,
       database: Database.onNode({
         password: new TerraformVariable(st, "db_password", { type: "string", sensitive: true }).stringValue,
         passwordMaxLength: 64,
       }),
     }));
-    const data = synthJson(stack).resource.terraform_data as Json;
-    const checks = Object.values<Json>(data);
-    expect(checks).toHaveLength(1);
-    const [pattern, length] = checks[0]!.lifecycle.precondition as Json[];
-    expect(pattern).toEqual(fixture.lifecycle.precondition[0]);
-    expect(length).toEqual({
-      condition: "${(length(var.db_password) <= 64)}",
-      error_message:
-        "The database password is longer than passwordMaxLength (64), the length the user-data size check assumed. Raise passwordMaxLength.",
-    });
+    const checks = Object.values<Json>(synthJson(stack).resource.terraform_data as Json);
+    expect(checks).toHaveLength(2);
+    const conditions = checks.map((c) => (c.lifecycle.precondition as Json[]).map((p) => p.condition as string));
+    const recordedCondition = (kind: CheckedPassword, variable: string) =>
+      (recorded(kind).lifecycle.precondition[0].condition as string).replace("var.pw", variable);
+    expect(conditions).toEqual(
+      expect.arrayContaining([
+        [recordedCondition("database", "var.db_password"), "${(length(var.db_password) <= 64)}"],
+        [recordedCondition("admin", "var.admin_password"), "${(length(var.admin_password) <= 128)}"],
+      ]),
+    );
   });
 
-  test("a generated password (random_password, letters and digits) or a literal: no check", () => {
-    for (const database of [Database.onNode(), Database.onNode({ password: "literal-pw" })]) {
-      const { stack } = buildShape("hcloud", EXAMPLE_SHAPE, { database });
+  test("generated passwords (random_password, letters and digits) or literals: no check", () => {
+    for (const props of [{}, { database: Database.onNode({ password: "literal-pw" }), adminPassword: "literal" }]) {
+      const { stack } = buildShape("hcloud", EXAMPLE_SHAPE, props);
       expect(synthJson(stack).resource.terraform_data).toBeUndefined();
     }
   });
+
+  test.each([["-starts-with-dash"], ["ends with a newline\n"], ["tab\tinside"], [""]])(
+    "a literal admin password the first-boot step cannot carry (%j) is GRX457, never shown",
+    (adminPassword) => {
+      const { stack } = buildShape("hcloud", EXAMPLE_SHAPE, { adminPassword });
+      let err: unknown;
+      try {
+        synthJson(stack);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(GrommunioValidationError);
+      const issues = (err as GrommunioValidationError).issues.filter((i) => i.code === "GRX457");
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.field).toBe("adminPassword");
+      if (adminPassword !== "") expect(JSON.stringify(issues[0])).not.toContain(adminPassword.trim());
+    },
+  );
 });

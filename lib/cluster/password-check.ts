@@ -1,0 +1,73 @@
+/**
+ * Plan-time checks of passwords that Terraform fills in (a variable, an SSM parameter, a Secrets
+ * Manager value). Terraform, or the secret store's fetch program, puts such a value into the
+ * files as it is, unescaped, so a value the files' readers would take apart or read as another
+ * string must stop the plan: a `terraform_data` with preconditions (built into Terraform, no
+ * provider). A literal password is escaped or validated at synth instead (GRX028, GRX457).
+ * Terraform's verdicts on edge cases: test/fixtures/terraform-password-check.json.
+ */
+import { Construct } from "constructs";
+import { DataResource, Fn, Op } from "cdktf";
+
+/** Characters no database password Terraform fills in may hold (RE2 class body). */
+const DB_FORBIDDEN = "[:cntrl:]\\x22\\x27\\x5c\\x{80}-\\x{9f}\\x{2028}\\x{2029}\\x{fffe}\\x{ffff}";
+
+/**
+ * What each checked password may hold (RE2 patterns).
+ *
+ * - `database`: the value stands inside SQL string literals (the account bootstrap),
+ *   double-quoted option-file values (db.cnf), the admin API's single-quoted YAML, and bare in
+ *   gromox's mysql_adaptor.cfg and postfix's mysql maps (no quoting; blanks at the ends trimmed).
+ *   So: no quote, no backslash, no control character (C0, DEL, C1), no U+2028/U+2029 (line breaks
+ *   to PyYAML, as U+0085 is) or U+FFFE/U+FFFF (PyYAML refuses them), no blank at either end, not
+ *   empty.
+ * - `admin`: the value is the one line of a file that first boot hands to
+ *   `grommunio-admin passwd --password "$(cat …)"`: the command substitution drops trailing
+ *   newlines, and the CLI's argument parser (Python argparse) takes a value starting with `-` for
+ *   an option and fails. So: no control character, no `-` first, not empty.
+ */
+export const PASSWORD_PATTERNS = {
+  database: `^[^\\s${DB_FORBIDDEN}](?:[^${DB_FORBIDDEN}]*[^\\s${DB_FORBIDDEN}])?$`,
+  admin: "^[^-[:cntrl:]][^[:cntrl:]]*$",
+} as const;
+
+export type CheckedPassword = keyof typeof PASSWORD_PATTERNS;
+
+const MESSAGES: Record<CheckedPassword, { pattern: string; length: (max: number) => string }> = {
+  database: {
+    pattern:
+      "The database password holds a quote, a backslash or a control character, starts or ends with a blank, or is empty: the gromox, postfix, SQL and YAML files take it unescaped. Choose one without (e.g. exclude_characters on the secret).",
+    length: (max) =>
+      `The database password is longer than passwordMaxLength (${max}), the length the user-data size check assumed. Raise passwordMaxLength.`,
+  },
+  admin: {
+    pattern:
+      "The grommunio admin password starts with '-' (grommunio-admin passwd would take it for an option), holds a control character (a trailing newline would be dropped), or is empty. Choose one without.",
+    length: (max) =>
+      `The grommunio admin password is longer than ${max} characters, the length the user-data size check assumed.`,
+  },
+};
+
+/**
+ * Adds a `terraform_data` whose preconditions refuse, at plan (or at apply, for a value known only
+ * then), a `kind` password its files cannot carry (`PASSWORD_PATTERNS`) or one longer than the
+ * length the user-data size check assumed (`maxLength`). Returns it.
+ */
+export function addPasswordCheck(
+  scope: Construct,
+  id: string,
+  kind: CheckedPassword,
+  value: string,
+  maxLength: number,
+): DataResource {
+  // The pattern stands in an HCL string literal: cdktf writes function arguments unescaped.
+  const inHcl = PASSWORD_PATTERNS[kind].replace(/\\/g, "\\\\");
+  return new DataResource(scope, id, {
+    lifecycle: {
+      precondition: [
+        { condition: Fn.can(Fn.regex(inHcl, value)), errorMessage: MESSAGES[kind].pattern },
+        { condition: Op.lte(Fn.lengthOf(value), maxLength), errorMessage: MESSAGES[kind].length(maxLength) },
+      ],
+    },
+  });
+}

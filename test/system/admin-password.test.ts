@@ -1,0 +1,79 @@
+/**
+ * The first-boot step that sets grommunio's admin password, run as cloud-init runs it (`sh -c`),
+ * on the file Terraform fills in, for every admin password the plan-time check admits
+ * (test/fixtures/terraform-password-check.json): the CLI receives the password as given.
+ * `grommunio-admin` is a stand-in with the same argument parser (Python argparse, a `passwd`
+ * subcommand with `--password`) that prints what it received. The passwords the check refuses
+ * show why: a leading "-" makes argparse fail, a trailing newline is dropped by "$(cat …)".
+ *
+ *   npx jest test/system/admin-password.test.ts --selectProjects system
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TerraformVariable } from "cdktf";
+import { ADMIN_PASSWORD_FILE } from "../../lib/cluster/security";
+import { fakeResolver } from "../platforms/terraform-eval";
+import { EXAMPLE_SHAPE, Json, buildShape, deliveredFiles, synthJson, userDataByNode } from "../security/support";
+import { requireProgram, run, scratchDir } from "./support";
+
+interface RecordedCase {
+  password: string;
+  accepted: boolean;
+}
+const fixture = JSON.parse(
+  fs.readFileSync(path.join(__dirname, "..", "fixtures", "terraform-password-check.json"), "utf8"),
+) as { checks: { kind: string; maxLength: number; cases: RecordedCase[] }[] };
+const admin = fixture.checks.find((c) => c.kind === "admin")!;
+
+const STAND_IN = `#!/usr/bin/python3
+import argparse, sys
+parser = argparse.ArgumentParser(prog="grommunio-admin")
+sub = parser.add_subparsers(dest="command", required=True)
+sub.add_parser("passwd").add_argument("--password")
+args = parser.parse_args()
+sys.stdout.write(args.password)
+`;
+
+const { stack } = buildShape("hcloud", EXAMPLE_SHAPE, (st) => ({
+  adminPassword: new TerraformVariable(st, "admin_password", { type: "string", sensitive: true }).stringValue,
+}));
+const json: Json = synthJson(stack);
+
+/** The admin password file and the step, as mail1 (the first admin node) receives them for `password`. */
+function delivered(password: string): { file: string; step: string } {
+  const text = userDataByNode(json, (ref) => (ref === "var.admin_password" ? password : fakeResolver(ref))).get(
+    "mail1",
+  )!;
+  const { doc, files } = deliveredFiles(text);
+  const step = (doc.runcmd as string[]).find((c) => c.startsWith("grommunio-admin passwd"))!;
+  return { file: files.find((f) => f.path === ADMIN_PASSWORD_FILE)!.content, step };
+}
+
+/** Runs the step with the stand-in CLI, the file at a scratch path; what the CLI received. */
+function runStep(password: string): { status: number; received: string; stderr: string } {
+  requireProgram("python3", "python3");
+  const dir = scratchDir("admin-password");
+  fs.mkdirSync(path.join(dir, "bin"));
+  fs.writeFileSync(path.join(dir, "bin", "grommunio-admin"), STAND_IN, { mode: 0o755 });
+  const { file, step } = delivered(password);
+  const target = path.join(dir, "admin-password");
+  fs.writeFileSync(target, file, { mode: 0o600 });
+  const r = run("sh", ["-c", step.split(ADMIN_PASSWORD_FILE).join(target)], {
+    env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH ?? ""}` },
+  });
+  return { status: r.status, received: r.stdout, stderr: r.stderr };
+}
+
+test("every admin password the plan-time check admits reaches grommunio-admin as given", () => {
+  const admitted = admin.cases.filter((c) => c.accepted).map((c) => c.password);
+  expect(admitted.length).toBeGreaterThan(15);
+  for (const password of admitted)
+    expect({ password, ...runStep(password) }).toEqual({ password, status: 0, received: password, stderr: "" });
+});
+
+test("what the check refuses would fail or change: a leading '-' stops argparse, a trailing newline is dropped", () => {
+  const dash = runStep("-dashfirst"); // (with a blank inside, argparse would take it as a value)
+  expect(dash.status).not.toBe(0);
+  expect(dash.stderr).toContain("argument --password: expected one argument");
+  expect(runStep("trailing newline\n").received).toBe("trailing newline");
+});
