@@ -59,6 +59,11 @@ export const CASES: readonly string[] = [
   "dash-inside-",
   "trailing newline\n",
   " 'quoted' \"both\" \\ ",
+  // gromox keeps 255 bytes of a value: UTF-8 bytes, not characters (the database check)
+  "x".repeat(255),
+  "x".repeat(256),
+  "\u20ac".repeat(85),
+  "\u20ac".repeat(85) + "x",
 ];
 
 /** Terraform's verdict on each case for one check: `terraform plan` with the value in a .tfvars.json. */

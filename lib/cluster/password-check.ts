@@ -8,6 +8,7 @@
  */
 import { Construct } from "constructs";
 import { DataResource, Fn, Op } from "cdktf";
+import { GROMOX_VALUE_MAX_BYTES } from "../topology";
 
 /** Characters no database password Terraform fills in may hold (RE2 class body). */
 const DB_FORBIDDEN = "[:cntrl:]\\x22\\x27\\x5c\\x{80}-\\x{9f}\\x{2028}\\x{2029}\\x{fffe}\\x{ffff}";
@@ -67,6 +68,15 @@ export function addPasswordCheck(
       precondition: [
         { condition: Fn.can(Fn.regex(inHcl, value)), errorMessage: MESSAGES[kind].pattern },
         { condition: Op.lte(Fn.lengthOf(value), maxLength), errorMessage: MESSAGES[kind].length(maxLength) },
+        ...(kind === "database"
+          ? [
+              {
+                // UTF-8 bytes ≤ 255 ⇔ base64 length ≤ 340 (4 characters per started 3 bytes)
+                condition: Op.lte(Fn.lengthOf(Fn.base64encode(value)), (GROMOX_VALUE_MAX_BYTES / 3) * 4),
+                errorMessage: `The database password is longer than ${GROMOX_VALUE_MAX_BYTES} bytes (UTF-8): gromox's configuration reader keeps no more of mysql_adaptor.cfg's mysql_password and would log in with a shorter one.`,
+              },
+            ]
+          : []),
       ],
     },
   });

@@ -47,6 +47,12 @@ const UNSAFE_VALUE = /[\r\n\0]/;
  * so it would read another value; the gromox serializer (`checkDirective`) also refuses a blank
  * before `#` and a quote first. postfix's mysql maps trim outer blanks as well.
  */
+/**
+ * The most bytes gromox keeps of a `.cfg` value (lib/config_file.cpp copies values into a 256-byte
+ * buffer, `CONFIG_ENTRY::value`): a longer database password would reach MariaDB cut short.
+ */
+export const GROMOX_VALUE_MAX_BYTES = 255;
+
 function gromoxCannotCarry(value: string): boolean {
   return value !== value.trim() || /\s#/.test(value) || /^["']/.test(value);
 }
@@ -537,6 +543,15 @@ function resolveDatabase(
       "database.password",
       "the database password is missing or spans lines.",
       "Pass a random_password result (or another secret reference), never an empty value.",
+    );
+    bad = true;
+  } else if (Buffer.byteLength(db.password, "utf8") > GROMOX_VALUE_MAX_BYTES) {
+    c.add(
+      "GRX028",
+      root,
+      "database.password",
+      `the database password is longer than ${GROMOX_VALUE_MAX_BYTES} bytes (UTF-8): gromox's configuration reader keeps no more of a value, so gromox would log in with a shorter password.`,
+      `Pass a random_password result (or another secret reference), or a password of at most ${GROMOX_VALUE_MAX_BYTES} bytes.`,
     );
     bad = true;
   } else if (gromoxCannotCarry(db.password)) {

@@ -17,6 +17,7 @@ import * as path from "node:path";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { parse } from "yaml";
 import { Database, GrommunioValidationError } from "../../lib";
+import { GROMOX_VALUE_MAX_BYTES } from "../../lib/topology";
 import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../../lib/cluster/password-check";
 import { sqlString } from "../../lib/render/database/sql";
 import { cnfValue } from "../../lib/render/ops/literal";
@@ -50,6 +51,8 @@ function jsPattern(kind: CheckedPassword): RegExp {
 const failedChecks = (kind: CheckedPassword, pw: string, maxLength: number) => [
   ...(jsPattern(kind).test(pw) ? [] : [0]),
   ...([...pw].length <= maxLength ? [] : [1]),
+  // the database password: at most the 255 UTF-8 bytes gromox keeps of a value
+  ...(kind === "database" && Buffer.byteLength(pw, "utf8") > GROMOX_VALUE_MAX_BYTES ? [2] : []),
 ];
 
 describe.each(Object.keys(PASSWORD_PATTERNS) as CheckedPassword[])("the %s password check", (kind) => {
@@ -104,7 +107,11 @@ describe("the cluster checks a password Terraform fills in, and only that", () =
       (recorded(kind).lifecycle.precondition[0].condition as string).replace("var.pw", variable);
     expect(conditions).toEqual(
       expect.arrayContaining([
-        [recordedCondition("database", "var.db_password"), "${(length(var.db_password) <= 64)}"],
+        [
+          recordedCondition("database", "var.db_password"),
+          "${(length(var.db_password) <= 64)}",
+          "${(length(base64encode(var.db_password)) <= 340)}",
+        ],
         [recordedCondition("admin", "var.admin_password"), "${(length(var.admin_password) <= 128)}"],
       ]),
     );

@@ -548,6 +548,15 @@ const CASES: readonly Case[] = [
   },
   {
     code: "GRX028",
+    title: "password longer than the 255 bytes gromox keeps of a value (UTF-8 bytes, not characters)",
+    mutate: [db({ password: "secret-value" + "\u20ac".repeat(82) })],
+    path: "cluster",
+    field: "database.password",
+    message: ["255 bytes", "shorter password"],
+    secret: "secret-value",
+  },
+  {
+    code: "GRX028",
     title: "password with a blank at its start (gromox and postfix trim it)",
     mutate: [db({ password: " secret-value" })],
     path: "cluster",
