@@ -29,6 +29,7 @@ import {
   PortKey,
   ROLE_DAEMONS,
   Topology,
+  canonicalCidr,
 } from "../topology";
 
 /** A port to open: one from the port table, or a user-defined extra. */
@@ -113,9 +114,15 @@ export class Connections {
     public readonly target: FirewallTarget,
   ) {}
 
-  /** Allows `port` on this target from `peer` (a CIDR, a group, a service, or other connections). */
+  /**
+   * Allows `port` on this target from `peer` (a CIDR, a group, a service, or other connections).
+   * A CIDR or address is kept as the network it stands for, spelled as cloud firewall APIs take it
+   * (`canonicalCidr`: `198.51.100.7` → `198.51.100.7/32`); one that is neither stays as given (the
+   * exposure check and the platforms report it).
+   */
   public allowFrom(peer: FirewallPeer | Connections, port: Port, description?: string): void {
-    const source: FirewallPeer = peer instanceof Connections ? peer.target : peer;
+    let source: FirewallPeer = peer instanceof Connections ? peer.target : peer;
+    if ("cidr" in source) source = { cidr: canonicalCidr(source.cidr) ?? source.cidr };
     this.rules.add({
       key: `${port.name}-from-${peerName(source)}`,
       target: this.target,

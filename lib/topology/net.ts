@@ -191,6 +191,32 @@ export function isCidrOrAddress(text: string): boolean {
 }
 
 /**
+ * The network an address or CIDR (`isCidrOrAddress`) stands for, in the one spelling cloud
+ * firewall APIs accept (the AWS provider refuses anything else at plan): the network address
+ * (host bits cleared), an explicit prefix (a bare address is a /32 or /128) in plain decimal, and
+ * IPv6 in RFC 5952 form. `203.0.113.7/24` → `203.0.113.0/24`, `198.51.100.7` → `198.51.100.7/32`,
+ * `2001:DB8:0:0::1` → `2001:db8::1/128`, `10.0.0.0/08` → `10.0.0.0/8`. Undefined when not an
+ * address or CIDR.
+ */
+export function canonicalCidr(text: string): string | undefined {
+  if (!isCidrOrAddress(text)) return undefined;
+  const [addr, prefixText] = text.split("/") as [string, string | undefined];
+  const v4 = parseIpv4(addr);
+  if (v4 !== undefined) {
+    const prefix = prefixText === undefined ? 32 : Number(prefixText);
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    return `${formatIpv4((v4 & mask) >>> 0)}/${prefix}`;
+  }
+  const groups = expandIpv6(addr)!;
+  const prefix = prefixText === undefined ? 128 : Number(prefixText);
+  const network = groups.map((g, i) => {
+    const bits = Math.min(16, Math.max(0, prefix - 16 * i));
+    return bits === 0 ? 0 : g & ((0xffff << (16 - bits)) & 0xffff);
+  });
+  return `${canonicalIpv6(network.map((g) => g.toString(16)).join(":"))!}/${prefix}`;
+}
+
+/**
  * True for `0.0.0.0/0` and `::/0` and their equivalents: the whole internet. A zero-length prefix
  * covers every address whatever its address part (`10.0.0.0/0`, `2001:db8::/0`, `0.0.0.0/00`).
  */

@@ -82,14 +82,27 @@ describe("firewall plan from the port table", () => {
     expect(closed.rules.filter((r) => r.portKey === "publicAdmin").map((r) => r.source)).toEqual([
       { cidr: "203.0.113.0/24" },
     ]);
+    // A bare address is its /32 (the AWS provider refuses a bare address at plan).
     const open = planFirewall(t, "c", { sshAllowFrom: ["198.51.100.7"] });
     expect(open.rules.filter((r) => r.port === 22)).toEqual([
       expect.objectContaining({
         target: { group: "node" },
-        source: { cidr: "198.51.100.7" },
-        key: "ssh-from-198-51-100-7",
+        source: { cidr: "198.51.100.7/32" },
+        key: "ssh-from-198-51-100-7-32",
       }),
     ]);
+  });
+
+  test("allow-list entries reach the plan as the networks they stand for, in the form cloud firewall APIs take", () => {
+    const base = documentedLayout();
+    const given = ["203.0.113.7/24", "198.51.100.7", "10.0.0.0/08", "2001:DB8:0:0::1", "2001:db8:1::1/48"];
+    const t = buildTopology({ ...base, loadBalancer: { ...base.loadBalancer!, adminAllowFrom: given } });
+    const plan = planFirewall(t, "c", { sshAllowFrom: given });
+    const canonical = ["10.0.0.0/8", "198.51.100.7/32", "2001:db8:1::/48", "2001:db8::1/128", "203.0.113.0/24"];
+    for (const port of [22, 8443]) {
+      const cidrs = plan.rules.flatMap((r) => (r.port === port && "cidr" in r.source ? [r.source.cidr] : []));
+      expect([port, [...new Set(cidrs)].sort()]).toEqual([port, canonical]);
+    }
   });
 
   test("managed services replace the server groups and the internet as peers", () => {
