@@ -64,6 +64,7 @@ import {
   ValidationIssue,
   buildTopology,
   isCidrOrAddress,
+  ipv4MappedEntryProblem,
   isWorld,
   parseIpv4Cidr,
 } from "../topology";
@@ -331,6 +332,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       );
     }
     for (const cidr of this.props.sshAllowFrom ?? []) {
+      const mapped = ipv4MappedEntryProblem(cidr);
       if (!isCidrOrAddress(cidr)) {
         this.issues.add(
           "GRX218",
@@ -339,6 +341,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
           `"${cidr}" is not an address or CIDR.`,
           "Use forms like 198.51.100.0/24 or 2001:db8::/48.",
         );
+      } else if (mapped) {
+        this.issues.add("GRX218", path, "sshAllowFrom", mapped.message, mapped.fix);
       }
     }
   }

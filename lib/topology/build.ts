@@ -25,6 +25,7 @@ import {
   cidrContains,
   formatIpv4,
   isCidrOrAddress,
+  ipv4MappedEntryProblem,
   isDnsLabel,
   isFqdn,
   mappedIpv6,
@@ -694,6 +695,7 @@ function resolveLoadBalancer(
       );
     }
     for (const a of lb.adminAllowFrom) {
+      const mapped = ipv4MappedEntryProblem(a);
       if (!isCidrOrAddress(a)) {
         c.add(
           "GRX038",
@@ -702,6 +704,8 @@ function resolveLoadBalancer(
           `"${a}" is not an address or CIDR.`,
           "Use forms like 203.0.113.0/24 or 2001:db8::/48.",
         );
+      } else if (mapped) {
+        c.add("GRX038", path, "adminAllowFrom", mapped.message, mapped.fix);
       }
     }
   }
@@ -805,5 +809,14 @@ function resolveAcceptProxy(
     );
     return undefined;
   }
+  let mappedFound = false;
+  for (const a of from as readonly string[]) {
+    const mapped = ipv4MappedEntryProblem(a);
+    if (mapped) {
+      c.add("GRX045", path, "acceptProxyFrom", mapped.message, mapped.fix);
+      mappedFound = true;
+    }
+  }
+  if (mappedFound) return undefined;
   return { from: [...(from as readonly string[])], frontends: PUBLIC_FRONTENDS };
 }

@@ -191,6 +191,37 @@ export function isCidrOrAddress(text: string): boolean {
 }
 
 /**
+ * The IPv4 network an IPv4-mapped IPv6 address or CIDR (inside `::ffff:0:0/96`) stands for:
+ * `::ffff:203.0.113.0/120` → `203.0.113.0/24`, `::ffff:198.51.100.7` → `198.51.100.7`. Undefined
+ * for anything else, including a CIDR of /95 or shorter (it reaches beyond the mapped range).
+ */
+export function ipv4MappedAsIpv4(text: string): string | undefined {
+  if (!isCidrOrAddress(text)) return undefined;
+  const [addr, prefixText] = text.split("/") as [string, string | undefined];
+  if (parseIpv4(addr) !== undefined) return undefined;
+  const groups = expandIpv6(addr)!;
+  if (!(groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)) return undefined;
+  const v4 = formatIpv4(groups[6]! * 65536 + groups[7]!);
+  if (prefixText === undefined) return v4;
+  const prefix = Number(prefixText);
+  return prefix < 96 ? undefined : `${v4}/${prefix - 96}`;
+}
+
+/**
+ * The problem with an allow-list entry written as an IPv4-mapped IPv6 address or network, and its
+ * fix, or undefined. Firewalls see an IPv4 client as IPv4 (nftables' `ip` family, a security
+ * group's IPv4 rules), so such an entry never admits anyone, and the AWS provider refuses it.
+ */
+export function ipv4MappedEntryProblem(text: string): { message: string; fix: string } | undefined {
+  const v4 = ipv4MappedAsIpv4(text);
+  if (v4 === undefined) return undefined;
+  return {
+    message: `"${text}" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).`,
+    fix: `Write it as IPv4: ${v4}.`,
+  };
+}
+
+/**
  * The network an address or CIDR (`isCidrOrAddress`) stands for, in the one spelling cloud
  * firewall APIs accept (the AWS provider refuses anything else at plan): the network address
  * (host bits cleared), an explicit prefix (a bare address is a /32 or /128) in plain decimal, and

@@ -323,6 +323,15 @@ describe("GrommunioCluster: coded validation errors (GRX2xx), all collected", ()
     expect(issue(err, "GRX218").message).toContain('"office"');
   });
 
+  test("GRX218: an SSH allow-list entry written as an IPv4-mapped IPv6 network, with its IPv4 form", () => {
+    const err = synthError(fakeCluster(minimal, { sshAllowFrom: ["::FFFF:198.51.100.0/120"] }).stack);
+    expect(issue(err, "GRX218")).toMatchObject({
+      field: "sshAllowFrom",
+      message: expect.stringContaining('"::FFFF:198.51.100.0/120" is an IPv4-mapped IPv6 address'),
+      fix: "Write it as IPv4: 198.51.100.0/24.",
+    });
+  });
+
   test("GRX301: user-data over the platform's limit, with a fix", () => {
     const err = synthError(
       fakeCluster(

@@ -8,6 +8,7 @@ import {
   cidrContains,
   formatIpv4,
   ipv4CidrCover,
+  ipv4MappedAsIpv4,
   isCidrOrAddress,
   isDnsLabel,
   isFqdn,
@@ -392,6 +393,32 @@ describe("isFqdn", () => {
         },
       ),
     );
+  });
+});
+
+describe("ipv4MappedAsIpv4", () => {
+  test.each([
+    ["::ffff:203.0.113.0/120", "203.0.113.0/24"],
+    ["::ffff:198.51.100.7", "198.51.100.7"],
+    ["::FFFF:c633:6407/128", "198.51.100.7/32"],
+    ["0:0:0:0:0:ffff:10.0.0.0/104", "10.0.0.0/8"],
+    ["::ffff:0.0.0.0/96", "0.0.0.0/0"],
+  ])("%s is %s", (text, v4) => {
+    expect(ipv4MappedAsIpv4(text)).toBe(v4);
+  });
+
+  test.each([
+    "::ffff:0.0.0.0/95", // reaches beyond the mapped range
+    "::1",
+    "::/0",
+    "64:ff9b::1.2.3.4", // NAT64, not mapped
+    "::1.2.3.4", // IPv4-compatible, not mapped
+    "2001:db8::/48",
+    "203.0.113.0/24",
+    "::ffff:1.2.3.4/129",
+    "office",
+  ])("%s is not an IPv4-mapped address or network", (text) => {
+    expect(ipv4MappedAsIpv4(text)).toBeUndefined();
   });
 });
 

@@ -314,6 +314,15 @@ const CASES: readonly Case[] = [
   },
   {
     code: "GRX045",
+    title: "acceptProxyFrom with an IPv4-mapped IPv6 network",
+    mutate: [lb({ acceptProxyFrom: ["::ffff:192.0.2.0/124"] })],
+    path: "cluster/loadBalancer",
+    field: "acceptProxyFrom",
+    message: ['"::ffff:192.0.2.0/124"', "IPv4-mapped"],
+    fix: ["192.0.2.0/28"],
+  },
+  {
+    code: "GRX045",
     title: "acceptProxyFrom empty",
     mutate: [lb({ acceptProxyFrom: [] })],
     path: "cluster/loadBalancer",
@@ -744,6 +753,15 @@ const CASES: readonly Case[] = [
     path: LB,
     field: "adminAllowFrom",
     message: ['"everyone"'],
+  },
+  {
+    code: "GRX038",
+    title: "admin allow entry an IPv4-mapped IPv6 address",
+    mutate: [lb({ adminAllowFrom: ["203.0.113.0/24", "::ffff:198.51.100.7"] })],
+    path: LB,
+    field: "adminAllowFrom",
+    message: ['"::ffff:198.51.100.7"', "IPv4-mapped"],
+    fix: ["198.51.100.7"],
   },
   {
     code: "GRX038",
