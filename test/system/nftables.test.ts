@@ -77,12 +77,13 @@ describe("nft -c accepts every generated host firewall", () => {
   );
 
   test("allow lists at the edges of what validation admits: nft loads them (own network namespace) and lists the networks given", () => {
-    // A prefix with a leading zero, host bits set, IPv6 with a dotted IPv4 tail (mapped and
-    // NAT64), upper case and an uncompressed zero run: all pass GRX038; nft's parser refused some.
+    // A prefix with a leading zero, host bits set, IPv6 with a dotted IPv4 tail (NAT64), upper
+    // case and an uncompressed zero run: all pass GRX038; nft's parser refused some. (An
+    // IPv4-mapped entry, `::ffff:…`, no longer passes: GRX038 names its IPv4 form.)
     const allow = [
       "10.0.0.0/08",
       "203.0.113.7/24",
-      "0:0:0:0:0:ffff:192.0.2.0/120",
+      "0:0:0:0:0:0:192.0.2.0/120",
       "64:ff9b::198.51.100.7",
       "2001:DB8:0:0::/064",
     ];
@@ -104,7 +105,7 @@ describe("nft -c accepts every generated host firewall", () => {
     ] as const) {
       expect(listed(comment)).toEqual([
         `ip saddr { 10.0.0.0/8, 203.0.113.0/24 } tcp dport ${port} accept comment "${comment}"`,
-        `ip6 saddr { ::ffff:192.0.2.0/120, 64:ff9b::c633:6407, 2001:db8::/64 } tcp dport ${port} accept comment "${comment}"`,
+        `ip6 saddr { ::192.0.2.0/120, 64:ff9b::c633:6407, 2001:db8::/64 } tcp dport ${port} accept comment "${comment}"`,
       ]);
     }
   });
