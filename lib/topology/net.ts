@@ -108,10 +108,8 @@ export function mappedIpv6(ipv4: string): string {
 export function canonicalIpv6(text: string): string | undefined {
   const groups = expandIpv6(text);
   if (!groups) return undefined;
-  // ::ffff:a.b.c.d
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${formatIpv4(groups[6]! * 65536 + groups[7]!)}`;
-  }
+  const mapped = mappedIpv4Of(groups);
+  if (mapped !== undefined) return mappedIpv6(formatIpv4(mapped));
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8;) {
@@ -132,6 +130,12 @@ export function canonicalIpv6(text: string): string | undefined {
   const head = hex.slice(0, bestStart).join(":");
   const tail = hex.slice(bestStart + bestLen).join(":");
   return `${head}::${tail}`;
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, as 8 groups) carries, or undefined. */
+function mappedIpv4Of(groups: readonly number[]): number | undefined {
+  if (!(groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)) return undefined;
+  return groups[6]! * 65536 + groups[7]!;
 }
 
 function expandIpv6(text: string): number[] | undefined {
@@ -199,9 +203,9 @@ export function ipv4MappedAsIpv4(text: string): string | undefined {
   if (!isCidrOrAddress(text)) return undefined;
   const [addr, prefixText] = text.split("/") as [string, string | undefined];
   if (parseIpv4(addr) !== undefined) return undefined;
-  const groups = expandIpv6(addr)!;
-  if (!(groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)) return undefined;
-  const v4 = formatIpv4(groups[6]! * 65536 + groups[7]!);
+  const mapped = mappedIpv4Of(expandIpv6(addr)!);
+  if (mapped === undefined) return undefined;
+  const v4 = formatIpv4(mapped);
   if (prefixText === undefined) return v4;
   const prefix = Number(prefixText);
   return prefix < 96 ? undefined : `${v4}/${prefix - 96}`;
