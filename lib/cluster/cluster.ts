@@ -46,7 +46,17 @@ import {
   validateRepositoryOptions,
   withFileFetch,
 } from "../provision";
-import { Annotations, Aspects, IAspect, TerraformOutput, TerraformStack, Token, attribute } from "../provision/cdktf";
+import {
+  Annotations,
+  Aspects,
+  IAspect,
+  TerraformOutput,
+  TerraformStack,
+  Token,
+  attribute,
+  dependency,
+} from "../provision/cdktf";
+import { passwordChecksOf } from "./password-check";
 import { MailDns, MailDnsProps } from "../dns/mail-dns";
 import { EgressAddresses, MailEntryPoint, mtaStsSite } from "../render/dns";
 import { renderMapReaderAccount } from "../render/database";
@@ -785,6 +795,15 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       member.machine.setUserData(built.userData);
       this.cloudConfigs.set(node.name, rendered);
       this.userDataReports.set(node.name, built.report);
+    }
+    // A password Terraform knows only at apply is checked when its terraform_data is created
+    // (lib/cluster/password-check.ts): no machine is created, so none boots with it, before.
+    const gates = passwordChecksOf(this).map(dependency);
+    if (gates.length > 0) {
+      for (const member of this.members.values()) {
+        const machine = member.machine.resource;
+        machine.dependsOn = [...(machine.dependsOn ?? []), ...gates];
+      }
     }
     const all = [...this.issues.issues, ...late.issues];
     if (all.length > 0) throw new GrommunioValidationError(all);

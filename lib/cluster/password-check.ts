@@ -49,10 +49,15 @@ const MESSAGES: Record<CheckedPassword, { pattern: string; length: (max: number)
   },
 };
 
+/** The checks added under each scope, in order (`passwordChecksOf`). */
+const checksByScope = new WeakMap<Construct, DataResource[]>();
+
 /**
  * Adds a `terraform_data` whose preconditions refuse, at plan (or at apply, for a value known only
  * then), a `kind` password its files cannot carry (`PASSWORD_PATTERNS`) or one longer than the
- * length the user-data size check assumed (`maxLength`). Returns it.
+ * length the user-data size check assumed (`maxLength`). Returns it. A value known only at apply
+ * is checked when the `terraform_data` is created, so whatever carries the password must depend
+ * on it (`passwordChecksOf`): the cluster makes every machine do so.
  */
 export function addPasswordCheck(
   scope: Construct,
@@ -63,7 +68,7 @@ export function addPasswordCheck(
 ): DataResource {
   // The pattern stands in an HCL string literal: cdktf writes function arguments unescaped.
   const inHcl = PASSWORD_PATTERNS[kind].replace(/\\/g, "\\\\");
-  return new DataResource(scope, id, {
+  const check = new DataResource(scope, id, {
     lifecycle: {
       precondition: [
         { condition: Fn.can(Fn.regex(inHcl, value)), errorMessage: MESSAGES[kind].pattern },
@@ -80,4 +85,11 @@ export function addPasswordCheck(
       ],
     },
   });
+  checksByScope.set(scope, [...(checksByScope.get(scope) ?? []), check]);
+  return check;
+}
+
+/** The password checks `addPasswordCheck` added directly under `scope`, in the order added. */
+export function passwordChecksOf(scope: Construct): readonly DataResource[] {
+  return checksByScope.get(scope) ?? [];
 }

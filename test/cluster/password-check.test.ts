@@ -117,6 +117,30 @@ describe("the cluster checks a password Terraform fills in, and only that", () =
     );
   });
 
+  test.each(["hcloud", "aws"] as const)(
+    "%s: every machine is created after both checks (a value known only at apply boots no machine unchecked)",
+    (platform) => {
+      const { stack } = buildShape(platform, EXAMPLE_SHAPE, (st) => ({
+        adminPassword: new TerraformVariable(st, "admin_password", { type: "string", sensitive: true }).stringValue,
+        database: Database.onNode({
+          password: new TerraformVariable(st, "db_password", { type: "string", sensitive: true }).stringValue,
+        }),
+      }));
+      const json = synthJson(stack);
+      const checks = Object.keys(json.resource.terraform_data as Json).map((id) => `terraform_data.${id}`);
+      expect(checks).toHaveLength(2);
+      const machines = Object.values<Json>(json.resource[platform === "aws" ? "aws_instance" : "hcloud_server"]);
+      // mail1..3, classic1..2, two load balancers, the database node
+      expect(machines).toHaveLength(8);
+      for (const machine of machines) expect(machine.depends_on).toEqual(expect.arrayContaining(checks));
+      // and nothing else waits on them
+      const waiting = Object.values<Json>(json.resource)
+        .flatMap((byId) => Object.values<Json>(byId as Json))
+        .filter((r) => (r.depends_on as string[] | undefined)?.some((d) => checks.includes(d)));
+      expect(waiting).toHaveLength(machines.length);
+    },
+  );
+
   test("generated passwords (random_password, letters and digits) or literals: no check", () => {
     for (const props of [{}, { database: Database.onNode({ password: "literal-pw" }), adminPassword: "literal" }]) {
       const { stack } = buildShape("hcloud", EXAMPLE_SHAPE, props);
