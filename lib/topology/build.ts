@@ -43,20 +43,34 @@ export const MAX_MAILBOX_SERVERS = 255;
 const UNSAFE_VALUE = /[\r\n\0]/;
 
 /**
- * A one-line value that gromox's `key=value` files cannot carry as written: gromox trims blanks at
- * both ends of the value and has no quoting (gromox lib/config_file.cpp, reference/gromox.md §1),
- * so it would read another value; the gromox serializer (`checkDirective`) also refuses a blank
- * before `#` and a quote first. postfix's mysql maps trim outer blanks as well.
+ * The blanks that gromox and postfix drop around a value they read from a `key=value` line: the
+ * ASCII whitespace of C's isspace() (space, tab, LF, VT, FF, CR). Everything between them is read
+ * literally: `#` is a comment only where a line starts with it, quotes are not stripped, `\` is
+ * no escape, a further `=` is part of the value. Sources (docs/config-values.md):
+ * - gromox (2.30–3.10): lib/rfbl.cpp `config_file_init` reads each line with HX_getl, skips it
+ *   when its first byte is `#`, strips CR/LF and trailing isspace(), takes the key up to the
+ *   first blank or `=`, skips blanks after `=`, and stores the rest as a std::string
+ *   (cfg_entry::set); `#` anywhere else has been literal since gromox 0.26 (doc/changelog.rst).
+ * - postfix mysql_table(5) files: cfg_parser_alloc → dict_load_file_xt → dict_load_fp, which
+ *   reads logical lines (util/readlline.c: a line whose first non-blank is `#` is a comment, a
+ *   line starting with a blank continues the previous one) and splits them with
+ *   util/split_nameval.c (blanks around the name and `=` skipped, trailing blanks trimmed; ASCII
+ *   isspace only).
  */
+const READER_BLANK_AT_END = /^[ \t\n\v\f\r]|[ \t\n\v\f\r]$/;
+
+/** True when gromox's `.cfg` reader and postfix's map reader would drop a blank at an end of `value`. */
+export function readersTrimValue(value: string): boolean {
+  return READER_BLANK_AT_END.test(value);
+}
+
 /**
- * The most bytes gromox keeps of a `.cfg` value (lib/config_file.cpp copies values into a 256-byte
- * buffer, `CONFIG_ENTRY::value`): a longer database password would reach MariaDB cut short.
+ * The most bytes gromox kept of a `.cfg` value before its configuration reader was rewritten
+ * (lib/config_file.cpp copied values into a 256-byte buffer, `CONFIG_ENTRY::value`; from 2.22 on,
+ * lib/rfbl.cpp keeps a std::string). Still the database password's limit here, also in the
+ * Terraform plan check (lib/cluster/password-check.ts); see docs/config-values.md.
  */
 export const GROMOX_VALUE_MAX_BYTES = 255;
-
-function gromoxCannotCarry(value: string): boolean {
-  return value !== value.trim() || /\s#/.test(value) || /^["']/.test(value);
-}
 
 /** Validates without throwing; returns every issue found (empty when valid). */
 export function validateCluster(input: ClusterInput): ValidationIssue[] {
@@ -142,12 +156,12 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
     );
   }
   const x500 = input.x500OrgName ?? input.domain ?? "";
-  if (x500.length === 0 || x500.length > 64 || UNSAFE_VALUE.test(x500) || gromoxCannotCarry(x500)) {
+  if (x500.length === 0 || x500.length > 64 || UNSAFE_VALUE.test(x500) || readersTrimValue(x500)) {
     c.add(
       "GRX006",
       root,
       "x500OrgName",
-      `"${x500}" is not usable as x500_org_name (1–64 characters on one line; no blank at either end or before "#" and no quote first: gromox's .cfg files have no quoting).`,
+      `"${x500}" is not usable as x500_org_name (1–64 characters on one line, no blank at either end: gromox drops blanks around a .cfg value).`,
       "Give a short organisation name on one line, without blanks at its ends.",
     );
   }
@@ -555,13 +569,13 @@ function resolveDatabase(
       `Pass a random_password result (or another secret reference), or a password of at most ${GROMOX_VALUE_MAX_BYTES} bytes.`,
     );
     bad = true;
-  } else if (gromoxCannotCarry(db.password)) {
+  } else if (readersTrimValue(db.password)) {
     c.add(
       "GRX028",
       root,
       "database.password",
-      "the database password starts or ends with a blank, has a blank before \"#\", or starts with a quote: gromox's mysql_adaptor.cfg has no quoting and trims blanks (postfix's mysql maps too), so gromox would log in with another password.",
-      "Pass a random_password result (or another secret reference), or a password without those.",
+      'the database password starts or ends with a blank (space, tab, vertical tab or form feed): gromox\'s mysql_adaptor.cfg and postfix\'s mysql maps drop blanks around a value, so both would log in with another password. ("#", quotes, "=" and backslashes are fine: both read the rest literally.)',
+      "Pass a random_password result (or another secret reference), or a password without a blank at either end.",
     );
     bad = true;
   }

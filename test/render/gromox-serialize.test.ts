@@ -22,12 +22,27 @@ describe("renderKeyValue", () => {
     [{ key: "host id", value: "x" }, /lower case/],
     [{ key: "k", value: "a\nb" }, /single line/],
     [{ key: "k", value: "a\rb" }, /single line/],
+    [{ key: "k", value: "a\0b" }, /single line/],
     [{ key: "k", value: " a" }, /whitespace/],
     [{ key: "k", value: "a " }, /whitespace/],
-    [{ key: "k", value: "a # comment" }, /comment/],
-    [{ key: "k", value: '"quoted"' }, /quotes/],
+    [{ key: "k", value: "a\t" }, /whitespace/],
+    [{ key: "k", value: "\va" }, /whitespace/],
+    [{ key: "k", value: "a\f" }, /whitespace/],
   ])("refuses %o", (directive, message) => {
     expect(() => renderKeyValue([directive])).toThrow(message);
+  });
+
+  // gromox reads everything after "=" literally (lib/rfbl.cpp config_file_init; docs/config-values.md)
+  test.each([
+    ["abc #1", "k=abc #1\n"],
+    ['"quoted"', 'k="quoted"\n'],
+    ["'x", "k='x\n"],
+    ["a=b", "k=a=b\n"],
+    ["#first", "k=#first\n"],
+    ["back\\slash $HOME", "k=back\\slash $HOME\n"],
+    ["a\u00a0", "k=a\u00a0\n"], // NBSP is no C isspace() byte in UTF-8: kept
+  ])("writes %j as it is", (value, line) => {
+    expect(renderKeyValue([{ key: "k", value }])).toBe(line);
   });
 
   test("refuses a key given twice", () => {

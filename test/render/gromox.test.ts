@@ -203,6 +203,24 @@ describe("allow lists and midb_list.txt hold exactly the expected entries (docum
   });
 });
 
+describe("values the user supplies are written as gromox reads them: literally (docs/config-values.md)", () => {
+  it.each([
+    ["a blank before #", "abc #1"],
+    ["a quote first", "'x"],
+    ["double quotes around it", '"quoted"'],
+    ["an equals sign", "a=b"],
+  ])("database password with %s", (_, password) => {
+    const files = render(documentedLayout({ database: { node: "db1", password } }), "mail1");
+    expect(line(files, "/etc/gromox/mysql_adaptor.cfg", "mysql_password")).toBe(`mysql_password=${password}`);
+  });
+  it("x500 org name with a blank before # and quotes, in every file that carries it", () => {
+    const files = render(documentedLayout({ x500OrgName: `"Gro #1" 'AT'` }), "mail1");
+    const lines = Object.values(files).flatMap((c) => c.split("\n").filter((l) => l.startsWith("x500_org_name=")));
+    expect(lines.length).toBeGreaterThan(3);
+    expect(new Set(lines)).toEqual(new Set([`x500_org_name="Gro #1" 'AT'`]));
+  });
+});
+
 describe("version gates", () => {
   test("3.4: legacy listen keys in the programs' files, no *_listen in gromox.cfg", () => {
     const mail2 = render(documentedLayout({ gromoxVersion: "3.4" }), "mail2");

@@ -6,6 +6,7 @@ import {
   serializeMainCf,
   serializeMasterCf,
 } from "../../lib/render/postfix";
+import { renderMysqlMap } from "../../lib/render/postfix/maps";
 import { ConfigFile } from "../../lib/render/types";
 import { documentedLayout, largeLayout } from "../fixtures";
 
@@ -329,6 +330,23 @@ describe("mysql maps", () => {
     const files = filesOf({ ...input, nodes: input.nodes.filter((n) => n.name !== "db1") });
     const text = content(files, "/etc/postfix/grommunio-virtual-mailbox-maps.cf");
     expect(text).toContain("\nhosts = inet:db.example.net:3307\nuser = gx\npassword = p#'\\w:d\ndbname = gxdb\n");
+  });
+  it.each([
+    ["a blank before #", "abc #1"],
+    ["a quote first", "'x"],
+    ["double quotes around it", '"quoted"'],
+    ["an equals sign", "a=b"],
+  ])("writes a password with %s as it is (postfix's split_nameval keeps it)", (_, password) => {
+    const text = content(
+      filesOf(documentedLayout({ database: { node: "db1", password } })),
+      "/etc/postfix/grommunio-bcc-forwards.cf",
+    );
+    expect(text.split("\n")).toContain(`password = ${password}`);
+  });
+  it("refuses to write a value with a blank at either end (postfix would drop it)", () => {
+    const t = buildTopology(documentedLayout());
+    expect(() => renderMysqlMap({ ...t.database, password: "x\t" }, "SELECT 1", "c")).toThrow(/outer whitespace/);
+    expect(() => renderMysqlMap({ ...t.database, password: " x" }, "SELECT 1", "c")).toThrow(/outer whitespace/);
   });
 });
 

@@ -2,10 +2,14 @@
  * The one serializer for gromox configuration files (reference/gromox.md §1):
  * `key=value` files (`*.cfg`) and whitespace-column list files (`midb_list.txt`, `exmdb_list.txt`).
  *
- * gromox reads one `key=value` per line, `#` comments only at the start of a line, and takes
- * everything after the first `=` literally: no quoting, no escapes, and a trailing `# comment`
- * would become part of the value. So values are written bare and checked, never escaped.
+ * How gromox 2.30–3.10 reads a `.cfg` line (grommunio/gromox lib/rfbl.cpp `config_file_init`,
+ * docs/config-values.md): a line whose first byte is `#` is a comment; CR/LF and trailing blanks
+ * are stripped; the key runs to the first blank or `=`; blanks after `=` are skipped; the rest is
+ * the value, as written. So `#` elsewhere, quotes, backslashes and further `=` are part of the
+ * value (no comments after a value, no quoting, no escapes), and values are written bare, never
+ * escaped. What cannot be written: a line break or NUL, and a blank at either end (dropped).
  */
+import { readersTrimValue } from "../../topology";
 
 /** One `key=value` line. */
 export interface Directive {
@@ -17,7 +21,12 @@ export interface Directive {
 
 const KEY = /^[a-z][a-z0-9_]*$/;
 
-/** Throws when a directive cannot be written as one unambiguous gromox line. */
+/**
+ * Throws when a directive cannot be written as one gromox line that reads back as its value: a
+ * key that is not lower-case letters, digits and `_`, a value with a line break or NUL, or a value
+ * with a blank at either end (gromox would drop it). `#`, quotes, `\` and `=` are written as they
+ * are: gromox reads them literally.
+ */
 export function checkDirective(d: Directive): void {
   if (!KEY.test(d.key)) {
     throw new Error(`gromox directive name "${d.key}" must be lower case letters, digits and _`);
@@ -25,14 +34,8 @@ export function checkDirective(d: Directive): void {
   if (/[\r\n\0]/.test(d.value)) {
     throw new Error(`gromox directive ${d.key}: the value must be a single line`);
   }
-  if (d.value !== d.value.trim()) {
-    throw new Error(`gromox directive ${d.key}: leading or trailing whitespace in the value`);
-  }
-  if (/\s#/.test(d.value)) {
-    throw new Error(`gromox directive ${d.key}: " #" would read as a comment but is taken as part of the value`);
-  }
-  if (/^["']/.test(d.value)) {
-    throw new Error(`gromox directive ${d.key}: gromox does not strip quotes`);
+  if (readersTrimValue(d.value)) {
+    throw new Error(`gromox directive ${d.key}: leading or trailing whitespace in the value (gromox drops it)`);
   }
 }
 

@@ -3,7 +3,7 @@
  * reference/gromox.md §10). They hold the database password: root:postfix 0640 (postfix's
  * proxymap opens them as root before dropping privileges; nobody else reads them).
  */
-import { DatabaseEndpoint } from "../../topology";
+import { DatabaseEndpoint, readersTrimValue } from "../../topology";
 
 /** The lookup argument as grommunio's installer quotes it: utf8mb4 literal, case-insensitive. */
 const ARG = "_utf8mb4'%s' COLLATE utf8mb4_general_ci";
@@ -36,8 +36,11 @@ export type PostfixMapParameter = (typeof POSTFIX_MYSQL_MAPS)[number]["parameter
 
 /**
  * One mysql_table(5) file: `hosts` = the database endpoint as `inet:host:port`, user, password,
- * dbname, query. `name = value` lines; postfix strips outer whitespace of values, so a password
- * with leading/trailing blanks would not survive (none of the generated ones has any).
+ * dbname, query, as `name = value` lines. postfix reads them literally (docs/config-values.md:
+ * global/cfg_parser.c → util/dict.c `dict_load_fp` → util/readlline.c, util/split_nameval.c): a
+ * comment is a line whose first non-blank is `#`, a line starting with a blank continues the one
+ * before, blanks around `=` and at the end are dropped; no quoting, no escapes, `#` and quotes
+ * inside a value are kept. So a value must be one line without a blank at either end.
  */
 export function renderMysqlMap(db: DatabaseEndpoint, query: string, comment: string): string {
   const params: Array<[string, string]> = [
@@ -48,7 +51,7 @@ export function renderMysqlMap(db: DatabaseEndpoint, query: string, comment: str
     ["query", query],
   ];
   for (const [name, value] of params) {
-    if (/[\r\n\0]/.test(value) || value.trim() !== value || value === "") {
+    if (/[\r\n\0]/.test(value) || readersTrimValue(value) || value === "") {
       throw new Error(`mysql map: ${name} is empty, spans lines or has outer whitespace`);
     }
   }
