@@ -3,10 +3,14 @@
  * `gromox-* -c` against, so this encodes what gromox's parsers accept and what they silently get
  * wrong (reference/gromox.md §1, §3, §13), stricter than gromox itself:
  *
- * - `*.cfg`: `key=value` lines only; `#` comments only at the start of a line; no trailing
- *   comments (gromox would take them as part of the value), no quotes (not stripped), no
- *   whitespace around `=` or at the end, lower-case keys, no key twice (the last silently wins),
- *   and only keys that the program reading that file knows (`KNOWN_KEYS`).
+ * - `*.cfg`: `key=value` lines only; `#` comments only at the start of a line; no whitespace
+ *   around `=` or at the end, lower-case keys, no key twice (the last silently wins), and only
+ *   keys that the program reading that file knows (`KNOWN_KEYS`). In the values we choose, no
+ *   blank before `#` (it would look like a trailing comment, which gromox takes as part of the
+ *   value) and no quote at either end (gromox does not strip quotes): there such a value is our
+ *   mistake. The values a user supplies (`USER_VALUE_KEYS`: the database password, the X.500
+ *   organisation name) may hold both, since gromox reads them literally (`readGromoxCfg`,
+ *   docs/config-values.md).
  * - addresses in RFC 4291 text form: IPv4 only as `::ffff:a.b.c.d` (gromox listens on AF_INET6
  *   sockets), never bare IPv4, CIDR or names in `*_hosts_allow`, `*_listen_ip`/`listen_ip`/
  *   `*_listen_addr`, `event_host`, `timer_host` and `gromox.cfg` `*_listen`; allow-list entries
@@ -531,6 +535,43 @@ function checkValue(file: string, key: string, value: string): string[] {
   return out;
 }
 
+/**
+ * Directives whose value the user supplies, not the library: gromox reads it literally, so " #"
+ * and quotes in it are the user's text (GRX028, GRX006 accept them), not a mistake of ours.
+ */
+export const USER_VALUE_KEYS: ReadonlySet<string> = new Set(["mysql_password", "x500_org_name"]);
+
+/** C isspace() in the C/UTF-8 locales, as libHX's HX_isspace and postfix's ISSPACE see bytes. */
+const C_SPACE = /[ \t\n\v\f\r]/;
+
+/**
+ * The directives gromox 2.30–3.10 reads from a `.cfg` text, modelled on grommunio/gromox
+ * lib/rfbl.cpp `config_file_init` (docs/config-values.md): per line (HX_getl), CR/LF at the end
+ * stripped (HX_chomp), trailing blanks stripped (HX_strrtrim); skipped when the line's first byte
+ * is `#`; leading blanks skipped; the key runs to `=` or a blank; blanks, then `=` (else the line
+ * is skipped), then blanks; the rest is the value; keys lower-cased, the last one wins. (The C
+ * strings end at a NUL; our files hold none.)
+ */
+export function readGromoxCfg(content: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of content.split("\n")) {
+    let line = raw.replace(/[\r\n]+$/, "");
+    while (line.length > 0 && C_SPACE.test(line[line.length - 1]!)) line = line.slice(0, -1);
+    if (line.startsWith("#")) continue;
+    let p = 0;
+    while (p < line.length && C_SPACE.test(line[p]!)) ++p;
+    const keyBegin = p;
+    while (p < line.length && line[p] !== "=" && !C_SPACE.test(line[p]!)) ++p;
+    const key = line.slice(keyBegin, p);
+    while (p < line.length && C_SPACE.test(line[p]!)) ++p;
+    if (line[p] !== "=") continue;
+    ++p;
+    while (p < line.length && C_SPACE.test(line[p]!)) ++p;
+    out.set(key.toLowerCase(), line.slice(p));
+  }
+  return out;
+}
+
 function checkKeyValueFile(name: string, lines: readonly string[]): string[] {
   const known = KNOWN_KEYS[name];
   const out: string[] = [];
@@ -551,11 +592,13 @@ function checkKeyValueFile(name: string, lines: readonly string[]): string[] {
     const k = key.trim();
     if (!/^[a-z][a-z0-9_]*$/.test(k)) out.push(`${at}: key "${k}" is not lower-case letters, digits and _`);
     const v = value.trim();
-    if (/\s#/.test(v)) {
-      out.push(`${at}: trailing comment in "${line}" — gromox takes "${v}" as the value of ${k}`);
-    }
-    if (/^["']|["']$/.test(v)) out.push(`${at}: ${k} is quoted; gromox does not strip quotes`);
     const lk = k.toLowerCase();
+    if (!USER_VALUE_KEYS.has(lk)) {
+      if (/\s#/.test(v)) {
+        out.push(`${at}: trailing comment in "${line}" — gromox takes "${v}" as the value of ${k}`);
+      }
+      if (/^["']|["']$/.test(v)) out.push(`${at}: ${k} is quoted; gromox does not strip quotes`);
+    }
     if (seen.has(lk)) out.push(`${at}: duplicate key ${k} (first on line ${seen.get(lk)}); the last one silently wins`);
     else seen.set(lk, i + 1);
     if (!known.includes(lk)) out.push(`${at}: unknown directive ${k} for ${name}`);

@@ -9,7 +9,7 @@ import { ClusterInput, buildTopology } from "../../lib/topology";
 import { renderGromox } from "../../lib/render/gromox";
 import { renderHosts } from "../../lib/render/system/hosts";
 import { documentedLayout, largeLayout } from "../fixtures";
-import { checkGromoxConfig, ipv6Groups, ntopForm } from "./gromox-checker";
+import { checkGromoxConfig, ipv6Groups, ntopForm, readGromoxCfg } from "./gromox-checker";
 import { requireProgram, run, runInSandbox, scratchDir, writeTree } from "./support";
 
 const LAYOUTS: Array<[string, (o?: Partial<ClusterInput>) => ClusterInput]> = [
@@ -37,6 +37,51 @@ describe("every generated gromox file passes the strict checker", () => {
       });
     }
   }
+});
+
+describe("values the user supplies reach gromox as written (docs/config-values.md)", () => {
+  // gromox reads everything after "=" literally: "#" after a blank, quotes at either end, "=",
+  // backslashes, "$". Only blanks at the ends would be lost (GRX028, GRX006 refuse them).
+  const PASSWORD = `'abc #1 "x" a=b \\n $HOME %s ;"`;
+  const ORG = `"Gro #1" 'AT'`;
+  const t = buildTopology(documentedLayout({ x500OrgName: ORG, database: { node: "db1", password: PASSWORD } }));
+
+  test("the strict checker accepts them in mysql_password and x500_org_name", () => {
+    const problems = t.nodes.flatMap((node) =>
+      renderGromox(t, node).flatMap((f) =>
+        checkGromoxConfig(f.path, f.content).map((p) => `${node.name}:${f.path}: ${p}`),
+      ),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  test("gromox's reader (modelled on lib/rfbl.cpp config_file_init) reads back exactly the given values", () => {
+    const files = t.nodes.flatMap((node) => renderGromox(t, node));
+    const adaptor = files.filter((f) => f.path === "/etc/gromox/mysql_adaptor.cfg");
+    expect(adaptor.length).toBeGreaterThan(0);
+    for (const f of adaptor) {
+      expect(f.content.split("\n")).toContain(`mysql_password=${PASSWORD}`);
+      expect(readGromoxCfg(f.content).get("mysql_password")).toBe(PASSWORD);
+    }
+    const withOrg = files.filter((f) => readGromoxCfg(f.content).has("x500_org_name"));
+    expect(withOrg.length).toBeGreaterThan(3);
+    for (const f of withOrg) expect([f.path, readGromoxCfg(f.content).get("x500_org_name")]).toEqual([f.path, ORG]);
+  });
+
+  test("the model drops what gromox drops: a blank at either end, a comment line, blanks around '='", () => {
+    const read = readGromoxCfg("# c=1\n  mysql_password =  a #b \t\r\n#x=2\nk==v\nno value line\n");
+    expect([...read]).toEqual([
+      ["mysql_password", "a #b"],
+      ["k", "=v"],
+    ]);
+  });
+
+  test("in values the library chooses, a blank before '#' and quotes still fail the checker", () => {
+    expect(checkGromoxConfig("/etc/gromox/exmdb_provider.cfg", "x500_org_name='x #1'\nlisten_ip='::1'\n")).toEqual([
+      "exmdb_provider.cfg: line 2: listen_ip is quoted; gromox does not strip quotes",
+      `exmdb_provider.cfg: line 2: listen_ip: "'::1'" is not an RFC 4291 IPv6 address (no host names here)`,
+    ]);
+  });
 });
 
 /*

@@ -34,10 +34,11 @@ jest.setTimeout(60_000);
 
 /**
  * Every printable ASCII character (quotes, backslash, `#`, `$`, `%`, `;`, braces, blanks inside,
- * `${`/`%{`): SQL, the postfix maps, the option files and YAML must all carry it unchanged.
- * (No blank at either end, no blank before `#`, no quote first: GRX028.)
+ * `${`/`%{`), a quote first and last, `#` after a blank, `=`: SQL, the postfix maps (postmap and
+ * proxymap read them below), the option files and YAML must all carry it unchanged. gromox and
+ * postfix read values literally; only a blank at either end would be lost (GRX028).
  */
-const DB_PASSWORD = `db ${PRINTABLE_ASCII} $HOME %s \${a} %{b} ;x`;
+const DB_PASSWORD = `'db #1 ${PRINTABLE_ASCII} $HOME %s \${a} %{b} ;x a=b "`;
 /** The reader's password reaches only SQL and option files (quoted): blanks at both ends too. */
 const READER_PASSWORD = ` map ${PRINTABLE_ASCII} `;
 
