@@ -678,7 +678,9 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     const cloudLb = cloud.lb;
     const cloudListeners = cloud.listeners;
 
-    // Firewall, from the port table (plus the users' rules), checked for exposure before use.
+    // Firewall, from the port table (plus the users' rules), checked for exposure before use. Users'
+    // rules refused for their source (GRX458) are not in the plan; they are reported with it.
+    late.addAll(this.extraRules.issues(this.node.path));
     const userRules = new Set(this.extraRules.list().map(ruleId));
     const plan = planFirewall(
       topology,

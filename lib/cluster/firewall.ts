@@ -29,6 +29,8 @@ import {
   PortKey,
   ROLE_DAEMONS,
   Topology,
+  ValidationIssue,
+  addressEntryProblem,
   canonicalCidr,
 } from "../topology";
 
@@ -54,7 +56,12 @@ export class Port {
 
 /** Sources of traffic. */
 export const Peer = {
-  /** An IPv4/IPv6 CIDR or a single address. */
+  /**
+   * An IPv4/IPv6 CIDR or a single address, kept as the network it stands for: a bare address is
+   * its /32 or /128, host bits are cleared (`203.0.113.7/24` → `203.0.113.0/24`), IPv6 in RFC 5952
+   * form, as the allow lists. Anything else (`10.0.0.0/33`, `foo`) and an IPv4-mapped IPv6 entry
+   * (`::ffff:198.51.100.0/120`, which firewalls never match) fail synthesis (GRX458).
+   */
   cidr(cidr: string): FirewallPeer {
     return { cidr };
   },
@@ -82,12 +89,52 @@ function targetName(t: FirewallTarget): string {
   return "group" in t ? t.group : `svc-${t.service}`;
 }
 
-/** Collects allow rules (keyed by target and `<port>-from-<peer>`, so duplicates merge). */
+/** A rule `allowFrom` refused: its source is no address or CIDR a firewall takes. */
+export interface RefusedRule {
+  readonly target: FirewallTarget;
+  /** The rule's key (`<port>-from-<peer>`). */
+  readonly key: string;
+  /** The source as given. */
+  readonly cidr: string;
+  readonly port: number;
+  readonly message: string;
+  readonly fix: string;
+}
+
+/**
+ * Collects allow rules (keyed by target and `<port>-from-<peer>`, so duplicates merge), and the
+ * rules refused for their source (`issues`), which never reach a platform.
+ */
 export class FirewallRules {
   private readonly rules = new Map<string, FirewallRule>();
+  private readonly refusedRules = new Map<string, RefusedRule>();
 
   public add(rule: FirewallRule): void {
     this.rules.set(`${targetName(rule.target)}/${rule.key}`, rule);
+  }
+
+  /** Records a rule refused for its source (once per target and key). */
+  public refuse(rule: RefusedRule): void {
+    this.refusedRules.set(`${targetName(rule.target)}/${rule.key}`, rule);
+  }
+
+  /** The refused rules, in the order they were added. */
+  public refused(): RefusedRule[] {
+    return [...this.refusedRules.values()];
+  }
+
+  /**
+   * GRX458 for every refused rule, at `<clusterPath>/firewall/<target>/<key>` (the path an
+   * accepted rule would have in the exposure check), field `connections("<target>")`.
+   */
+  public issues(clusterPath: string): ValidationIssue[] {
+    return this.refused().map((r) => ({
+      code: "GRX458",
+      path: `${clusterPath}/firewall/${targetName(r.target)}/${r.key}`,
+      field: `connections("${"group" in r.target ? r.target.group : r.target.service}")`,
+      message: `the rule for port ${r.port} from Peer.cidr("${r.cidr}"): ${r.message}`,
+      fix: r.fix,
+    }));
   }
 
   /** Rules sorted by target, then port, then key. */
@@ -116,13 +163,28 @@ export class Connections {
 
   /**
    * Allows `port` on this target from `peer` (a CIDR, a group, a service, or other connections).
-   * A CIDR or address is kept as the network it stands for, spelled as cloud firewall APIs take it
-   * (`canonicalCidr`: `198.51.100.7` → `198.51.100.7/32`); one that is neither stays as given (the
-   * exposure check and the platforms report it).
+   * A CIDR or address is kept as the network it stands for, spelled as cloud firewall APIs keep it
+   * (`canonicalCidr`: `198.51.100.7` → `198.51.100.7/32`, `203.0.113.7/24` → `203.0.113.0/24`,
+   * IPv6 in RFC 5952 form). A source that is no address or CIDR, or an IPv4-mapped IPv6 one
+   * (`addressEntryProblem`), is refused: the rule is left out of the plan, so no platform or host
+   * firewall ever sees it, and synthesis fails with GRX458 (`FirewallRules.issues`).
    */
   public allowFrom(peer: FirewallPeer | Connections, port: Port, description?: string): void {
     let source: FirewallPeer = peer instanceof Connections ? peer.target : peer;
-    if ("cidr" in source) source = { cidr: canonicalCidr(source.cidr) ?? source.cidr };
+    if ("cidr" in source) {
+      const problem = addressEntryProblem(source.cidr);
+      if (problem) {
+        this.rules.refuse({
+          target: this.target,
+          key: `${port.name}-from-${peerName(source)}`,
+          cidr: source.cidr,
+          port: port.port,
+          ...problem,
+        });
+        return;
+      }
+      source = { cidr: canonicalCidr(source.cidr)! };
+    }
     this.rules.add({
       key: `${port.name}-from-${peerName(source)}`,
       target: this.target,

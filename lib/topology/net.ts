@@ -215,13 +215,40 @@ export function ipv4MappedAsIpv4(text: string): string | undefined {
  * The problem with an allow-list entry written as an IPv4-mapped IPv6 address or network, and its
  * fix, or undefined. Firewalls see an IPv4 client as IPv4 (nftables' `ip` family, a security
  * group's IPv4 rules), so such an entry never admits anyone, and the AWS provider refuses it.
+ * The fix names the IPv4 form: the address, or the network (`::ffff:192.0.2.7/120` → `192.0.2.0/24`).
  */
 export function ipv4MappedEntryProblem(text: string): { message: string; fix: string } | undefined {
   const v4 = ipv4MappedAsIpv4(text);
   if (v4 === undefined) return undefined;
   return {
     message: `"${text}" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).`,
-    fix: `Write it as IPv4: ${v4}.`,
+    fix: `Write it as IPv4: ${v4.includes("/") ? canonicalCidr(v4)! : v4}.`,
+  };
+}
+
+/**
+ * The problem with a firewall source written as an address or CIDR (a user's `Peer.cidr(...)`),
+ * and its fix, or undefined when firewalls take it (`canonicalCidr` then gives the one spelling
+ * they keep): not an address or CIDR at all, a prefix longer than the address (`10.0.0.0/33`),
+ * or an IPv4-mapped IPv6 one (`ipv4MappedEntryProblem`). Host bits are no problem: the entry
+ * stands for its network, as in the allow lists.
+ */
+export function addressEntryProblem(text: string): { message: string; fix: string } | undefined {
+  if (isCidrOrAddress(text)) return ipv4MappedEntryProblem(text);
+  const [addr, prefix, extra] = text.split("/");
+  if (extra === undefined && addr !== undefined && prefix !== undefined && /^\d{1,9}$/.test(prefix)) {
+    const bits = parseIpv4(addr) !== undefined ? 32 : canonicalIpv6(addr) !== undefined ? 128 : undefined;
+    if (bits !== undefined && Number(prefix) > bits) {
+      const family = bits === 32 ? "IPv4" : "IPv6";
+      return {
+        message: `"${text}" has a prefix longer than an ${family} address (/${bits} at most).`,
+        fix: `Give a prefix from 0 to ${bits}: ${canonicalCidr(addr)!} is the address alone.`,
+      };
+    }
+  }
+  return {
+    message: `"${text}" is not an IPv4 or IPv6 address or CIDR.`,
+    fix: 'Use forms like 198.51.100.0/24, 198.51.100.7 (a /32) or 2001:db8::/48; cluster nodes as Peer.group("…").',
   };
 }
 

@@ -9,6 +9,8 @@ import { checkUserData } from "./cloud-init";
 import { evaluateTemplate } from "../platforms/terraform-eval";
 import { Testing } from "cdktf";
 import { hcloudExample } from "../../examples/hcloud/main";
+import { Peer, Port } from "../../lib";
+import { EXAMPLE_SHAPE, buildShape } from "../security/support";
 
 /**
  * What Terraform makes of a synthesized string: `$${` → `${`, `%%{` → `%{`, and each
@@ -108,6 +110,58 @@ describe("nft -c accepts every generated host firewall", () => {
         `ip6 saddr { ::192.0.2.0/120, 64:ff9b::c633:6407, 2001:db8::/64 } tcp dport ${port} accept comment "${comment}"`,
       ]);
     }
+  });
+
+  test("users' rules (Peer.cidr) in every accepted form, through a Hetzner synth: mail1's nftables.conf loads (own network namespace) and lists the networks", () => {
+    // A bare address, host bits, a zero-padded prefix, IPv6 upper case / uncompressed / with a
+    // dotted IPv4 tail, and sources overlapping the SSH allow list on the same port (one set).
+    const { stack, cluster } = buildShape("hcloud", EXAMPLE_SHAPE, {
+      sshAllowFrom: ["198.51.100.0/24", "2001:db8::/32"],
+    });
+    for (const given of [
+      "10.1.2.3/8",
+      "192.0.2.7",
+      "172.16.0.0/12",
+      "2001:DB8:0:0:1::1/64",
+      "::192.0.2.0/120",
+      "64:ff9b::198.51.100.7",
+    ])
+      cluster.connections("mailbox").allowFrom(Peer.cidr(given), Port.tcp(9100, "node-exporter"));
+    for (const given of ["198.51.100.7", "198.51.100.0/25", "2001:db8:0:0::1", "10.0.0.0/08"])
+      cluster.connections("node").allowFrom(Peer.cidr(given), Port.of("ssh"));
+    const json = JSON.parse(Testing.synth(stack, true));
+    const server = Object.values<any>(json.resource.hcloud_server).find((s) => s.labels["grommunio-node"] === "mail1");
+    const out = scratchDir("peers-extract");
+    expect(checkUserData(terraformRendered(server.user_data), out).problems).toEqual([]);
+    const file = path.join(out, "etc/nftables.conf");
+    const r = run(requireProgram("unshare", "util-linux"), ["-n", "sh", "-c", `nft -f '${file}' && nft list ruleset`]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const lines = (match: string) =>
+      r.stdout
+        .split("\n")
+        .filter((l) => l.includes(match))
+        .map((l) => l.trim());
+    expect(lines("tcp dport 9100")).toEqual([
+      'ip saddr 10.0.0.0/8 tcp dport 9100 accept comment "node-exporter-from-10-0-0-0-8"',
+      'ip saddr 172.16.0.0/12 tcp dport 9100 accept comment "node-exporter-from-172-16-0-0-12"',
+      'ip saddr 192.0.2.7 tcp dport 9100 accept comment "node-exporter-from-192-0-2-7-32"',
+      'ip6 saddr 2001:db8::/64 tcp dport 9100 accept comment "node-exporter-from-2001-db8-64"',
+      'ip6 saddr 64:ff9b::c633:6407 tcp dport 9100 accept comment "node-exporter-from-64-ff9b-c633-6407-128"',
+      'ip6 saddr ::192.0.2.0/120 tcp dport 9100 accept comment "node-exporter-from-c000-200-120"',
+    ]);
+    // nft merges the overlapping networks of the anonymous set into the wider ones.
+    expect(lines('comment "ssh"')).toEqual([
+      'ip saddr { 10.0.0.0/8, 198.51.100.0/24 } tcp dport 22 accept comment "ssh"',
+      'ip6 saddr { 2001:db8::/32 } tcp dport 22 accept comment "ssh"',
+    ]);
+    // What GRX458 keeps out: one source nft cannot parse and the whole file (every rule) is refused.
+    const content = fs.readFileSync(file, "utf8");
+    expect(content).toContain("ip saddr 10.0.0.0/8 tcp dport 9100");
+    const broken = nftCheck(
+      content.replace("ip saddr 10.0.0.0/8 tcp dport 9100", "ip saddr 10.0.0.0/33 tcp dport 9100"),
+    );
+    expect(broken.status).not.toBe(0);
   });
 
   test("the check is real: a broken ruleset is refused", () => {

@@ -1,0 +1,205 @@
+/**
+ * Firewall sources users give as addresses (`cluster.connections(group).allowFrom(Peer.cidr(…))`):
+ * validated at synth (GRX458, collected with every other error), never reaching a platform or a
+ * host firewall when refused; accepted forms written as the networks they stand for, in the one
+ * spelling each platform keeps (AWS security group rules, Hetzner `source_ips`, nftables).
+ */
+import "cdktf/lib/testing/adapters/jest";
+import { Testing } from "cdktf";
+import {
+  FirewallRules,
+  GrommunioValidationError,
+  Peer,
+  Port,
+  addressEntryProblem,
+  buildTopology,
+  planFirewall,
+} from "../../lib";
+import { planAllowRules } from "../../lib/render/nftables";
+import { documentedLayout } from "../fixtures";
+import { EXAMPLE_SHAPE, Json, buildShape, synthJson } from "./support";
+
+const EXPORTER = () => Port.tcp(9100, "node-exporter");
+
+/** Refused sources and the exact issue each gives. */
+const REFUSED: Array<[string, string, string]> = [
+  [
+    "10.0.0.0/33",
+    '"10.0.0.0/33" has a prefix longer than an IPv4 address (/32 at most).',
+    "Give a prefix from 0 to 32: 10.0.0.0/32 is the address alone.",
+  ],
+  [
+    "2001:db8::1/129",
+    '"2001:db8::1/129" has a prefix longer than an IPv6 address (/128 at most).',
+    "Give a prefix from 0 to 128: 2001:db8::1/128 is the address alone.",
+  ],
+  [
+    "foo",
+    '"foo" is not an IPv4 or IPv6 address or CIDR.',
+    'Use forms like 198.51.100.0/24, 198.51.100.7 (a /32) or 2001:db8::/48; cluster nodes as Peer.group("…").',
+  ],
+  [
+    "10.0.0.0/8/8",
+    '"10.0.0.0/8/8" is not an IPv4 or IPv6 address or CIDR.',
+    'Use forms like 198.51.100.0/24, 198.51.100.7 (a /32) or 2001:db8::/48; cluster nodes as Peer.group("…").',
+  ],
+  [
+    "10.0.0.1 ",
+    '"10.0.0.1 " is not an IPv4 or IPv6 address or CIDR.',
+    'Use forms like 198.51.100.0/24, 198.51.100.7 (a /32) or 2001:db8::/48; cluster nodes as Peer.group("…").',
+  ],
+  [
+    "192.0.2.0/024",
+    '"192.0.2.0/024" is not an IPv4 or IPv6 address or CIDR.',
+    'Use forms like 198.51.100.0/24, 198.51.100.7 (a /32) or 2001:db8::/48; cluster nodes as Peer.group("…").',
+  ],
+  [
+    "::ffff:1.2.3.4/120",
+    '"::ffff:1.2.3.4/120" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).',
+    "Write it as IPv4: 1.2.3.0/24.",
+  ],
+  [
+    "::FFFF:198.51.100.7",
+    '"::FFFF:198.51.100.7" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).',
+    "Write it as IPv4: 198.51.100.7.",
+  ],
+];
+
+/** Accepted sources and the network each stands for (what every platform is given). */
+const ACCEPTED: Array<[string, string]> = [
+  ["10.1.2.3/8", "10.0.0.0/8"],
+  ["198.51.100.7", "198.51.100.7/32"],
+  ["10.0.0.0/08", "10.0.0.0/8"],
+  ["0.0.0.0/32", "0.0.0.0/32"],
+  ["2001:DB8:0:0::1", "2001:db8::1/128"],
+  ["2001:db8:0:0:1:0:0:1/64", "2001:db8::/64"],
+  ["2001:0db8:0001::/48", "2001:db8:1::/48"],
+  ["::192.0.2.0/120", "::c000:200/120"],
+  ["64:ff9b::198.51.100.7", "64:ff9b::c633:6407/128"],
+];
+
+describe("Peer.cidr sources: which forms are accepted", () => {
+  test.each(REFUSED)("%j is refused with its fix", (given, message, fix) => {
+    expect(addressEntryProblem(given)).toEqual({ message, fix });
+  });
+
+  test.each(ACCEPTED)("%j is accepted as %s", (given, network) => {
+    expect(addressEntryProblem(given)).toBeUndefined();
+    const extra = new FirewallRules();
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr(given), EXPORTER());
+    expect(extra.refused()).toEqual([]);
+    expect(extra.list().map((r) => r.source)).toEqual([{ cidr: network }]);
+  });
+
+  test("a refused source leaves the plan (no platform or host firewall sees it) and becomes GRX458 naming the rule", () => {
+    const extra = new FirewallRules();
+    for (const [given] of REFUSED) extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr(given), EXPORTER());
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("10.99.0.7"), EXPORTER());
+    const plan = planFirewall(buildTopology(documentedLayout()), "mail", {}, extra);
+    expect(plan.rules.filter((r) => r.port === 9100).map((r) => r.source)).toEqual([{ cidr: "10.99.0.7/32" }]);
+    expect(planAllowRules(plan, "mail1").filter((r) => r.port === 9100)).toEqual([
+      { port: 9100, protocol: "tcp", comment: "node-exporter-from-10-99-0-7-32", from: ["10.99.0.7/32"] },
+    ]);
+    const issues = extra.issues("stack/mail");
+    expect(issues.map((i) => [i.code, i.path, i.field])).toEqual([
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-10-0-0-0-33", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-2001-db8-1-129", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-foo", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-10-0-0-0-8-8", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-10-0-0-1", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-192-0-2-0-024", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-ffff-1-2-3-4-120", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-FFFF-198-51-100-7", 'connections("mailbox")'],
+    ]);
+    expect(issues.map((i) => [i.message, i.fix])).toEqual(
+      REFUSED.map(([given, message, fix]) => [`the rule for port 9100 from Peer.cidr("${given}"): ${message}`, fix]),
+    );
+  });
+});
+
+describe("through the constructs: synthesis fails with GRX458, collected with the other errors", () => {
+  test.each(["aws", "hcloud"] as const)("%s: every refused source, one issue each, plus GRX452", (platform) => {
+    const { stack, cluster } = buildShape(platform, EXAMPLE_SHAPE, { sshAllowFrom: ["::/0"] });
+    for (const [given] of REFUSED) cluster.connections("mailbox").allowFrom(Peer.cidr(given), EXPORTER());
+    let error: unknown;
+    try {
+      Testing.synth(stack);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(GrommunioValidationError);
+    const issues = (error as GrommunioValidationError).issues;
+    expect((error as GrommunioValidationError).codes).toEqual(["GRX452", "GRX458"]);
+    expect(issues.filter((i) => i.code === "GRX458").map((i) => i.message)).toEqual(
+      REFUSED.map(([given, message]) => `the rule for port 9100 from Peer.cidr("${given}"): ${message}`),
+    );
+  });
+
+  test("a source refused after the topology was read is reported too (at synth)", () => {
+    const { stack, cluster } = buildShape("hcloud", EXAMPLE_SHAPE);
+    expect(cluster.topology.nodes.length).toBeGreaterThan(0);
+    cluster.connections("load-balancer").allowFrom(Peer.cidr("203.0.113.0/33"), EXPORTER());
+    expect(() => Testing.synth(stack)).toThrow(/GRX458.*load-balancer\/node-exporter-from-203-0-113-0-33/s);
+  });
+});
+
+describe("accepted sources on each platform: the networks, as each platform keeps them", () => {
+  const networks = ACCEPTED.map(([, n]) => n);
+  const v4 = [...new Set(networks.filter((n) => !n.includes(":")))];
+  const v6 = networks.filter((n) => n.includes(":"));
+
+  function synthWith(platform: "aws" | "hcloud"): Json {
+    const { stack, cluster } = buildShape(platform, EXAMPLE_SHAPE, {
+      sshAllowFrom: ["198.51.100.7", "2001:DB8::7/48"],
+    });
+    for (const [given] of ACCEPTED) cluster.connections("mailbox").allowFrom(Peer.cidr(given), EXPORTER());
+    // The same network twice (a bare address and its /32) is one rule.
+    cluster.connections("mailbox").allowFrom(Peer.cidr("198.51.100.7/32"), EXPORTER());
+    return synthJson(stack);
+  }
+
+  test("Hetzner: hcloud_firewall source_ips are exactly the canonical networks (what the API stores)", () => {
+    const json = synthWith("hcloud");
+    const fw = Object.values<Json>(json.resource.hcloud_firewall);
+    const rules = (name: string, port: string) =>
+      fw.find((f) => f.name === name)!.rule.filter((r: Json) => r.port === port);
+    // A user rule (no port-table key) is one hcloud rule per source, described by its key (in key order).
+    expect(rules("mail-mailbox", "9100")).toEqual(
+      [
+        ["0.0.0.0/32", "node-exporter-from-0-0-0-0-32"],
+        ["10.0.0.0/8", "node-exporter-from-10-0-0-0-8"],
+        ["198.51.100.7/32", "node-exporter-from-198-51-100-7-32"],
+        ["2001:db8::1/128", "node-exporter-from-2001-db8-1-128"],
+        ["2001:db8:1::/48", "node-exporter-from-2001-db8-1-48"],
+        ["2001:db8::/64", "node-exporter-from-2001-db8-64"],
+        ["64:ff9b::c633:6407/128", "node-exporter-from-64-ff9b-c633-6407-128"],
+        ["::c000:200/120", "node-exporter-from-c000-200-120"],
+      ].map(([ip, description]) => ({
+        direction: "in",
+        protocol: "tcp",
+        port: "9100",
+        source_ips: [ip],
+        description,
+      })),
+    );
+    expect(rules("mail-node", "22")).toEqual([
+      {
+        direction: "in",
+        protocol: "tcp",
+        port: "22",
+        source_ips: ["198.51.100.7/32", "2001:db8::/48"],
+        description: "ssh",
+      },
+    ]);
+  });
+
+  test("AWS: one ingress rule per network, IPv4 as cidr_ipv4, IPv6 as cidr_ipv6", () => {
+    const json = synthWith("aws");
+    const rules = Object.values<Json>(json.resource.aws_vpc_security_group_ingress_rule).filter(
+      (r) => r.from_port === 9100,
+    );
+    expect(rules.flatMap((r) => (r.cidr_ipv4 ? [r.cidr_ipv4] : [])).sort()).toEqual([...v4].sort());
+    expect(rules.flatMap((r) => (r.cidr_ipv6 ? [r.cidr_ipv6] : [])).sort()).toEqual([...v6].sort());
+    expect(rules.every((r) => (r.cidr_ipv4 === undefined) !== (r.cidr_ipv6 === undefined))).toBe(true);
+  });
+});
