@@ -15,6 +15,7 @@ import {
   buildTopology,
   planFirewall,
 } from "../../lib";
+import { hcloudCidr } from "../../lib/platforms/hcloud";
 import { planAllowRules } from "../../lib/render/nftables";
 import { documentedLayout } from "../fixtures";
 import { EXAMPLE_SHAPE, Json, buildShape, synthJson } from "./support";
@@ -202,4 +203,34 @@ describe("accepted sources on each platform: the networks, as each platform keep
     expect(rules.flatMap((r) => (r.cidr_ipv6 ? [r.cidr_ipv6] : [])).sort()).toEqual([...v6].sort());
     expect(rules.every((r) => (r.cidr_ipv4 === undefined) !== (r.cidr_ipv6 === undefined))).toBe(true);
   });
+});
+
+/**
+ * The cases of the provider's own tests (hetznercloud/terraform-provider-hcloud,
+ * internal/firewall/validation_test.go: Test_normalizeIP, TestValidateIPDiag) and a few more: what
+ * we write must be what the provider's normalizeIP and the API keep, or every plan shows a diff.
+ */
+describe("hcloudCidr: the spelling hetznercloud/hcloud keeps in source_ips", () => {
+  test.each([
+    ["198.51.100.7", "198.51.100.7/32"],
+    ["10.0.0.0/8", "10.0.0.0/8"],
+    ["10.0.0.5/8", "10.0.0.0/8"], // the provider refuses host bits ("not the start of the cidr block")
+    ["2001:db8:123:4567::", "2001:db8:123:4567::/128"],
+    ["2001:0db8:0123:4567::0/64", "2001:db8:123:4567::/64"],
+    ["2001:DB8:123:4567::/64", "2001:db8:123:4567::/64"],
+    ["::0/0", "::/0"],
+    ["0.0.0.0/00", "0.0.0.0/0"],
+    ["2001:db8:0:1:0:0:0:1", "2001:db8:0:1::1/128"],
+    ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1/128"],
+    ["fe80::1337/64", "fe80::/64"],
+  ])("%s → %s", (given, kept) => {
+    expect(hcloudCidr(given)).toBe(kept);
+  });
+
+  test.each(["foo", "10.0.0.0/33", "::ffff:192.0.2.0/120"])(
+    "%s throws (validation keeps it out of the plan)",
+    (bad) => {
+      expect(() => hcloudCidr(bad)).toThrow(/hcloudCidr/);
+    },
+  );
 });

@@ -11,7 +11,7 @@
  *
  *   cluster 10.10.10.0/24  →  network 10.10.10.0/23, services 10.10.11.0/24, load balancer 10.10.11.2
  */
-import { Ipv4Cidr, formatIpv4, parseIpv4Cidr } from "../../topology";
+import { Ipv4Cidr, addressEntryProblem, canonicalCidr, formatIpv4, parseIpv4Cidr } from "../../topology";
 
 export interface HcloudNetworkLayout {
   /** `hcloud_network.ip_range`. */
@@ -106,8 +106,31 @@ export function hcloudNetworkLayout(
   };
 }
 
-/** Normalises an address or CIDR for the Hetzner API (`198.51.100.7` → `198.51.100.7/32`). */
+/**
+ * An address or CIDR for `hcloud_firewall` `source_ips`, written exactly as the provider and the
+ * API keep it, so a plan after apply shows no diff: the network address with an explicit prefix
+ * (`198.51.100.7` → `198.51.100.7/32`, `2001:db8::1` → `2001:db8::1/128`), IPv6 lower case and
+ * minimal (RFC 5952, `2001:DB8:0:0::/48` → `2001:db8::/48`), the prefix in plain decimal.
+ * `canonicalCidr` is that spelling. What the provider (hetznercloud/terraform-provider-hcloud,
+ * 1.68.0 here) does with a value, from its source (internal/firewall/validation.go: `validateIPDiag`,
+ * `normalizeIP`, and their tests, as of commit 40df28d) and changelog:
+ * - host bits set (`10.0.0.5/8`): refused at validate, "10.0.0.5/8 is not the start of the cidr
+ *   block 10.0.0.0/8" (since PR #333, which replaced a silent normalization that made every plan
+ *   re-create the rules);
+ * - a bare address: taken as its /32 or /128 since v1.46.0 (PR #874; "invalid CIDR address" before);
+ * - upper case or non-minimal IPv6 (`2001:0DB8::0/64`, `::0/0`): the API stores the minimal
+ *   lower-case form ("The API modifies CIDRs to lower case and IPv6 to its minimal form",
+ *   `normalizeIP`); the provider does the same since v1.46.0, before it re-planned the rule on
+ *   every run (issues #414, #870);
+ * - an IPv4-mapped IPv6 network: by Go's `net.IPNet.String`, which `normalizeIP` and the API
+ *   request use, it becomes IPv4 (`::ffff:1.2.3.0/120` → `1.2.3.0/24`), unlike on AWS (refused) or
+ *   in nftables (matches nobody); refused before it gets here (GRX458, GRX038, GRX218).
+ * Plan sources are canonical already (`Connections.allowFrom`); anything else is a bug and throws.
+ */
 export function hcloudCidr(addressOrCidr: string): string {
-  if (addressOrCidr.includes("/")) return addressOrCidr;
-  return addressOrCidr.includes(":") ? `${addressOrCidr}/128` : `${addressOrCidr}/32`;
+  const canonical = canonicalCidr(addressOrCidr);
+  if (canonical === undefined || addressEntryProblem(addressOrCidr) !== undefined) {
+    throw new Error(`hcloudCidr: "${addressOrCidr}" is no address or CIDR the Hetzner firewall keeps`);
+  }
+  return canonical;
 }
