@@ -79,10 +79,20 @@ export const Peer = {
   },
 };
 
-function peerName(peer: FirewallPeer): string {
+/**
+ * A peer as part of a rule key. `marked`: an IPv6 network's `::` as `-z-`, so that networks whose
+ * plain names read alike (`2001:db8::1/128` and `2001:db8:1::/128`, both `2001-db8-1-128`) differ;
+ * used only when the plain name is taken (keys, and with them resource ids, stay as they were).
+ */
+function peerName(peer: FirewallPeer, marked = false): string {
   if ("group" in peer) return peer.group;
   if ("service" in peer) return `svc-${peer.service}`;
-  return peer.cidr.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "any";
+  const text = marked ? peer.cidr.replace("::", ":z:") : peer.cidr;
+  return text.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "any";
+}
+
+function samePeer(a: FirewallPeer, b: FirewallPeer): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function targetName(t: FirewallTarget): string {
@@ -111,6 +121,11 @@ export class FirewallRules {
 
   public add(rule: FirewallRule): void {
     this.rules.set(`${targetName(rule.target)}/${rule.key}`, rule);
+  }
+
+  /** The rule of `target` keyed `key`, if any. */
+  public get(target: FirewallTarget, key: string): FirewallRule | undefined {
+    return this.rules.get(`${targetName(target)}/${key}`);
   }
 
   /** Records a rule refused for its source (once per target and key). */
@@ -185,8 +200,11 @@ export class Connections {
       }
       source = { cidr: canonicalCidr(source.cidr)! };
     }
+    let key = `${port.name}-from-${peerName(source)}`;
+    const taken = this.rules.get(this.target, key);
+    if (taken && !samePeer(taken.source, source)) key = `${port.name}-from-${peerName(source, true)}`;
     this.rules.add({
-      key: `${port.name}-from-${peerName(source)}`,
+      key,
       target: this.target,
       source,
       port: port.port,

@@ -122,6 +122,25 @@ describe("firewall plan from the port table", () => {
     expect(front.every((r) => "service" in r.source && r.source.service === "load-balancer")).toBe(true);
   });
 
+  test("two IPv6 networks whose keys would read alike (the :: in another place) stay two rules", () => {
+    const base = documentedLayout();
+    // 2001:db8::1 and 2001:db8:1:: both slug to 2001-db8-1-128; the second, if keyed alike, replaced the first.
+    const plan = planFirewall(buildTopology(base), "c", { sshAllowFrom: ["2001:db8::1", "2001:db8:1::/128"] });
+    const extra = new FirewallRules();
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("1::2/128"), Port.tcp(9100, "node-exporter"));
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("1:2::/128"), Port.tcp(9100, "node-exporter"));
+    extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("1::2"), Port.tcp(9100, "node-exporter"));
+    const user = planFirewall(buildTopology(base), "c", {}, extra);
+    expect(plan.rules.filter((r) => r.port === 22).map((r) => [r.key, r.source])).toEqual([
+      ["ssh-from-2001-db8-1-128", { cidr: "2001:db8::1/128" }],
+      ["ssh-from-2001-db8-1-z-128", { cidr: "2001:db8:1::/128" }],
+    ]);
+    expect(user.rules.filter((r) => r.port === 9100).map((r) => [r.key, r.source])).toEqual([
+      ["node-exporter-from-1-2-128", { cidr: "1::2/128" }],
+      ["node-exporter-from-1-2-z-128", { cidr: "1:2::/128" }],
+    ]);
+  });
+
   test("connections API: user rules merge with the generated ones, keyed by port and peer", () => {
     const extra = new FirewallRules();
     extra.connections({ group: "mailbox" }).allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "node-exporter"));
