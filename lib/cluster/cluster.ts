@@ -73,6 +73,7 @@ import {
   Topology,
   ValidationIssue,
   buildTopology,
+  canonicalCidr,
   isCidrOrAddress,
   ipv4MappedEntryProblem,
   isWorld,
@@ -535,7 +536,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
           .map((k) => ({
             portKey: k,
             port: PORTS[k].port,
-            allowFrom: PORTS[k].exposure === "admin" ? [...(lb.adminAllowFrom ?? [])] : ["0.0.0.0/0", "::/0"],
+            // The admin list as the networks it stands for, in the spelling the firewall APIs take
+            // (the AWS provider refuses a bare address or host bits), each network once.
+            allowFrom:
+              PORTS[k].exposure === "admin"
+                ? [...new Set((lb.adminAllowFrom ?? []).map((c) => canonicalCidr(c) ?? c))]
+                : ["0.0.0.0/0", "::/0"],
             proxyProtocol: proxied.includes(k),
           }));
         step.listeners = listeners;

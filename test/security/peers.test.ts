@@ -205,6 +205,26 @@ describe("accepted sources on each platform: the networks, as each platform keep
   });
 });
 
+describe("AWS with an NLB: the admin listener's security group rules", () => {
+  test("adminAllowFrom entries as the networks they stand for, each once (the provider refused a bare address or host bits)", () => {
+    const { stack } = buildShape(
+      "aws",
+      EXAMPLE_SHAPE,
+      {},
+      {
+        cloudLoadBalancer: true,
+        adminAllowFrom: ["198.51.100.7", "203.0.113.7/24", "203.0.113.0/24", "2001:DB8:0:0::/48"],
+      },
+    );
+    const json = synthJson(stack);
+    const admin = Object.entries<Json>(json.resource.aws_vpc_security_group_ingress_rule)
+      .filter(([id, r]) => id.startsWith("mail_lb_cloud_publicAdmin-from-") && r.from_port === 8443)
+      .map(([, r]) => r.cidr_ipv4 ?? r.cidr_ipv6)
+      .sort();
+    expect(admin).toEqual(["198.51.100.7/32", "2001:db8::/48", "203.0.113.0/24"]);
+  });
+});
+
 /**
  * The cases of the provider's own tests (hetznercloud/terraform-provider-hcloud,
  * internal/firewall/validation_test.go: Test_normalizeIP, TestValidateIPDiag) and a few more: what
