@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
 import * as prettier from "prettier";
 import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../lib/cluster/password-check";
+import { DATABASE_PASSWORD_MAX_BYTES } from "../lib/topology";
 
 /** The longest password the fixture's check admits. */
 export const FIXTURE_MAX_LENGTH = 40;
@@ -59,11 +60,13 @@ export const CASES: readonly string[] = [
   "dash-inside-",
   "trailing newline\n",
   " 'quoted' \"both\" \\ ",
-  // gromox keeps 255 bytes of a value: UTF-8 bytes, not characters (the database check)
-  "x".repeat(255),
+  // db.cnf's password="…" line holds DATABASE_PASSWORD_MAX_BYTES: UTF-8 bytes, not characters
+  // (the database check; 256 bytes: more than gromox's reader kept before 2.22)
   "x".repeat(256),
-  "\u20ac".repeat(85),
-  "\u20ac".repeat(85) + "x",
+  "x".repeat(DATABASE_PASSWORD_MAX_BYTES),
+  "x".repeat(DATABASE_PASSWORD_MAX_BYTES + 1),
+  "\u20ac".repeat(DATABASE_PASSWORD_MAX_BYTES / 3),
+  "\u20ac".repeat(DATABASE_PASSWORD_MAX_BYTES / 3) + "x",
 ];
 
 /** Terraform's verdict on each case for one check: `terraform plan` with the value in a .tfvars.json. */

@@ -23,7 +23,8 @@ interface CommonDatabaseProps {
    * The gromox account's password: a Terraform reference (SSM parameter, Secrets Manager,
    * variable) or, for tests, a literal. The files take a reference's value unescaped, so the plan
    * stops (a `terraform_data` precondition) when it holds a quote, a backslash, a control
-   * character or a blank at either end (docs/security.md, "Secrets").
+   * character or a blank at either end, or is longer than 4083 UTF-8 bytes (db.cnf's line;
+   * docs/security.md, "Secrets").
    * @default a `random_password` of 32 letters and digits (sensitive, kept in the state)
    */
   readonly password?: string;

@@ -8,7 +8,7 @@
  */
 import { Construct } from "constructs";
 import { DataResource, Fn, Op } from "cdktf";
-import { GROMOX_VALUE_MAX_BYTES } from "../topology";
+import { DATABASE_PASSWORD_MAX_BYTES, OPTION_FILE_LINE_MAX_BYTES } from "../topology";
 
 /** Characters no database password Terraform fills in may hold (RE2 class body). */
 const DB_FORBIDDEN = "[:cntrl:]\\x22\\x27\\x5c\\x{80}-\\x{9f}\\x{2028}\\x{2029}\\x{fffe}\\x{ffff}";
@@ -49,13 +49,21 @@ const MESSAGES: Record<CheckedPassword, { pattern: string; length: (max: number)
   },
 };
 
+/**
+ * `DATABASE_PASSWORD_MAX_BYTES` as the length of the password's base64 (Terraform's `length`
+ * counts characters, not bytes): n bytes give 4·⌈n/3⌉ characters, so n ≤ max ⇔ base64 ≤ 4·max/3,
+ * exactly because max is a multiple of 3 (test/cluster/password-check.test.ts).
+ */
+const BASE64_MAX = (DATABASE_PASSWORD_MAX_BYTES / 3) * 4;
+
 /** The checks added under each scope, in order (`passwordChecksOf`). */
 const checksByScope = new WeakMap<Construct, DataResource[]>();
 
 /**
  * Adds a `terraform_data` whose preconditions refuse, at plan (or at apply, for a value known only
  * then), a `kind` password its files cannot carry (`PASSWORD_PATTERNS`) or one longer than the
- * length the user-data size check assumed (`maxLength`). Returns it. A value known only at apply
+ * length the user-data size check assumed (`maxLength`), and a database password longer than
+ * `DATABASE_PASSWORD_MAX_BYTES` (UTF-8; db.cnf's line limit). Returns it. A value known only at apply
  * is checked when the `terraform_data` is created, so whatever carries the password must depend
  * on it (`passwordChecksOf`): the cluster makes every machine do so.
  */
@@ -76,9 +84,8 @@ export function addPasswordCheck(
         ...(kind === "database"
           ? [
               {
-                // UTF-8 bytes ≤ 255 ⇔ base64 length ≤ 340 (4 characters per started 3 bytes)
-                condition: Op.lte(Fn.lengthOf(Fn.base64encode(value)), (GROMOX_VALUE_MAX_BYTES / 3) * 4),
-                errorMessage: `The database password is longer than ${GROMOX_VALUE_MAX_BYTES} bytes (UTF-8): gromox's configuration reader keeps no more of mysql_adaptor.cfg's mysql_password and would log in with a shorter one.`,
+                condition: Op.lte(Fn.lengthOf(Fn.base64encode(value)), BASE64_MAX),
+                errorMessage: `The database password is longer than ${DATABASE_PASSWORD_MAX_BYTES} bytes (UTF-8): MariaDB's option-file reader reads at most ${OPTION_FILE_LINE_MAX_BYTES} bytes of a line, so db.cnf's password="…" would be cut and the mariadb client would fail.`,
               },
             ]
           : []),

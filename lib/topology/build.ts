@@ -65,12 +65,32 @@ export function readersTrimValue(value: string): boolean {
 }
 
 /**
- * The most bytes gromox kept of a `.cfg` value before its configuration reader was rewritten
- * (lib/config_file.cpp copied values into a 256-byte buffer, `CONFIG_ENTRY::value`; from 2.22 on,
- * lib/rfbl.cpp keeps a std::string). Still the database password's limit here, also in the
- * Terraform plan check (lib/cluster/password-check.ts); see docs/config-values.md.
+ * The longest line MariaDB's option-file reader takes whole, in bytes: mysys/my_default.c reads
+ * each line with `mysql_file_fgets(buff, sizeof(buff) - 1, fp)` into `char buff[4096]`, i.e. at
+ * most 4094 bytes; the rest of a longer line is read as a line of its own (so the value loses its
+ * tail and the client stops at an unknown option). `mariadb`, `mariadb-admin` and `mariadb-dump`
+ * read db.cnf this way (see docs/config-values.md; test/system/mariadb.test.ts checks the edge).
  */
-export const GROMOX_VALUE_MAX_BYTES = 255;
+export const OPTION_FILE_LINE_MAX_BYTES = 4094;
+
+/**
+ * The longest database password, in UTF-8 bytes as an option file holds it: the line
+ * `password="…"` of db.cnf must fit `OPTION_FILE_LINE_MAX_BYTES` (gromox's and postfix's readers
+ * keep a value of any length). A Terraform-supplied password cannot hold a character the option
+ * file escapes, so this is its limit as it is (the plan-time check, lib/cluster/password-check.ts);
+ * a literal is measured escaped (`optionFileValueBytes`).
+ */
+export const DATABASE_PASSWORD_MAX_BYTES = OPTION_FILE_LINE_MAX_BYTES - 'password=""'.length;
+
+const OPTION_FILE_ESCAPED = /[\\"\n\r\t]/g;
+
+/**
+ * The UTF-8 bytes of `value` inside a double-quoted option-file value, as `cnfValue`
+ * (lib/render/ops/literal.ts) writes it: a backslash, double quote, LF, CR or TAB takes two.
+ */
+export function optionFileValueBytes(value: string): number {
+  return Buffer.byteLength(value, "utf8") + (value.match(OPTION_FILE_ESCAPED)?.length ?? 0);
+}
 
 /** Validates without throwing; returns every issue found (empty when valid). */
 export function validateCluster(input: ClusterInput): ValidationIssue[] {
@@ -560,13 +580,13 @@ function resolveDatabase(
       "Pass a random_password result (or another secret reference), never an empty value.",
     );
     bad = true;
-  } else if (Buffer.byteLength(db.password, "utf8") > GROMOX_VALUE_MAX_BYTES) {
+  } else if (optionFileValueBytes(db.password) > DATABASE_PASSWORD_MAX_BYTES) {
     c.add(
       "GRX028",
       root,
       "database.password",
-      `the database password is longer than ${GROMOX_VALUE_MAX_BYTES} bytes (UTF-8): gromox's configuration reader keeps no more of a value, so gromox would log in with a shorter password.`,
-      `Pass a random_password result (or another secret reference), or a password of at most ${GROMOX_VALUE_MAX_BYTES} bytes.`,
+      `the database password is longer than ${DATABASE_PASSWORD_MAX_BYTES} bytes (UTF-8, a backslash, double quote or tab counted twice): MariaDB's option-file reader reads at most ${OPTION_FILE_LINE_MAX_BYTES} bytes of a line, so db.cnf's password="…" would be cut and the mariadb client would fail.`,
+      `Pass a random_password result (or another secret reference), or a password of at most ${DATABASE_PASSWORD_MAX_BYTES} bytes.`,
     );
     bad = true;
   } else if (readersTrimValue(db.password)) {

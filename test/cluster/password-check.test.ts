@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { parse } from "yaml";
 import { Database, GrommunioValidationError } from "../../lib";
-import { GROMOX_VALUE_MAX_BYTES } from "../../lib/topology";
+import { DATABASE_PASSWORD_MAX_BYTES, OPTION_FILE_LINE_MAX_BYTES } from "../../lib/topology";
 import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../../lib/cluster/password-check";
 import { sqlString } from "../../lib/render/database/sql";
 import { cnfValue } from "../../lib/render/ops/literal";
@@ -51,8 +51,8 @@ function jsPattern(kind: CheckedPassword): RegExp {
 const failedChecks = (kind: CheckedPassword, pw: string, maxLength: number) => [
   ...(jsPattern(kind).test(pw) ? [] : [0]),
   ...([...pw].length <= maxLength ? [] : [1]),
-  // the database password: at most the 255 UTF-8 bytes gromox keeps of a value
-  ...(kind === "database" && Buffer.byteLength(pw, "utf8") > GROMOX_VALUE_MAX_BYTES ? [2] : []),
+  // the database password: at most the UTF-8 bytes db.cnf's password="…" line can hold
+  ...(kind === "database" && Buffer.byteLength(pw, "utf8") > DATABASE_PASSWORD_MAX_BYTES ? [2] : []),
 ];
 
 describe.each(Object.keys(PASSWORD_PATTERNS) as CheckedPassword[])("the %s password check", (kind) => {
@@ -74,6 +74,29 @@ describe.each(Object.keys(PASSWORD_PATTERNS) as CheckedPassword[])("the %s passw
         failed: c.failed,
       });
   });
+});
+
+test("the database check admits what db.cnf's password=\"…\" line holds, 4083 UTF-8 bytes, no more (Terraform's verdicts)", () => {
+  expect(DATABASE_PASSWORD_MAX_BYTES).toBe(OPTION_FILE_LINE_MAX_BYTES - 'password=""'.length);
+  // base64 length ≤ 4·max/3 is exactly bytes ≤ max only for a multiple of 3
+  expect(DATABASE_PASSWORD_MAX_BYTES % 3).toBe(0);
+  const bytesRefused = (pw: string) =>
+    recorded("database")
+      .cases.find((c) => c.password === pw)!
+      .failed.includes(2);
+  const euros = "\u20ac".repeat(DATABASE_PASSWORD_MAX_BYTES / 3);
+  expect(
+    ["x".repeat(256), "x".repeat(4083), euros, "x".repeat(4084), `${euros}x`].map((pw) => [
+      Buffer.byteLength(pw),
+      bytesRefused(pw),
+    ]),
+  ).toEqual([
+    [256, false],
+    [4083, false],
+    [4083, false],
+    [4084, true],
+    [4084, true],
+  ]);
 });
 
 test("an admitted database password comes out of every serializer's quoting unchanged (raw = escaped)", () => {
@@ -110,7 +133,7 @@ describe("the cluster checks a password Terraform fills in, and only that", () =
         [
           recordedCondition("database", "var.db_password"),
           "${(length(var.db_password) <= 64)}",
-          "${(length(base64encode(var.db_password)) <= 340)}",
+          "${(length(base64encode(var.db_password)) <= 5444)}",
         ],
         [recordedCondition("admin", "var.admin_password"), "${(length(var.admin_password) <= 128)}"],
       ]),

@@ -1,4 +1,12 @@
-import { buildTopology, ClusterInput, GrommunioValidationError, Topology } from "../../lib/topology";
+import fc from "fast-check";
+import {
+  buildTopology,
+  ClusterInput,
+  GrommunioValidationError,
+  OPTION_FILE_LINE_MAX_BYTES,
+  optionFileValueBytes,
+  Topology,
+} from "../../lib/topology";
 import { MAILBOX_MAP_VIEW, MAP_READER_COLUMNS, renderMailboxMapView } from "../../lib/render/database";
 import { renderHaproxy } from "../../lib/render/haproxy";
 import {
@@ -82,6 +90,27 @@ describe("literals and shell text", () => {
     // options of the mariadb program only: [mysql] (mariadb-admin/-dump refuse them in [client])
     expect(clientOptionFile(["x"], [["user", "u"]], [["database", "d"]])).toBe(
       '# x\n[client]\nuser="u"\n[mysql]\ndatabase="d"\n',
+    );
+  });
+
+  it("clientOptionFile writes a line of up to 4094 bytes (what MariaDB reads of a line) and throws beyond", () => {
+    const at = "p".repeat(OPTION_FILE_LINE_MAX_BYTES - 'password=""'.length);
+    const file = clientOptionFile([], [["password", at]]);
+    expect(file.split("\n").map((l) => Buffer.byteLength(l))).toEqual([8, OPTION_FILE_LINE_MAX_BYTES, 0]);
+    expect(() => clientOptionFile([], [["password", at + "p"]])).toThrow(/password is longer than the 4094 bytes/);
+    expect(() => clientOptionFile([], [["password", at.slice(1) + "\\"]])).toThrow(/4094 bytes/);
+  });
+
+  it("optionFileValueBytes (GRX028's measure) is the length of cnfValue's text between the quotes", () => {
+    // the escaped characters often, any other text (binary: any code point) between them
+    const text = fc
+      .array(fc.oneof(fc.constantFrom("\\", '"', "\t", "\n", "\r"), fc.string({ unit: "binary", maxLength: 4 })))
+      .map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(text, (v) => {
+        fc.pre(!v.includes("\0"));
+        expect(optionFileValueBytes(v)).toBe(Buffer.byteLength(cnfValue(v)) - 2);
+      }),
     );
   });
 

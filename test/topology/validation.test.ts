@@ -10,10 +10,13 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   ClusterInput,
+  DATABASE_PASSWORD_MAX_BYTES,
   GrommunioValidationError,
   NodeInput,
+  OPTION_FILE_LINE_MAX_BYTES,
   ValidationIssue,
   buildTopology,
+  optionFileValueBytes,
   validateCluster,
 } from "../../lib/topology";
 import { documentedLayout, largeLayout } from "../fixtures";
@@ -557,11 +560,20 @@ const CASES: readonly Case[] = [
   },
   {
     code: "GRX028",
-    title: "password longer than the 255 bytes gromox keeps of a value (UTF-8 bytes, not characters)",
-    mutate: [db({ password: "secret-value" + "\u20ac".repeat(82) })],
+    title: "password longer than db.cnf's line can carry (4083 UTF-8 bytes, not characters)",
+    mutate: [db({ password: "secret-value" + "\u20ac".repeat(1358) })],
     path: "cluster",
     field: "database.password",
-    message: ["255 bytes", "shorter password"],
+    message: ["4083 bytes", "option-file reader", "4094 bytes of a line"],
+    secret: "secret-value",
+  },
+  {
+    code: "GRX028",
+    title: "password that db.cnf's escapes make too long (a double quote takes two bytes there)",
+    mutate: [db({ password: "secret-value" + '"'.repeat(2036) })],
+    path: "cluster",
+    field: "database.password",
+    message: ["4083 bytes", "counted twice"],
     secret: "secret-value",
   },
   {
@@ -920,6 +932,33 @@ describe("values gromox and postfix read literally are accepted (docs/config-val
     ["an equals sign", "Gro=AT"],
   ])("x500 org name with %s", (_, x500OrgName) => {
     expect(validateCluster(documentedLayout({ x500OrgName }))).toEqual([]);
+  });
+});
+
+describe("the database password's length: db.cnf's password=\"…\" line, not gromox (docs/config-values.md)", () => {
+  const valid = (password: string) => validateCluster(documentedLayout({ database: { node: "db1", password } }));
+  it('the limit is MariaDB\'s 4094-byte option-file line less password=""', () => {
+    expect([OPTION_FILE_LINE_MAX_BYTES, DATABASE_PASSWORD_MAX_BYTES]).toEqual([4094, 4083]);
+  });
+  it.each([
+    ["256 bytes (more than gromox's pre-2.22 reader kept)", "p".repeat(256)],
+    ["4083 ASCII bytes", "p".repeat(4083)],
+    ["1361 euro signs (4083 UTF-8 bytes)", "\u20ac".repeat(1361)],
+    ["quotes and a backslash counted twice, 4083 bytes escaped", '"\\' + "p".repeat(4077) + '"'],
+  ])("accepts %s", (_, password) => {
+    expect(valid(password)).toEqual([]);
+  });
+  it.each([
+    ["4084 ASCII bytes", "p".repeat(4084)],
+    ["1361 euro signs and one more byte", "\u20ac".repeat(1361) + "p"],
+    ["4084 bytes once a tab is escaped", "p\tp" + "p".repeat(4080)],
+  ])("refuses %s (GRX028)", (_, password) => {
+    expect(valid(password).map((i) => [i.code, i.field])).toEqual([["GRX028", "database.password"]]);
+  });
+  it("optionFileValueBytes counts UTF-8 bytes, and two for each escaped character", () => {
+    expect(optionFileValueBytes("p\u20ac")).toBe(4);
+    expect(optionFileValueBytes('\\"\t\n\r')).toBe(10);
+    expect(optionFileValueBytes("#;' =")).toBe(5);
   });
 });
 

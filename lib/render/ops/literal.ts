@@ -2,6 +2,7 @@
  * Serializers for values embedded in rendered ops files: MariaDB option-file values (the shell
  * programs' own values are quoted with `shQuote`, ./bash/common.ts). Pure.
  */
+import { OPTION_FILE_LINE_MAX_BYTES } from "../../topology";
 
 const CNF_ESCAPES: Readonly<Record<string, string>> = {
   "\\": "\\\\",
@@ -29,7 +30,8 @@ export function cnfValue(value: string): string {
  * A MariaDB client option file: header comment lines, the connection options under `[client]`
  * (read by every client program: mariadb, mariadb-admin, mariadb-dump, …), and options only the
  * `mariadb` program knows under `[mysql]` (`database`: mariadb-admin and mariadb-dump refuse an
- * unknown variable in `[client]`). Values via `cnfValue`.
+ * unknown variable in `[client]`). Values via `cnfValue`. Throws on an option line longer than
+ * `OPTION_FILE_LINE_MAX_BYTES` (the reader would cut it).
  */
 export function clientOptionFile(
   header: readonly string[],
@@ -37,7 +39,14 @@ export function clientOptionFile(
   mysql: ReadonlyArray<readonly [string, string | number]> = [],
 ) {
   const lines = (options: ReadonlyArray<readonly [string, string | number]>) =>
-    options.map(([k, v]) => `${k}=${typeof v === "number" ? String(v) : cnfValue(v)}`);
+    options.map(([k, v]) => {
+      const line = `${k}=${typeof v === "number" ? String(v) : cnfValue(v)}`;
+      if (Buffer.byteLength(line, "utf8") > OPTION_FILE_LINE_MAX_BYTES)
+        throw new Error(
+          `the option-file line of ${k} is longer than the ${OPTION_FILE_LINE_MAX_BYTES} bytes MariaDB reads of a line`,
+        );
+      return line;
+    });
   return (
     [
       ...header.map((l) => (l === "" ? "#" : `# ${l}`)),
