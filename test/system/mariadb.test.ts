@@ -9,7 +9,14 @@
  * recipients and rejects unknown ones and relaying, looking them up through proxymap.
  */
 import { parse } from "yaml";
-import { buildTopology, ClusterInput, Topology } from "../../lib/topology";
+import {
+  buildTopology,
+  ClusterInput,
+  DATABASE_PASSWORD_MAX_BYTES,
+  OPTION_FILE_LINE_MAX_BYTES,
+  optionFileValueBytes,
+  Topology,
+} from "../../lib/topology";
 import { renderAdminApi } from "../../lib/render/admin-api";
 import {
   renderDatabaseBootstrap,
@@ -36,9 +43,19 @@ jest.setTimeout(60_000);
  * Every printable ASCII character (quotes, backslash, `#`, `$`, `%`, `;`, braces, blanks inside,
  * `${`/`%{`), a quote first and last, `#` after a blank, `=`: SQL, the postfix maps (postmap and
  * proxymap read them below), the option files and YAML must all carry it unchanged. gromox and
- * postfix read values literally; only a blank at either end would be lost (GRX028).
+ * postfix read values literally; only a blank at either end would be lost (GRX028). And as long
+ * as GRX028 admits (euro signs fill it up): db.cnf's `password="…"` line is exactly the 4094 bytes
+ * MariaDB's option-file reader takes whole, and the server, postfix and the option files take it.
  */
-const DB_PASSWORD = `'db #1 ${PRINTABLE_ASCII} $HOME %s \${a} %{b} ;x a=b "`;
+const DB_PASSWORD = fillToLimit(`'db #1 ${PRINTABLE_ASCII} $HOME %s \${a} %{b} ;x a=b `, `"`);
+
+/** `head`, euro signs (then "x"s) and `tail`: `DATABASE_PASSWORD_MAX_BYTES` once db.cnf escapes it. */
+function fillToLimit(head: string, tail: string): string {
+  const room = DATABASE_PASSWORD_MAX_BYTES - optionFileValueBytes(head + tail);
+  const filled = head + "\u20ac".repeat(Math.floor(room / 3)) + "x".repeat(room % 3) + tail;
+  if (optionFileValueBytes(filled) !== DATABASE_PASSWORD_MAX_BYTES) throw new Error("fillToLimit");
+  return filled;
+}
 /** The reader's password reaches only SQL and option files (quoted): blanks at both ends too. */
 const READER_PASSWORD = ` map ${PRINTABLE_ASCII} `;
 
@@ -276,6 +293,21 @@ describe("the option files (as mariadb, mariadb-admin and mariadb-dump read them
       stdout: "grommunio@127.0.0.1\tgrommunio\n",
       stderr: "",
     });
+  });
+
+  it("db.cnf's password line is at MariaDB's limit; one byte more and the client cannot read it", () => {
+    const content = dbClientFile(topology).content;
+    const line = content.split("\n").find((l) => l.startsWith("password="))!;
+    expect(Buffer.byteLength(line)).toBe(OPTION_FILE_LINE_MAX_BYTES);
+    const read = (text: string) => run("my_print_defaults", [`--defaults-file=${optionFile(text)}`, "client"]);
+    expect(read(content).stdout.split("\n")).toContain(`--password=${DB_PASSWORD}`);
+    // the same file with one more byte in the password (written by hand: clientOptionFile refuses it)
+    const longer = content.replace(line, `${line.slice(0, -1)}x"`);
+    const r = read(longer);
+    expect(r.stdout.split("\n")).not.toContain(`--password=${DB_PASSWORD}x`);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("--password="))).toHaveLength(1);
+    const client = run("mariadb", [`--defaults-file=${optionFile(longer)}`, "--batch"], { input: "SELECT 1;" });
+    expect(client.status).not.toBe(0);
   });
 
   it("map-reader.cnf gives the client the reader's password as written (blanks at both ends kept)", () => {
