@@ -158,7 +158,7 @@ describe("the cluster checks a password Terraform fills in, and only that", () =
       for (const machine of machines) expect(machine.depends_on).toEqual(expect.arrayContaining(checks));
       // and nothing else waits on them
       const waiting = Object.values<Json>(json.resource)
-        .flatMap((byId) => Object.values<Json>(byId as Json))
+        .flatMap((byId) => Object.values<Json>(byId))
         .filter((r) => (r.depends_on as string[] | undefined)?.some((d) => checks.includes(d)));
       expect(waiting).toHaveLength(machines.length);
     },
