@@ -72,10 +72,10 @@ import {
   PortKey,
   Topology,
   ValidationIssue,
+  allowEntryProblem,
   buildTopology,
   canonicalCidr,
   isCidrOrAddress,
-  ipv4MappedEntryProblem,
   isWorld,
   parseIpv4Cidr,
 } from "../topology";
@@ -115,7 +115,8 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   /** @default the domain */
   readonly x500OrgName?: string;
   /**
-   * CIDRs allowed to reach SSH (22) on every node.
+   * CIDRs allowed to reach SSH (22) on every node. A bare address is its /32 or /128; a CIDR
+   * with host bits set (`10.1.2.3/8`) is an error (GRX218), not read as its network.
    * @default [] — SSH is closed; use the provider's console or session manager
    */
   readonly sshAllowFrom?: readonly string[];
@@ -343,7 +344,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       );
     }
     for (const cidr of this.props.sshAllowFrom ?? []) {
-      const mapped = ipv4MappedEntryProblem(cidr);
+      const problem = allowEntryProblem(cidr);
       if (!isCidrOrAddress(cidr)) {
         this.issues.add(
           "GRX218",
@@ -352,8 +353,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
           `"${cidr}" is not an address or CIDR.`,
           "Use forms like 198.51.100.0/24 or 2001:db8::/48.",
         );
-      } else if (mapped) {
-        this.issues.add("GRX218", path, "sshAllowFrom", mapped.message, mapped.fix);
+      } else if (problem) {
+        this.issues.add("GRX218", path, "sshAllowFrom", problem.message, problem.fix);
       }
     }
   }
@@ -537,7 +538,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
             portKey: k,
             port: PORTS[k].port,
             // The admin list as the networks it stands for, in the spelling the firewall APIs take
-            // (the AWS provider refuses a bare address or host bits), each network once.
+            // (the AWS provider refuses a bare address; host bits are refused by GRX038), each network once.
             allowFrom:
               PORTS[k].exposure === "admin"
                 ? [...new Set((lb.adminAllowFrom ?? []).map((c) => canonicalCidr(c) ?? c))]

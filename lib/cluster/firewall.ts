@@ -58,9 +58,10 @@ export class Port {
 export const Peer = {
   /**
    * An IPv4/IPv6 CIDR or a single address, kept as the network it stands for: a bare address is
-   * its /32 or /128, host bits are cleared (`203.0.113.7/24` → `203.0.113.0/24`), IPv6 in RFC 5952
-   * form, as the allow lists. Anything else (`10.0.0.0/33`, `foo`) and an IPv4-mapped IPv6 entry
-   * (`::ffff:198.51.100.0/120`, which firewalls never match) fail synthesis (GRX458).
+   * its /32 or /128, IPv6 in RFC 5952 form, as the allow lists. Anything else (`10.0.0.0/33`,
+   * `foo`), host bits set (`10.1.2.3/8`: the network 10.0.0.0/8 or the host 10.1.2.3/32?) and an
+   * IPv4-mapped IPv6 entry (`::ffff:198.51.100.0/120`, which firewalls never match) fail
+   * synthesis (GRX458).
    */
   cidr(cidr: string): FirewallPeer {
     return { cidr };
@@ -179,9 +180,9 @@ export class Connections {
   /**
    * Allows `port` on this target from `peer` (a CIDR, a group, a service, or other connections).
    * A CIDR or address is kept as the network it stands for, spelled as cloud firewall APIs keep it
-   * (`canonicalCidr`: `198.51.100.7` → `198.51.100.7/32`, `203.0.113.7/24` → `203.0.113.0/24`,
-   * IPv6 in RFC 5952 form). A source that is no address or CIDR, or an IPv4-mapped IPv6 one
-   * (`addressEntryProblem`), is refused: the rule is left out of the plan, so no platform or host
+   * (`canonicalCidr`: `198.51.100.7` → `198.51.100.7/32`, IPv6 in RFC 5952 form). A source that
+   * is no address or CIDR, has host bits set or is IPv4-mapped IPv6 (`addressEntryProblem`), is
+   * refused: the rule is left out of the plan, so no platform or host
    * firewall ever sees it, and synthesis fails with GRX458 (`FirewallRules.issues`).
    */
   public allowFrom(peer: FirewallPeer | Connections, port: Port, description?: string): void {

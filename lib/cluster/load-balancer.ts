@@ -30,7 +30,8 @@ export interface LoadBalancerTierProps {
   readonly nodeAwareRouting?: boolean;
   /**
    * CIDRs allowed to reach the admin frontend (8443). The security groups/firewalls open 8443
-   * from exactly these.
+   * from exactly these. A bare address is its /32 or /128; a CIDR with host bits set
+   * (`203.0.113.7/24`) is an error (GRX038), not read as its network.
    * @default undefined: no admin frontend, 8443 stays closed
    */
   readonly adminAllowFrom?: readonly string[];
@@ -40,7 +41,8 @@ export interface LoadBalancerTierProps {
    * A proxy of your own in front of the tier (no cloud load balancer): its addresses/CIDRs. The
    * public frontends then expect a PROXY header (v1 or v2) on every connection and take the
    * client's address from it; HAProxy refuses connections from anyone else. For the platform's
-   * cloud load balancer use `cloudLoadBalancer: { proxyProtocol: true }` instead.
+   * cloud load balancer use `cloudLoadBalancer: { proxyProtocol: true }` instead. Host bits set
+   * (`192.0.2.5/28`) are an error (GRX045).
    * @default undefined: clients connect directly, no PROXY header is expected
    */
   readonly acceptProxyFrom?: readonly string[];

@@ -21,11 +21,12 @@ import {
   Topology,
 } from "./model";
 import {
+  allowEntryProblem,
+  canonicalCidr,
   canonicalIpv6,
   cidrContains,
   formatIpv4,
   isCidrOrAddress,
-  ipv4MappedEntryProblem,
   isDnsLabel,
   isFqdn,
   mappedIpv6,
@@ -729,7 +730,7 @@ function resolveLoadBalancer(
       );
     }
     for (const a of lb.adminAllowFrom) {
-      const mapped = ipv4MappedEntryProblem(a);
+      const problem = allowEntryProblem(a);
       if (!isCidrOrAddress(a)) {
         c.add(
           "GRX038",
@@ -738,8 +739,8 @@ function resolveLoadBalancer(
           `"${a}" is not an address or CIDR.`,
           "Use forms like 203.0.113.0/24 or 2001:db8::/48.",
         );
-      } else if (mapped) {
-        c.add("GRX038", path, "adminAllowFrom", mapped.message, mapped.fix);
+      } else if (problem) {
+        c.add("GRX038", path, "adminAllowFrom", problem.message, problem.fix);
       }
     }
   }
@@ -808,12 +809,22 @@ function resolveLoadBalancer(
     flavor: lb.flavor,
     publicName: lb.publicName,
     nodeAwareRouting: lb.nodeAwareRouting ?? false,
-    ...(lb.adminAllowFrom !== undefined ? { adminAllowFrom: [...lb.adminAllowFrom] } : {}),
+    ...(lb.adminAllowFrom !== undefined ? { adminAllowFrom: canonicalList(lb.adminAllowFrom) } : {}),
     proxyProtocol: pp,
     ...(acceptProxy ? { acceptProxy } : {}),
     pools: new Map([...pools.entries()].sort(([a], [b]) => a.localeCompare(b))),
     nodes: lbNodes,
   };
+}
+
+/**
+ * An allow list as the networks it stands for, each once, in order: `canonicalCidr` of every
+ * entry that is an address or CIDR (`198.51.100.7` → `198.51.100.7/32`, IPv6 in RFC 5952 form),
+ * so haproxy, nginx, nftables and the cloud firewalls all get the one spelling. Entries refused at
+ * validation are kept as given (synthesis fails on them).
+ */
+function canonicalList(list: readonly string[]): string[] {
+  return [...new Set(list.map((a) => canonicalCidr(a) ?? a))];
 }
 
 /** The tier's public frontends (what a cloud load balancer or a proxy in front forwards). */
@@ -843,14 +854,14 @@ function resolveAcceptProxy(
     );
     return undefined;
   }
-  let mappedFound = false;
+  let refused = false;
   for (const a of from as readonly string[]) {
-    const mapped = ipv4MappedEntryProblem(a);
-    if (mapped) {
-      c.add("GRX045", path, "acceptProxyFrom", mapped.message, mapped.fix);
-      mappedFound = true;
+    const problem = allowEntryProblem(a);
+    if (problem) {
+      c.add("GRX045", path, "acceptProxyFrom", problem.message, problem.fix);
+      refused = true;
     }
   }
-  if (mappedFound) return undefined;
-  return { from: [...(from as readonly string[])], frontends: PUBLIC_FRONTENDS };
+  if (refused) return undefined;
+  return { from: canonicalList(from as readonly string[]), frontends: PUBLIC_FRONTENDS };
 }

@@ -114,7 +114,7 @@ export interface LoadBalancerInput {
   /** Route each request to the user's home node (mailbox.map). @default false */
   readonly nodeAwareRouting?: boolean;
   /**
-   * CIDRs allowed to reach the admin frontend on 8443.
+   * CIDRs allowed to reach the admin frontend on 8443 (host bits set are an error, GRX038).
    * @default undefined: no admin frontend at all. An empty list is an error (GRX031).
    */
   readonly adminAllowFrom?: readonly string[];
@@ -230,7 +230,7 @@ export interface LoadBalancerTierSpec {
   readonly flavor: "haproxy" | "nginx";
   readonly publicName: string;
   readonly nodeAwareRouting: boolean;
-  /** undefined: no admin frontend. */
+  /** The networks (`canonicalCidr`, each once); undefined: no admin frontend. */
   readonly adminAllowFrom?: readonly string[];
   readonly proxyProtocol: ProxyProtocol;
   /** undefined: clients connect directly, no PROXY header is expected. */

@@ -215,26 +215,66 @@ export function ipv4MappedAsIpv4(text: string): string | undefined {
  * The problem with an allow-list entry written as an IPv4-mapped IPv6 address or network, and its
  * fix, or undefined. Firewalls see an IPv4 client as IPv4 (nftables' `ip` family, a security
  * group's IPv4 rules), so such an entry never admits anyone, and the AWS provider refuses it.
- * The fix names the IPv4 form: the address, or the network (`::ffff:192.0.2.7/120` → `192.0.2.0/24`).
+ * The fix names the IPv4 form: the address, or the network; with host bits set, both readings
+ * (`::ffff:192.0.2.7/120` → the network `192.0.2.0/24` or the single host `192.0.2.7/32`).
  */
 export function ipv4MappedEntryProblem(text: string): { message: string; fix: string } | undefined {
   const v4 = ipv4MappedAsIpv4(text);
   if (v4 === undefined) return undefined;
+  const readings = hostBitsReadings(v4);
   return {
     message: `"${text}" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).`,
-    fix: `Write it as IPv4: ${v4.includes("/") ? canonicalCidr(v4)! : v4}.`,
+    fix: readings
+      ? `Write it as IPv4: the network ${readings.network}, or the single host ${readings.host}.`
+      : `Write it as IPv4: ${v4.includes("/") ? canonicalCidr(v4)! : v4}.`,
   };
+}
+
+/**
+ * The two things a CIDR with host bits set (`10.1.2.3/8`) may have meant: its network
+ * (`10.0.0.0/8`) and the single host (`10.1.2.3/32`), both canonical; undefined for an entry
+ * without host bits, a bare address, or one that is no address or CIDR.
+ */
+export function hostBitsReadings(text: string): { network: string; host: string } | undefined {
+  if (!isCidrOrAddress(text) || !text.includes("/")) return undefined;
+  const network = canonicalCidr(text)!;
+  const host = canonicalCidr(text.split("/")[0]!)!;
+  return network.split("/")[0] === host.split("/")[0] ? undefined : { network, host };
+}
+
+/**
+ * The problem with an allow-list entry or firewall source whose CIDR has host bits set
+ * (`10.1.2.3/8`), and its fix naming both readings, or undefined. Such an entry is refused, not
+ * quietly read as its network: `10.1.2.3/8` meant for one host would open all of 10.0.0.0/8. The
+ * AWS provider and the Hetzner one refuse it too ("is not the start of the cidr block").
+ */
+export function hostBitsProblem(text: string): { message: string; fix: string } | undefined {
+  const readings = hostBitsReadings(text);
+  if (readings === undefined) return undefined;
+  return {
+    message: `"${text}" has host bits set: it is not the start of a network, and read as one it would open all of ${readings.network}.`,
+    fix: `Write the network, ${readings.network}, or the single host, ${readings.host}.`,
+  };
+}
+
+/**
+ * The problem with an allow-list entry that is an address or CIDR (`isCidrOrAddress`), or
+ * undefined when firewalls take it: an IPv4-mapped IPv6 entry (`ipv4MappedEntryProblem`) or host
+ * bits set (`hostBitsProblem`).
+ */
+export function allowEntryProblem(text: string): { message: string; fix: string } | undefined {
+  return ipv4MappedEntryProblem(text) ?? hostBitsProblem(text);
 }
 
 /**
  * The problem with a firewall source written as an address or CIDR (a user's `Peer.cidr(...)`),
  * and its fix, or undefined when firewalls take it (`canonicalCidr` then gives the one spelling
  * they keep): not an address or CIDR at all, a prefix longer than the address (`10.0.0.0/33`),
- * or an IPv4-mapped IPv6 one (`ipv4MappedEntryProblem`). Host bits are no problem: the entry
- * stands for its network, as in the allow lists.
+ * an IPv4-mapped IPv6 one (`ipv4MappedEntryProblem`), or host bits set (`hostBitsProblem`), as in
+ * the allow lists (`allowEntryProblem`).
  */
 export function addressEntryProblem(text: string): { message: string; fix: string } | undefined {
-  if (isCidrOrAddress(text)) return ipv4MappedEntryProblem(text);
+  if (isCidrOrAddress(text)) return allowEntryProblem(text);
   const [addr, prefix, extra] = text.split("/");
   if (extra === undefined && addr !== undefined && prefix !== undefined && /^\d{1,9}$/.test(prefix)) {
     const bits = parseIpv4(addr) !== undefined ? 32 : canonicalIpv6(addr) !== undefined ? 128 : undefined;

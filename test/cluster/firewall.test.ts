@@ -95,7 +95,7 @@ describe("firewall plan from the port table", () => {
 
   test("allow-list entries reach the plan as the networks they stand for, in the form cloud firewall APIs take", () => {
     const base = documentedLayout();
-    const given = ["203.0.113.7/24", "198.51.100.7", "10.0.0.0/08", "2001:DB8:0:0::1", "2001:db8:1::1/48"];
+    const given = ["203.0.113.0/24", "198.51.100.7", "10.0.0.0/08", "2001:DB8:0:0::1", "2001:db8:1:0::/48"];
     const t = buildTopology({ ...base, loadBalancer: { ...base.loadBalancer!, adminAllowFrom: given } });
     const plan = planFirewall(t, "c", { sshAllowFrom: given });
     const canonical = ["10.0.0.0/8", "198.51.100.7/32", "2001:db8:1::/48", "2001:db8::1/128", "203.0.113.0/24"];

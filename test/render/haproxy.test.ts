@@ -699,7 +699,10 @@ describe("renderHaproxy: PROXY from a cloud load balancer or a proxy of one's ow
     const files = render(withLb(["192.0.2.0/28", "2001:db8:1::7"]));
     const list = files.find((f) => f.path === PROXY_FROM_LIST_PATH)!;
     expect(list).toMatchObject({ mode: "0640", owner: "root:haproxy" });
-    expect(list.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["192.0.2.0/28", "2001:db8:1::7"]);
+    expect(list.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([
+      "192.0.2.0/28",
+      "2001:db8:1::7/128",
+    ]); // as networks
     const cfg = files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content;
     for (const fe of ["fe_http", "fe_submission"]) {
       const lines = section(cfg, `frontend ${fe}`);

@@ -691,7 +691,7 @@ describe("renderNginx: PROXY from a cloud load balancer or a proxy of one's own 
     const https = servers(all).find((x) => listenOf(x.stmt)[0]!.startsWith("443"))!.stmt;
     expect(children(https.children!, "set_real_ip_from").map((d) => d.args[0])).toEqual([
       "192.0.2.0/28",
-      "2001:db8:1::7",
+      "2001:db8:1::7/128", // the bare address as its network
     ]);
   });
 

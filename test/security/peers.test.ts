@@ -16,7 +16,9 @@ import {
   planFirewall,
 } from "../../lib";
 import { hcloudCidr } from "../../lib/platforms/hcloud";
-import { planAllowRules } from "../../lib/render/nftables";
+import { ADMIN_ALLOW_LIST_PATH, PROXY_FROM_LIST_PATH, renderHaproxy } from "../../lib/render/haproxy";
+import { renderNginx } from "../../lib/render/nginx";
+import { planAllowRules, topologyAllowRules } from "../../lib/render/nftables";
 import { documentedLayout } from "../fixtures";
 import { EXAMPLE_SHAPE, Json, buildShape, synthJson } from "./support";
 
@@ -57,7 +59,27 @@ const REFUSED: Array<[string, string, string]> = [
   [
     "::ffff:1.2.3.4/120",
     '"::ffff:1.2.3.4/120" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).',
+    "Write it as IPv4: the network 1.2.3.0/24, or the single host 1.2.3.4/32.",
+  ],
+  [
+    "::ffff:1.2.3.0/120",
+    '"::ffff:1.2.3.0/120" is an IPv4-mapped IPv6 address: firewalls see IPv4 clients as IPv4, so it admits no one (and AWS refuses it).',
     "Write it as IPv4: 1.2.3.0/24.",
+  ],
+  [
+    "10.1.2.3/8",
+    '"10.1.2.3/8" has host bits set: it is not the start of a network, and read as one it would open all of 10.0.0.0/8.',
+    "Write the network, 10.0.0.0/8, or the single host, 10.1.2.3/32.",
+  ],
+  [
+    "203.0.113.7/0",
+    '"203.0.113.7/0" has host bits set: it is not the start of a network, and read as one it would open all of 0.0.0.0/0.',
+    "Write the network, 0.0.0.0/0, or the single host, 203.0.113.7/32.",
+  ],
+  [
+    "2001:DB8:0:0:1:0:0:1/64",
+    '"2001:DB8:0:0:1:0:0:1/64" has host bits set: it is not the start of a network, and read as one it would open all of 2001:db8::/64.',
+    "Write the network, 2001:db8::/64, or the single host, 2001:db8::1:0:0:1/128.",
   ],
   [
     "::FFFF:198.51.100.7",
@@ -68,12 +90,13 @@ const REFUSED: Array<[string, string, string]> = [
 
 /** Accepted sources and the network each stands for (what every platform is given). */
 const ACCEPTED: Array<[string, string]> = [
-  ["10.1.2.3/8", "10.0.0.0/8"],
+  ["10.0.0.0/8", "10.0.0.0/8"],
   ["198.51.100.7", "198.51.100.7/32"],
   ["10.0.0.0/08", "10.0.0.0/8"],
   ["0.0.0.0/32", "0.0.0.0/32"],
   ["2001:DB8:0:0::1", "2001:db8::1/128"],
-  ["2001:db8:0:0:1:0:0:1/64", "2001:db8::/64"],
+  ["2001:db8:0:0:0:0:0:0/64", "2001:db8::/64"],
+  ["2001:DB8:0:0:1:0:0:1/128", "2001:db8::1:0:0:1/128"],
   ["2001:0db8:0001::/48", "2001:db8:1::/48"],
   ["::192.0.2.0/120", "::c000:200/120"],
   ["64:ff9b::198.51.100.7", "64:ff9b::c633:6407/128"],
@@ -110,6 +133,10 @@ describe("Peer.cidr sources: which forms are accepted", () => {
       ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-10-0-0-1", 'connections("mailbox")'],
       ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-192-0-2-0-024", 'connections("mailbox")'],
       ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-ffff-1-2-3-4-120", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-ffff-1-2-3-0-120", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-10-1-2-3-8", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-203-0-113-7-0", 'connections("mailbox")'],
+      ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-2001-DB8-0-0-1-0-0-1-64", 'connections("mailbox")'],
       ["GRX458", "stack/mail/firewall/mailbox/node-exporter-from-FFFF-198-51-100-7", 'connections("mailbox")'],
     ]);
     expect(issues.map((i) => [i.message, i.fix])).toEqual(
@@ -151,7 +178,7 @@ describe("accepted sources on each platform: the networks, as each platform keep
 
   function synthWith(platform: "aws" | "hcloud"): Json {
     const { stack, cluster } = buildShape(platform, EXAMPLE_SHAPE, {
-      sshAllowFrom: ["198.51.100.7", "2001:DB8::7/48"],
+      sshAllowFrom: ["198.51.100.7", "2001:DB8:0::/48"],
     });
     for (const [given] of ACCEPTED) cluster.connections("mailbox").allowFrom(Peer.cidr(given), EXPORTER());
     // The same network twice (a bare address and its /32) is one rule.
@@ -170,6 +197,7 @@ describe("accepted sources on each platform: the networks, as each platform keep
         ["0.0.0.0/32", "node-exporter-from-0-0-0-0-32"],
         ["10.0.0.0/8", "node-exporter-from-10-0-0-0-8"],
         ["198.51.100.7/32", "node-exporter-from-198-51-100-7-32"],
+        ["2001:db8::1:0:0:1/128", "node-exporter-from-2001-db8-1-0-0-1-128"],
         ["2001:db8::1/128", "node-exporter-from-2001-db8-1-128"],
         ["2001:db8:1::/48", "node-exporter-from-2001-db8-1-48"],
         ["2001:db8::/64", "node-exporter-from-2001-db8-64"],
@@ -206,14 +234,14 @@ describe("accepted sources on each platform: the networks, as each platform keep
 });
 
 describe("AWS with an NLB: the admin listener's security group rules", () => {
-  test("adminAllowFrom entries as the networks they stand for, each once (the provider refused a bare address or host bits)", () => {
+  test("adminAllowFrom entries as the networks they stand for, each once (the provider refused a bare address)", () => {
     const { stack } = buildShape(
       "aws",
       EXAMPLE_SHAPE,
       {},
       {
         cloudLoadBalancer: true,
-        adminAllowFrom: ["198.51.100.7", "203.0.113.7/24", "203.0.113.0/24", "2001:DB8:0:0::/48"],
+        adminAllowFrom: ["198.51.100.7", "198.51.100.7/32", "203.0.113.0/24", "2001:DB8:0:0::/48"],
       },
     );
     const json = synthJson(stack);
@@ -226,6 +254,136 @@ describe("AWS with an NLB: the admin listener's security group rules", () => {
 });
 
 /**
+ * Host bits set (`10.1.2.3/8`) in any list that opens the firewall: refused with the list's code,
+ * the fix naming both readings (the network and the single host); never quietly read as the
+ * network (`10.1.2.3/8` meant for one host would open all of 10.0.0.0/8).
+ */
+describe("host bits are refused in every list that opens the firewall", () => {
+  const HOST_BITS: Array<[string, string, string]> = [
+    ["10.1.2.3/8", "10.0.0.0/8", "10.1.2.3/32"],
+    ["203.0.113.7/24", "203.0.113.0/24", "203.0.113.7/32"],
+    ["2001:DB8::7/48", "2001:db8::/48", "2001:db8::7/128"],
+  ];
+  const exact = (given: string, network: string, host: string) => ({
+    message: `"${given}" has host bits set: it is not the start of a network, and read as one it would open all of ${network}.`,
+    fix: `Write the network, ${network}, or the single host, ${host}.`,
+  });
+
+  /** The issues a synthesis on `platform` fails with (it must fail), as plain objects. */
+  function synthIssues(
+    platform: "aws" | "hcloud",
+    props: Parameters<typeof buildShape>[2],
+    tier: Parameters<typeof buildShape>[3] = {},
+    rules?: (cluster: ReturnType<typeof buildShape>["cluster"]) => void,
+  ): object[] {
+    const { stack, cluster } = buildShape(platform, EXAMPLE_SHAPE, props, tier);
+    rules?.(cluster);
+    let error: unknown;
+    try {
+      Testing.synth(stack);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(GrommunioValidationError);
+    return (error as GrommunioValidationError).issues.map(({ code, path, field, message, fix }) => ({
+      code,
+      path,
+      field,
+      message,
+      fix,
+    }));
+  }
+
+  describe.each(["aws", "hcloud"] as const)("%s", (platform) => {
+    const at = `security-${platform}/mail`;
+
+    test.each(HOST_BITS)("adminAllowFrom %s: GRX038", (given, network, host) => {
+      expect(synthIssues(platform, {}, { adminAllowFrom: ["198.51.100.0/24", given] })).toEqual([
+        { code: "GRX038", path: `${at}/loadBalancer`, field: "adminAllowFrom", ...exact(given, network, host) },
+      ]);
+    });
+
+    test.each(HOST_BITS)("acceptProxyFrom %s: GRX045", (given, network, host) => {
+      expect(synthIssues(platform, {}, { acceptProxyFrom: ["192.0.2.0/28", given] })).toEqual([
+        { code: "GRX045", path: `${at}/loadBalancer`, field: "acceptProxyFrom", ...exact(given, network, host) },
+      ]);
+    });
+
+    test.each(HOST_BITS)("sshAllowFrom %s: GRX218", (given, network, host) => {
+      expect(synthIssues(platform, { sshAllowFrom: ["198.51.100.0/24", given] })).toEqual([
+        { code: "GRX218", path: at, field: "sshAllowFrom", ...exact(given, network, host) },
+      ]);
+    });
+
+    test.each(HOST_BITS)("Peer.cidr(%s): GRX458", (given, network, host) => {
+      const key = `node-exporter-from-${given.replace(/[^A-Za-z0-9]+/g, "-")}`;
+      const issues = synthIssues(platform, {}, {}, (cluster) =>
+        cluster.connections("mailbox").allowFrom(Peer.cidr(given), EXPORTER()),
+      );
+      const { message, fix } = exact(given, network, host);
+      expect(issues).toEqual([
+        {
+          code: "GRX458",
+          path: `${at}/firewall/mailbox/${key}`,
+          field: 'connections("mailbox")',
+          message: `the rule for port 9100 from Peer.cidr("${given}"): ${message}`,
+          fix,
+        },
+      ]);
+    });
+  });
+});
+
+describe("accepted allow-list spellings reach every consumer as canonical networks", () => {
+  const admin = ["198.51.100.7", "2001:DB8:0:0::/48", "203.0.113.0/24", "198.51.100.7/32"];
+  const proxies = ["192.0.2.5", "2001:0DB8::/064"];
+  const topology = (flavor: "haproxy" | "nginx") => {
+    const base = documentedLayout();
+    return buildTopology({
+      ...base,
+      loadBalancer: {
+        ...base.loadBalancer!,
+        flavor,
+        adminAllowFrom: admin,
+        acceptProxyFrom: proxies,
+        ...(flavor === "nginx" ? { proxyProtocol: { imap: false, pop3: false }, nodeAwareRouting: false } : {}),
+      },
+    });
+  };
+
+  test("the topology, haproxy's list files and nftables: each network once, in order", () => {
+    const topo = topology("haproxy");
+    expect(topo.loadBalancer!.adminAllowFrom).toEqual(["198.51.100.7/32", "2001:db8::/48", "203.0.113.0/24"]);
+    expect(topo.loadBalancer!.acceptProxy!.from).toEqual(["192.0.2.5/32", "2001:db8::/64"]);
+    const files = renderHaproxy(topo, topo.node("lb1"));
+    const lines = (p: string) =>
+      files
+        .find((f) => f.path === p)!
+        .content.split("\n")
+        .filter((l) => l && !l.startsWith("#"));
+    expect(lines(ADMIN_ALLOW_LIST_PATH)).toEqual(["198.51.100.7/32", "2001:db8::/48", "203.0.113.0/24"]);
+    expect(lines(PROXY_FROM_LIST_PATH)).toEqual(["192.0.2.5/32", "2001:db8::/64"]);
+    expect(topologyAllowRules(topo, topo.node("lb1")).find((r) => r.comment === "publicAdmin")!.from).toEqual([
+      "198.51.100.7/32",
+      "2001:db8::/48",
+      "203.0.113.0/24",
+    ]);
+  });
+
+  test("nginx: allow and set_real_ip_from", () => {
+    const topo = topology("nginx");
+    const text = renderNginx(topo, topo.node("lb1"))
+      .map((f) => f.content)
+      .join("\n");
+    const directive = (name: string) => [
+      ...new Set([...text.matchAll(new RegExp(`^\\s*${name} ([^;]+);`, "gm"))].map((m) => m[1])),
+    ];
+    expect(directive("allow")).toEqual(["198.51.100.7/32", "2001:db8::/48", "203.0.113.0/24"]);
+    expect(directive("set_real_ip_from")).toEqual(["192.0.2.5/32", "2001:db8::/64"]);
+  });
+});
+
+/**
  * The cases of the provider's own tests (hetznercloud/terraform-provider-hcloud,
  * internal/firewall/validation_test.go: Test_normalizeIP, TestValidateIPDiag) and a few more: what
  * we write must be what the provider's normalizeIP and the API keep, or every plan shows a diff.
@@ -234,7 +392,6 @@ describe("hcloudCidr: the spelling hetznercloud/hcloud keeps in source_ips", () 
   test.each([
     ["198.51.100.7", "198.51.100.7/32"],
     ["10.0.0.0/8", "10.0.0.0/8"],
-    ["10.0.0.5/8", "10.0.0.0/8"], // the provider refuses host bits ("not the start of the cidr block")
     ["2001:db8:123:4567::", "2001:db8:123:4567::/128"],
     ["2001:0db8:0123:4567::0/64", "2001:db8:123:4567::/64"],
     ["2001:DB8:123:4567::/64", "2001:db8:123:4567::/64"],
@@ -242,12 +399,13 @@ describe("hcloudCidr: the spelling hetznercloud/hcloud keeps in source_ips", () 
     ["0.0.0.0/00", "0.0.0.0/0"],
     ["2001:db8:0:1:0:0:0:1", "2001:db8:0:1::1/128"],
     ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1/128"],
-    ["fe80::1337/64", "fe80::/64"],
+    ["fe80::/64", "fe80::/64"],
   ])("%s → %s", (given, kept) => {
     expect(hcloudCidr(given)).toBe(kept);
   });
 
-  test.each(["foo", "10.0.0.0/33", "::ffff:192.0.2.0/120"])(
+  // Host bits: the provider refuses them ("10.0.0.5/8 is not the start of the cidr block"), so do we.
+  test.each(["foo", "10.0.0.0/33", "::ffff:192.0.2.0/120", "10.0.0.5/8", "fe80::1337/64"])(
     "%s throws (validation keeps it out of the plan)",
     (bad) => {
       expect(() => hcloudCidr(bad)).toThrow(/hcloudCidr/);

@@ -31,6 +31,7 @@ import {
   Port,
   Topology,
   buildTopology,
+  canonicalCidr,
   parseIpv4,
   planFirewall,
   validateCluster,
@@ -183,6 +184,8 @@ function checkAllowLists(input: ClusterInput, topo: Topology): void {
     // The load balancers: backends by host name and address; the admin allow list.
     if (has(n, "load-balancer")) {
       const lb = input.loadBalancer!;
+      // The admin allow list as the networks its entries stand for (198.51.100.7 → /32), each once.
+      const adminNetworks = lb.adminAllowFrom && [...new Set(lb.adminAllowFrom.map((a) => canonicalCidr(a)!))];
       if (lb.flavor === "haproxy") {
         const cfg = file("/etc/haproxy/haproxy.cfg")!.content;
         const servers = new Set([...cfg.matchAll(/^\s+server (\S+) ([\d.]+):\d+/gm)].map((x) => `${x[1]} ${x[2]}`));
@@ -194,13 +197,13 @@ function checkAllowLists(input: ClusterInput, topo: Topology): void {
         const allow = file("/etc/haproxy/admin-allow.lst");
         same(
           allow?.content.split("\n").filter((l) => l && !l.startsWith("#")),
-          lb.adminAllowFrom,
+          adminNetworks,
           at("admin-allow.lst"),
         );
       } else {
         const admin = file("/etc/nginx/conf.d/grommunio-admin.conf");
         const allows = admin ? [...admin.content.matchAll(/^\s+allow (\S+);$/gm)].map((x) => x[1]) : undefined;
-        same(allows, lb.adminAllowFrom, at("nginx allow"));
+        same(allows, adminNetworks, at("nginx allow"));
         if (admin) same(/^\s+deny all;$/m.test(admin.content), true, at("nginx deny all"));
       }
     }

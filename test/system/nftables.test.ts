@@ -79,12 +79,13 @@ describe("nft -c accepts every generated host firewall", () => {
   );
 
   test("allow lists at the edges of what validation admits: nft loads them (own network namespace) and lists the networks given", () => {
-    // A prefix with a leading zero, host bits set, IPv6 with a dotted IPv4 tail (NAT64), upper
+    // A prefix with a leading zero, a bare address, IPv6 with a dotted IPv4 tail (NAT64), upper
     // case and an uncompressed zero run: all pass GRX038; nft's parser refused some. (An
-    // IPv4-mapped entry, `::ffff:…`, no longer passes: GRX038 names its IPv4 form.)
+    // IPv4-mapped entry, `::ffff:…`, and host bits, `203.0.113.7/24`, no longer pass: GRX038.)
     const allow = [
       "10.0.0.0/08",
-      "203.0.113.7/24",
+      "203.0.113.0/24",
+      "198.51.100.7",
       "0:0:0:0:0:0:192.0.2.0/120",
       "64:ff9b::198.51.100.7",
       "2001:DB8:0:0::/064",
@@ -106,23 +107,24 @@ describe("nft -c accepts every generated host firewall", () => {
       ["ssh", 22],
     ] as const) {
       expect(listed(comment)).toEqual([
-        `ip saddr { 10.0.0.0/8, 203.0.113.0/24 } tcp dport ${port} accept comment "${comment}"`,
+        `ip saddr { 10.0.0.0/8, 198.51.100.7, 203.0.113.0/24 } tcp dport ${port} accept comment "${comment}"`,
         `ip6 saddr { ::192.0.2.0/120, 64:ff9b::c633:6407, 2001:db8::/64 } tcp dport ${port} accept comment "${comment}"`,
       ]);
     }
   });
 
   test("users' rules (Peer.cidr) in every accepted form, through a Hetzner synth: mail1's nftables.conf loads (own network namespace) and lists the networks", () => {
-    // A bare address, host bits, a zero-padded prefix, IPv6 upper case / uncompressed / with a
-    // dotted IPv4 tail, and sources overlapping the SSH allow list on the same port (one set).
+    // A bare address, a zero-padded prefix, IPv6 upper case / uncompressed / with a dotted IPv4
+    // tail, and sources overlapping the SSH allow list on the same port (one set). Host bits
+    // (`10.1.2.3/8`) are refused (GRX458, test/security/peers.test.ts).
     const { stack, cluster } = buildShape("hcloud", EXAMPLE_SHAPE, {
       sshAllowFrom: ["198.51.100.0/24", "2001:db8::/32"],
     });
     for (const given of [
-      "10.1.2.3/8",
+      "10.0.0.0/8",
       "192.0.2.7",
       "172.16.0.0/12",
-      "2001:DB8:0:0:1::1/64",
+      "2001:DB8:0:0:0::/64",
       "::192.0.2.0/120",
       "64:ff9b::198.51.100.7",
     ])

@@ -124,7 +124,8 @@ export function hcloudNetworkLayout(
  *   every run (issues #414, #870);
  * - an IPv4-mapped IPv6 network: by Go's `net.IPNet.String`, which `normalizeIP` and the API
  *   request use, it becomes IPv4 (`::ffff:1.2.3.0/120` → `1.2.3.0/24`), unlike on AWS (refused) or
- *   in nftables (matches nobody); refused before it gets here (GRX458, GRX038, GRX218).
+ *   in nftables (matches nobody); refused before it gets here (GRX458, GRX038, GRX218), as are
+ *   host bits.
  * Plan sources are canonical already (`Connections.allowFrom`); anything else is a bug and throws.
  */
 export function hcloudCidr(addressOrCidr: string): string {
