@@ -687,7 +687,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
 
     // Firewall, from the port table (plus the users' rules), checked for exposure before use. Users'
     // rules refused for their source (GRX458) are not in the plan; they are reported with it.
-    late.addAll(this.extraRules.issues(this.node.path));
+    late.addAll(this.extraRules.refusedIssues(this.node.path));
     const userRules = new Set(this.extraRules.list().map(ruleId));
     const plan = planFirewall(
       topology,
@@ -703,6 +703,9 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       this.extraRules,
     );
     this.firewallPlan = plan;
+    // Rules left out because another port of the same name holds their key (GRX459): between
+    // users' rules, or a user's port named like a port-table key (found while the plan is made).
+    late.addAll(this.extraRules.clashIssues(this.node.path));
     late.addAll(
       checkExposure(topology, plan, {
         clusterPath: this.node.path,

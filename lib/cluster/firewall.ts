@@ -41,7 +41,11 @@ export class Port {
     return new Port(PORTS[key].port, key, key, PORTS[key].description);
   }
 
-  /** A port outside the port table (monitoring agents, …): `name` keys the rule. */
+  /**
+   * A port outside the port table (monitoring agents, …): `name` keys the rule
+   * (`<name>-from-<source>`), so two ports of one name and different numbers from one source to
+   * one target, or a name of the port table's (`ssh`) for another number, fail synthesis (GRX459).
+   */
   public static tcp(port: number, name: string, description = name): Port {
     return new Port(port, name, undefined, description);
   }
@@ -92,6 +96,13 @@ function peerName(peer: FirewallPeer, marked = false): string {
   return text.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "any";
 }
 
+/** A peer as a message names it: its network, `group "…"` or `service "…"`. */
+function describePeer(peer: FirewallPeer): string {
+  if ("group" in peer) return `group "${peer.group}"`;
+  if ("service" in peer) return `service "${peer.service}"`;
+  return peer.cidr;
+}
+
 function samePeer(a: FirewallPeer, b: FirewallPeer): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -113,12 +124,31 @@ export interface RefusedRule {
 }
 
 /**
- * Collects allow rules (keyed by target and `<port>-from-<peer>`, so duplicates merge), and the
- * rules refused for their source (`issues`), which never reach a platform.
+ * A rule `allowFrom` left out because another rule of the same target already has its key
+ * (`<port name>-from-<peer>`) for another port: two ports of one name (`Port.tcp(9100, "exporter")`
+ * and `Port.tcp(9101, "exporter")`) from one source, or a user port named like a port-table key.
+ */
+export interface ClashingRule {
+  readonly target: FirewallTarget;
+  /** The key both rules would have. */
+  readonly key: string;
+  /** The rule already there (kept). */
+  readonly kept: FirewallRule;
+  /** The port left out, its name and whether it is the port table's. */
+  readonly port: number;
+  readonly name: string;
+  readonly portKey?: PortKey;
+}
+
+/**
+ * Collects allow rules (keyed by target and `<port>-from-<peer>`, so duplicates merge), the rules
+ * refused for their source and those whose key another port holds (`issues`), which never reach a
+ * platform.
  */
 export class FirewallRules {
   private readonly rules = new Map<string, FirewallRule>();
   private readonly refusedRules = new Map<string, RefusedRule>();
+  private readonly clashingRules: ClashingRule[] = [];
 
   public add(rule: FirewallRule): void {
     this.rules.set(`${targetName(rule.target)}/${rule.key}`, rule);
@@ -139,11 +169,52 @@ export class FirewallRules {
     return [...this.refusedRules.values()];
   }
 
+  /** Records a rule left out because its key is another port's. */
+  public clash(rule: ClashingRule): void {
+    this.clashingRules.push(rule);
+  }
+
+  /** The rules left out because their key is another port's, in the order they were added. */
+  public clashing(): ClashingRule[] {
+    return [...this.clashingRules];
+  }
+
+  /** Every issue of the rules: `refusedIssues`, then `clashIssues`. */
+  public issues(clusterPath: string): ValidationIssue[] {
+    return [...this.refusedIssues(clusterPath), ...this.clashIssues(clusterPath)];
+  }
+
+  /**
+   * GRX459 for every rule left out because its key is another port's, at
+   * `<clusterPath>/firewall/<target>/<key>`, field `connections("<target>")`. The fix names a
+   * distinct name for the user's port (the port table's keep theirs).
+   */
+  public clashIssues(clusterPath: string): ValidationIssue[] {
+    return this.clashingRules.map((c) => {
+      const source = describePeer(c.kept.source);
+      // The user's port is the one to rename: the one left out, unless that is the port table's.
+      const userPort = c.portKey !== undefined ? c.kept.port : c.port;
+      const message =
+        c.kept.portKey !== undefined
+          ? `port ${c.port} from ${source} is named "${c.name}", as the port table's ${c.kept.portKey} (port ${c.kept.port}) from the same source: both rules would be keyed "${c.key}" and one would replace the other.`
+          : c.portKey !== undefined
+            ? `port ${c.kept.port} from ${source} is named "${c.name}", as the port table's ${c.portKey} (port ${c.port}) from the same source: both rules would be keyed "${c.key}" and one would replace the other.`
+            : `ports ${c.kept.port} and ${c.port} from ${source} are both named "${c.name}": both rules would be keyed "${c.key}" and one would replace the other.`;
+      return {
+        code: "GRX459",
+        path: `${clusterPath}/firewall/${targetName(c.target)}/${c.key}`,
+        field: `connections("${"group" in c.target ? c.target.group : c.target.service}")`,
+        message,
+        fix: `Give each port its own name, e.g. Port.tcp(${userPort}, "${c.name}-${userPort}").`,
+      };
+    });
+  }
+
   /**
    * GRX458 for every refused rule, at `<clusterPath>/firewall/<target>/<key>` (the path an
    * accepted rule would have in the exposure check), field `connections("<target>")`.
    */
-  public issues(clusterPath: string): ValidationIssue[] {
+  public refusedIssues(clusterPath: string): ValidationIssue[] {
     return this.refused().map((r) => ({
       code: "GRX458",
       path: `${clusterPath}/firewall/${targetName(r.target)}/${r.key}`,
@@ -204,6 +275,20 @@ export class Connections {
     let key = `${port.name}-from-${peerName(source)}`;
     const taken = this.rules.get(this.target, key);
     if (taken && !samePeer(taken.source, source)) key = `${port.name}-from-${peerName(source, true)}`;
+    // Same key for another port (two ports of one name from one source): one rule would silently
+    // replace the other. Keys stay by name (resource ids); the later rule is left out and reported.
+    const holder = this.rules.get(this.target, key);
+    if (holder && holder.port !== port.port && samePeer(holder.source, source)) {
+      this.rules.clash({
+        target: this.target,
+        key,
+        kept: holder,
+        port: port.port,
+        name: port.name,
+        ...(port.portKey !== undefined ? { portKey: port.portKey } : {}),
+      });
+      return;
+    }
     this.rules.add({
       key,
       target: this.target,

@@ -3,6 +3,9 @@ import { FirewallRules, Peer, Port, planFirewall } from "../../lib/cluster/firew
 import { PORTS, buildTopology, isWorld } from "../../lib";
 import { documentedLayout, largeLayout } from "../fixtures";
 
+const targetOf = (r: { target: { group: string } | { service: string } }) =>
+  "group" in r.target ? r.target.group : r.target.service;
+
 const internal = new Set<number>(
   Object.values(PORTS)
     .filter((p) => p.exposure === "cluster" || p.exposure === "local")
@@ -138,6 +141,57 @@ describe("firewall plan from the port table", () => {
     expect(user.rules.filter((r) => r.port === 9100).map((r) => [r.key, r.source])).toEqual([
       ["node-exporter-from-1-2-128", { cidr: "1::2/128" }],
       ["node-exporter-from-1-2-z-128", { cidr: "1:2::/128" }],
+    ]);
+  });
+
+  test("two user ports of one name and different numbers from one source: the first stays, the second is GRX459 (never silently dropped)", () => {
+    const extra = new FirewallRules();
+    const mailbox = extra.connections({ group: "mailbox" });
+    mailbox.allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "exporter"));
+    mailbox.allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9101, "exporter"));
+    mailbox.allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "exporter")); // a repeat merges
+    // Same name from another source, or on another target: other keys, no clash.
+    mailbox.allowFrom(Peer.cidr("10.98.0.0/16"), Port.tcp(9101, "exporter"));
+    extra.connections({ group: "classic" }).allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9101, "exporter"));
+    const plan = planFirewall(buildTopology(documentedLayout()), "c", {}, extra);
+    expect(plan.rules.filter((r) => r.key.startsWith("exporter-")).map((r) => [targetOf(r), r.key, r.port])).toEqual([
+      ["classic", "exporter-from-10-99-0-0-16", 9101],
+      ["mailbox", "exporter-from-10-99-0-0-16", 9100],
+      ["mailbox", "exporter-from-10-98-0-0-16", 9101],
+    ]);
+    expect(extra.issues("stack/mail")).toEqual([
+      {
+        code: "GRX459",
+        path: "stack/mail/firewall/mailbox/exporter-from-10-99-0-0-16",
+        field: 'connections("mailbox")',
+        message:
+          'ports 9100 and 9101 from 10.99.0.0/16 are both named "exporter": both rules would be keyed "exporter-from-10-99-0-0-16" and one would replace the other.',
+        fix: 'Give each port its own name, e.g. Port.tcp(9101, "exporter-9101").',
+      },
+    ]);
+  });
+
+  test("a user port named like a port-table key, from a source the table's rule has: GRX459 naming the user's port", () => {
+    const extra = new FirewallRules();
+    extra.connections({ group: "node" }).allowFrom(Peer.cidr("198.51.100.0/24"), Port.tcp(2222, "ssh"));
+    extra.connections({ group: "node" }).allowFrom(Peer.cidr("198.51.100.7"), Port.tcp(22, "ssh")); // same number: merges
+    const plan = planFirewall(
+      buildTopology(documentedLayout()),
+      "c",
+      { sshAllowFrom: ["198.51.100.0/24", "198.51.100.7"] },
+      extra,
+    );
+    expect(plan.rules.filter((r) => r.key.startsWith("ssh-")).map((r) => [r.key, r.port])).toEqual([
+      ["ssh-from-198-51-100-7-32", 22],
+      ["ssh-from-198-51-100-0-24", 2222],
+    ]);
+    expect(extra.issues("stack/mail").map((i) => [i.code, i.path, i.message, i.fix])).toEqual([
+      [
+        "GRX459",
+        "stack/mail/firewall/node/ssh-from-198-51-100-0-24",
+        'port 2222 from 198.51.100.0/24 is named "ssh", as the port table\'s ssh (port 22) from the same source: both rules would be keyed "ssh-from-198-51-100-0-24" and one would replace the other.',
+        'Give each port its own name, e.g. Port.tcp(2222, "ssh-2222").',
+      ],
     ]);
   });
 

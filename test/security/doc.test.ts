@@ -63,6 +63,7 @@ describe("docs/security.md", () => {
       "GRX456",
       "GRX457",
       "GRX458",
+      "GRX459",
     ]);
     for (const c of codes) expect(errors).toMatch(new RegExp(`^\\| ${c} \\|`, "m"));
   });

@@ -163,6 +163,37 @@ describe("through the constructs: synthesis fails with GRX458, collected with th
     );
   });
 
+  test.each(["aws", "hcloud"] as const)(
+    "%s: two user ports of one name and different numbers from one source fail with GRX459 (one was silently dropped)",
+    (platform) => {
+      const { stack, cluster } = buildShape(platform, EXAMPLE_SHAPE, { sshAllowFrom: ["198.51.100.0/24"] });
+      cluster.connections("mailbox").allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "exporter"));
+      cluster.connections("mailbox").allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9101, "exporter"));
+      cluster.connections("node").allowFrom(Peer.cidr("198.51.100.0/24"), Port.tcp(2222, "ssh"));
+      let error: unknown;
+      try {
+        Testing.synth(stack);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(GrommunioValidationError);
+      expect((error as GrommunioValidationError).issues.map((i) => [i.code, i.path, i.field, i.fix])).toEqual([
+        [
+          "GRX459",
+          `security-${platform}/mail/firewall/mailbox/exporter-from-10-99-0-0-16`,
+          'connections("mailbox")',
+          'Give each port its own name, e.g. Port.tcp(9101, "exporter-9101").',
+        ],
+        [
+          "GRX459",
+          `security-${platform}/mail/firewall/node/ssh-from-198-51-100-0-24`,
+          'connections("node")',
+          'Give each port its own name, e.g. Port.tcp(2222, "ssh-2222").',
+        ],
+      ]);
+    },
+  );
+
   test("a source refused after the topology was read is reported too (at synth)", () => {
     const { stack, cluster } = buildShape("hcloud", EXAMPLE_SHAPE);
     expect(cluster.topology.nodes.length).toBeGreaterThan(0);
