@@ -130,3 +130,21 @@ export const YAML11_AMBIGUOUS_NAMES: ReadonlyArray<readonly [name: string, user:
 
 /** Every printable ASCII character, `!` (0x21) to `~` (0x7e), in order: no blank at either end. */
 export const PRINTABLE_ASCII = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("");
+
+/**
+ * A real ASCII-armored OpenPGP public key (ed25519, no expiry; its private half was discarded), as
+ * `gpg --armor --export` writes it: for the repository options, whose keys are checked (GRX315).
+ */
+export const TEST_PUBLIC_KEY =
+  [
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    "",
+    "mDMEawyOeBYJKwYBBAHaRw8BAQdAZ1yLgTXelAaNWeDRAbEaCjB2eHuCav3j84Qy",
+    "Axbo3na0M2Nka3RmLWdyb21tdW5pbyB0ZXN0IGtleSA8dGVzdC1rZXlAZXhhbXBs",
+    "ZS5pbnZhbGlkPoiQBBMWCAA4FiEExS5XAbergECpRp09xRGWyMiQu98FAmsMjngC",
+    "GwMFCwkIBwIGFQoJCAsCBBYCAwECHgECF4AACgkQxRGWyMiQu99R3AD/ZSa/AgbC",
+    "xUEIZEoM1VPkzeeqC4BR/qUx269YJX49TcIBAL5dSvl5Iy6VIY0scs8MtmXmNbhj",
+    "KTe1hNILD7zFCT4D",
+    "=nrDx",
+    "-----END PGP PUBLIC KEY BLOCK-----",
+  ].join("\n") + "\n";

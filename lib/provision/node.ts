@@ -99,7 +99,8 @@ export function aptSourceFile(repo: AptRepository): ProvisionedFile {
     "Types: deb",
     `URIs: ${repo.uris}`,
     `Suites: ${repo.suites}`,
-    `Components: ${repo.components.join(" ")}`,
+    // Absent for a flat repository (suite ending in "/"): apt refuses Components there.
+    ...(repo.components.length > 0 ? [`Components: ${repo.components.join(" ")}`] : []),
     repo.trusted ? "Trusted: yes" : `Signed-By: ${repo.keyringPath}`,
   ];
   return {

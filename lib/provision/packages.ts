@@ -6,6 +6,7 @@ import type { OperatingSystem } from "../platforms/platform";
 import { ClusterNode, Daemon, PORTS, Topology } from "../topology";
 import { opsPackages, opsServices } from "../render/ops";
 import { AptRepository } from "./model";
+import { isFlatSuite } from "./sources";
 
 /** Facts about a guest operating system. */
 export interface OsFacts {
@@ -31,20 +32,29 @@ export const GROMMUNIO_REPOSITORY = {
 /** Overrides for the grommunio repository (mirrors, air-gapped sites, pinned keys). */
 export interface RepositoryOptions {
   /**
-   * Repository URI.
+   * Repository URI: a scheme apt ships a method for (`http`, `https`, `file`, `copy`,
+   * `mirror[+…]`), printable ASCII without `#` or `?` (GRX310, GRX314).
    * @default `https://download.grommunio.com/community/<suite>` (Debian_12 or Ubuntu_24.04)
    */
   readonly uris?: string;
-  /** @default the OS's suite (`Debian_12`, `Ubuntu_24.04`) */
+  /**
+   * The suite; one ending in `/` (e.g. `./`) names a flat repository, which has no components.
+   * @default the OS's suite (`Debian_12`, `Ubuntu_24.04`)
+   */
   readonly suites?: string;
-  /** @default ["main"] */
+  /** @default ["main"]; none for a flat suite (GRX313) */
   readonly components?: readonly string[];
   /**
-   * The repository's ASCII-armored signing key. Pinning it here means nothing is fetched at boot.
+   * The repository's signing key as `gpg --armor --export` writes it (LF line endings, not
+   * indented: apt finds no key otherwise, GRX315). Pinning it here means nothing is fetched at boot.
    * @default undefined: the key is downloaded once at first boot from `keyUrl` over HTTPS
    */
   readonly armoredKey?: string;
-  /** @default https://download.grommunio.com/RPM-GPG-KEY-grommunio */
+  /**
+   * An `https://` URL (GRX316) serving the ASCII-armored key (it is saved as an `.asc` keyring;
+   * a binary key there leaves apt without a key).
+   * @default https://download.grommunio.com/RPM-GPG-KEY-grommunio
+   */
   readonly keyUrl?: string;
   /**
    * Accept the repository without signatures (deb822 `Trusted: yes`; no key written or fetched).
@@ -56,11 +66,13 @@ export interface RepositoryOptions {
 
 export function grommunioRepository(os: OperatingSystem, options: RepositoryOptions = {}): AptRepository {
   const suite = OS_FACTS[os].grommunioSuite;
+  const suites = options.suites ?? suite;
   return {
     name: "grommunio",
     uris: options.uris ?? `${GROMMUNIO_REPOSITORY.baseUri}/${suite}`,
-    suites: options.suites ?? suite,
-    components: options.components ?? ["main"],
+    suites,
+    // A flat repository (suite ending in "/", e.g. "./") has no components: apt refuses them.
+    components: options.components ?? (isFlatSuite(suites) ? [] : ["main"]),
     ...(options.trusted
       ? { trusted: true }
       : options.armoredKey !== undefined

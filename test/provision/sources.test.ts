@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
 import {
+  APT_URI_SCHEMES,
   ClassicNode,
   Database,
   GromoxNode,
@@ -17,17 +18,21 @@ import {
   buildTopology,
   provisionNode,
   renderCloudConfig,
+  aptSourceFile,
+  armoredKeyProblem,
+  grommunioRepository,
+  osRepositories,
   validateRepositoryOptions,
 } from "../../lib";
 import { renderNodeFiles } from "../../lib/render/node";
-import { documentedLayout } from "../fixtures";
+import { TEST_PUBLIC_KEY, documentedLayout } from "../fixtures";
 import { FakePlatform } from "../cluster/fake-platform";
 
 // Node-aware routing: the load balancers' map job reads the database as the map reader.
 const topology = buildTopology(
   documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" } }),
 );
-const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINBF...\n-----END PGP PUBLIC KEY BLOCK-----\n";
+const KEY = TEST_PUBLIC_KEY;
 
 function prov(name: string, extra: Partial<Parameters<typeof provisionNode>[0]> = {}) {
   const node = topology.node(name);
@@ -153,6 +158,98 @@ describe("repository validation (GRX310, GRX311)", () => {
       ["GRX310", "osRepository.securityUris"],
       ["GRX310", "osRepository.suites/components"],
       ["GRX311", "osRepository.trusted"],
+    ]);
+  });
+});
+
+describe("what apt reads: flat suites, URIs, keys (GRX310, GRX313-GRX316)", () => {
+  const codes = (
+    r: Parameters<typeof validateRepositoryOptions>[1],
+    o?: Parameters<typeof validateRepositoryOptions>[2],
+  ) => validateRepositoryOptions("c", r, o).map((i) => `${i.code} ${i.field}`);
+
+  test("a flat suite gets no Components line (apt refuses one); distribution suites keep theirs", () => {
+    expect(
+      aptSourceFile(grommunioRepository("debian-12", { uris: "http://10.0.2.100/g", suites: "./", trusted: true }))
+        .content,
+    ).toBe("Types: deb\nURIs: http://10.0.2.100/g\nSuites: ./\nTrusted: yes\n");
+    const [main, security] = osRepositories("debian-12", {
+      uris: "http://m/debian",
+      suites: ["bookworm/", "bookworm-updates/"],
+      securityUris: "http://m/security",
+    });
+    expect(main!.components).toEqual([]);
+    expect(aptSourceFile(main!).content).not.toContain("Components");
+    expect(security!.components).toEqual(["main"]);
+    expect(aptSourceFile(grommunioRepository("debian-12")).content).toContain("\nComponents: main\n");
+  });
+
+  test("suites and components apt refuses or skips", () => {
+    expect(codes({ suites: "./" })).toEqual([]);
+    expect(codes({ suites: "./", components: ["main"] })).toEqual(["GRX313 repository.components"]);
+    expect(codes({ components: [] })).toEqual(["GRX313 repository.components"]);
+    expect(codes(undefined, { uris: "http://m/d", suites: [] })).toEqual(["GRX313 osRepository.suites"]);
+    expect(codes(undefined, { uris: "http://m/d", suites: ["bookworm", "./"] })).toEqual([
+      "GRX313 osRepository.suites",
+    ]);
+    expect(codes(undefined, { uris: "http://m/d", suites: ["a/", "b/"], components: [] })).toEqual([]);
+    expect(codes(undefined, { uris: "http://m/d", components: [] })).toEqual(["GRX313 osRepository.components"]);
+    for (const c of ["main/", "/main", "main//x"]) {
+      expect(codes({ components: [c] })).toEqual(["GRX310 repository.components"]);
+    }
+    expect(codes({ components: ["main/debian-installer"] })).toEqual([]);
+  });
+
+  test("URIs: schemes apt has a method for; no fragment, query or non-ASCII", () => {
+    for (const s of APT_URI_SCHEMES) expect(codes({ uris: `${s}://h/p` })).toEqual([]);
+    expect(codes({ uris: "http://[2001:db8::1]:8080/debian/" })).toEqual([]);
+    expect(codes({ uris: "https://user:pa%40ss@m.example.net/d%20x" })).toEqual([]);
+    for (const u of ["tor+http://h/p", "s3://bucket/d", "ftp://h/d", "htps://h/d"]) {
+      expect(codes({ uris: u })).toEqual(["GRX314 repository.uris"]);
+    }
+    expect(codes(undefined, { uris: "http://m/d", securityUris: "ftp://m/s" })).toEqual([
+      "GRX314 osRepository.securityUris",
+    ]);
+    for (const u of [
+      "http://h/d#x",
+      "http://h/d?x=1",
+      "http://h/dé",
+      "http://h/d\\x",
+      "HTTP://h/d",
+      "/srv/repo",
+      "http://h/\u0001",
+    ]) {
+      expect(codes({ uris: u })).toEqual(["GRX310 repository.uris"]);
+    }
+  });
+
+  test("keyUrl over https only", () => {
+    expect(codes({ keyUrl: "https://h/key.asc" })).toEqual([]);
+    expect(codes({ keyUrl: "http://h/key.asc" })).toEqual(["GRX316 repository.keyUrl"]);
+    expect(codes({ keyUrl: "file:///k.asc" })).toEqual(["GRX316 repository.keyUrl"]);
+  });
+
+  test("armored keys as apt 2.6 dearmors them", () => {
+    const lines = KEY.split("\n");
+    const ok = [KEY, KEY.slice(0, -1), "# signing key\n" + KEY + "trailing text\n", KEY + KEY, "\n\n" + KEY];
+    ok.push([lines[0], "Comment: c", ...lines.slice(1)].join("\n"));
+    ok.push(lines.filter((l) => !l.startsWith("=")).join("\n"));
+    for (const k of ok) expect(armoredKeyProblem(k)).toBeUndefined();
+    const bad: Array<[string, RegExp]> = [
+      [KEY.replace(/\n/g, "\r\n"), /CR/],
+      [KEY.replace(/^/gm, "    "), /indented/],
+      [lines.filter((_, i) => i !== 1).join("\n"), /empty line/],
+      [lines.map((l, i) => (i === 3 ? l + " " : l)).join("\n"), /line 4 is not base64 \(it ends in blanks\)/],
+      [lines.filter((l) => !l.startsWith("-----END")).join("\n"), /no "-----END/],
+      [KEY.replace(/PUBLIC/g, "PRIVATE"), /private key/],
+      ["C52E5701B7AB8040A9469D3DC51196C8C890BBDF", /no "-----BEGIN/],
+      ["", /no "-----BEGIN/],
+      [KEY.replace(lines[2]!, "AAAA"), /public-key packet/],
+    ];
+    for (const [k, why] of bad) expect(armoredKeyProblem(k)).toMatch(why);
+    expect(codes({ armoredKey: KEY.replace(/\n/g, "\r\n") })).toEqual(["GRX315 repository.armoredKey"]);
+    expect(codes(undefined, { uris: "http://m/d", armoredKey: "/etc/keys/m.asc" })).toEqual([
+      "GRX315 osRepository.armoredKey",
     ]);
   });
 });
