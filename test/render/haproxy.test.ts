@@ -536,6 +536,48 @@ describe("validateHaproxy: coded errors", () => {
   });
 });
 
+describe("logTarget: what HAProxy reads from its chroot (GRX111, GRX113)", () => {
+  const topo = buildTopology(documentedLayout());
+  const lb1 = topo.node("lb1");
+  const codes = (logTarget: string) => validateHaproxy(topo, lb1, { logTarget }).map((i) => i.code);
+
+  test("/dev/log, streams and UDP addresses are taken as given", () => {
+    for (const t of [
+      "/dev/log",
+      "unix@/dev/log",
+      "stdout",
+      "stderr",
+      "192.0.2.10",
+      "192.0.2.10:514",
+      "udp@192.0.2.10:514",
+      "udp6@2001:db8::1:514",
+    ]) {
+      expect([t, codes(t)]).toEqual([t, []]);
+      expect(cfgOf(documentedLayout(), "lb1", { logTarget: t })).toContain(`\n    log ${t} local0\n`);
+    }
+  });
+
+  test("another socket path would be looked up inside the chroot (GRX113); the rest is refused (GRX111)", () => {
+    for (const t of ["/run/systemd/journal/syslog", "unix@/var/run/log.sock", "/dev/log2"])
+      expect([t, codes(t)]).toEqual([t, ["GRX113"]]);
+    const bad = [
+      "",
+      "foo",
+      "loghost.example.net:514",
+      "192.0.2.10:0",
+      "192.0.2.10:70000",
+      "udp6@::1",
+      "::1:514",
+      "/dev/lög",
+      "/dev/log x",
+      "ring@r",
+      "fd@1",
+    ];
+    for (const t of bad) expect([t, codes(t)]).toEqual([t, ["GRX111"]]);
+    expect(codesOf(() => renderHaproxy(topo, lb1, { logTarget: "/run/log.sock" }))).toEqual(["GRX113"]);
+  });
+});
+
 describe("serializeHaproxyConfig", () => {
   const backend = {
     kind: "backend" as const,
@@ -568,6 +610,29 @@ describe("serializeHaproxyConfig", () => {
     expect(() =>
       serializeHaproxyConfig({ sections: [fe, { ...backend, useServers: [{ server: "s9", cond: when("TRUE") }] }] }),
     ).toThrow(/unknown server "s9"/);
+  });
+
+  test('quoted words escape \\, " and $ (HAProxy expands $NAME inside double quotes); bare words stay bare', () => {
+    const cfg = serializeHaproxyConfig({
+      sections: [
+        {
+          kind: "frontend",
+          name: "fe",
+          mode: "http",
+          binds: [{ address: ":80" }],
+          httpRequest: [
+            { action: ["set-header", "X-A", "a $HOME b"] },
+            { action: ["set-header", "X-B", 'c\\d "e" ${X}'] },
+            { action: ["set-header", "X-C", "f$g"] },
+          ],
+          defaultBackend: "be",
+        },
+        backend,
+      ],
+    });
+    expect(cfg).toContain('    http-request set-header X-A "a \\$HOME b"\n');
+    expect(cfg).toContain('    http-request set-header X-B "c\\\\d \\"e\\" \\${X}"\n');
+    expect(cfg).toContain("    http-request set-header X-C f$g\n");
   });
 
   describe("omitImpliedServerPorts", () => {

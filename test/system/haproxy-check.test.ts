@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildTopology, ClusterInput } from "../../lib/topology";
-import { HaproxyOptions, renderHaproxy } from "../../lib/render/haproxy";
+import { HaproxyOptions, renderHaproxy, validateHaproxy } from "../../lib/render/haproxy";
 import { mtaStsSite } from "../../lib/render/dns";
 import { documentedLayout, largeLayout } from "../fixtures";
 import { docHaproxyConfig, docServerHosts, DOC_LIST_FILES } from "../doc-haproxy";
@@ -202,5 +202,39 @@ describe("haproxy -c on the upstream documentation's node-aware config (rebuilt 
     );
     expect(ok.stdout).toBe("Configuration file is valid\n");
     expect(ok.status).toBe(0);
+  });
+});
+
+describe("haproxy -c on the log targets the renderer takes and refuses (GRX111)", () => {
+  const input = documentedLayout();
+  const topo = buildTopology(input);
+
+  function checkWithLogLine(target: string, replace?: string) {
+    const { dir, hosts } = etcHaproxyFor(input, "lb1", { logTarget: target });
+    if (replace !== undefined) {
+      const cfg = path.join(dir, "haproxy.cfg");
+      const text = fs.readFileSync(cfg, "utf8");
+      expect(text).toContain(`\n    log ${target} local0\n`);
+      fs.writeFileSync(cfg, text.replace(`\n    log ${target} local0\n`, `\n    log ${replace} local0\n`));
+    }
+    return runInSandbox({ hosts, binds: { "/etc/haproxy": dir } }, "haproxy -c -dW -f /etc/haproxy/haproxy.cfg 2>&1");
+  }
+
+  test.each(["/dev/log", "unix@/dev/log", "stdout", "stderr", "127.0.0.1", "udp@127.0.0.1:514", "udp6@::1:514"])(
+    "%s: taken, and HAProxy reads it (zero warnings)",
+    (target) => {
+      expect(validateHaproxy(topo, topo.node("lb1"), { logTarget: target })).toEqual([]);
+      const r = checkWithLogLine(target);
+      expect(r.stdout).toBe("Configuration file is valid\n");
+      expect(r.status).toBe(0);
+    },
+  );
+
+  // The refused targets, written into the otherwise valid file in place of /dev/log.
+  test.each(["foo", "127.0.0.1:70000", "ünix"])("%s: refused (GRX111), and HAProxy refuses it too", (target) => {
+    expect(validateHaproxy(topo, topo.node("lb1"), { logTarget: target }).map((i) => i.code)).toEqual(["GRX111"]);
+    const r = checkWithLogLine("/dev/log", target);
+    expect(r.stdout).toMatch(/\[ALERT\].*log : invalid/);
+    expect(r.status).not.toBe(0);
   });
 });

@@ -198,10 +198,16 @@ const NEEDS_QUOTES = /[\s#"'\\]/;
 /** Characters no line may hold. */
 const LINE_BREAK = /[\r\n\0]/;
 
+/**
+ * `arg` as one HAProxy word: bare when it holds nothing special, else in double quotes with `\`,
+ * `"` and `$` escaped. HAProxy expands `$NAME`/`${NAME}` from the environment inside double
+ * quotes (not in bare words) and refuses `$` before anything else ("forbidden first char in
+ * environment variable name").
+ */
 function quote(arg: string): string {
   if (arg === "") return '""';
   if (!NEEDS_QUOTES.test(arg)) return arg;
-  return `"${arg.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return `"${arg.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
 }
 
 /** ` arg…` (each quoted as needed, a blank before each), or "" without arguments. */

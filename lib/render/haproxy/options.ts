@@ -53,7 +53,9 @@ export interface HaproxyOptions {
    */
   readonly backendCaFile?: string;
   /**
-   * syslog target of the `log` line.
+   * syslog target of the `log` line: `/dev/log`, `stdout`, `stderr`, an IPv4 address with an
+   * optional port (`192.0.2.10:514`, optionally `udp@`), or `udp6@<IPv6>:<port>`. HAProxy runs
+   * chrooted in /var/lib/haproxy, so any other socket path would be looked up there (GRX113).
    * @default "/dev/log" (Debian's unit binds it into the chroot at /var/lib/haproxy/dev/log)
    */
   readonly logTarget?: string;

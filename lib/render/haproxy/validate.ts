@@ -6,7 +6,7 @@
  */
 import { IssueCollector, ValidationIssue } from "../../topology/errors";
 import { ClusterNode, OPTIONAL_POOLS, OptionalPool, Topology } from "../../topology/model";
-import { parseIpv4 } from "../../topology/net";
+import { canonicalIpv6, parseIpv4 } from "../../topology/net";
 import { Daemon, PORTS, PortKey } from "../../topology/ports";
 import { compareVersions, parseGromoxVersion } from "../../topology/versions";
 import { HaproxyOptions, MAX_MAX_CONNECTIONS } from "./options";
@@ -34,6 +34,31 @@ export function frontendPorts(topology: Topology): PortKey[] {
   if (lb?.adminAllowFrom !== undefined) keys.push("publicAdmin");
   if (topology.classicNodes.length > 0) keys.push(...TCP_SERVICES.map((s) => s.frontend));
   return keys;
+}
+
+/** HAProxy's chroot (global `chroot`): socket paths in `log` lines are looked up inside it. */
+export const HAPROXY_CHROOT = "/var/lib/haproxy";
+
+/**
+ * What a `log` target is: a socket HAProxy reaches from its chroot (`/dev/log`, which Debian's
+ * haproxy.service binds to /var/lib/haproxy/dev/log), another socket path (looked up inside the
+ * chroot: lost), a standard stream, a UDP address; undefined when HAProxy would refuse it or it
+ * needs a resolver (host names are resolved once at start).
+ */
+export function logTargetKind(target: string): "socket" | "chrooted-socket" | "stream" | "address" | undefined {
+  if (target === "stdout" || target === "stderr") return "stream";
+  const socket = /^(?:unix@)?(\/.*)$/.exec(target);
+  if (socket) {
+    if (socket[1] === "/dev/log") return "socket";
+    return /^\/[\x21-\x7e]*$/.test(socket[1]!) && !/["'#\\]/.test(socket[1]!) ? "chrooted-socket" : undefined;
+  }
+  const port = (p: string | undefined) =>
+    p === undefined || (/^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535);
+  const v4 = /^(?:(?:udp|udp4|ipv4)@)?([0-9.]+)(?::([0-9]+))?$/.exec(target);
+  if (v4) return parseIpv4(v4[1]!) !== undefined && port(v4[2]) ? "address" : undefined;
+  const v6 = /^(?:udp6|ipv6)@([0-9A-Fa-f:.]+):([0-9]+)$/.exec(target);
+  if (v6) return canonicalIpv6(v6[1]!) !== undefined && port(v6[2]) ? "address" : undefined;
+  return undefined;
 }
 
 function isAbsolutePath(p: string): boolean {
@@ -209,14 +234,27 @@ export function validateHaproxy(
       );
     }
   }
-  if (options.logTarget !== undefined && !/^[^\s#"'\\]+$/.test(options.logTarget)) {
-    c.add(
-      "GRX111",
-      path,
-      "logTarget",
-      `"${options.logTarget}" is not a syslog target.`,
-      'Give a socket path such as "/dev/log" or an address such as "127.0.0.1:514".',
-    );
+  if (options.logTarget !== undefined) {
+    const kind = logTargetKind(options.logTarget);
+    if (kind === "chrooted-socket") {
+      c.add(
+        "GRX113",
+        path,
+        "logTarget",
+        `"${options.logTarget}" is a socket path, which HAProxy opens inside its chroot ${HAPROXY_CHROOT} ` +
+          "(Debian's unit binds only /dev/log there): every log line would be lost.",
+        'Give "/dev/log" (syslog on the node), "stdout" (the journal), or a syslog server\'s address such as "192.0.2.10:514".',
+      );
+    } else if (kind === undefined) {
+      c.add(
+        "GRX111",
+        path,
+        "logTarget",
+        `"${options.logTarget}" is not a syslog target HAProxy reads.`,
+        'Give "/dev/log", "stdout", "stderr", an IPv4 address with an optional port such as "192.0.2.10:514" ' +
+          '(optionally udp@), or "udp6@<IPv6>:<port>".',
+      );
+    }
   }
   const mc = options.maxConnections;
   if (mc !== undefined && (!Number.isInteger(mc) || mc < 1 || mc > MAX_MAX_CONNECTIONS)) {
