@@ -19,6 +19,7 @@ PACKAGES=(
   opendkim opendkim-tools          # the signing milter: opendkim -n, opendkim-testkey, signing through postfix
   graphviz                         # dot -Tsvg: topology diagram
   xsltproc                         # libvirt q35 stylesheet (the seed CD-ROM off IDE)
+  apt gnupg gpgv                   # apt-get update on the generated .sources against a repository signed here
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
