@@ -83,7 +83,7 @@ import { ClusterContext, ClusterMember, MailboxVolume, TierMember, markCluster }
 import { Database, DatabaseBinding } from "./database";
 import { AddressOwner, DKIM_SECRET_ID, dkimSigningOf, publishReverseDns, rsaPrivateKeyPemBound } from "./dns";
 import { checkExposure, ruleId } from "./exposure";
-import { Connections, FirewallRules, planFirewall } from "./firewall";
+import { Connections, FirewallRules, planFirewall, unknownPeerIssues } from "./firewall";
 import { NFS_EXPORT } from "./nodes";
 import { ClusterSecurity } from "./security";
 import { clusterSql } from "./sql";
@@ -689,20 +689,20 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     // rules refused for their source (GRX458) are not in the plan; they are reported with it.
     late.addAll(this.extraRules.refusedIssues(this.node.path));
     const userRules = new Set(this.extraRules.list().map(ruleId));
+    const services = {
+      database: this.databaseBinding.managed,
+      sharedStorage: this.storageBinding.managed,
+      loadBalancer: cloudLb !== undefined,
+    };
     const plan = planFirewall(
       topology,
       this.node.id,
-      {
-        sshAllowFrom: this.props.sshAllowFrom ?? [],
-        services: {
-          database: this.databaseBinding.managed,
-          sharedStorage: this.storageBinding.managed,
-          loadBalancer: cloudLb !== undefined,
-        },
-      },
+      { sshAllowFrom: this.props.sshAllowFrom ?? [], services },
       this.extraRules,
     );
     this.firewallPlan = plan;
+    // Rules naming a group or managed service the cluster does not have would open nothing (GRX460).
+    late.addAll(unknownPeerIssues(plan, services, this.node.path));
     // Rules left out because another port of the same name holds their key (GRX459): between
     // users' rules, or a user's port named like a port-table key (found while the plan is made).
     late.addAll(this.extraRules.clashIssues(this.node.path));

@@ -317,6 +317,47 @@ export interface FirewallPlanOptions {
   readonly services?: ManagedServices;
 }
 
+const SERVICE_OPTION: Record<ManagedService, keyof ManagedServices> = {
+  database: "database",
+  "shared-storage": "sharedStorage",
+  "load-balancer": "loadBalancer",
+};
+
+/**
+ * GRX460 for every rule of the plan whose target (`connections("mailbx")`) or source
+ * (`Peer.group("classc")`, `Peer.service("database")`) is a group or managed service the cluster
+ * does not have: no platform has a machine for it, so the rule would open nothing and nothing
+ * would say so. Groups are the plan's (`node`, a role's only when a node has it, `hub`).
+ */
+export function unknownPeerIssues(
+  plan: FirewallPlan,
+  services: ManagedServices,
+  clusterPath: string,
+): ValidationIssue[] {
+  const groups = new Set(plan.groups.map((g) => g.name));
+  const known = (p: FirewallPeer | FirewallTarget) =>
+    "group" in p ? groups.has(p.group) : "service" in p ? services[SERVICE_OPTION[p.service]] === true : true;
+  const name = (p: FirewallPeer | FirewallTarget) =>
+    "group" in p ? `the group "${p.group}"` : "service" in p ? `the managed service "${p.service}"` : "";
+  const groupList = plan.groups.map((g) => g.name).join(", ");
+  const issues: ValidationIssue[] = [];
+  for (const r of plan.rules) {
+    const unknown = [r.target, r.source].filter((p) => !known(p));
+    if (unknown.length === 0) continue;
+    const serviceOnly = unknown.every((p) => "service" in p);
+    issues.push({
+      code: "GRX460",
+      path: `${clusterPath}/firewall/${targetName(r.target)}/${r.key}`,
+      field: `connections("${"group" in r.target ? r.target.group : r.target.service}")`,
+      message: `the rule for port ${r.port} from ${describePeer(r.source)} names ${unknown.map(name).join(" and ")}, which this cluster does not have: it would open nothing.`,
+      fix: serviceOnly
+        ? `Name the group of the nodes that serve it instead (Peer.group(...), connections(...); this cluster's groups: ${groupList}), or drop the rule.`
+        : `Use one of this cluster's groups: ${groupList} (a role's group exists only when a node has the role).`,
+    });
+  }
+  return issues;
+}
+
 /** The group every node belongs to (SSH, egress). */
 export const ALL_NODES_GROUP = "node";
 /** The group of the node running gromox-event and gromox-timer. */

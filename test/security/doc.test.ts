@@ -64,6 +64,7 @@ describe("docs/security.md", () => {
       "GRX457",
       "GRX458",
       "GRX459",
+      "GRX460",
     ]);
     for (const c of codes) expect(errors).toMatch(new RegExp(`^\\| ${c} \\|`, "m"));
   });

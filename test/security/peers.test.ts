@@ -194,6 +194,60 @@ describe("through the constructs: synthesis fails with GRX458, collected with th
     },
   );
 
+  test.each(["aws", "hcloud"] as const)(
+    "%s: a rule naming a group or managed service the cluster does not have fails with GRX460 (it opened nothing, silently)",
+    (platform) => {
+      const { stack, cluster } = buildShape(platform, EXAMPLE_SHAPE);
+      cluster.connections("mailbx").allowFrom(Peer.cidr("10.99.0.0/16"), Port.tcp(9100, "exporter"));
+      cluster.connections("mailbox").allowFrom(Peer.group("classc"), Port.tcp(9101, "probe"));
+      cluster.connections("nfs").allowFrom(Peer.group("mailbox"), Port.tcp(9102, "nfs-exporter"));
+      cluster.connections("mailbox").allowFrom(Peer.service("database"), Port.tcp(9103, "db-probe"));
+      // known on both ends: no issue (issues in plan order: by target, then port)
+      cluster.connections("classic").allowFrom(Peer.group("hub"), Port.tcp(9104, "hub-probe"));
+      let error: unknown;
+      try {
+        Testing.synth(stack);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(GrommunioValidationError);
+      const groups = "node, mailbox, classic, load-balancer, database, admin, hub";
+      const useGroup = `Use one of this cluster's groups: ${groups} (a role's group exists only when a node has the role).`;
+      expect(
+        (error as GrommunioValidationError).issues.map((i) => [i.code, i.path, i.field, i.message, i.fix]),
+      ).toEqual([
+        [
+          "GRX460",
+          `security-${platform}/mail/firewall/mailbox/probe-from-classc`,
+          'connections("mailbox")',
+          'the rule for port 9101 from group "classc" names the group "classc", which this cluster does not have: it would open nothing.',
+          useGroup,
+        ],
+        [
+          "GRX460",
+          `security-${platform}/mail/firewall/mailbox/db-probe-from-svc-database`,
+          'connections("mailbox")',
+          'the rule for port 9103 from service "database" names the managed service "database", which this cluster does not have: it would open nothing.',
+          `Name the group of the nodes that serve it instead (Peer.group(...), connections(...); this cluster's groups: ${groups}), or drop the rule.`,
+        ],
+        [
+          "GRX460",
+          `security-${platform}/mail/firewall/mailbx/exporter-from-10-99-0-0-16`,
+          'connections("mailbx")',
+          'the rule for port 9100 from 10.99.0.0/16 names the group "mailbx", which this cluster does not have: it would open nothing.',
+          useGroup,
+        ],
+        [
+          "GRX460",
+          `security-${platform}/mail/firewall/nfs/nfs-exporter-from-mailbox`,
+          'connections("nfs")',
+          'the rule for port 9102 from group "mailbox" names the group "nfs", which this cluster does not have: it would open nothing.',
+          useGroup,
+        ],
+      ]);
+    },
+  );
+
   test("a source refused after the topology was read is reported too (at synth)", () => {
     const { stack, cluster } = buildShape("hcloud", EXAMPLE_SHAPE);
     expect(cluster.topology.nodes.length).toBeGreaterThan(0);
