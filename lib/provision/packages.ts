@@ -52,8 +52,8 @@ export interface RepositoryOptions {
   readonly armoredKey?: string;
   /**
    * An `https://` URL (GRX316) serving the ASCII-armored key (it is saved as an `.asc` keyring;
-   * a binary key there leaves apt without a key).
-   * @default https://download.grommunio.com/RPM-GPG-KEY-grommunio
+   * a binary key there leaves apt without a key). Not together with `armoredKey` (GRX317).
+   * @default https://download.grommunio.com/RPM-GPG-KEY-grommunio (unused when `armoredKey` is given)
    */
   readonly keyUrl?: string;
   /**

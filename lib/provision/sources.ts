@@ -204,7 +204,7 @@ export function armoredKeyProblem(key: string): string | undefined {
   return `it has no "${BEGIN}" line (a fingerprint, a file name or a binary key is not an armored key)`;
 }
 
-/** Checks the repository overrides of a cluster (GRX310, GRX311, GRX313–GRX316). */
+/** Checks the repository overrides of a cluster (GRX310, GRX311, GRX313–GRX317). */
 export function validateRepositoryOptions(
   path: string,
   repository: RepositoryOptions | undefined,
@@ -316,6 +316,14 @@ export function validateRepositoryOptions(
           "Give the output of gpg --armor --export <key id> unchanged (LF line endings, no indentation).",
         );
       }
+    }
+    if (o.armoredKey !== undefined && o.keyUrl !== undefined) {
+      add(
+        "GRX317",
+        `${field}.keyUrl`,
+        "a repository is given both a pinned key (armoredKey) and a key URL: the pinned key is used and keyUrl is ignored.",
+        "Keep armoredKey (pinned at synth, preferred) and drop keyUrl, or drop armoredKey to fetch the key at first boot.",
+      );
     }
     if (o.trusted && (o.armoredKey !== undefined || o.keyUrl !== undefined)) {
       add(

@@ -162,6 +162,22 @@ describe("repository validation (GRX310, GRX311)", () => {
   });
 });
 
+test("a pinned key and a key URL together are GRX317 (the URL was ignored without a word)", () => {
+  const both = { uris: "http://10.0.2.100/g", armoredKey: KEY, keyUrl: "https://10.0.2.100/key.asc" };
+  expect(validateRepositoryOptions("c", both, undefined)).toEqual([
+    {
+      code: "GRX317",
+      path: "c",
+      field: "repository.keyUrl",
+      message:
+        "a repository is given both a pinned key (armoredKey) and a key URL: the pinned key is used and keyUrl is ignored.",
+      fix: "Keep armoredKey (pinned at synth, preferred) and drop keyUrl, or drop armoredKey to fetch the key at first boot.",
+    },
+  ]);
+  expect(validateRepositoryOptions("c", { ...both, keyUrl: undefined }, undefined)).toEqual([]);
+  expect(validateRepositoryOptions("c", { ...both, armoredKey: undefined }, undefined)).toEqual([]);
+});
+
 describe("what apt reads: flat suites, URIs, keys (GRX310, GRX313-GRX316)", () => {
   const codes = (
     r: Parameters<typeof validateRepositoryOptions>[1],
