@@ -1,6 +1,6 @@
 /**
  * Writes test/fixtures/terraform-password-check.json: Terraform's own verdicts on the password
- * checks (`addPasswordCheck`, lib/cluster/password-check.ts; database and admin) for passwords at
+ * checks (`addPasswordCheck`, lib/cluster/password-check.ts; database, rds and admin) for passwords at
  * the edges of what they admit. Each check is synthesized by cdktf into a stack of its own (a
  * sensitive variable and the `terraform_data` with its preconditions), then `terraform plan` runs
  * once per password (given in a .tfvars.json file, so any character passes unchanged).
@@ -15,7 +15,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
 import * as prettier from "prettier";
-import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../lib/cluster/password-check";
+import {
+  CheckedPassword,
+  PASSWORD_PATTERNS,
+  RDS_MASTER_PASSWORD,
+  addPasswordCheck,
+} from "../lib/cluster/password-check";
 import { DATABASE_PASSWORD_MAX_BYTES } from "../lib/topology";
 
 /** The longest password the fixture's check admits. */
@@ -67,6 +72,15 @@ export const CASES: readonly string[] = [
   "x".repeat(DATABASE_PASSWORD_MAX_BYTES + 1),
   "\u20ac".repeat(DATABASE_PASSWORD_MAX_BYTES / 3),
   "\u20ac".repeat(DATABASE_PASSWORD_MAX_BYTES / 3) + "x",
+  // the RDS master password (rds): 8 to 41 printable ASCII characters without / @ " or a space
+  "Abc1234",
+  "Abc12345",
+  "a".repeat(RDS_MASTER_PASSWORD.maxLength),
+  "a".repeat(RDS_MASTER_PASSWORD.maxLength + 1),
+  "slash/in-it",
+  "at@in-it-too",
+  "space inside",
+  "!#$%&()*+,-.:;<=>?[]^_`{|}~",
 ];
 
 /** Terraform's verdict on each case for one check: `terraform plan` with the value in a .tfvars.json. */

@@ -5,11 +5,12 @@
  * generated at synth, which would change on every synth).
  */
 import { Construct } from "constructs";
-import { Token } from "../provision/cdktf";
+import { DataResource } from "cdktf";
+import { Token, dependency } from "../provision/cdktf";
 import type { DatabaseInput } from "../topology";
 import { ClusterContext } from "./context";
 import { DatabaseNode } from "./nodes";
-import { addPasswordCheck } from "./password-check";
+import { CheckedPassword, RDS_MASTER_PASSWORD, RDS_MASTER_USER, addPasswordCheck } from "./password-check";
 
 /** Length of generated database passwords (letters and digits: safe in every config syntax). */
 export const GENERATED_PASSWORD_LENGTH = 32;
@@ -17,21 +18,27 @@ export const GENERATED_PASSWORD_LENGTH = 32;
 interface CommonDatabaseProps {
   /** @default "grommunio" (as the installer) */
   readonly databaseName?: string;
-  /** @default "grommunio" */
+  /**
+   * With `Database.rds` also the RDS master user name: 1 to 16 letters, digits or `_`, a letter
+   * first (GRX224).
+   * @default "grommunio"
+   */
   readonly user?: string;
   /**
    * The gromox account's password: a Terraform reference (SSM parameter, Secrets Manager,
    * variable) or, for tests, a literal. The files take a reference's value unescaped, so the plan
    * stops (a `terraform_data` precondition) when it holds a quote, a backslash, a control
    * character or a blank at either end, or is longer than 4083 UTF-8 bytes (db.cnf's line;
-   * docs/security.md, "Secrets").
+   * docs/security.md, "Secrets"). With `Database.rds` it is also the RDS master password: 8 to 41
+   * printable ASCII characters without `/`, `@`, `"` or a space (a literal: GRX225; a reference:
+   * the plan stops).
    * @default a `random_password` of 32 letters and digits (sensitive, kept in the state)
    */
   readonly password?: string;
   /**
    * Upper bound of `password`'s length when it is a Terraform reference (counts against the
    * user-data size limit).
-   * @default 128
+   * @default 128; with `Database.rds` 41 (the longest RDS for MariaDB takes as master password)
    */
   readonly passwordMaxLength?: number;
 }
@@ -99,18 +106,27 @@ export abstract class Database {
   public abstract bind(cluster: ClusterContext, clusterName: string): DatabaseBinding;
 }
 
-function password(cluster: ClusterContext, props: CommonDatabaseProps): string {
-  if (props.password === undefined) return cluster.secret("database-password", GENERATED_PASSWORD_LENGTH);
-  const maxLength = props.passwordMaxLength ?? 128;
+/**
+ * The database password, and the plan-time check of a Terraform-supplied one (`kind`: `rds` adds
+ * what RDS takes as master password).
+ */
+function password(
+  cluster: ClusterContext,
+  props: CommonDatabaseProps,
+  kind: CheckedPassword = "database",
+): { value: string; check?: DataResource } {
+  if (props.password === undefined) return { value: cluster.secret("database-password", GENERATED_PASSWORD_LENGTH) };
+  const maxLength = props.passwordMaxLength ?? (kind === "rds" ? RDS_MASTER_PASSWORD.maxLength : 128);
   cluster.declareToken(props.password, {
     maxLength,
     charset: "any",
     description: "the database password",
   });
-  if (Token.isUnresolved(props.password))
-    addPasswordCheck(cluster.construct, "database-password-check", "database", props.password, maxLength);
+  const check = Token.isUnresolved(props.password)
+    ? addPasswordCheck(cluster.construct, "database-password-check", kind, props.password, maxLength)
+    : undefined;
   cluster.registerSecret("database-password", props.password, "the database password");
-  return props.password;
+  return { value: props.password, ...(check ? { check } : {}) };
 }
 
 function common(props: CommonDatabaseProps, pw: string) {
@@ -133,7 +149,7 @@ class NodeDatabase extends Database {
       ...(this.props.volumeSizeGb !== undefined ? { volumeSizeGb: this.props.volumeSizeGb } : {}),
       ...(this.props.privateIp !== undefined ? { privateIp: this.props.privateIp } : {}),
     });
-    return { input: { node: name, ...common(this.props, password(cluster, this.props)) }, managed: false };
+    return { input: { node: name, ...common(this.props, password(cluster, this.props).value) }, managed: false };
   }
 }
 
@@ -147,7 +163,7 @@ class ExternalDatabase extends Database {
       input: {
         host: this.props.host,
         ...(this.props.port !== undefined ? { port: this.props.port } : {}),
-        ...common(this.props, password(cluster, this.props)),
+        ...common(this.props, password(cluster, this.props).value),
       },
       managed: false,
     };
@@ -160,7 +176,7 @@ class ManagedDatabase extends Database {
   }
 
   public bind(cluster: ClusterContext, clusterName: string): DatabaseBinding {
-    const pw = password(cluster, this.props);
+    const { value: pw, check } = password(cluster, this.props, "rds");
     const hostname = this.props.hostname ?? `db.${clusterName}.internal`;
     const add = cluster.deployment.addManagedDatabase?.bind(cluster.deployment);
     if (!cluster.capabilities.managedDatabase || !add) {
@@ -172,7 +188,8 @@ class ManagedDatabase extends Database {
         fix: "Use Database.onNode (MariaDB on its own node) or Database.external.",
       });
     } else {
-      add(new Construct(cluster.construct, "database"), {
+      this.checkMaster(cluster);
+      const db = add(new Construct(cluster.construct, "database"), {
         engine: "mariadb",
         ...(this.props.engineVersion !== undefined ? { engineVersion: this.props.engineVersion } : {}),
         ...(this.props.size !== undefined ? { size: this.props.size } : {}),
@@ -183,7 +200,48 @@ class ManagedDatabase extends Database {
         hostname,
         deletionProtection: this.props.deletionProtection ?? true,
       });
+      // A refused password stops before the instance is created (as it does before any machine).
+      if (check) db.resource.dependsOn = [...(db.resource.dependsOn ?? []), dependency(check)];
     }
     return { input: { host: hostname, ...common(this.props, pw) }, managed: true };
+  }
+
+  /**
+   * The master user name and a literal password as RDS takes them (CreateDBInstance
+   * `MasterUsername`, `MasterUserPassword` for MariaDB): the provider checks neither at plan, so
+   * RDS would refuse them at apply, after other resources were created. A Terraform-supplied
+   * password is checked at plan (`password`, kind `rds`). The messages never show the password.
+   */
+  private checkMaster(cluster: ClusterContext): void {
+    const path = cluster.construct.node.path;
+    const user = this.props.user ?? "grommunio";
+    if (!Token.isUnresolved(user) && !RDS_MASTER_USER.test(user))
+      cluster.report({
+        code: "GRX224",
+        path,
+        field: "database.user",
+        message: `"${user}" is the RDS master user name, and RDS takes 1 to 16 letters, digits or _, a letter first (CreateDBInstance MasterUsername).`,
+        fix: 'Use such a name with Database.rds, e.g. the default "grommunio".',
+      });
+    const pw = this.props.password;
+    if (pw === undefined || Token.isUnresolved(pw)) return;
+    const { minLength, maxLength, pattern } = RDS_MASTER_PASSWORD;
+    const length = pw.length; // UTF-16 units: a non-ASCII password fails the pattern anyway
+    const problems = [
+      ...(new RegExp(pattern).test(pw)
+        ? []
+        : ['holds a character RDS refuses: it takes printable ASCII except "/", "@", \'"\' and the space']),
+      ...(length >= minLength && length <= maxLength
+        ? []
+        : [`is not ${minLength} to ${maxLength} characters long, as RDS for MariaDB wants it`]),
+    ];
+    if (problems.length > 0)
+      cluster.report({
+        code: "GRX225",
+        path,
+        field: "database.password",
+        message: `the database password is also the RDS master password, and it ${problems.join(", and ")} (CreateDBInstance MasterUserPassword).`,
+        fix: `Omit password (a random_password of ${GENERATED_PASSWORD_LENGTH} letters and digits), or give one of ${minLength} to ${maxLength} printable ASCII characters without "/", "@", '"' or a space.`,
+      });
   }
 }

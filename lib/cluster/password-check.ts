@@ -3,7 +3,8 @@
  * Manager value). Terraform, or the secret store's fetch program, puts such a value into the
  * files as it is, unescaped, so a value the files' readers would take apart or read as another
  * string must stop the plan: a `terraform_data` with preconditions (built into Terraform, no
- * provider). A literal password is escaped or validated at synth instead (GRX028, GRX457).
+ * provider). A literal password is escaped or validated at synth instead (GRX028, GRX457, and
+ * GRX225 for the RDS master password).
  * Terraform's verdicts on edge cases: test/fixtures/terraform-password-check.json.
  */
 import { Construct } from "constructs";
@@ -12,6 +13,26 @@ import { DATABASE_PASSWORD_MAX_BYTES, OPTION_FILE_LINE_MAX_BYTES } from "../topo
 
 /** Characters no database password Terraform fills in may hold (RE2 class body). */
 const DB_FORBIDDEN = "[:cntrl:]\\x22\\x27\\x5c\\x{80}-\\x{9f}\\x{2028}\\x{2029}\\x{fffe}\\x{ffff}";
+
+const DATABASE_PATTERN = `^[^\\s${DB_FORBIDDEN}](?:[^${DB_FORBIDDEN}]*[^\\s${DB_FORBIDDEN}])?$`;
+
+/**
+ * The RDS master password (`Database.rds`: the cluster's database password is also the
+ * instance's `password`), as AWS documents CreateDBInstance's `MasterUserPassword`: "Can include
+ * any printable ASCII character except "/", """, or "@"" and, for RDS for MariaDB, "Must contain
+ * from 8 to 41 characters"; the API's refusal names the space too ("Only printable ASCII
+ * characters besides '/', '@', '"', ' ' may be used"). The AWS provider checks neither at plan
+ * (docs/errors.md, GRX225): without this a refused password fails only at apply.
+ * `pattern` is RE2 and JavaScript alike: 0x21–0x7e without `"` (0x22), `/` (0x2f), `@` (0x40).
+ */
+export const RDS_MASTER_PASSWORD = { pattern: "^[!#-.0-?A-~]*$", minLength: 8, maxLength: 41 } as const;
+
+/**
+ * The RDS master user name (`Database.rds`'s `user`), as AWS documents CreateDBInstance's
+ * `MasterUsername`: "Must be 1 to 16 letters, numbers, or underscores. First character must be a
+ * letter." (GRX224).
+ */
+export const RDS_MASTER_USER = /^[A-Za-z][A-Za-z0-9_]{0,15}$/;
 
 /**
  * What each checked password may hold (RE2 patterns).
@@ -22,25 +43,31 @@ const DB_FORBIDDEN = "[:cntrl:]\\x22\\x27\\x5c\\x{80}-\\x{9f}\\x{2028}\\x{2029}\
  *   So: no quote, no backslash, no control character (C0, DEL, C1), no U+2028/U+2029 (line breaks
  *   to PyYAML, as U+0085 is) or U+FFFE/U+FFFF (PyYAML refuses them), no blank at either end, not
  *   empty.
+ * - `rds`: the database password of `Database.rds`, also the RDS master password: what
+ *   `database` admits, and further preconditions for what RDS takes (`RDS_MASTER_PASSWORD`).
  * - `admin`: the value is the one line of a file that first boot hands to
  *   `grommunio-admin passwd --password "$(cat …)"`: the command substitution drops trailing
  *   newlines, and the CLI's argument parser (Python argparse) takes a value starting with `-` for
  *   an option and fails. So: no control character, no `-` first, not empty.
  */
 export const PASSWORD_PATTERNS = {
-  database: `^[^\\s${DB_FORBIDDEN}](?:[^${DB_FORBIDDEN}]*[^\\s${DB_FORBIDDEN}])?$`,
+  database: DATABASE_PATTERN,
+  rds: DATABASE_PATTERN,
   admin: "^[^-[:cntrl:]][^[:cntrl:]]*$",
 } as const;
 
 export type CheckedPassword = keyof typeof PASSWORD_PATTERNS;
 
+const DATABASE_MESSAGES = {
+  pattern:
+    "The database password holds a quote, a backslash or a control character, starts or ends with a blank, or is empty: the gromox, postfix, SQL and YAML files take it unescaped. Choose one without (e.g. exclude_characters on the secret).",
+  length: (max: number) =>
+    `The database password is longer than passwordMaxLength (${max}), the length the user-data size check assumed. Raise passwordMaxLength.`,
+};
+
 const MESSAGES: Record<CheckedPassword, { pattern: string; length: (max: number) => string }> = {
-  database: {
-    pattern:
-      "The database password holds a quote, a backslash or a control character, starts or ends with a blank, or is empty: the gromox, postfix, SQL and YAML files take it unescaped. Choose one without (e.g. exclude_characters on the secret).",
-    length: (max) =>
-      `The database password is longer than passwordMaxLength (${max}), the length the user-data size check assumed. Raise passwordMaxLength.`,
-  },
+  database: DATABASE_MESSAGES,
+  rds: DATABASE_MESSAGES,
   admin: {
     pattern:
       "The grommunio admin password starts with '-' (grommunio-admin passwd would take it for an option), holds a control character (a trailing newline would be dropped), or is empty. Choose one without.",
@@ -63,7 +90,8 @@ const checksByScope = new WeakMap<Construct, DataResource[]>();
  * Adds a `terraform_data` whose preconditions refuse, at plan (or at apply, for a value known only
  * then), a `kind` password its files cannot carry (`PASSWORD_PATTERNS`) or one longer than the
  * length the user-data size check assumed (`maxLength`), and a database password longer than
- * `DATABASE_PASSWORD_MAX_BYTES` (UTF-8; db.cnf's line limit). Returns it. A value known only at apply
+ * `DATABASE_PASSWORD_MAX_BYTES` (UTF-8; db.cnf's line limit); for `rds`, also one RDS refuses
+ * as master password (`RDS_MASTER_PASSWORD`: characters, then length). Returns it. A value known only at apply
  * is checked when the `terraform_data` is created, so whatever carries the password must depend
  * on it (`passwordChecksOf`): the cluster makes every machine do so.
  */
@@ -81,11 +109,27 @@ export function addPasswordCheck(
       precondition: [
         { condition: Fn.can(Fn.regex(inHcl, value)), errorMessage: MESSAGES[kind].pattern },
         { condition: Op.lte(Fn.lengthOf(value), maxLength), errorMessage: MESSAGES[kind].length(maxLength) },
-        ...(kind === "database"
+        ...(kind !== "admin"
           ? [
               {
                 condition: Op.lte(Fn.lengthOf(Fn.base64encode(value)), BASE64_MAX),
                 errorMessage: `The database password is longer than ${DATABASE_PASSWORD_MAX_BYTES} bytes (UTF-8): MariaDB's option-file reader reads at most ${OPTION_FILE_LINE_MAX_BYTES} bytes of a line, so db.cnf's password="…" would be cut and the mariadb client would fail.`,
+              },
+            ]
+          : []),
+        ...(kind === "rds"
+          ? [
+              {
+                condition: Fn.can(Fn.regex(RDS_MASTER_PASSWORD.pattern, value)),
+                errorMessage:
+                  'The database password is also the RDS master password, and RDS takes only printable ASCII characters except "/", "@", \'"\' and the space (CreateDBInstance MasterUserPassword). Choose one without (e.g. exclude_characters on the secret).',
+              },
+              {
+                condition: Op.and(
+                  Op.gte(Fn.lengthOf(value), RDS_MASTER_PASSWORD.minLength),
+                  Op.lte(Fn.lengthOf(value), RDS_MASTER_PASSWORD.maxLength),
+                ),
+                errorMessage: `The database password is also the RDS master password, and RDS for MariaDB takes ${RDS_MASTER_PASSWORD.minLength} to ${RDS_MASTER_PASSWORD.maxLength} characters (CreateDBInstance MasterUserPassword). Choose one of that length.`,
               },
             ]
           : []),

@@ -10,7 +10,11 @@
  * database password the check admits comes out of each serializer's quoting as it went in (so
  * unescaped substitution gives what a literal gives: test/system/mariadb.test.ts checks literals
  * with the real readers; test/system/admin-password.test.ts runs the admin step). A literal admin
- * password the step cannot carry is GRX457.
+ * password the step cannot carry is GRX457. With `Database.rds` the database password is also the
+ * RDS master password (8 to 41 printable ASCII characters without / @ " or a space, AWS
+ * CreateDBInstance MasterUserPassword for MariaDB): the check of kind `rds` adds that at plan and
+ * the RDS instance waits for it; a literal one RDS refuses is GRX225, a master user name it
+ * refuses GRX224.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -18,7 +22,14 @@ import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { parse } from "yaml";
 import { Database, GrommunioValidationError } from "../../lib";
 import { DATABASE_PASSWORD_MAX_BYTES, OPTION_FILE_LINE_MAX_BYTES } from "../../lib/topology";
-import { CheckedPassword, PASSWORD_PATTERNS, addPasswordCheck } from "../../lib/cluster/password-check";
+import {
+  CheckedPassword,
+  PASSWORD_PATTERNS,
+  RDS_MASTER_PASSWORD,
+  RDS_MASTER_USER,
+  addPasswordCheck,
+} from "../../lib/cluster/password-check";
+import { GENERATED_PASSWORD_LENGTH } from "../../lib/cluster/database";
 import { sqlString } from "../../lib/render/database/sql";
 import { cnfValue } from "../../lib/render/ops/literal";
 import { EXAMPLE_SHAPE, Json, buildShape, synthJson } from "../security/support";
@@ -52,7 +63,10 @@ const failedChecks = (kind: CheckedPassword, pw: string, maxLength: number) => [
   ...(jsPattern(kind).test(pw) ? [] : [0]),
   ...([...pw].length <= maxLength ? [] : [1]),
   // the database password: at most the UTF-8 bytes db.cnf's password="…" line can hold
-  ...(kind === "database" && Buffer.byteLength(pw, "utf8") > DATABASE_PASSWORD_MAX_BYTES ? [2] : []),
+  ...(kind !== "admin" && Buffer.byteLength(pw, "utf8") > DATABASE_PASSWORD_MAX_BYTES ? [2] : []),
+  // the RDS master password: printable ASCII but / @ " and the space; 8 to 41 characters
+  ...(kind === "rds" && !/^[!#-.0-?A-~]*$/.test(pw) ? [3] : []),
+  ...(kind === "rds" && ([...pw].length < 8 || [...pw].length > 41) ? [4] : []),
 ];
 
 describe.each(Object.keys(PASSWORD_PATTERNS) as CheckedPassword[])("the %s password check", (kind) => {
@@ -188,4 +202,140 @@ describe("the cluster checks a password Terraform fills in, and only that", () =
       if (adminPassword !== "") expect(JSON.stringify(issues[0])).not.toContain(adminPassword.trim());
     },
   );
+});
+
+describe("Database.rds: the database password is also the RDS master password", () => {
+  /** The issues of one code a cluster's synth raises (all of them, collected). */
+  function issuesOf(props: Parameters<typeof buildShape>[2]) {
+    const { stack } = buildShape("aws", EXAMPLE_SHAPE, props);
+    try {
+      synthJson(stack);
+    } catch (e) {
+      if (e instanceof GrommunioValidationError) return e.issues;
+      throw e;
+    }
+    return [];
+  }
+
+  test("the rds check is the database check and what RDS takes (Terraform's verdicts on its edges)", () => {
+    const rds = recorded("rds");
+    const database = recorded("database");
+    const preconditions = rds.lifecycle.precondition as Json[];
+    expect(preconditions.slice(0, 3)).toEqual(database.lifecycle.precondition);
+    expect(preconditions).toHaveLength(5);
+    const verdict = (pw: string) => rds.cases.find((c) => c.password === pw)!;
+    // length: 8 to 41 (the fixture's maxLength, 40, refuses 41 by precondition 1 only)
+    expect(verdict("Abc1234").failed).toEqual([4]);
+    expect(verdict("Abc12345").accepted).toBe(true);
+    expect(verdict("a".repeat(41)).failed).toEqual([1]);
+    expect(verdict("a".repeat(42)).failed).toEqual([1, 4]);
+    // characters: / @ and the space refused; every other printable ASCII the files take, accepted
+    for (const pw of ["slash/in-it", "at@in-it-too", "space inside"]) expect(verdict(pw).failed).toEqual([3]);
+    expect(verdict("!#$%&()*+,-.:;<=>?[]^_`{|}~").accepted).toBe(true);
+    // a double quote: both the files and RDS refuse it
+    expect(verdict('say "x"').failed).toEqual([0, 3, 4]);
+  });
+
+  test("a variable as password: the check of kind rds (passwordMaxLength 41), the RDS instance and every machine wait for it", () => {
+    const { stack } = buildShape("aws", EXAMPLE_SHAPE, (st) => ({
+      database: Database.rds({
+        password: new TerraformVariable(st, "db_password", { type: "string", sensitive: true }).stringValue,
+      }),
+    }));
+    const json = synthJson(stack);
+    const checks = Object.entries<Json>(json.resource.terraform_data as Json);
+    expect(checks).toHaveLength(1);
+    const [id, check] = checks[0]!;
+    const conditions = (check.lifecycle.precondition as Json[]).map((p) => p.condition as string);
+    const recordedConditions = (recorded("rds").lifecycle.precondition as Json[]).map((p) =>
+      (p.condition as string).replace(/var\.pw/g, "var.db_password"),
+    );
+    expect(conditions).toEqual([
+      recordedConditions[0],
+      "${(length(var.db_password) <= 41)}",
+      ...recordedConditions.slice(2),
+    ]);
+    const gate = `terraform_data.${id}`;
+    const instances = Object.values<Json>(json.resource.aws_db_instance);
+    expect(instances).toHaveLength(1);
+    expect(instances[0]!.depends_on).toEqual([gate]);
+    expect(instances[0]!.password).toBe("${var.db_password}");
+    const machines = Object.values<Json>(json.resource.aws_instance);
+    expect(machines).toHaveLength(7);
+    for (const machine of machines) expect(machine.depends_on).toEqual(expect.arrayContaining([gate]));
+  });
+
+  test("an external database with a variable as password gets the plain database check, no RDS rule", () => {
+    const { stack } = buildShape("aws", EXAMPLE_SHAPE, (st) => ({
+      database: Database.external({
+        host: "db.example.com",
+        password: new TerraformVariable(st, "db_password", { type: "string", sensitive: true }).stringValue,
+      }),
+    }));
+    const [check] = Object.values<Json>(synthJson(stack).resource.terraform_data as Json);
+    expect(check!.lifecycle.precondition).toHaveLength(3);
+  });
+
+  test("the generated password (random_password, 32 letters and digits) is one RDS takes: no check", () => {
+    const { stack } = buildShape("aws", EXAMPLE_SHAPE, { database: Database.rds() });
+    const json = synthJson(stack);
+    expect(json.resource.terraform_data).toBeUndefined();
+    const [instance] = Object.values<Json>(json.resource.aws_db_instance);
+    const [, ref] = /^\$\{random_password\.([^.]+)\.result\}$/.exec(instance!.password as string)!;
+    const generated = json.resource.random_password[ref!] as Json;
+    expect(generated).toMatchObject({ length: GENERATED_PASSWORD_LENGTH, special: false });
+    // random_password without special characters draws from letters and digits only
+    expect(generated.override_special).toBeUndefined();
+    expect(GENERATED_PASSWORD_LENGTH).toBeGreaterThanOrEqual(RDS_MASTER_PASSWORD.minLength);
+    expect(GENERATED_PASSWORD_LENGTH).toBeLessThanOrEqual(RDS_MASTER_PASSWORD.maxLength);
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    expect(new RegExp(RDS_MASTER_PASSWORD.pattern).test(alphabet)).toBe(true);
+    // and Terraform agrees on such a password (the fixture's letters-and-digits cases)
+    expect(recorded("rds").cases.find((c) => c.password === "Abc12345")!.accepted).toBe(true);
+  });
+
+  test.each([
+    ["Abc1234"],
+    ["a".repeat(42)],
+    ["slash/in-it"],
+    ["at@in-it-too"],
+    ["space inside"],
+    ['dq"in-it-too'],
+    ["pässwörd-ok?"],
+  ])("a literal password RDS refuses (%j) is GRX225, never shown", (password) => {
+    const issues = issuesOf({ database: Database.rds({ password }) }).filter((i) => i.code === "GRX225");
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.field).toBe("database.password");
+    expect(JSON.stringify(issues[0])).not.toContain(password);
+  });
+
+  test.each([["Abc12345"], ["a".repeat(41)], ["it's\\fine-for-rds!"], ["!#$%&()*+,-.:;<=>?[]^_`{|}~"]])(
+    "a literal password RDS takes (%j): no GRX225",
+    (password) => {
+      expect(issuesOf({ database: Database.rds({ password }) })).toEqual([]);
+    },
+  );
+
+  test("a short literal password elsewhere (Database.onNode) is no RDS matter", () => {
+    expect(issuesOf({ database: Database.onNode({ password: "short" }) })).toEqual([]);
+  });
+
+  test.each([["1grommunio"], ["_grommunio"], ["a".repeat(17)], ["gromm-unio"], [""]])(
+    "a master user name RDS refuses (%j) is GRX224",
+    (user) => {
+      const issues = issuesOf({ database: Database.rds({ user }) }).filter((i) => i.code === "GRX224");
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.field).toBe("database.user");
+    },
+  );
+
+  test.each([["grommunio"], ["g"], ["A".repeat(16)], ["gromox_1"]])("a master user name RDS takes (%j)", (user) => {
+    expect(RDS_MASTER_USER.test(user)).toBe(true);
+    expect(issuesOf({ database: Database.rds({ user }) })).toEqual([]);
+  });
+
+  test("a refused user and password are collected with the other issues", () => {
+    const codes = issuesOf({ database: Database.rds({ user: "a".repeat(33), password: "short" }) }).map((i) => i.code);
+    expect(codes).toEqual(expect.arrayContaining(["GRX027", "GRX224", "GRX225"]));
+  });
 });
