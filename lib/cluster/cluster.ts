@@ -70,6 +70,7 @@ import {
   IssueCollector,
   PORTS,
   PortKey,
+  StorageMode,
   Topology,
   ValidationIssue,
   allowEntryProblem,
@@ -82,7 +83,7 @@ import {
 import { ClusterContext, ClusterMember, MailboxVolume, TierMember, markCluster } from "./context";
 import { Database, DatabaseBinding } from "./database";
 import { AddressOwner, DKIM_SECRET_ID, dkimSigningOf, publishReverseDns, rsaPrivateKeyPemBound } from "./dns";
-import { checkExposure, ruleId } from "./exposure";
+import { checkExposure, ruleId, unenforcedRuleIssues } from "./exposure";
 import { Connections, FirewallRules, planFirewall, unknownPeerIssues } from "./firewall";
 import { NFS_EXPORT } from "./nodes";
 import { ClusterSecurity } from "./security";
@@ -292,6 +293,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     markCluster(this, context);
     this.storageBinding = (props.storage ?? new ShareNothing()).bind(context);
     (context as { mailboxVolume?: MailboxVolume }).mailboxVolume = this.storageBinding.mailboxVolume;
+    (context as { storageMode?: StorageMode }).storageMode = this.storageBinding.mode;
     this.databaseBinding = props.database.bind(context, id);
     const finalizer: IAspect = {
       visit: (node) => {
@@ -625,6 +627,32 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     };
   }
 
+  /**
+   * Inputs that take no effect in this cluster but may be deliberate (generic code shared across
+   * platforms or clusters): each gets a warning instead of silence.
+   */
+  private ignoredInputWarnings(topology: Topology): string[] {
+    const p = this.props;
+    const caps = this.capabilities;
+    const out: string[] = [];
+    if (p.hostFirewall === false && !caps.firewall.filtersPrivateNetwork) {
+      out.push(
+        `hostFirewall is false and ${this.platform.name} does not filter the cluster network: every machine on it reaches every port of every node, internal ones included (exmdb and midb have no authentication). Filter the network yourself, or keep hostFirewall.`,
+      );
+    }
+    if (p.readinessReport !== undefined && caps.bootstrap === "files") {
+      out.push(
+        `readinessReport is ignored: ${this.platform.name} runs no cloud-init and has no serial console to print it to (read the nodes' boot logs instead, e.g. docker logs).`,
+      );
+    }
+    if (p.adminPassword !== undefined && topology.adminNodes.length === 0) {
+      out.push(
+        "adminPassword is ignored: no node has the admin role (GromoxNode { admin: true } or an AdminNode), so nothing sets it.",
+      );
+    }
+    return out;
+  }
+
   /** True when the load-balancer tier is HAProxy with node-aware routing (its map job reads the database). */
   private needsMapReader(): boolean {
     const lb = this.tiers[0]?.loadBalancerInput(this.props.domain);
@@ -715,6 +743,11 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         ...(tier ? { loadBalancerPath: tier.path } : {}),
       }),
     );
+    const hostFirewall = this.props.hostFirewall ?? !caps.firewall.filtersPrivateNetwork;
+    // Without the host firewall, on a platform without one of its own, nothing enforces an allow list (GRX461).
+    if (!hostFirewall && !caps.firewall.cloud) {
+      late.addAll(unenforcedRuleIssues(plan, this.node.path, this.platform.name));
+    }
     this.deployment.applyFirewall(new Construct(this, "firewall"), plan);
 
     // Every node: files → provisioning → (file store) → cloud-config → user-data.
@@ -723,7 +756,6 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       (caps.bootstrap ?? "cloud-init") === "cloud-init" && this.deployment.addFileStore
         ? this.deployment.addFileStore(new Construct(this, "files"))
         : undefined;
-    const hostFirewall = this.props.hostFirewall ?? !caps.firewall.filtersPrivateNetwork;
     const nfsClients = new Set(topology.clientsOf("nfs").map((n) => n.name));
     const lbAddresses = cloudLb?.privateIpv4s ?? [];
     for (const node of topology.nodes) {
@@ -820,6 +852,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     const all = [...this.issues.issues, ...late.issues];
     if (all.length > 0) throw new GrommunioValidationError(all);
     for (const warning of this.security.warnings) Annotations.of(this).addWarning(warning);
+    for (const warning of this.ignoredInputWarnings(topology)) Annotations.of(this).addWarning(warning);
     if (topology.database.mapReader && !topology.database.node) {
       // A database the cluster does not run: its operator creates the map reader (docs/operations.md).
       new TerraformOutput(this, "map-reader-sql", {

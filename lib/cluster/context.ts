@@ -12,7 +12,7 @@ import type {
   PlatformMachine,
   TokenFacts,
 } from "../platforms/platform";
-import type { LoadBalancerInput, NodeInput, NodeRole, ValidationIssue } from "../topology";
+import type { LoadBalancerInput, NodeInput, NodeRole, StorageMode, ValidationIssue } from "../topology";
 import type { DataMount } from "../provision";
 import type { Connections } from "./firewall";
 
@@ -69,6 +69,8 @@ export interface ClusterContext {
   readonly os: OperatingSystem;
   /** Per-mailbox-node data volume (ShareNothing), when the storage asks for one. */
   readonly mailboxVolume?: MailboxVolume;
+  /** The storage choice's mode (set before any node exists). */
+  readonly storageMode?: StorageMode;
   /** Adds a node; its name must be unique (the topology reports duplicates). */
   registerNode(node: ClusterMember): void;
   /** Adds the load-balancer tier (at most one per cluster). */

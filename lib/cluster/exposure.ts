@@ -200,3 +200,30 @@ export function checkExposure(
   }
   return issues;
 }
+
+/**
+ * Allow rules nothing would enforce (GRX461): `hostFirewall: false` on a platform without a
+ * firewall of its own (`capabilities.firewall.cloud` false: libvirt, vSphere, Docker). Every rule
+ * from a CIDR narrower than the whole internet (`sshAllowFrom`, a user's `Peer.cidr(...)`) would
+ * then stand for "from everyone who reaches the node", silently. The load-balancer frontends are
+ * left out: HAProxy and nginx enforce the admin allow list themselves, the others face the world.
+ */
+export function unenforcedRuleIssues(plan: FirewallPlan, clusterPath: string, platform: string): ValidationIssue[] {
+  const rules = plan.rules.filter(
+    (r) =>
+      "cidr" in r.source &&
+      !isWorld(r.source.cidr) &&
+      !(r.portKey !== undefined && PORTS[r.portKey].server === "load-balancer"),
+  );
+  if (rules.length === 0) return [];
+  const list = [...new Set(rules.map((r) => `${r.port} from ${"cidr" in r.source ? r.source.cidr : ""}`))].sort();
+  return [
+    {
+      code: "GRX461",
+      path: clusterPath,
+      field: "hostFirewall",
+      message: `hostFirewall is false and ${platform} has no firewall of its own, so nothing would restrict ${list.join(", ")} to those sources: every machine that reaches a node would reach these ports (and every internal one).`,
+      fix: "Keep hostFirewall (the default), or drop sshAllowFrom and the Peer.cidr rules and filter in front of the nodes yourself.",
+    },
+  ];
+}

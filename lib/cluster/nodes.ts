@@ -161,7 +161,8 @@ export interface GromoxNodeProps extends GrommunioNodeProps {
   /** Also run grommunio-admin-api (the admin node needs the maildirs). @default false */
   readonly admin?: boolean;
   /**
-   * Size of this node's mailbox volume with ShareNothing.
+   * Size of this node's mailbox volume with ShareNothing, GiB. With SharedStorage mailbox nodes
+   * have no volume of their own: giving it there is an error (GRX200).
    * @default the ShareNothing volume size
    */
   readonly dataVolumeSizeGb?: number;
@@ -209,6 +210,15 @@ export class GromoxNode extends GrommunioNode {
       this.serverId = id2;
     }
     if (props.externalName !== undefined) this.externalName = props.externalName;
+    if (props.dataVolumeSizeGb !== undefined && this.cluster.storageMode === "shared") {
+      this.cluster.report({
+        code: "GRX200",
+        path: this.node.path,
+        field: "dataVolumeSizeGb",
+        message: `dataVolumeSizeGb (${String(props.dataVolumeSizeGb)}) sizes a mailbox node's own volume, and with SharedStorage mailbox nodes have none: their mailboxes are on the shared file system, and no volume of that size would be created.`,
+        fix: "Remove dataVolumeSizeGb (size the NFS node with SharedStorage({ nfsNode: { volumeSizeGb } })), or use ShareNothing.",
+      });
+    }
   }
 
   /** @internal */

@@ -5,6 +5,7 @@
  */
 import { Construct } from "constructs";
 import type { NfsMount } from "../provision";
+import { Annotations } from "../provision/cdktf";
 import type { StorageMode } from "../topology";
 import { ClusterContext, MailboxVolume } from "./context";
 import { MAILSTORE, NFS_EXPORT, NfsNode, NfsNodeProps } from "./nodes";
@@ -70,7 +71,8 @@ export class ShareNothing extends ClusterStorage {
 
 export interface SharedStorageProps {
   /**
-   * The NFS node, on platforms without a managed file system (ignored on AWS, which uses EFS).
+   * The NFS node, on platforms without a managed file system. Ignored, with a warning, on
+   * platforms that have one (AWS, which uses EFS).
    * @default a node named "nfs1" with a 200 GiB volume
    */
   readonly nfsNode?: NfsNodeProps & { readonly name?: string };
@@ -88,6 +90,12 @@ export class SharedStorage extends ClusterStorage {
     const caps = cluster.capabilities;
     const add = cluster.deployment.addSharedFileSystem?.bind(cluster.deployment);
     if (caps.sharedStorage === "managed" && add) {
+      if (this.props.nfsNode !== undefined) {
+        // Generic code may pass nfsNode on every platform: a warning, not an error.
+        Annotations.of(cluster.construct).addWarning(
+          "SharedStorage: nfsNode is ignored here: this platform's managed file system (AWS: EFS) holds the mailboxes, and no NFS node is created.",
+        );
+      }
       const fs = add(new Construct(cluster.construct, "shared-storage"), { mountPoint: MAILSTORE, clients: [] });
       return {
         mode: this.mode,

@@ -65,6 +65,7 @@ describe("docs/security.md", () => {
       "GRX458",
       "GRX459",
       "GRX460",
+      "GRX461",
     ]);
     for (const c of codes) expect(errors).toMatch(new RegExp(`^\\| ${c} \\|`, "m"));
   });

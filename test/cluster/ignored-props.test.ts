@@ -1,0 +1,170 @@
+/**
+ * Props that were accepted and then silently did nothing (or something other than their doc
+ * says): each is now refused with a code when it is certainly a mistake, or warned about when it
+ * may be deliberate (generic code shared across platforms or clusters).
+ */
+import { TerraformStack, Testing } from "cdktf";
+import {
+  ClassicNode,
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  GrommunioClusterProps,
+  GrommunioValidationError,
+  LoadBalancerTier,
+  Peer,
+  Platform,
+  Port,
+  ShareNothing,
+  SharedStorage,
+} from "../../lib";
+import "../../lib/platforms/hcloud";
+import "../../lib/platforms/libvirt";
+import "../../lib/platforms/docker";
+
+type Name = "aws" | "hcloud" | "libvirt" | "docker";
+
+function platformOf(name: Name): GrommunioClusterProps["platform"] {
+  switch (name) {
+    case "aws":
+      return Platform.aws({ region: "eu-central-1" });
+    case "hcloud":
+      return Platform.hcloud({ location: "fsn1" });
+    case "libvirt":
+      return Platform.libvirt({ image: { source: "https://images.example.net/debian-12.qcow2" } });
+    case "docker":
+      return Platform.docker({});
+  }
+}
+
+interface Built {
+  readonly stack: TerraformStack;
+  readonly cluster: GrommunioCluster;
+}
+
+function build(
+  name: Name,
+  props: Partial<GrommunioClusterProps> = {},
+  mail: ConstructorParameters<typeof GromoxNode>[2] = { admin: true },
+  extra: (c: GrommunioCluster) => void = () => undefined,
+): Built {
+  const stack = new TerraformStack(Testing.app(), "t");
+  const cluster = new GrommunioCluster(stack, "mail", {
+    platform: platformOf(name),
+    domain: "example.com",
+    gromoxVersion: "3.10",
+    network: { cidr: "10.10.10.0/24" },
+    database: Database.onNode(),
+    ...(name === "docker" ? { storage: new ShareNothing() } : {}),
+    ...props,
+  });
+  new GromoxNode(cluster, "mail1", mail);
+  new ClassicNode(cluster, "classic1");
+  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
+  extra(cluster);
+  return { stack, cluster };
+}
+
+function synthIssues(b: Built): { code: string; field: string; message: string }[] {
+  try {
+    Testing.synth(b.stack);
+  } catch (e) {
+    if (e instanceof GrommunioValidationError) return e.issues.map(({ code, field, message }) => ({ code, field, message }));
+    throw e;
+  }
+  return [];
+}
+
+function warnings(b: Built): string[] {
+  Testing.synth(b.stack);
+  return b.stack.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data)));
+}
+
+describe("GromoxNode dataVolumeSizeGb with SharedStorage (GRX200)", () => {
+  test.each<Name>(["aws", "hcloud"])("%s: refused (no mailbox volume would be created)", (name) => {
+    const issues = synthIssues(build(name, { storage: new SharedStorage() }, { dataVolumeSizeGb: 500 }));
+    expect(issues).toEqual([expect.objectContaining({ code: "GRX200", field: "dataVolumeSizeGb" })]);
+    expect(issues[0]!.message).toContain("500");
+  });
+
+  test("with ShareNothing it sizes the node's volume", () => {
+    const b = build("hcloud", { storage: new ShareNothing() }, { dataVolumeSizeGb: 500 });
+    const json = JSON.parse(Testing.synth(b.stack));
+    const sizes = Object.values(json.resource.hcloud_volume as Record<string, { name: string; size: number }>).map(
+      (v) => [v.name, v.size],
+    );
+    expect(sizes).toContainEqual([expect.stringContaining("mail1"), 500]);
+  });
+});
+
+describe("hostFirewall: false where nothing else filters (GRX461, warning)", () => {
+  test("libvirt: sshAllowFrom would restrict nothing: refused", () => {
+    const issues = synthIssues(build("libvirt", { hostFirewall: false, sshAllowFrom: ["198.51.100.0/24"] }));
+    expect(issues).toEqual([expect.objectContaining({ code: "GRX461", field: "hostFirewall" })]);
+    expect(issues[0]!.message).toContain("22 from 198.51.100.0/24");
+  });
+
+  test("libvirt: a user's Peer.cidr rule likewise", () => {
+    const issues = synthIssues(
+      build("libvirt", { hostFirewall: false }, { admin: true }, (c) =>
+        c.connections("mailbox").allowFrom(Peer.cidr("203.0.113.0/24"), Port.tcp(9100, "exporter")),
+      ),
+    );
+    expect(issues.map((i) => i.code)).toEqual(["GRX461"]);
+    expect(issues[0]!.message).toContain("9100 from 203.0.113.0/24");
+  });
+
+  test("libvirt: with the host firewall (the default) the same rules are fine, and no warning", () => {
+    const b = build("libvirt", { sshAllowFrom: ["198.51.100.0/24"] });
+    expect(warnings(b).filter((w) => w.includes("hostFirewall"))).toEqual([]);
+  });
+
+  test("hcloud: its cloud firewall enforces sshAllowFrom: no error, but a warning for the unfiltered private network", () => {
+    const b = build("hcloud", { hostFirewall: false, sshAllowFrom: ["198.51.100.0/24"] });
+    expect(warnings(b)).toContainEqual(expect.stringContaining("hostFirewall is false and hcloud"));
+  });
+
+  test("libvirt without allow lists: a warning only", () => {
+    expect(warnings(build("libvirt", { hostFirewall: false }))).toContainEqual(
+      expect.stringContaining("does not filter the cluster network"),
+    );
+  });
+
+  test("aws filters the private network itself: no warning", () => {
+    expect(warnings(build("aws", { hostFirewall: false })).filter((w) => w.includes("hostFirewall"))).toEqual([]);
+  });
+});
+
+describe("warnings for inputs a platform or cluster ignores", () => {
+  test("SharedStorage nfsNode on AWS (EFS): warned, no NFS node", () => {
+    const b = build("aws", { storage: new SharedStorage({ nfsNode: { volumeSizeGb: 999 } }) });
+    expect(warnings(b)).toContainEqual(expect.stringContaining("nfsNode is ignored"));
+    expect(b.cluster.topology.nodes.map((n) => n.name)).not.toContain("nfs1");
+  });
+
+  test("SharedStorage nfsNode on Hetzner: used, no warning", () => {
+    const b = build("hcloud", { storage: new SharedStorage({ nfsNode: { volumeSizeGb: 999 } }) });
+    expect(warnings(b).filter((w) => w.includes("nfsNode"))).toEqual([]);
+    expect(b.cluster.topology.nodes.map((n) => n.name)).toContain("nfs1");
+  });
+
+  test("readinessReport on Docker (no cloud-init): warned", () => {
+    expect(warnings(build("docker", { readinessReport: {} }))).toContainEqual(
+      expect.stringContaining("readinessReport is ignored"),
+    );
+    expect(warnings(build("hcloud", { readinessReport: {} })).filter((w) => w.includes("readinessReport"))).toEqual(
+      [],
+    );
+  });
+
+  test("adminPassword without an admin node: warned", () => {
+    expect(warnings(build("hcloud", { adminPassword: "Correct7Horse" }, {}))).toContainEqual(
+      expect.stringContaining("adminPassword is ignored"),
+    );
+    expect(
+      warnings(build("hcloud", { adminPassword: "Correct7Horse" })).filter((w) => w.includes("adminPassword")),
+    ).toEqual([]);
+  });
+});
