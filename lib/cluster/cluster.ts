@@ -137,6 +137,7 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
    * Password of grommunio's `admin` user (admin web and API), set at first boot on the first admin
    * node: a Terraform reference (sensitive variable, secret store), at most 128 characters. The
    * plan stops when it starts with `-` or holds a control character (GRX457 for a literal).
+   * Without an admin node nothing sets it (a warning says so).
    * @default a random_password of 24 letters and digits (`cluster.adminPassword`), when the
    * cluster has an admin node
    */
@@ -162,14 +163,19 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   /**
    * Print a readiness report on every boot once cloud-init has finished (cloud-init status, failed
    * units, cloud-init.log warnings and errors, an end marker) to a serial console, for operators and
-   * boot tests reading the console log.
+   * boot tests reading the console log. Ignored, with a warning, where there is no cloud-init
+   * (Docker).
    * @default none
    */
   readonly readinessReport?: ReadinessReportOptions;
   /**
-   * Ship an in-guest nftables firewall (from the same firewall plan) to every node.
+   * Ship an in-guest nftables firewall (from the same firewall plan) to every node. Turning it
+   * off where the platform does not filter the private network is a warning (every node then
+   * reaches every port); where the platform has no firewall at all (libvirt, vSphere, Docker) it is
+   * an error together with `sshAllowFrom` or a `Peer.cidr` rule, which nothing would enforce
+   * (GRX461).
    * @default true when the platform's firewall does not filter the private network (Hetzner,
-   * libvirt, vSphere), false where it does (AWS security groups)
+   * libvirt, vSphere, Docker), false where it does (AWS security groups)
    */
   readonly hostFirewall?: boolean;
 }

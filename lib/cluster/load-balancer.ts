@@ -35,7 +35,11 @@ export interface LoadBalancerTierProps {
    * @default undefined: no admin frontend, 8443 stays closed
    */
   readonly adminAllowFrom?: readonly string[];
-  /** PROXY protocol towards postfix and gromox (one declaration for both ends). @default as LoadBalancerInput */
+  /**
+   * PROXY protocol towards postfix and gromox (one declaration for both ends).
+   * @default smtp and submission on; imap and pop3 on with haproxy, off with nginx (it sends only
+   * v1, which gromox does not take: turning them on with nginx is GRX039)
+   */
   readonly proxyProtocol?: ProxyProtocolInput;
   /**
    * A proxy of your own in front of the tier (no cloud load balancer): its addresses/CIDRs. The
@@ -46,6 +50,13 @@ export interface LoadBalancerTierProps {
    * @default undefined: clients connect directly, no PROXY header is expected
    */
   readonly acceptProxyFrom?: readonly string[];
+  /**
+   * Extra HTTP backends the HTTPS frontend routes to besides the mailbox nodes, by pool
+   * (`auth`, `chat`, `meet`, `files`, `office`, `archive`): servers outside the cluster or nodes of
+   * your own, each `{ name, address, port, tls }`. An unknown pool or an empty one is refused
+   * (GRX040, GRX041).
+   * @default none: only the mailbox nodes' web, MAPI and EWS
+   */
   readonly pools?: LoadBalancerInput["pools"];
   /**
    * Put the platform's cloud load balancer in front of the tier (AWS: an internet-facing NLB

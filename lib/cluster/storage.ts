@@ -32,7 +32,16 @@ export interface ShareNothingProps {
   readonly volumeSizeGb?: number;
   /** Platform volume type. @default the platform's (AWS gp3) */
   readonly volumeType?: string;
+  /**
+   * Provisioned IOPS (AWS gp3, io1, io2). Hetzner, libvirt, vSphere and Docker volumes have no such
+   * setting: an error there (GRX265, GRX283, GRX294, GRX244).
+   * @default the volume type's baseline (AWS gp3: 3000)
+   */
   readonly iops?: number;
+  /**
+   * Provisioned throughput in MiB/s (AWS gp3 only); refused like `iops` elsewhere.
+   * @default the volume type's baseline (AWS gp3: 125)
+   */
   readonly throughputMiBps?: number;
 }
 

@@ -115,7 +115,7 @@ export interface LoadBalancerInput {
   readonly nodeAwareRouting?: boolean;
   /**
    * CIDRs allowed to reach the admin frontend on 8443 (host bits set are an error, GRX038).
-   * @default undefined: no admin frontend at all. An empty list is an error (GRX031).
+   * @default undefined: no admin frontend at all. An empty list is an error (GRX037).
    */
   readonly adminAllowFrom?: readonly string[];
   /** The one PROXY-protocol declaration: both the LB and postfix/gromox are rendered from it. */
