@@ -69,7 +69,8 @@ function synthIssues(b: Built): { code: string; field: string; message: string }
   try {
     Testing.synth(b.stack);
   } catch (e) {
-    if (e instanceof GrommunioValidationError) return e.issues.map(({ code, field, message }) => ({ code, field, message }));
+    if (e instanceof GrommunioValidationError)
+      return e.issues.map(({ code, field, message }) => ({ code, field, message }));
     throw e;
   }
   return [];
@@ -154,9 +155,7 @@ describe("warnings for inputs a platform or cluster ignores", () => {
     expect(warnings(build("docker", { readinessReport: {} }))).toContainEqual(
       expect.stringContaining("readinessReport is ignored"),
     );
-    expect(warnings(build("hcloud", { readinessReport: {} })).filter((w) => w.includes("readinessReport"))).toEqual(
-      [],
-    );
+    expect(warnings(build("hcloud", { readinessReport: {} })).filter((w) => w.includes("readinessReport"))).toEqual([]);
   });
 
   test("adminPassword without an admin node: warned", () => {
