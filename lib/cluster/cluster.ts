@@ -76,8 +76,10 @@ import {
   allowEntryProblem,
   buildTopology,
   canonicalCidr,
+  cidrContains,
   isCidrOrAddress,
   isWorld,
+  parseIpv4,
   parseIpv4Cidr,
 } from "../topology";
 import { ClusterContext, ClusterMember, MailboxVolume, TierMember, markCluster } from "./context";
@@ -651,12 +653,25 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         `readinessReport is ignored: ${this.platform.name} runs no cloud-init and has no serial console to print it to (read the nodes' boot logs instead, e.g. docker logs).`,
       );
     }
+    const db = topology.database;
+    if (caps.outbound === "edge" && !db.node && !this.insideNetwork(db.host)) {
+      out.push(
+        `Database.external: ${db.host} is outside the cluster network ${p.network.cidr}, and on ${this.platform.name} only the load-balancer and classic nodes reach beyond it: the mailbox and admin nodes could not connect. Run the database on the cluster network (Database.onNode, or a machine of your own at an address inside it).`,
+      );
+    }
     if (p.adminPassword !== undefined && topology.adminNodes.length === 0) {
       out.push(
         "adminPassword is ignored: no node has the admin role (GromoxNode { admin: true } or an AdminNode), so nothing sets it.",
       );
     }
     return out;
+  }
+
+  /** True when `host` is an IPv4 address inside the cluster network (a host name may be anything). */
+  private insideNetwork(host: string): boolean {
+    const net = parseIpv4Cidr(this.props.network.cidr);
+    const ip = parseIpv4(host);
+    return net !== undefined && ip !== undefined && cidrContains(net, ip);
   }
 
   /** True when the load-balancer tier is HAProxy with node-aware routing (its map job reads the database). */

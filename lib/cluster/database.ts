@@ -55,7 +55,11 @@ export interface DatabaseOnNodeProps extends CommonDatabaseProps {
 }
 
 export interface ExternalDatabaseProps extends CommonDatabaseProps {
-  /** Host name or IPv4 address every node can reach. */
+  /**
+   * Host name or IPv4 address every node can reach. On Docker only the load-balancer and classic
+   * containers reach beyond the cluster network: give an address inside it (a container of your
+   * own on that network), else a warning says the mailbox and admin nodes cannot connect.
+   */
   readonly host: string;
   /** @default 3306 */
   readonly port?: number;

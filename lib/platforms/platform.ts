@@ -128,6 +128,14 @@ export interface PlatformCapabilities {
    * @default "terraform"
    */
   readonly secrets?: SecretDelivery;
+  /**
+   * Which machines can open connections beyond the cluster network: `all`, or only `edge` ones
+   * (load balancers, classic nodes; Docker's other containers sit on an internal bridge with no
+   * route out). An external database outside the cluster network is then unreachable for the
+   * mailbox and admin nodes (a warning at synth).
+   * @default "all"
+   */
+  readonly outbound?: "all" | "edge";
 }
 
 /** Facts about a Terraform token that ends up in user-data (its final value is unknown at synth). */

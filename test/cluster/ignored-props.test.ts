@@ -158,6 +158,20 @@ describe("warnings for inputs a platform or cluster ignores", () => {
     expect(warnings(build("hcloud", { readinessReport: {} })).filter((w) => w.includes("readinessReport"))).toEqual([]);
   });
 
+  test("Database.external outside the cluster network on Docker (no route out for mailbox nodes): warned", () => {
+    const external = (host: string) => Database.external({ host, password: "Correct7Horse" });
+    const outside = "mailbox and admin nodes could not connect";
+    expect(warnings(build("docker", { database: external("db.example.net") }))).toContainEqual(
+      expect.stringContaining(outside),
+    );
+    expect(
+      warnings(build("docker", { database: external("10.10.10.200") })).filter((w) => w.includes(outside)),
+    ).toEqual([]);
+    expect(
+      warnings(build("hcloud", { database: external("db.example.net") })).filter((w) => w.includes(outside)),
+    ).toEqual([]);
+  });
+
   test("adminPassword without an admin node: warned", () => {
     expect(warnings(build("hcloud", { adminPassword: "Correct7Horse" }, {}))).toContainEqual(
       expect.stringContaining("adminPassword is ignored"),

@@ -75,6 +75,8 @@ export const DOCKER_CAPABILITIES: PlatformCapabilities = {
   blockVolumes: true,
   // What the images are built from; the package names must match (php8.2-fpm vs php8.3-fpm).
   operatingSystems: ["debian-12", "ubuntu-24.04"],
+  // Only load balancers and classic nodes join the egress bridge.
+  outbound: "edge",
 };
 
 /**
