@@ -48,7 +48,7 @@ export interface DatabaseOnNodeProps extends CommonDatabaseProps {
   readonly name?: string;
   /** Machine type. @default the platform's default for database nodes (AWS r6i.large) */
   readonly size?: string;
-  /** MariaDB data volume in GiB (mounted at /var/lib/mysql). @default 50 */
+  /** MariaDB data volume in GiB (mounted at /var/lib/mysql; not enforced on Docker, a warning). @default 50 */
   readonly volumeSizeGb?: number;
   /** @default derived from the name (the database block: db1 → .5 in a /24) */
   readonly privateIp?: string;

@@ -8,7 +8,7 @@
 import { Construct } from "constructs";
 import type { PlatformMachine, PlatformVolume, VolumePurpose } from "../platforms/platform";
 import type { DataMount } from "../provision";
-import type { TerraformResource } from "../provision/cdktf";
+import { Annotations, type TerraformResource } from "../provision/cdktf";
 import { NodeInput, NodeRole } from "../topology";
 import { AddressBlock, deriveAddress, nameNumber } from "./addressing";
 import { ClusterContext, ClusterMember, clusterOf } from "./context";
@@ -96,6 +96,17 @@ export abstract class GrommunioNode extends Construct implements ClusterMember {
     this.cluster.registerNode(this);
   }
 
+  /**
+   * Warns that an explicitly given volume size will not be enforced (`capabilities.volumeSizes`
+   * false: Docker). A warning, not an error: generic code may size volumes on every platform.
+   */
+  protected warnUnenforcedSize(field: string, sizeGb: number | undefined): void {
+    if (sizeGb === undefined || this.cluster.capabilities.volumeSizes !== false) return;
+    Annotations.of(this).addWarning(
+      `${field} (${sizeGb} GiB) is not enforced here: this platform's volumes have no size (Docker's local driver grows until the host's disk is full).`,
+    );
+  }
+
   /** The provider resource of the machine (`aws_instance`, `hcloud_server`, …). */
   public get instance(): TerraformResource {
     return this.machine.resource;
@@ -162,7 +173,8 @@ export interface GromoxNodeProps extends GrommunioNodeProps {
   readonly admin?: boolean;
   /**
    * Size of this node's mailbox volume with ShareNothing, GiB. With SharedStorage mailbox nodes
-   * have no volume of their own: giving it there is an error (GRX200).
+   * have no volume of their own: giving it there is an error (GRX200). Not enforced on Docker (a
+   * warning).
    * @default the ShareNothing volume size
    */
   readonly dataVolumeSizeGb?: number;
@@ -210,6 +222,7 @@ export class GromoxNode extends GrommunioNode {
       this.serverId = id2;
     }
     if (props.externalName !== undefined) this.externalName = props.externalName;
+    if (v) this.warnUnenforcedSize("dataVolumeSizeGb", props.dataVolumeSizeGb);
     if (props.dataVolumeSizeGb !== undefined && this.cluster.storageMode === "shared") {
       this.cluster.report({
         code: "GRX200",
@@ -253,7 +266,7 @@ export class LoadBalancerNode extends GrommunioNode {
 }
 
 export interface DatabaseNodeProps extends GrommunioNodeProps {
-  /** Size of the MariaDB data volume (mounted at /var/lib/mysql). @default 50 */
+  /** Size of the MariaDB data volume (mounted at /var/lib/mysql; not enforced on Docker, a warning). @default 50 */
   readonly volumeSizeGb?: number;
 }
 
@@ -269,6 +282,7 @@ export class DatabaseNode extends GrommunioNode {
         mountPoint: "/var/lib/mysql",
       },
     ]);
+    this.warnUnenforcedSize("volumeSizeGb", props.volumeSizeGb);
   }
 }
 
@@ -276,7 +290,7 @@ export class DatabaseNode extends GrommunioNode {
 export const NFS_EXPORT = "/srv/gromox";
 
 export interface NfsNodeProps extends GrommunioNodeProps {
-  /** Size of the exported volume. @default 200 */
+  /** Size of the exported volume (not enforced where volumes have no size, a warning). @default 200 */
   readonly volumeSizeGb?: number;
 }
 
@@ -292,5 +306,6 @@ export class NfsNode extends GrommunioNode {
         mountPoint: NFS_EXPORT,
       },
     ]);
+    this.warnUnenforcedSize("volumeSizeGb", props.volumeSizeGb);
   }
 }

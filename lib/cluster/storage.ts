@@ -28,7 +28,7 @@ export abstract class ClusterStorage {
 }
 
 export interface ShareNothingProps {
-  /** Mailbox volume per mailbox node, GiB. @default 100 */
+  /** Mailbox volume per mailbox node, GiB (not enforced on Docker, a warning). @default 100 */
   readonly volumeSizeGb?: number;
   /** Platform volume type. @default the platform's (AWS gp3) */
   readonly volumeType?: string;
@@ -64,6 +64,11 @@ export class ShareNothing extends ClusterStorage {
         fix: "Use SharedStorage, or a platform with block volumes.",
       });
       return { mode: this.mode, managed: false };
+    }
+    if (this.props.volumeSizeGb !== undefined && cluster.capabilities.volumeSizes === false) {
+      Annotations.of(cluster.construct).addWarning(
+        `ShareNothing volumeSizeGb (${this.props.volumeSizeGb} GiB) is not enforced here: this platform's volumes have no size (Docker's local driver grows until the host's disk is full).`,
+      );
     }
     return {
       mode: this.mode,

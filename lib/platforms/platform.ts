@@ -120,6 +120,12 @@ export interface PlatformCapabilities {
   readonly cloudLoadBalancer: { readonly available: boolean; readonly proxyProtocolV2: boolean };
   /** Separate block volumes can be attached (mailbox data, database data). */
   readonly blockVolumes: boolean;
+  /**
+   * A volume gets the size it is created with. `false` (Docker's local driver): sizes are not
+   * enforced, and a size given explicitly draws a warning.
+   * @default true
+   */
+  readonly volumeSizes?: boolean;
   readonly operatingSystems: readonly OperatingSystem[];
   /**
    * How secrets reach the nodes (`lib/platforms/secret-store.ts`): `terraform` = sensitive

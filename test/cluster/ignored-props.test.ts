@@ -172,6 +172,27 @@ describe("warnings for inputs a platform or cluster ignores", () => {
     ).toEqual([]);
   });
 
+  test("explicit volume sizes on Docker (not enforced): warned, defaults are not", () => {
+    const sized = build(
+      "docker",
+      { storage: new ShareNothing({ volumeSizeGb: 300 }), database: Database.onNode({ volumeSizeGb: 80 }) },
+      { dataVolumeSizeGb: 400 },
+    );
+    const notEnforced = warnings(sized).filter((w) => w.includes("not enforced here"));
+    expect(notEnforced).toEqual([
+      expect.stringContaining("ShareNothing volumeSizeGb (300 GiB)"),
+      expect.stringContaining("volumeSizeGb (80 GiB)"),
+      expect.stringContaining("dataVolumeSizeGb (400 GiB)"),
+    ]);
+    expect(warnings(build("docker")).filter((w) => w.includes("not enforced here"))).toEqual([]);
+    const hcloud = build(
+      "hcloud",
+      { storage: new ShareNothing({ volumeSizeGb: 300 }), database: Database.onNode({ volumeSizeGb: 80 }) },
+      { dataVolumeSizeGb: 400 },
+    );
+    expect(warnings(hcloud).filter((w) => w.includes("not enforced here"))).toEqual([]);
+  });
+
   test("adminPassword without an admin node: warned", () => {
     expect(warnings(build("hcloud", { adminPassword: "Correct7Horse" }, {}))).toContainEqual(
       expect.stringContaining("adminPassword is ignored"),

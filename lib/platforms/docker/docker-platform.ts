@@ -73,6 +73,8 @@ export const DOCKER_CAPABILITIES: PlatformCapabilities = {
   cloudLoadBalancer: { available: false, proxyProtocolV2: false },
   // Docker volumes stand in for block volumes (mounted by Docker, not by the guest).
   blockVolumes: true,
+  // The local driver has no size: volumeSizeGb is not enforced.
+  volumeSizes: false,
   // What the images are built from; the package names must match (php8.2-fpm vs php8.3-fpm).
   operatingSystems: ["debian-12", "ubuntu-24.04"],
   // Only load balancers and classic nodes join the egress bridge.
