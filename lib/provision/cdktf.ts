@@ -6,7 +6,7 @@
 import { App, TerraformDataSource, TerraformStack, Token } from "cdktf";
 import type { IResolvable, IResolveContext, TerraformResource } from "cdktf";
 
-export { Annotations, Aspects, Fn, Token, TerraformOutput, TerraformStack, Tokenization } from "cdktf";
+export { Annotations, Aspects, Fn, Op, Token, TerraformOutput, TerraformStack, Tokenization } from "cdktf";
 export type { IAspect, IResolvable, IResolveContext, TerraformProvider, TerraformResource } from "cdktf";
 
 /**

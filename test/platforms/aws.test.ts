@@ -488,10 +488,11 @@ describe("AWS validation", () => {
 describe("providers", () => {
   test("providers the stack defines after the cluster are not duplicated", () => {
     const { stack } = buildAws(exampleLayout, {}, { region: "eu-central-1" });
-    new AwsProvider(stack, "my-aws", { region: "us-east-1" });
+    // Its own region: another one is GRX228 (test/platforms/aws-props.test.ts).
+    new AwsProvider(stack, "my-aws", { region: "eu-central-1", profile: "mail" });
     new RandomProvider(stack, "my-random");
     const json = JSON.parse(Testing.synth(stack)) as Json;
-    expect(json.provider.aws).toEqual([{ region: "us-east-1" }]);
+    expect(json.provider.aws).toEqual([{ region: "eu-central-1", profile: "mail" }]);
     expect(json.provider.random).toEqual([{}]);
   });
 });

@@ -51,7 +51,7 @@ describe("docs/security.md", () => {
       "lib/cluster/security.ts",
       "lib/provision/secrets.ts",
       "lib/platforms/aws/aws-platform.ts",
-    ]).filter((c) => c !== "GRX214" && c !== "GRX220" && c !== "GRX222" && c !== "GRX223");
+    ]).filter((c) => !["GRX214", "GRX220", "GRX222", "GRX223", "GRX226", "GRX227", "GRX228"].includes(c));
     expect(codes).toEqual([
       "GRX221",
       "GRX450",

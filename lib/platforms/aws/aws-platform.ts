@@ -35,7 +35,7 @@ import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Annotations, Fn, TerraformStack, Token, attribute } from "../../provision/cdktf";
+import { Annotations, Fn, Op, TerraformStack, Token, attribute } from "../../provision/cdktf";
 import { NodeRole, PORTS, parseIpv4 } from "../../topology";
 import {
   CloudLoadBalancer,
@@ -120,18 +120,24 @@ const DEVICE_NAMES = ["/dev/sdf", "/dev/sdg", "/dev/sdh", "/dev/sdi", "/dev/sdj"
 
 export interface AwsPlatformProps {
   /**
-   * AWS region. When given and the stack has no AWS provider yet, the platform adds one.
+   * AWS region. When given and the stack has no AWS provider yet, the platform adds one; a
+   * provider of the stack's own with another region is GRX228 (the resources would go there).
    * @default undefined: the stack must configure `provider "aws"` itself
    */
   readonly region?: string;
   /**
-   * Availability zone of the cluster subnet, the EBS volumes and the NLB/EFS subnet.
-   * @default the region's first available zone (looked up at plan time)
+   * Availability zone of the cluster subnet, the EBS volumes and the NLB/EFS subnet. A zone name
+   * of `region` (`eu-central-1a`), different from `secondAvailabilityZone` (GRX226).
+   * @default the region's first available zone (looked up at plan time), or its second when that
+   * first one is `secondAvailabilityZone`
    */
   readonly availabilityZone?: string;
   /**
-   * Second availability zone (only used for the RDS subnet group, which needs two).
-   * @default the region's second available zone
+   * Zone of the second services subnet, created beside the first one (NLB, EFS, RDS) and used
+   * only by the RDS subnet group, which needs two zones. Must differ from `availabilityZone`
+   * (GRX226).
+   * @default the region's second available zone, or its first when that second one is
+   * `availabilityZone`
    */
   readonly secondAvailabilityZone?: string;
   /**
@@ -149,19 +155,26 @@ export interface AwsPlatformProps {
   readonly ami?: string;
   /** EC2 key pair for SSH (SSH is only reachable from the cluster's `sshAllowFrom`). @default no key pair */
   readonly keyName?: string;
-  /** Root volume size in GiB (encrypted gp3). @default 20 */
+  /**
+   * Root volume size in GiB (encrypted gp3): a whole number from 1 to 16384 (GRX227), not
+   * smaller than the image's root snapshot.
+   * @default 20
+   */
   readonly rootVolumeSizeGb?: number;
   /** KMS key for the EBS, EFS and RDS encryption. @default the AWS-managed keys */
   readonly kmsKeyId?: string;
   /**
-   * Protect the data: `prevent_destroy` on EBS data volumes and EFS, deletion protection and a
-   * final snapshot on RDS. Turn off only for throw-away clusters.
+   * Protect the data: `prevent_destroy` on EBS data volumes and EFS. Turn off only for throw-away
+   * clusters. RDS has its own switch, `Database.rds({ deletionProtection })` (deletion protection
+   * and a final snapshot, on by default), which this one does not change.
    * @default true
    */
   readonly protectData?: boolean;
   /**
-   * Give nodes a public IPv4 address. They need outbound internet access for packages (and
-   * mail); inbound stays closed by the security groups except the load-balancer frontends.
+   * Give nodes a public IPv4 address. They need outbound internet access for packages, mail and
+   * (S3 file delivery, SSM secrets) their configuration; inbound stays closed by the security
+   * groups except the load-balancer frontends. `false` leaves the nodes without any way out (no
+   * NAT gateway, no VPC endpoints are created): add them yourself (a warning says so).
    * @default true (no NAT gateway is created)
    */
   readonly associatePublicIpAddress?: boolean;
@@ -192,7 +205,7 @@ export interface AwsPlatformProps {
    * (an integer 1–100). A node's manifest pins the bundle it was given by its sha256, so a running
    * node whose user-data is kept (`configChangePolicy` "ignore") can re-run `grommunio-fetch-files`
    * until more than this many newer versions of its bundle exist; older versions expire a day after
-   * they were replaced.
+   * they were replaced. Meaningless with `fileDelivery` "user-data" (a warning says so).
    * @default 10
    */
   readonly fileVersionsKept?: number;
@@ -351,7 +364,11 @@ export class AwsDeployment implements PlatformDeployment {
     this.subnet = new Subnet(this.networkScope, "subnet", {
       vpcId: this.vpcId,
       cidrBlock: layout.cluster,
-      availabilityZone: props.availabilityZone ?? this.zone(0),
+      availabilityZone:
+        props.availabilityZone ??
+        (props.secondAvailabilityZone === undefined
+          ? this.zone(0)
+          : this.zoneOtherThan(0, props.secondAvailabilityZone)),
       mapPublicIpOnLaunch: false,
       tags: { ...this.tags, Name: `${context.clusterName}-nodes` },
     });
@@ -393,6 +410,7 @@ export class AwsDeployment implements PlatformDeployment {
         fix: `Use one of: ${AWS_FILE_DELIVERIES.join(", ")} (or omit it: s3).`,
       });
     }
+    this.checkProps(scope, props, context);
     const kept = props.fileVersionsKept;
     if (kept !== undefined && !(Number.isInteger(kept) && kept >= 1 && kept <= MAX_FILE_VERSIONS_KEPT)) {
       context.report({
@@ -402,6 +420,65 @@ export class AwsDeployment implements PlatformDeployment {
         message: `${String(kept)} is not a number of bundle versions to keep (an integer 1–${MAX_FILE_VERSIONS_KEPT}).`,
         fix: `Give an integer from 1 to ${MAX_FILE_VERSIONS_KEPT}, or omit it (${DEFAULT_FILE_VERSIONS_KEPT}).`,
       });
+    }
+  }
+
+  /**
+   * Inputs AWS would refuse only at apply, after the VPC and more were created (GRX226, GRX227),
+   * and inputs that take no effect (warnings).
+   */
+  private checkProps(scope: Construct, props: AwsPlatformProps, context: PlatformBindContext): void {
+    const literal = (v: string | undefined): v is string => v !== undefined && !Token.isUnresolved(v);
+    const region = literal(props.region) ? props.region : undefined;
+    const zones = [
+      ["availabilityZone", props.availabilityZone],
+      ["secondAvailabilityZone", props.secondAvailabilityZone],
+    ] as const;
+    for (const [field, zone] of zones) {
+      // Zone names are the region's name and a letter (eu-central-1a), or a Local/Wavelength
+      // Zone's `-<group>` suffix (us-west-2-lax-1a).
+      if (region === undefined || !literal(zone)) continue;
+      const suffix = zone.startsWith(region) ? zone.slice(region.length) : "";
+      if (!/^(?:[a-z]|-[a-z0-9])/.test(suffix)) {
+        context.report({
+          code: "GRX226",
+          path: context.clusterPath,
+          field,
+          message: `"${zone}" is not an availability zone of ${region}: AWS refuses the subnet at apply, after the VPC was created.`,
+          fix: `Give a zone name of ${region} (aws ec2 describe-availability-zones --region ${region}), e.g. ${region}a, or omit it.`,
+        });
+      }
+    }
+    if (literal(props.availabilityZone) && props.availabilityZone === props.secondAvailabilityZone) {
+      context.report({
+        code: "GRX226",
+        path: context.clusterPath,
+        field: "secondAvailabilityZone",
+        message: `availabilityZone and secondAvailabilityZone are both ${props.availabilityZone}: an RDS subnet group needs subnets in two zones (AWS refuses it at apply: DBSubnetGroupDoesNotCoverEnoughAZs).`,
+        fix: "Give another zone of the region, or omit secondAvailabilityZone (default: an available zone other than availabilityZone).",
+      });
+    }
+    const root = props.rootVolumeSizeGb;
+    if (root !== undefined && !(Number.isInteger(root) && root >= 1 && root <= 16_384)) {
+      context.report({
+        code: "GRX227",
+        path: context.clusterPath,
+        field: "rootVolumeSizeGb",
+        message: `${String(root)} is not a gp3 root volume size (a whole number of GiB from 1 to 16384): AWS refuses every instance at apply.`,
+        fix: "Give e.g. 20 (the default; not smaller than the image), or omit it.",
+      });
+    }
+    if (props.associatePublicIpAddress === false) {
+      Annotations.of(scope).addWarning(
+        "associatePublicIpAddress: false leaves the nodes without a way out of the VPC (no NAT gateway, no VPC endpoints " +
+          "are created): at first boot they cannot install packages, fetch their files from S3 or their secrets from SSM. " +
+          "Add a NAT gateway (or endpoints and a package mirror) to deployment.routeTable, or keep the default.",
+      );
+    }
+    if (props.fileVersionsKept !== undefined && props.fileDelivery === "user-data") {
+      Annotations.of(scope).addWarning(
+        `fileVersionsKept (${String(props.fileVersionsKept)}) has no effect with fileDelivery "user-data": there is no bucket of bundles.`,
+      );
     }
   }
 
@@ -445,6 +522,16 @@ export class AwsDeployment implements PlatformDeployment {
     return Token.asString(Fn.element(this.azs.names, index));
   }
 
+  /**
+   * The region's available zone at `index` (0 or 1), or the other of the first two when that one
+   * is `avoid` (a zone given for the other subnet): two subnets of one zone would make the RDS
+   * subnet group fail at apply.
+   */
+  private zoneOtherThan(index: 0 | 1, avoid: string): string {
+    const other = index === 0 ? 1 : 0;
+    return Token.asString(Fn.conditional(Op.eq(this.zone(index), avoid), this.zone(other), this.zone(index)));
+  }
+
   /** The services subnets (NLB, EFS, RDS), created on first use. */
   private servicesSubnets(): [Subnet, Subnet] {
     if (!this.servicesSubnetsCache) {
@@ -464,7 +551,12 @@ export class AwsDeployment implements PlatformDeployment {
         return { s, subnetId };
       };
       const a = make("services-a", this.layout.servicesA, this.availabilityZone());
-      const b = make("services-b", this.layout.servicesB, this.props.secondAvailabilityZone ?? this.zone(1));
+      const first = this.props.availabilityZone;
+      const b = make(
+        "services-b",
+        this.layout.servicesB,
+        this.props.secondAvailabilityZone ?? (first === undefined ? this.zone(1) : this.zoneOtherThan(1, first)),
+      );
       this.servicesSubnetsCache = [a.s, b.s];
       this.servicesSubnetIdsCache = [a.subnetId, b.subnetId];
     }
@@ -794,7 +886,18 @@ export class AwsDeployment implements PlatformDeployment {
 
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {
     // At synth, so a provider the user adds after the cluster is found (no duplicate).
-    if (this.props.region !== undefined) ensureProvider(this.scope, this.props.region);
+    if (this.props.region !== undefined) {
+      const other = ensureProvider(this.scope, this.props.region);
+      if (other !== undefined) {
+        this.context.report({
+          code: "GRX228",
+          path: this.context.clusterPath,
+          field: "region",
+          message: `region is ${this.props.region}, but the stack's own AWS provider (${other.node.path}) deploys to ${String(other.region)}: the cluster's resources would go there.`,
+          fix: "Give the platform the provider's region, or omit region (the stack's provider decides).",
+        });
+      }
+    }
     const groupScope = (name: string) => new Construct(scope, name);
     const scopes = new Map<string, Construct>();
     for (const g of plan.groups) {
@@ -873,8 +976,23 @@ export class AwsDeployment implements PlatformDeployment {
   }
 }
 
-/** Adds `provider "aws" { region }` unless the stack already has an AWS provider. */
-function ensureProvider(scope: Construct, region: string): void {
+/**
+ * Adds `provider "aws" { region }` unless the stack already has an AWS provider. Returns the
+ * stack's default (unaliased) provider when its region is another literal one.
+ */
+function ensureProvider(scope: Construct, region: string): AwsProvider | undefined {
   const stack = TerraformStack.of(scope);
-  if (!stack.node.findAll().some((c) => c instanceof AwsProvider)) new AwsProvider(stack, "aws", { region });
+  const providers = stack.node.findAll().filter((c): c is AwsProvider => c instanceof AwsProvider);
+  if (providers.length === 0) {
+    new AwsProvider(stack, "aws", { region });
+    return undefined;
+  }
+  return providers.find(
+    (p) =>
+      p.alias === undefined &&
+      p.region !== undefined &&
+      !Token.isUnresolved(p.region) &&
+      !Token.isUnresolved(region) &&
+      p.region !== region,
+  );
 }
