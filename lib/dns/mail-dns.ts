@@ -52,7 +52,7 @@ export interface MailDnsDkimProps {
   /** Selector (`<selector>._domainkey.<domain>`). @default "grommunio" */
   readonly selector?: string;
   /**
-   * RSA key size of the generated `tls_private_key`.
+   * RSA key size of the generated `tls_private_key` (not with `publicKeyPem`: GRX449).
    * @default 2048 (1024 is the least receivers accept; larger keys exceed one 255-byte string
    * either way, which the record splits correctly)
    */
@@ -64,18 +64,22 @@ export interface MailDnsDkimProps {
    * @default undefined: a `tls_private_key` is generated
    */
   readonly publicKeyPem?: string;
-  /** Bits of `publicKeyPem` when it is a token (checked ≥ 1024). @default undefined */
+  /**
+   * Bits of `publicKeyPem` when it is a token (checked ≥ 1024). Only with `publicKeyPem` (GRX449).
+   * @default undefined
+   */
   readonly keyBits?: number;
   /**
    * With `publicKeyPem`: the matching private key (PEM; a Terraform token, e.g. an existing
    * `tls_private_key.private_key_pem` or a secret's value), for the classic nodes' signing milter
    * (`GrommunioCluster.addDns` installs it). Never a literal in real deployments: it would be in
-   * the synthesized JSON.
+   * the synthesized JSON. Only with `publicKeyPem` (GRX449).
    * @default undefined: with `publicKeyPem`, nothing signs (you deliver the key yourself)
    */
   readonly privateKeyPem?: string;
   /**
-   * Also publish the generated private key as a Terraform output (marked sensitive).
+   * Also publish the generated private key as a Terraform output (marked sensitive); not with
+   * `publicKeyPem`, which generates none (GRX449).
    * @default false: it stays in the state only; read it through `dkimPrivateKeyPem`
    */
   readonly exportPrivateKey?: boolean;
@@ -107,16 +111,20 @@ export interface MailDnsProps {
    * @default undefined: then `records` must be given
    */
   readonly topology?: TopologySource;
-  /** Public addresses of the entry point (required with `topology`). */
+  /** Public addresses of the entry point (required with `topology`; not with `records`: GRX446). */
   readonly entry?: MailEntryPoint;
-  /** Options of `mailDnsRecords` (the DKIM key is handled by `dkim`). @default {} */
+  /** Options of `mailDnsRecords` (the DKIM key is handled by `dkim`); not with `records` (GRX446). @default {} */
   readonly options?: Omit<MailDnsOptions, "dkim">;
-  /** DKIM key and record, or `false` for none. @default {} (a 2048-bit key, selector "grommunio") */
+  /**
+   * DKIM key and record, or `false` for none. With `records` only `false` (their DKIM record is
+   * yours to include; GRX446).
+   * @default {} with `topology` (a 2048-bit key, selector "grommunio"); none with `records`
+   */
   readonly dkim?: MailDnsDkimProps | false;
   /** Ready records instead of a topology (published as they are). @default undefined */
   readonly records?: readonly DnsRecord[];
   /**
-   * The mail zone, with `records` (with a topology it is `options.zone`).
+   * The mail zone, with `records` (with a topology it is `options.zone`; `zone` is GRX446 then).
    * @default the zone of the MX record set, else of the first record
    */
   readonly zone?: string;
@@ -245,7 +253,53 @@ export class MailDns extends Construct {
         "Give entry: { ipv4: [...], ipv6: [...] }.",
       );
     }
+    // Inputs of the other source would be ignored without a word.
+    if (props.records !== undefined && props.topology === undefined) {
+      const unused = (["entry", "options", "dkim"] as const).filter(
+        (k) => props[k] !== undefined && props[k] !== false,
+      );
+      for (const field of unused) {
+        c.add(
+          "GRX446",
+          where,
+          field,
+          `${field} is for records from a topology; ready records are published as they are, so it would be ignored.`,
+          field === "dkim"
+            ? "Put the DKIM TXT record into records (or give dkim: false), or build the records from the topology."
+            : `Remove ${field}, or give topology instead of records.`,
+        );
+      }
+    }
+    if (props.topology !== undefined && props.records === undefined && props.zone !== undefined) {
+      c.add(
+        "GRX446",
+        where,
+        "zone",
+        `zone is for ready records; with a topology the mail zone is options.zone (or the domain), so "${props.zone}" would be ignored.`,
+        "Give options: { zone } instead.",
+      );
+    }
     const dkimProps = props.records !== undefined || props.dkim === false ? undefined : (props.dkim ?? {});
+    if (dkimProps) {
+      const own = dkimProps.publicKeyPem !== undefined;
+      const unused = own
+        ? (["rsaBits", "exportPrivateKey"] as const).filter((k) => dkimProps[k] !== undefined)
+        : (["privateKeyPem", "keyBits"] as const).filter((k) => dkimProps[k] !== undefined);
+      for (const field of unused) {
+        c.add(
+          "GRX449",
+          where,
+          `dkim.${field}`,
+          own
+            ? `dkim.${field} is for the generated key, but dkim.publicKeyPem brings a key of your own: nothing is generated, so it would be ignored.`
+            : `dkim.${field} is for a key of your own, but no dkim.publicKeyPem was given: a new key is generated and published, and dkim.${field} would be ignored` +
+                (field === "privateKeyPem" ? " (the milter would sign with the generated key, not yours)." : "."),
+          own
+            ? `Remove dkim.${field} (keyBits gives the size of your key), or drop publicKeyPem to generate one.`
+            : `Give dkim.publicKeyPem (the public half of your key) too, or remove dkim.${field} to use a generated key.`,
+        );
+      }
+    }
     const rsaBits = dkimProps?.rsaBits ?? RECOMMENDED_DKIM_BITS;
     if (
       dkimProps &&

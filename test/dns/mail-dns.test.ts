@@ -255,6 +255,26 @@ describe("topology sources", () => {
 });
 
 describe("ready records", () => {
+  test.each([
+    ["entry", { entry: DOCUMENTED_ENTRY }],
+    ["options", { options: OPTIONS }],
+    ["dkim", { dkim: {} }],
+    ["dkim", { dkim: { selector: "s2026" } }],
+  ] as [string, Partial<MailDnsProps>][])("GRX446: %s beside records (it would be ignored)", (field, extra) => {
+    const records = mailDnsRecords(documentedTopology(), DOCUMENTED_ENTRY, documentedDnsOptions());
+    const stack = new TerraformStack(Testing.app(), "test");
+    let error: unknown;
+    try {
+      new MailDns(stack, "dns", { records, ...extra });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(GrommunioValidationError);
+    expect((error as GrommunioValidationError).issues.map((i) => [i.code, i.field])).toEqual([["GRX446", field]]);
+    // dkim: false (no key) is what ready records mean: accepted.
+    expect(() => new MailDns(stack, "dns2", { records, dkim: false })).not.toThrow();
+  });
+
   test("are published as they are", () => {
     const records = mailDnsRecords(documentedTopology(), DOCUMENTED_ENTRY, documentedDnsOptions());
     const app = Testing.app();
@@ -283,6 +303,15 @@ describe("coded errors", () => {
     ["GRX446", "topology without entry", { entry: undefined }],
     ["GRX447", "a 512-bit key", { dkim: { rsaBits: 512 } }],
     ["GRX447", "a fractional key size", { dkim: { rsaBits: 2048.5 } }],
+    ["GRX446", "zone with a topology (it is options.zone)", { zone: "example.net" }],
+    ["GRX449", "a private key of your own without its public key", { dkim: { privateKeyPem: "${var.k}" } }],
+    ["GRX449", "keyBits without publicKeyPem", { dkim: { keyBits: 4096 } }],
+    ["GRX449", "rsaBits with a key of your own", { dkim: { publicKeyPem: RSA_2048_PUBLIC_PEM, rsaBits: 4096 } }],
+    [
+      "GRX449",
+      "exportPrivateKey with a key of your own",
+      { dkim: { publicKeyPem: RSA_2048_PUBLIC_PEM, exportPrivateKey: true } },
+    ],
     ["GRX422", "the renderer's errors surface", { options: { ...OPTIONS, mailHost: "203.0.113.10" } }],
     ["GRX442", "zone file errors surface", { writeZoneFile: { nameServers: ["ns1.example.net"], serial: -1 } }],
   ] as [string, string, Partial<MailDnsProps>][])("%s: %s", (code, _what, props) => {
