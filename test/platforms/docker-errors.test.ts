@@ -18,6 +18,7 @@ import { Platform } from "../../lib/platforms/platform";
 import { renderContainerBootstrap } from "../../lib/provision/container";
 import { Lazy } from "cdktf";
 import { synthError } from "./docker-support";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 
 function cluster(
   props: DockerPlatformProps = {},
@@ -61,6 +62,35 @@ function provisioning(overrides: Partial<NodeProvisioning> = {}): NodeProvisioni
 }
 
 describe("Docker platform coded errors (GRX240–GRX259)", () => {
+  test("GRX250: host that the platform's provider would not use (addProvider false, or a provider of the stack's own)", () => {
+    const remote = "ssh://deploy@docker1.example.com";
+    expect(issues(cluster({ host: remote, addProvider: false }), "GRX250")).toEqual([
+      expect.objectContaining({ field: "platform.host" }),
+    ]);
+    const withOwn = (props: DockerPlatformProps, host?: string) => {
+      const stack = new TerraformStack(Testing.app(), "t");
+      new DockerProvider(stack, "own", host !== undefined ? { host } : {});
+      new GromoxNode(
+        new GrommunioCluster(stack, "mail", {
+          platform: Platform.docker(props),
+          domain: "example.com",
+          gromoxVersion: "3.10",
+          network: { cidr: "10.20.0.0/24" },
+          database: Database.onNode(),
+        }),
+        "mail1",
+      );
+      return stack;
+    };
+    expect(issues(withOwn({ host: remote }, "unix:///var/run/docker.sock"), "GRX250")).toEqual([
+      expect.objectContaining({ message: expect.stringContaining("talks to unix:///var/run/docker.sock") }),
+    ]);
+    expect(issues(withOwn({ host: remote }), "GRX250")).toHaveLength(1);
+    const fine = withOwn({ host: remote }, remote);
+    expect(JSON.parse(Testing.synth(fine)).provider.docker).toEqual([{ host: remote }]);
+    expect(() => Testing.synth(withOwn({}, remote))).not.toThrow();
+  });
+
   test("GRX240: a cluster id that cannot start a Docker name", () => {
     const found = issues(cluster({}, {}, undefined, "_mail"), "GRX240");
     expect(found).toEqual([expect.objectContaining({ path: "t/_mail", field: "id" })]);

@@ -4,6 +4,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { kvmExample } from "../../examples/kvm/main";
 import "../../lib/platforms/libvirt";
 import { LibvirtDeployment, LibvirtPlatformProps } from "../../lib/platforms/libvirt";
+import { LibvirtProvider } from "../../lib/gen/providers/libvirt/provider";
 import { Platform } from "../../lib/platforms/platform";
 import { GrommunioValidationError, ValidationIssue } from "../../lib/topology";
 
@@ -12,12 +13,16 @@ const IMAGE = {
     "https://cloud.debian.org/images/cloud/bookworm/20250428-2096/debian-12-genericcloud-amd64-20250428-2096.qcow2",
 };
 
-function bare(props: Partial<LibvirtPlatformProps> = {}): {
+function bare(
+  props: Partial<LibvirtPlatformProps> = {},
+  before?: (stack: TerraformStack) => void,
+): {
   deployment: LibvirtDeployment;
   issues: ValidationIssue[];
   cluster: Construct;
 } {
   const stack = new TerraformStack(Testing.app(), "test");
+  before?.(stack);
   const cluster = new Construct(stack, "c");
   const issues: ValidationIssue[] = [];
   const deployment = Platform.libvirt({ image: IMAGE, ...props }).bind(cluster, {
@@ -141,6 +146,21 @@ describe("libvirt platform coded errors (GRX280–GRX289)", () => {
     expect(bare({ network: { mode: "bridge" as never } }).issues).toEqual([
       expect.objectContaining({ code: "GRX288", field: "platform.network.mode" }),
     ]);
+  });
+
+  test("GRX289: uri that the platform's provider would not use (addProvider false, or a provider of the stack's own)", () => {
+    const remote = "qemu+ssh://root@kvm1.example.com/system";
+    expect(bare({ uri: remote, addProvider: false }).issues).toEqual([
+      expect.objectContaining({ code: "GRX289", field: "platform.uri" }),
+    ]);
+    const own = (uri: string) => (stack: TerraformStack) => new LibvirtProvider(stack, "own", { uri });
+    expect(bare({ uri: remote }, own("qemu:///system")).issues).toEqual([
+      expect.objectContaining({ code: "GRX289", message: expect.stringContaining("connects to qemu:///system") }),
+    ]);
+    // The same URI, no uri given, or addProvider false without uri: nothing is ignored.
+    expect(bare({ uri: remote }, own(remote)).issues).toEqual([]);
+    expect(bare({}, own(remote)).issues).toEqual([]);
+    expect(bare({ addProvider: false }).issues).toEqual([]);
   });
 
   test("through the cluster: platform issues are thrown at synth with the others", () => {

@@ -1,3 +1,4 @@
+import { VsphereProvider } from "@cdktf/provider-vsphere/lib/provider";
 import "cdktf/lib/testing/adapters/jest";
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -20,8 +21,9 @@ const PROPS: VspherePlatformProps = {
   template: "debian-12-cloudinit",
 };
 
-function bare(props: Partial<VspherePlatformProps> = {}) {
+function bare(props: Partial<VspherePlatformProps> = {}, before?: (stack: TerraformStack) => void) {
   const stack = new TerraformStack(Testing.app(), "test");
+  before?.(stack);
   const cluster = new Construct(stack, "c");
   const issues: ValidationIssue[] = [];
   const deployment: VsphereDeployment = Platform.vsphere({ ...PROPS, ...props }).bind(cluster, {
@@ -144,6 +146,26 @@ describe("vSphere platform coded errors (GRX290–GRX299)", () => {
     // Unit 7 belongs to the controller: the seventh data disk is unit 8.
     const disks = m.vm.diskInput as VirtualMachineDisk[];
     expect(disks.map((d) => d.unitNumber)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14]);
+  });
+
+  test("GRX299: allowUnverifiedSsl that the platform's provider would not use", () => {
+    expect(bare({ allowUnverifiedSsl: true, addProvider: false }).issues).toEqual([
+      expect.objectContaining({ code: "GRX299", field: "platform.allowUnverifiedSsl" }),
+    ]);
+    // false asks for verification: a provider of your own that skips it is not what was asked.
+    const own = (allowUnverifiedSsl?: boolean) => (stack: TerraformStack) =>
+      new VsphereProvider(stack, "own", {
+        user: "u",
+        password: "p",
+        ...(allowUnverifiedSsl !== undefined ? { allowUnverifiedSsl } : {}),
+      });
+    expect(bare({ allowUnverifiedSsl: false }, own(true)).issues).toEqual([
+      expect.objectContaining({ code: "GRX299" }),
+    ]);
+    expect(bare({ allowUnverifiedSsl: true }, own()).issues).toEqual([expect.objectContaining({ code: "GRX299" })]);
+    expect(bare({ allowUnverifiedSsl: true }, own(true)).issues).toEqual([]);
+    expect(bare({ allowUnverifiedSsl: false }, own()).issues).toEqual([]);
+    expect(bare({}, own(true)).issues).toEqual([]);
   });
 
   test("through the cluster: platform issues are thrown at synth with the others", () => {

@@ -149,7 +149,11 @@ export interface DockerPlatformProps {
    * @default true
    */
   readonly addProvider?: boolean;
-  /** The Docker daemon the provider talks to. @default DOCKER_HOST, else unix:///var/run/docker.sock */
+  /**
+   * The Docker daemon the provider the platform adds talks to; not with `addProvider: false` or a
+   * docker provider of the stack's own that talks to another daemon (GRX250).
+   * @default DOCKER_HOST, else unix:///var/run/docker.sock
+   */
   readonly host?: string;
   /** Labels on networks, volumes and containers. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
@@ -320,7 +324,18 @@ export class DockerDeployment implements PlatformDeployment {
         });
       }
     }
-    if (props.addProvider ?? true) ensureProvider(scope, props.host);
+    let unusedHost: string | undefined;
+    if (props.addProvider ?? true) unusedHost = ensureProvider(scope, props.host);
+    else if (props.host !== undefined) unusedHost = "addProvider is false";
+    if (unusedHost !== undefined) {
+      context.report({
+        code: "GRX250",
+        path: at,
+        field: "platform.host",
+        message: `host "${props.host}" configures the provider the platform adds, but ${unusedHost}: the containers would be created on whatever Docker daemon that provider talks to.`,
+        fix: "Set host on the stack's own docker provider and drop it here, or let the platform add the provider (addProvider: true, no provider of your own).",
+      });
+    }
 
     this.networkScope = new Construct(scope, "network");
     const net = parseIpv4Cidr(context.network.cidr);
@@ -527,10 +542,19 @@ function labelList(labels: Readonly<Record<string, string>>): { label: string; v
     .map(([label, value]) => ({ label, value }));
 }
 
-/** Adds `provider "docker"` unless the stack already has one. */
-function ensureProvider(scope: Construct, host: string | undefined): void {
+/**
+ * Adds `provider "docker"` unless the stack already has one. Returns why `host` does not take
+ * effect when the stack's own unaliased provider talks to another (literal) daemon.
+ */
+function ensureProvider(scope: Construct, host: string | undefined): string | undefined {
   const stack = TerraformStack.of(scope);
-  if (!stack.node.findAll().some((c) => c instanceof DockerProvider)) {
+  const own = stack.node.findAll().filter((c): c is DockerProvider => c instanceof DockerProvider);
+  if (own.length === 0) {
     new DockerProvider(stack, "docker", host !== undefined ? { host } : {});
+    return undefined;
   }
+  const used = own.find((p) => p.alias === undefined);
+  if (host === undefined || used === undefined || Token.isUnresolved(host) || used.host === host) return undefined;
+  if (used.host !== undefined && Token.isUnresolved(used.host)) return undefined;
+  return `the stack's own provider ${used.node.path} talks to ${used.host ?? "DOCKER_HOST (or the local socket)"}`;
 }

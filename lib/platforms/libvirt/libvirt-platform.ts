@@ -28,7 +28,7 @@ import { Domain, DomainDisk } from "../../gen/providers/libvirt/domain";
 import { Network } from "../../gen/providers/libvirt/network";
 import { LibvirtProvider } from "../../gen/providers/libvirt/provider";
 import { Volume } from "../../gen/providers/libvirt/volume";
-import { TerraformStack } from "../../provision/cdktf";
+import { TerraformStack, Token } from "../../provision/cdktf";
 import { NodeRole, parseIpv4, parseIpv4Cidr } from "../../topology";
 import {
   ConfigChangePolicy,
@@ -133,7 +133,11 @@ export interface LibvirtUefi {
 export interface LibvirtPlatformProps {
   /** The base image every node's root disk is a copy-on-write overlay of. */
   readonly image: LibvirtImage;
-  /** libvirt connection URI. @default "qemu:///system" */
+  /**
+   * libvirt connection URI of the provider the platform adds; not with `addProvider: false` or a
+   * libvirt provider of the stack's own that connects elsewhere (GRX289).
+   * @default "qemu:///system"
+   */
   readonly uri?: string;
   /** Storage pool for the image, the root, data and seed volumes. @default "default" */
   readonly pool?: string;
@@ -347,7 +351,18 @@ export class LibvirtDeployment implements PlatformDeployment {
         fix: `Omit dnsServers (the host bridge ${this.gateway} forwards to the host's resolvers) or list addresses.`,
       });
     }
-    if (props.addProvider ?? true) ensureProvider(scope, uri);
+    let unusedUri: string | undefined;
+    if (props.addProvider ?? true) unusedUri = ensureProvider(scope, uri, props.uri !== undefined);
+    else if (props.uri !== undefined) unusedUri = "addProvider is false";
+    if (unusedUri !== undefined) {
+      context.report({
+        code: "GRX289",
+        path: at,
+        field: "platform.uri",
+        message: `uri "${uri}" configures the provider the platform adds, but ${unusedUri}: the machines would be created on whatever host that provider connects to.`,
+        fix: "Set uri on the stack's own libvirt provider and drop it here, or let the platform add the provider (addProvider: true, no provider of your own).",
+      });
+    }
 
     const networkScope = new Construct(scope, "network");
     this.libvirtNetwork = new Network(networkScope, "network", {
@@ -508,7 +523,16 @@ export class LibvirtDeployment implements PlatformDeployment {
 }
 
 /** Adds `provider "libvirt"` unless the stack already has one. */
-function ensureProvider(scope: Construct, uri: string): void {
+function ensureProvider(scope: Construct, uri: string, given: boolean): string | undefined {
   const stack = TerraformStack.of(scope);
-  if (!stack.node.findAll().some((c) => c instanceof LibvirtProvider)) new LibvirtProvider(stack, "libvirt", { uri });
+  const own = stack.node.findAll().filter((c): c is LibvirtProvider => c instanceof LibvirtProvider);
+  if (own.length === 0) {
+    new LibvirtProvider(stack, "libvirt", { uri });
+    return undefined;
+  }
+  // A `uri` given beside the stack's own unaliased provider that connects elsewhere is not used.
+  const used = own.find((p) => p.alias === undefined);
+  if (!given || used === undefined || Token.isUnresolved(uri) || used.uri === uri) return undefined;
+  if (used.uri !== undefined && Token.isUnresolved(used.uri)) return undefined;
+  return `the stack's own provider ${used.node.path} connects to ${used.uri ?? "LIBVIRT_DEFAULT_URI"}`;
 }

@@ -153,7 +153,12 @@ export interface VspherePlatformProps {
    * @default true
    */
   readonly addProvider?: boolean;
-  /** Accept vCenter's self-signed certificate (provider `allow_unverified_ssl`). @default false */
+  /**
+   * Accept vCenter's self-signed certificate (`allow_unverified_ssl` of the provider the platform
+   * adds); not with `addProvider: false` or a vsphere provider of the stack's own that says
+   * otherwise (GRX299).
+   * @default false
+   */
   readonly allowUnverifiedSsl?: boolean;
 }
 
@@ -346,7 +351,18 @@ export class VsphereDeployment implements PlatformDeployment {
         fix: "Omit rootDiskGb (the template's size) or give a size not smaller than the template's disk.",
       });
     }
-    if (props.addProvider ?? true) ensureProvider(scope, props.allowUnverifiedSsl ?? false);
+    let unusedSsl: string | undefined;
+    if (props.addProvider ?? true) unusedSsl = ensureProvider(scope, props.allowUnverifiedSsl);
+    else if (props.allowUnverifiedSsl !== undefined) unusedSsl = "addProvider is false";
+    if (unusedSsl !== undefined) {
+      context.report({
+        code: "GRX299",
+        path: at,
+        field: "platform.allowUnverifiedSsl",
+        message: `allowUnverifiedSsl ${String(props.allowUnverifiedSsl)} configures the provider the platform adds, but ${unusedSsl}: vCenter's certificate would be checked as that provider says.`,
+        fix: "Set allow_unverified_ssl on the stack's own vsphere provider and drop it here, or let the platform add the provider (addProvider: true, no provider of your own).",
+      });
+    }
 
     const ds = new Construct(scope, "vsphere");
     this.datacenter = new DataVsphereDatacenter(ds, "datacenter", { name: props.datacenter });
@@ -512,9 +528,18 @@ export class VsphereDeployment implements PlatformDeployment {
 }
 
 /** Adds `provider "vsphere"` from the variables vsphere_server/_user/_password unless the stack has one. */
-function ensureProvider(scope: Construct, allowUnverifiedSsl: boolean): void {
+function ensureProvider(scope: Construct, allowUnverifiedSsl: boolean | undefined): string | undefined {
   const stack = TerraformStack.of(scope);
-  if (stack.node.findAll().some((c) => c instanceof VsphereProvider)) return;
+  const own = stack.node.findAll().filter((c): c is VsphereProvider => c instanceof VsphereProvider);
+  if (own.length > 0) {
+    // A setting given beside the stack's own unaliased provider that says otherwise is not used.
+    const used = own.find((p) => p.alias === undefined);
+    const theirs = used?.allowUnverifiedSsl;
+    if (allowUnverifiedSsl === undefined || used === undefined || typeof (theirs ?? false) !== "boolean")
+      return undefined;
+    if ((theirs ?? false) === allowUnverifiedSsl) return undefined;
+    return `the stack's own provider ${used.node.path} has allow_unverified_ssl ${String(theirs ?? "unset (VSPHERE_ALLOW_UNVERIFIED_SSL)")}`;
+  }
   const variable = (id: string, description: string, sensitive = false) =>
     new TerraformVariable(stack, id, { type: "string", description, sensitive }).stringValue;
   new VsphereProvider(stack, "vsphere", {
@@ -523,4 +548,5 @@ function ensureProvider(scope: Construct, allowUnverifiedSsl: boolean): void {
     password: variable("vsphere_password", "vCenter password", true),
     ...(allowUnverifiedSsl ? { allowUnverifiedSsl: true } : {}),
   });
+  return undefined;
 }
