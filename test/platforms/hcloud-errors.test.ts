@@ -55,6 +55,15 @@ describe("Hetzner platform coded errors (GRX260–GRX279)", () => {
     expect(bare({ location: "xyz1", networkZone: "eu-central" }).issues).toEqual([]);
   });
 
+  test("GRX273: a Hetzner system image of another OS than the cluster's (os debian-12)", () => {
+    for (const image of ["debian-13", "debian-11", "ubuntu-24.04", "rocky-9", "centos-stream-9"]) {
+      expect(bare({ image }).issues).toEqual([expect.objectContaining({ code: "GRX273", field: "platform.image" })]);
+    }
+    // The OS's own image, an image id, a snapshot name: accepted (a snapshot must hold the OS).
+    for (const image of ["debian-12", "114690387", "grommunio-base-2026-11"])
+      expect(bare({ image }).issues).toEqual([]);
+  });
+
   test("GRX262: network zone that is not the location's", () => {
     const { issues } = bare({ location: "ash", networkZone: "eu-central" });
     expect(issues).toEqual([expect.objectContaining({ code: "GRX262", field: "platform.networkZone" })]);

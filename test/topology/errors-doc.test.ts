@@ -71,6 +71,28 @@ describe("docs/errors.md", () => {
     for (const r of ranges) expect(doc).toMatch(new RegExp(`^\\|\\s*${r}\\s*\\|`, "m"));
   });
 
+  it("every code raised anywhere in lib/ has a table row in docs/ (errors.md or the page it points to)", () => {
+    const docs = readdirSync(join(root, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => readFileSync(join(root, "docs", f), "utf8"))
+      .join("\n");
+    const documented = new Set([...docs.matchAll(/^\|\s*(GRX\d{3})\s*\|/gm)].map((m) => m[1]!));
+    const raisedAnywhere = new Map<string, string>();
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+        const rel = `${dir}/${entry.name}`;
+        if (entry.isDirectory()) walk(rel);
+        else if (entry.name.endsWith(".ts")) {
+          const src = readFileSync(join(root, rel), "utf8");
+          for (const m of src.matchAll(/["'`](GRX\d{3})["'`]/g)) raisedAnywhere.set(m[1]!, rel);
+        }
+      }
+    };
+    walk("lib");
+    const missing = [...raisedAnywhere].filter(([c]) => !documented.has(c)).map(([c, f]) => `${c} (${f})`);
+    expect(missing).toEqual([]);
+  });
+
   it("documents each code in its layer's range", () => {
     for (const [code, file] of topology) {
       expect(`${code} ${file}`).toMatch(/^GRX0\d\d /);

@@ -103,6 +103,9 @@ export const HCLOUD_IMAGES: Readonly<Record<OperatingSystem, string>> = {
   "ubuntu-24.04": "ubuntu-24.04",
 };
 
+/** Names of Hetzner's system images (`hcloud image list --type system`): `<distribution>-<version>`. */
+const SYSTEM_IMAGE = /^(?:debian|ubuntu|rocky|alma|centos|centos-stream|fedora|opensuse)-\d/;
+
 /** How Hetzner volumes appear in the guest (`hcloud_volume.linux_device`). */
 export const HCLOUD_VOLUME_BY_ID = "/dev/disk/by-id/scsi-0HC_Volume_";
 
@@ -147,7 +150,11 @@ export interface HcloudPlatformProps {
   readonly networkIpRange?: string;
   /** Server type per role. @default HCLOUD_DEFAULT_SERVER_TYPES (cpx41 mailbox and database, cpx31 classic and nfs, cpx21 otherwise) */
   readonly serverTypes?: Partial<Record<NodeRole, string>>;
-  /** Image name or id for every server. @default the cluster's OS: `debian-12` or `ubuntu-24.04` */
+  /**
+   * Image name or id for every server (a snapshot of your own, say). It must hold the cluster's
+   * `os`: a Hetzner system image of another one (`debian-13` with os `debian-12`) is GRX273.
+   * @default the cluster's OS: `debian-12` or `ubuntu-24.04`
+   */
   readonly image?: string;
   /**
    * Names or ids of `hcloud_ssh_key`s for root on every server. They only take effect when a
@@ -268,6 +275,19 @@ export class HcloudDeployment implements PlatformDeployment {
         field: "platform.networkZone",
         message: `location ${props.location} is in network zone ${expected}, not ${zone}; servers and subnets must share a zone.`,
         fix: `Omit networkZone or set it to "${expected}".`,
+      });
+    }
+    // A Hetzner system image of another OS than the cluster's: the nodes would get the packages
+    // and configuration of `os` (php8.2 on Debian 12, php8.3 on Ubuntu 24.04) and fail at first boot.
+    const image = props.image;
+    const expectedImage = HCLOUD_IMAGES[context.os];
+    if (image !== undefined && !Token.isUnresolved(image) && SYSTEM_IMAGE.test(image) && image !== expectedImage) {
+      context.report({
+        code: "GRX273",
+        path: at,
+        field: "platform.image",
+        message: `image "${image}" is another system than the cluster's os ${context.os}: the nodes would get ${context.os}'s packages and configuration and fail at first boot.`,
+        fix: `Omit image (${expectedImage}), or set the cluster's os to the image's system (${Object.keys(HCLOUD_IMAGES).join(", ")}).`,
       });
     }
     this.networkZone = zone ?? "eu-central";
