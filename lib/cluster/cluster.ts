@@ -456,7 +456,9 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       }
     } else if (dkimSigning === true) {
       Annotations.of(this).addWarning(
-        "dkimSigning: the DKIM private key is unknown (a public key of your own without dkim.privateKeyPem): nothing signs.",
+        rest.dkim === false
+          ? "dkimSigning: true beside dkim: false: there is no DKIM key and no DKIM record, nothing signs."
+          : "dkimSigning: the DKIM private key is unknown (a public key of your own without dkim.privateKeyPem): nothing signs.",
       );
     }
     if (reverseDns !== false) {

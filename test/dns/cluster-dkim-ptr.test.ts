@@ -297,6 +297,19 @@ describe("DKIM signing key on the classic nodes", () => {
     expect(classic.packages).not.toContain("opendkim");
   });
 
+  test("dkimSigning: true with dkim: false: a warning that names dkim: false, nothing signs", () => {
+    const { stack, cluster } = build("hcloud", { route53: { zoneId: "Z123" }, dkim: false, dkimSigning: true });
+    expect(cluster.provisioning.get("classic1")!.files.some((f) => f.path === OPENDKIM_CONF)).toBe(false);
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === "@cdktf/warn")
+      .map((m) => String(m.data));
+    expect(warnings).toContain(
+      "dkimSigning: true beside dkim: false: there is no DKIM key and no DKIM record, nothing signs.",
+    );
+  });
+
   test("a key of your own: signs with dkim.privateKeyPem; without it, nothing signs", () => {
     const publicKeyPem = Fn.file("keys/dkim.pub");
     const withKey = build("hcloud", {
