@@ -161,7 +161,11 @@ export interface AwsPlatformProps {
    * @default 20
    */
   readonly rootVolumeSizeGb?: number;
-  /** KMS key for the EBS, EFS and RDS encryption. @default the AWS-managed keys */
+  /**
+   * Customer managed KMS key for the EBS (root and data), EFS, RDS, S3 bundle and SSM parameter
+   * encryption: its ARN (the provider refuses a key id or alias for EBS, EFS and RDS at plan).
+   * @default the AWS-managed keys
+   */
   readonly kmsKeyId?: string;
   /**
    * Protect the data: `prevent_destroy` on EBS data volumes and EFS. Turn off only for throw-away
