@@ -111,6 +111,17 @@ describe("AWS root volume, region, warnings", () => {
     );
   });
 
+  test("tags the platform sets itself (Name, grommunio:*): a warning names them", () => {
+    const own = synthAws((c) => new GromoxNode(c, "mail1"), {}, { tags: { Name: "mail", team: "ops" } });
+    expect(resourceAt(own.json, "aws_instance", "mail/mail1/instance").tags).toMatchObject({
+      Name: "mail1.example.com",
+      team: "ops",
+    });
+    expect(warningsOf(own.stack)).toContainEqual(expect.stringMatching(/^tags Name: the platform sets these itself/));
+    const plain = synthAws((c) => new GromoxNode(c, "mail1"), {}, { tags: { team: "ops" } });
+    expect(warningsOf(plain.stack).filter((w) => /^tags /.test(w))).toEqual([]);
+  });
+
   test("fileVersionsKept with fileDelivery user-data: a warning that it has no effect", () => {
     const s3 = synthAws((c) => new GromoxNode(c, "mail1"), {}, { fileVersionsKept: 3 });
     expect(warningsOf(s3.stack).filter((w) => /fileVersionsKept/.test(w))).toEqual([]);

@@ -61,6 +61,23 @@ function provisioning(overrides: Partial<NodeProvisioning> = {}): NodeProvisioni
   };
 }
 
+describe("Docker props that would take no effect: warnings", () => {
+  test("labels with the platform's own grommunio-* keys are replaced: a warning names them", () => {
+    const warnings = (stack: TerraformStack) =>
+      stack.node
+        .findAll()
+        .flatMap((c) => c.node.metadata)
+        .filter((m) => m.type === "@cdktf/warn")
+        .map((m) => String(m.data));
+    const own = cluster({ labels: { "grommunio-cluster": "other", team: "mail" } });
+    Testing.synth(own);
+    expect(warnings(own)).toContainEqual(expect.stringMatching(/^labels grommunio-cluster: the platform sets/));
+    const plain = cluster({ labels: { team: "mail" } });
+    Testing.synth(plain);
+    expect(warnings(plain).filter((w) => /^labels /.test(w))).toEqual([]);
+  });
+});
+
 describe("Docker platform coded errors (GRX240–GRX259)", () => {
   test("GRX250: host that the platform's provider would not use (addProvider false, or a provider of the stack's own)", () => {
     const remote = "ssh://deploy@docker1.example.com";

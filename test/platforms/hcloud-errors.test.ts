@@ -175,3 +175,30 @@ describe("Hetzner platform coded errors (GRX260–GRX279)", () => {
     ]);
   });
 });
+
+describe("Hetzner props that would take no effect: warnings", () => {
+  const warningsOf = (run: { stack: TerraformStack }) =>
+    run.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === "@cdktf/warn")
+      .map((m) => String(m.data));
+
+  test("loadBalancer options without a cloud load balancer", () => {
+    const options = { loadBalancer: { type: "lb11" as const } };
+    expect(warningsOf(runHcloud(hcloudLayout(), { props: options }))).toContainEqual(
+      expect.stringMatching(
+        /^platform loadBalancer options are given, but the cluster asks for no cloud load balancer/,
+      ),
+    );
+    const withLb = runHcloud(hcloudLayout(), { props: { loadBalancer: { type: "lb21" } }, cloudLoadBalancer: true });
+    expect(withLb.json.resource.hcloud_load_balancer).toBeDefined();
+    expect(warningsOf(withLb).filter((w) => /loadBalancer options/.test(w))).toEqual([]);
+  });
+
+  test("labels with the platform's own grommunio-* keys are replaced: a warning names them", () => {
+    const run = runHcloud(hcloudLayout(), { props: { labels: { team: "mail", "grommunio-node": "x" } } });
+    expect(warningsOf(run)).toContainEqual(expect.stringMatching(/^labels grommunio-node: the platform sets/));
+    expect(warningsOf(runHcloud(hcloudLayout(), { props: { labels: { team: "mail" } } })).join()).not.toMatch(/labels/);
+  });
+});

@@ -115,6 +115,15 @@ export const AWS_IMAGES: Readonly<Record<OperatingSystem, { owner: string; name:
 /** How EBS volumes appear on Nitro instances (by-id link named after the volume id without dash). */
 export const EBS_NVME_BY_ID = "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_";
 
+/** Tags the platform sets itself: a user's value for them is replaced (a warning says so). */
+const AWS_OWN_TAGS: readonly string[] = [
+  "Name",
+  "grommunio:cluster",
+  "grommunio:node",
+  "grommunio:roles",
+  "grommunio:purpose",
+];
+
 /** `device_name` values for data volumes, in attachment order (Nitro ignores them but AWS wants one). */
 const DEVICE_NAMES = ["/dev/sdf", "/dev/sdg", "/dev/sdh", "/dev/sdi", "/dev/sdj"];
 
@@ -182,7 +191,11 @@ export interface AwsPlatformProps {
    * @default true (no NAT gateway is created)
    */
   readonly associatePublicIpAddress?: boolean;
-  /** Tags on every resource that takes them. @default {} */
+  /**
+   * Tags on every resource that takes them. `Name` and `grommunio:*` are the platform's own: yours
+   * are replaced (a warning says so).
+   * @default {}
+   */
   readonly tags?: Readonly<Record<string, string>>;
   /**
    * Name prefix of the cluster's SSM parameters (database and admin passwords as SecureString, TLS
@@ -471,6 +484,13 @@ export class AwsDeployment implements PlatformDeployment {
         message: `${String(root)} is not a gp3 root volume size (a whole number of GiB from 1 to 16384): AWS refuses every instance at apply.`,
         fix: "Give e.g. 20 (the default; not smaller than the image), or omit it.",
       });
+    }
+    const ownTags = Object.keys(props.tags ?? {}).filter((k) => AWS_OWN_TAGS.includes(k));
+    if (ownTags.length > 0) {
+      Annotations.of(scope).addWarning(
+        `tags ${ownTags.join(", ")}: the platform sets these itself (Name per resource, grommunio:* for the cluster's ` +
+          "bookkeeping), so your values are replaced on the resources that carry them. Use other keys.",
+      );
     }
     if (props.associatePublicIpAddress === false) {
       Annotations.of(scope).addWarning(

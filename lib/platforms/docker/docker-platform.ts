@@ -155,7 +155,11 @@ export interface DockerPlatformProps {
    * @default DOCKER_HOST, else unix:///var/run/docker.sock
    */
   readonly host?: string;
-  /** Labels on networks, volumes and containers. @default {} */
+  /**
+   * Labels on networks, volumes and containers. `grommunio-*` keys are the platform's own: yours
+   * are replaced (a warning says so).
+   * @default {}
+   */
   readonly labels?: Readonly<Record<string, string>>;
 }
 
@@ -282,6 +286,13 @@ export class DockerDeployment implements PlatformDeployment {
   ) {
     const at = context.clusterPath;
     this.labels = { ...(props.labels ?? {}), "grommunio-cluster": context.clusterName };
+    const ownLabels = Object.keys(props.labels ?? {}).filter((k) => k.startsWith("grommunio-"));
+    if (ownLabels.length > 0) {
+      Annotations.of(scope).addWarning(
+        `labels ${ownLabels.join(", ")}: the platform sets grommunio-* labels itself (cluster, node, role, purpose), ` +
+          "so your values are replaced on the resources that carry them. Use other keys.",
+      );
+    }
     if (!DOCKER_NAME.test(context.clusterName)) {
       context.report({
         code: "GRX240",

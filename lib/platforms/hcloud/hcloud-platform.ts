@@ -163,7 +163,11 @@ export interface HcloudPlatformProps {
    * @default [] (console access only)
    */
   readonly sshKeys?: readonly string[];
-  /** Options of the Hetzner load balancer, used when the cluster asks for a cloud load balancer. @default { type: "lb21", algorithm: "round_robin" } */
+  /**
+   * Options of the Hetzner load balancer, used when the cluster asks for a cloud load balancer
+   * (`LoadBalancerTier` `cloudLoadBalancer`); without one they create nothing (a warning says so).
+   * @default { type: "lb21", algorithm: "round_robin" }
+   */
   readonly loadBalancer?: HcloudLoadBalancerOptions;
   /**
    * Delete protection on data volumes (mailbox, database, NFS export): `cdktf destroy` stops at
@@ -176,7 +180,11 @@ export interface HcloudPlatformProps {
    * @default true
    */
   readonly addProvider?: boolean;
-  /** Labels on every resource that takes them (keys and values per Hetzner's label rules). @default {} */
+  /**
+   * Labels on every resource that takes them (keys and values per Hetzner's label rules).
+   * `grommunio-*` keys are the platform's own: yours are replaced (a warning says so).
+   * @default {}
+   */
   readonly labels?: Readonly<Record<string, string>>;
 }
 
@@ -243,12 +251,19 @@ export class HcloudDeployment implements PlatformDeployment {
   private readonly labels: Record<string, string>;
 
   constructor(
-    scope: Construct,
+    private readonly scope: Construct,
     private readonly props: HcloudPlatformProps,
     private readonly context: PlatformBindContext,
   ) {
     const at = context.clusterPath;
     this.labels = { ...(props.labels ?? {}), "grommunio-cluster": context.clusterName };
+    const ownLabels = Object.keys(props.labels ?? {}).filter((k) => k.startsWith("grommunio-"));
+    if (ownLabels.length > 0) {
+      Annotations.of(scope).addWarning(
+        `labels ${ownLabels.join(", ")}: the platform sets grommunio-* labels itself (cluster, node, role, purpose), ` +
+          "so your values are replaced on the resources that carry them. Use other keys.",
+      );
+    }
     if (!LABEL_VALUE.test(context.clusterName)) {
       context.report({
         code: "GRX260",
@@ -577,6 +592,13 @@ export class HcloudDeployment implements PlatformDeployment {
   }
 
   public applyFirewall(scope: Construct, plan: FirewallPlan): void {
+    // At synth, after the cluster's cloud load balancer step.
+    if (this.props.loadBalancer !== undefined && this.loadBalancer === undefined) {
+      Annotations.of(this.scope).addWarning(
+        "platform loadBalancer options are given, but the cluster asks for no cloud load balancer: no Hetzner load " +
+          "balancer is created. Set cloudLoadBalancer on the LoadBalancerTier, or drop the options.",
+      );
+    }
     const specs = hcloudFirewalls(plan, [...this.machines.keys()]);
     // One number token per firewall for all its servers (every read of `id` makes a new token).
     const firewallIds = new Map<string, number>();
