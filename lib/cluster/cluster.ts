@@ -66,6 +66,7 @@ import type { ConfigFile, MtaStsSite } from "../render/types";
 import type { DkimSigning } from "../render/dkim";
 import {
   ClusterInput,
+  ClusterNode,
   GrommunioValidationError,
   IssueCollector,
   PORTS,
@@ -216,6 +217,23 @@ export type ClusterDnsProps = Omit<MailDnsProps, "topology" | "records" | "zone"
    */
   readonly reverseDns?: boolean;
 };
+
+/**
+ * The mailbox nodes whose stores an admin node cannot create: with ShareNothing, grommunio-admin-api
+ * makes a new user's or domain's directories and runs gromox-mkprivate/-mkpublic on its own node
+ * (grommunio/admin-api tools/storage.py), at the chosen home server's path, so a store it places
+ * on another mailbox node lands on the admin node's disk, where the home node never sees it.
+ */
+function storesAdminCannotCreate(topology: Topology): ClusterNode[] {
+  if (topology.storage !== "share-nothing" || topology.adminNodes.length === 0) return [];
+  return topology.mailboxNodes.filter((m) => topology.adminNodes.some((a) => a.name !== m.name));
+}
+
+function shareNothingAdminWarning(topology: Topology, unreachable: readonly ClusterNode[]): string {
+  const admins = topology.adminNodes.map((n) => n.name).join(", ");
+  const others = unreachable.map((n) => n.name).join(", ");
+  return `ShareNothing with the admin API on ${admins}: grommunio-admin-api creates each new mailbox's store on its own node's disk (it makes the directories and runs gromox-mkprivate locally), so users and domains it places on ${others} get a store their home node never sees. Use SharedStorage while the cluster has more than one mailbox node, or create mailboxes only on ${admins} (docs/operations.md, "Creating mailboxes").`;
+}
 
 /** The cluster. Create nodes with it as scope: `new GromoxNode(cluster, "mail1")`. */
 export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment> extends Construct {
@@ -876,6 +894,8 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (all.length > 0) throw new GrommunioValidationError(all);
     for (const warning of this.security.warnings) Annotations.of(this).addWarning(warning);
     for (const warning of this.ignoredInputWarnings(topology)) Annotations.of(this).addWarning(warning);
+    const unreachable = storesAdminCannotCreate(topology);
+    if (unreachable.length > 0) Annotations.of(this).addWarning(shareNothingAdminWarning(topology, unreachable));
     if (topology.database.mapReader && !topology.database.node) {
       // A database the cluster does not run: its operator creates the map reader (docs/operations.md).
       new TerraformOutput(this, "map-reader-sql", {

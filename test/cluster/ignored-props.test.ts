@@ -202,3 +202,26 @@ describe("warnings for inputs a platform or cluster ignores", () => {
     ).toEqual([]);
   });
 });
+
+describe("ShareNothing with an admin node and other mailbox nodes: the admin API cannot create their stores (warning)", () => {
+  const twoMore = (c: GrommunioCluster) => {
+    new GromoxNode(c, "mail2");
+    new GromoxNode(c, "mail3");
+  };
+  const about = (w: string) => w.startsWith("ShareNothing with the admin API");
+
+  test("admin on mail1, mail2 and mail3 beside it: warned, naming both sides and the way out", () => {
+    const found = warnings(build("hcloud", { storage: new ShareNothing() }, { admin: true }, twoMore)).filter(about);
+    expect(found).toEqual([
+      "ShareNothing with the admin API on mail1: grommunio-admin-api creates each new mailbox's store on its own node's disk (it makes the directories and runs gromox-mkprivate locally), so users and domains it places on mail2, mail3 get a store their home node never sees. Use SharedStorage while the cluster has more than one mailbox node, or create mailboxes only on mail1 (docs/operations.md, \"Creating mailboxes\").",
+    ]);
+  });
+
+  test("quiet with SharedStorage, with one mailbox node, and without an admin node", () => {
+    expect(warnings(build("hcloud", { storage: new SharedStorage() }, { admin: true }, twoMore)).filter(about)).toEqual(
+      [],
+    );
+    expect(warnings(build("hcloud", { storage: new ShareNothing() }, { admin: true })).filter(about)).toEqual([]);
+    expect(warnings(build("hcloud", { storage: new ShareNothing() }, {}, twoMore)).filter(about)).toEqual([]);
+  });
+});
