@@ -131,3 +131,39 @@ describe("AWS root volume, region, warnings", () => {
     );
   });
 });
+
+describe("AWS names that must exist are looked up at plan", () => {
+  const data = (json: Json, type: string): Json[] => Object.values<Json>(json.data?.[type] ?? {});
+
+  test("a literal keyName is read through data aws_key_pair, and the instances use what it read", () => {
+    const { json } = synthAws((c) => new GromoxNode(c, "mail1"), {}, { keyName: "operator" });
+    expect(data(json, "aws_key_pair")).toEqual([expect.objectContaining({ key_name: "operator" })]);
+    expect(resourceAt(json, "aws_instance", "mail/mail1/instance").key_name).toMatch(
+      /^\$\{data\.aws_key_pair\.\S+\.key_name\}$/,
+    );
+    // Without keyName: no lookup, no key.
+    const none = synthAws((c) => new GromoxNode(c, "mail1")).json;
+    expect(data(none, "aws_key_pair")).toEqual([]);
+    expect(resourceAt(none, "aws_instance", "mail/mail1/instance").key_name).toBeUndefined();
+  });
+
+  test("instance types of the user's are looked up once each (data aws_ec2_instance_type); the defaults are not", () => {
+    const { json } = synthAws(
+      (c) => {
+        new GromoxNode(c, "mail1");
+        new GromoxNode(c, "mail2", { size: "m6i.xlarge" });
+        new GromoxNode(c, "mail3");
+      },
+      {},
+      { instanceTypes: { mailbox: "m7i.large" } },
+    );
+    expect(
+      data(json, "aws_ec2_instance_type")
+        .map((d) => d.instance_type)
+        .sort(),
+    ).toEqual(["m6i.xlarge", "m7i.large"]);
+    expect(resourceAt(json, "aws_instance", "mail/mail1/instance").instance_type).toBe("m7i.large");
+    expect(resourceAt(json, "aws_instance", "mail/mail2/instance").instance_type).toBe("m6i.xlarge");
+    expect(data(synthAws(exampleLayout).json, "aws_ec2_instance_type")).toEqual([]);
+  });
+});

@@ -10,6 +10,8 @@
 import { Construct } from "constructs";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DataAwsEc2InstanceType } from "@cdktf/provider-aws/lib/data-aws-ec2-instance-type";
+import { DataAwsKeyPair } from "@cdktf/provider-aws/lib/data-aws-key-pair";
 import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
@@ -154,7 +156,12 @@ export interface AwsPlatformProps {
    * @default the cluster network's supernet, e.g. 10.10.10.0/23 for 10.10.10.0/24
    */
   readonly vpcCidr?: string;
-  /** Instance type per role. @default AWS_DEFAULT_INSTANCE_TYPES (m6i.large mailbox, t3.medium classic, …) */
+  /**
+   * Instance type per role (a node's `size` wins). Types given here or as `size` are looked up
+   * (`data "aws_ec2_instance_type"`), so a typo or a type the region does not offer fails the plan,
+   * not the apply.
+   * @default AWS_DEFAULT_INSTANCE_TYPES (m6i.large mailbox, t3.medium classic, …)
+   */
   readonly instanceTypes?: Partial<Record<NodeRole, string>>;
   /**
    * AMI id for every node. Pinning it is the only way to upgrade images deliberately.
@@ -162,7 +169,11 @@ export interface AwsPlatformProps {
    * releases are ignored (`lifecycle.ignore_changes = [ami]`) so they never replace a node
    */
   readonly ami?: string;
-  /** EC2 key pair for SSH (SSH is only reachable from the cluster's `sshAllowFrom`). @default no key pair */
+  /**
+   * EC2 key pair for SSH (SSH is only reachable from the cluster's `sshAllowFrom`). A literal name
+   * is looked up (`data "aws_key_pair"`), so a missing key pair fails the plan, not the apply.
+   * @default no key pair
+   */
   readonly keyName?: string;
   /**
    * Root volume size in GiB (encrypted gp3): a whole number from 1 to 16384 (GRX227), not
@@ -329,6 +340,9 @@ export class AwsDeployment implements PlatformDeployment {
   private readonly identities: MachineIdentities;
   private azs?: DataAwsAvailabilityZones;
   private amiId?: string;
+  private keyPairNameToken?: string;
+  /** Instance types of the user's already looked up (`checkedInstanceType`). */
+  private readonly checkedTypes = new Set<string>();
   /*
    * Attribute tokens read once and reused: every read of a cdktf attribute getter (`vpc.id`, …)
    * makes a new Reference that captures a full stack trace; the same token string resolves the
@@ -626,19 +640,46 @@ export class AwsDeployment implements PlatformDeployment {
     return this.amiId;
   }
 
+  /**
+   * The key pair's name, read through `data "aws_key_pair"` when it is a literal: a name that does
+   * not exist fails the plan, not the apply after the VPC, buckets and roles were created.
+   */
+  private keyPairName(): string | undefined {
+    const name = this.props.keyName;
+    if (name === undefined || Token.isUnresolved(name)) return name;
+    if (this.keyPairNameToken === undefined) {
+      const data = new DataAwsKeyPair(this.scope, "key-pair", { keyName: name });
+      this.keyPairNameToken = attribute(data, "key_name");
+    }
+    return this.keyPairNameToken;
+  }
+
+  /**
+   * An instance type of the user's (`instanceTypes`, a node's `size`), looked up once through
+   * `data "aws_ec2_instance_type"`: a typo or a type the region does not offer fails the plan, not
+   * the apply halfway. The defaults are not looked up.
+   */
+  private checkedInstanceType(type: string): string {
+    if (Token.isUnresolved(type) || this.checkedTypes.has(type)) return type;
+    this.checkedTypes.add(type);
+    new DataAwsEc2InstanceType(this.scope, `instance-type-${slug(type)}`, { instanceType: type });
+    return type;
+  }
+
   public addMachine(scope: Construct, spec: MachineSpec): AwsMachine {
     const ignore = [
       ...(this.props.ami === undefined ? ["ami"] : []),
       ...(spec.configChangePolicy === "ignore" ? ["user_data", "user_data_base64"] : []),
     ];
+    const given = spec.size ?? this.props.instanceTypes?.[spec.primaryRole];
     const instance = new Instance(scope, "instance", {
       ami: this.ami(),
       instanceType:
-        spec.size ?? this.props.instanceTypes?.[spec.primaryRole] ?? AWS_DEFAULT_INSTANCE_TYPES[spec.primaryRole],
+        given === undefined ? AWS_DEFAULT_INSTANCE_TYPES[spec.primaryRole] : this.checkedInstanceType(given),
       subnetId: this.subnetId,
       privateIp: spec.privateIpv4,
       associatePublicIpAddress: this.props.associatePublicIpAddress ?? true,
-      ...(this.props.keyName !== undefined ? { keyName: this.props.keyName } : {}),
+      ...(this.props.keyName !== undefined ? { keyName: this.keyPairName() } : {}),
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: {
         encrypted: true,
