@@ -13,6 +13,7 @@ import {
   GromoxNode,
   GrommunioCluster,
   GrommunioClusterProps,
+  GrommunioValidationError,
   LoadBalancerTier,
   LoadBalancerTierProps,
   Platform,
@@ -92,6 +93,17 @@ export function buildShape(
 }
 
 /** Synthesizes `stack` (runs the cluster's finalizer) and parses the JSON. */
+/** The validation error synth throws; fails the test when synth succeeds or throws another error. */
+export function synthError(stack: TerraformStack): GrommunioValidationError {
+  try {
+    Testing.synth(stack);
+  } catch (e) {
+    if (e instanceof GrommunioValidationError) return e;
+    throw e;
+  }
+  throw new Error("synth succeeded: a validation error was expected");
+}
+
 export function synthJson(stack: TerraformStack): Json {
   return JSON.parse(Testing.synth(stack)) as Json;
 }
