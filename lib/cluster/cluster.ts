@@ -40,6 +40,7 @@ import {
   UserDataReport,
   buildUserData,
   nfsExportsFile,
+  storeExportsFile,
   provisionNode,
   renderCloudConfig,
   splitBundle,
@@ -91,7 +92,7 @@ import { Connections, FirewallRules, planFirewall, unknownPeerIssues } from "./f
 import { NFS_EXPORT } from "./nodes";
 import { ClusterSecurity } from "./security";
 import { clusterSql } from "./sql";
-import { ClusterStorage, ShareNothing, StorageBinding } from "./storage";
+import { ClusterStorage, ShareNothing, StorageBinding, storeExportMounts } from "./storage";
 import { Tls } from "./tls";
 
 export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDeployment> {
@@ -635,6 +636,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       domain: this.props.domain,
       gromoxVersion: this.props.gromoxVersion,
       storage: this.storageBinding.mode,
+      ...(this.storageBinding.storeExports ? { storeExports: true } : {}),
       network: {
         cidr: this.props.network.cidr,
         reservedLow: this.capabilities.subnet.reservedLow,
@@ -822,9 +824,11 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         );
       }
       if (node.has("nfs")) extra.push(nfsExportsFile(topology, NFS_EXPORT));
+      if (node.runs("store-export")) extra.push(storeExportsFile(topology, node));
       extra.push(...this.security.nodeFiles(topology, node));
       const mounts: DataMount[] = [...member.mounts()];
       if (this.storageBinding.sharedMount && nfsClients.has(node.name)) mounts.push(this.storageBinding.sharedMount);
+      if (node.runs("grommunio-admin-api")) mounts.push(...storeExportMounts(topology, node));
       const { provisioning: provisioned, issues } = provisionNode({
         topology,
         node,

@@ -362,10 +362,12 @@ export function unknownPeerIssues(
 export const ALL_NODES_GROUP = "node";
 /** The group of the node running gromox-event and gromox-timer. */
 export const HUB_GROUP = "hub";
+/** The group of the share-nothing mailbox nodes that export their stores to the admin nodes. */
+export const STORE_EXPORT_GROUP = "store-export";
 
 const WORLD = ["0.0.0.0/0", "::/0"];
 
-/** Firewall groups: `node` (all), one per role in use, and `hub`. Members sorted by name. */
+/** Firewall groups: `node` (all), one per role in use, `store-export` (when any), and `hub`. Members sorted by name. */
 export function firewallGroups(topology: Topology, clusterName: string): FirewallGroup[] {
   const member = (n: ClusterNode) => ({ name: n.name, ipv4: n.ipv4 });
   const byName = (a: ClusterNode, b: ClusterNode) => cmp(a.name, b.name);
@@ -381,6 +383,14 @@ export function firewallGroups(topology: Topology, clusterName: string): Firewal
     if (members.length)
       groups.push({ name: role, description: `${role} nodes of ${clusterName}`, members: members.map(member) });
   }
+  const exporting = topology.nodesRunning("store-export");
+  if (exporting.length) {
+    groups.push({
+      name: STORE_EXPORT_GROUP,
+      description: `mailbox nodes of ${clusterName} that export their stores to the admin nodes`,
+      members: [...exporting].sort(byName).map(member),
+    });
+  }
   groups.push({
     name: HUB_GROUP,
     description: `the event/timer hub of ${clusterName}`,
@@ -392,6 +402,7 @@ export function firewallGroups(topology: Topology, clusterName: string): Firewal
 /** Daemons a group's members all run (role daemons; the hub's extra daemons). */
 function groupDaemons(name: string): readonly Daemon[] {
   if (name === HUB_GROUP) return HUB_DAEMONS;
+  if (name === STORE_EXPORT_GROUP) return ["store-export"];
   if ((NODE_ROLES as readonly string[]).includes(name)) return ROLE_DAEMONS[name as NodeRole];
   return [];
 }

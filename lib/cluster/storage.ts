@@ -6,7 +6,8 @@
 import { Construct } from "constructs";
 import type { NfsMount } from "../provision";
 import { Annotations } from "../provision/cdktf";
-import type { StorageMode } from "../topology";
+import { storeExportClients, storeExportPaths } from "../provision/node";
+import type { ClusterNode, StorageMode, Topology } from "../topology";
 import { ClusterContext, MailboxVolume } from "./context";
 import { MAILSTORE, NFS_EXPORT, NfsNode, NfsNodeProps } from "./nodes";
 
@@ -19,6 +20,37 @@ export interface StorageBinding {
   readonly sharedMount?: NfsMount;
   /** The platform's managed file system serves 2049 (firewall target). */
   readonly managed: boolean;
+  /**
+   * With ShareNothing: the mailbox nodes export their stores to the admin nodes over NFS
+   * (`ClusterInput.storeExports`); false where the machines cannot mount NFS (containers).
+   */
+  readonly storeExports?: boolean;
+}
+
+/** Options of the NFS node's mounts (and of the store exports', which add `x-systemd.automount`). */
+const NFS_MOUNT_OPTIONS = "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail";
+
+/**
+ * ShareNothing: what an admin node mounts, on demand, at the same paths: the store roots of every
+ * other mailbox node (`store-export`). The admin API creates a new user's or domain's store under
+ * `/var/lib/gromox/{user,domain}/<home server>/` on its own file system (admin-api
+ * tools/storage.py), so these must be the home server's directories. On demand
+ * (`x-systemd.automount`): a mailbox node that boots later does not hold up the admin node's boot.
+ */
+export function storeExportMounts(topology: Topology, node: ClusterNode): NfsMount[] {
+  return topology
+    .nodesRunning("store-export")
+    .filter((server) => server.name !== node.name && storeExportClients(topology, server).includes(node))
+    .flatMap((server) =>
+      storeExportPaths(server).map((path) => ({
+        kind: "nfs" as const,
+        source: `${server.ipv4}:${path}`,
+        mountPoint: path,
+        options: `${NFS_MOUNT_OPTIONS},x-systemd.automount`,
+        clientPackages: ["nfs-common"],
+        onDemand: true,
+      })),
+    );
 }
 
 export abstract class ClusterStorage {
@@ -72,6 +104,9 @@ export class ShareNothing extends ClusterStorage {
     }
     return {
       mode: this.mode,
+      // Containers cannot mount NFS (the container delivery refuses it, GRX249): there the
+      // cluster warns instead (an admin node with more than one mailbox node).
+      storeExports: (cluster.capabilities.bootstrap ?? "cloud-init") === "cloud-init",
       mailboxVolume: {
         sizeGb: this.props.volumeSizeGb ?? 100,
         ...(this.props.volumeType !== undefined ? { type: this.props.volumeType } : {}),
@@ -132,7 +167,7 @@ export class SharedStorage extends ClusterStorage {
           kind: "nfs",
           source: `${node.privateIp}:${NFS_EXPORT}`,
           mountPoint: MAILSTORE,
-          options: "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail",
+          options: NFS_MOUNT_OPTIONS,
           clientPackages: ["nfs-common"],
         },
         managed: false,

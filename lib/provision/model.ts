@@ -57,8 +57,14 @@ export interface NfsMount {
   readonly source: string;
   readonly mountPoint: string;
   readonly options: string;
-  /** Packages needed before mounting (installed at boot, before the other packages). */
+  /** Packages needed before mounting (installed at boot, before the other packages; with `onDemand`, with them). */
   readonly clientPackages: readonly string[];
+  /**
+   * Mounted on first access (systemd automount, set up once after the packages), so the boot
+   * never waits for the server: a share-nothing mailbox node's store on an admin node, served by
+   * a node that may boot later. @default false (mounted at every boot, before the packages)
+   */
+  readonly onDemand?: boolean;
 }
 
 export type DataMount = BlockMount | NfsMount;

@@ -113,6 +113,7 @@ const DAEMON_PACKAGES: Readonly<Record<Daemon, readonly string[]>> = {
   "load-balancer": [], // by flavour, below
   mariadb: ["mariadb-server"],
   "nfs-server": ["nfs-kernel-server"],
+  "store-export": ["nfs-kernel-server"],
   sshd: [],
 };
 
@@ -135,6 +136,7 @@ const DAEMON_UNITS: Readonly<Record<Daemon, readonly string[]>> = {
   "load-balancer": [], // by flavour, below
   mariadb: ["mariadb"],
   "nfs-server": ["nfs-kernel-server"],
+  "store-export": ["nfs-kernel-server"],
   sshd: [],
 };
 

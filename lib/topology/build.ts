@@ -197,6 +197,12 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
   const lbPublicName = input.loadBalancer?.publicName;
   // The hub runs gromox-event and gromox-timer in addition to its role daemons.
   const hubName = input.hub ?? defaultHub(nodeInputs);
+  // Share-nothing: a mailbox node exports its store to the admin nodes other than itself.
+  const adminNames = input.storeExports && input.storage === "share-nothing" ? adminNodeNames(nodeInputs) : [];
+  const extraDaemons = (n: NodeInput): Daemon[] => [
+    ...(n.name === hubName ? HUB_DAEMONS : []),
+    ...(n.roles?.includes("mailbox") && adminNames.some((a) => a !== n.name) ? (["store-export"] as const) : []),
+  ];
   for (const n of nodeInputs) {
     const path = n.path ?? `${root}/nodes/${n.name}`;
     let ok = true;
@@ -357,7 +363,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
       ok = false;
     }
     if (ok && !nodes.has(n.name)) {
-      nodes.set(n.name, makeNode(n, path, ipv6, externalName, n.name === hubName ? HUB_DAEMONS : []));
+      nodes.set(n.name, makeNode(n, path, ipv6, externalName, extraDaemons(n)));
     }
   }
 
@@ -504,6 +510,11 @@ function portClash(roles: readonly NodeRole[]): { port: number; keys: string[]; 
     listeners.set(spec.port, { key, server: spec.server });
   }
   return undefined;
+}
+
+/** Names of the nodes with the admin role. */
+function adminNodeNames(nodeInputs: readonly NodeInput[]): string[] {
+  return nodeInputs.filter((n) => n.roles?.includes("admin")).map((n) => n.name);
 }
 
 /** The mailbox node with the lowest valid serverId. */

@@ -145,6 +145,15 @@ export interface ClusterInput {
   /** gromox version on the nodes (`M.m` or `M.m.p`), 2.30–3.10. Decides the config dialect. */
   readonly gromoxVersion: string;
   readonly storage: StorageMode;
+  /**
+   * With `share-nothing`: every mailbox node that is not the only admin node exports its maildir
+   * roots (`/var/lib/gromox/{user,domain}/<hostname>`) over NFS to the admin nodes (daemon
+   * `store-export`, port `storeExport`), which mount them at the same paths: the admin API creates
+   * each new store on its own file system (gromox.md §5, §9). Off where machines cannot mount NFS
+   * (containers). Ignored with `shared` storage.
+   * @default false
+   */
+  readonly storeExports?: boolean;
   /** The private network, e.g. `10.10.10.0/24`. */
   readonly network: {
     readonly cidr: string;

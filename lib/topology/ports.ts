@@ -23,6 +23,7 @@ export type Daemon =
   | "load-balancer" // haproxy or nginx on the load-balancer tier
   | "mariadb"
   | "nfs-server"
+  | "store-export" // nfs-kernel-server on a share-nothing mailbox node: its maildir roots, for the admin nodes
   | "sshd";
 
 /**
@@ -215,6 +216,14 @@ export const PORTS = {
     clients: ["gromox-http", "gromox-midb", "grommunio-admin-api"],
     exposure: "cluster",
     description: "NFSv4 (shared mailbox storage)",
+  },
+  storeExport: {
+    port: 2049,
+    protocol: "tcp",
+    server: "store-export",
+    clients: ["grommunio-admin-api"],
+    exposure: "cluster",
+    description: "NFSv4 (a share-nothing mailbox node's store, for the admin API)",
   },
   milter: {
     port: 11332,

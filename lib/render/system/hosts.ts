@@ -36,9 +36,10 @@
  * - No lookups: gromox-event, -timer, -midb, -imap, -pop3 and exmdb compare numeric addresses
  *   (allow lists; imap/pop3 format clients `NI_NUMERICHOST`); gromox-delivery-queue takes LMTP
  *   from the local postfix; nginx and php-fpm on mailbox nodes use loopback and sockets;
- *   MariaDB runs with `skip-name-resolve`; the NFS server exports to client addresses, and
- *   rpc.mountd looks client names up only for wildcard or netgroup exports (nfs-utils
- *   `client_resolve`), so the NFS node lists only itself; Debian's sshd does not look clients up
+ *   MariaDB runs with `skip-name-resolve`; the NFS servers (the NFS node, a share-nothing
+ *   mailbox node's store export) export to client addresses, and rpc.mountd looks client names
+ *   up only for wildcard or netgroup exports (nfs-utils `client_resolve`), so they list no
+ *   client for it (the NFS node lists only itself); Debian's sshd does not look clients up
  *   (`UseDNS no`).
  *
  * Lines: the node itself `ip fqdn short` (the Debian layout, so `hostname -f` and `hostname -s`
@@ -113,6 +114,7 @@ export const NAME_LOOKUPS: Readonly<Record<Daemon, Lookup>> = {
   },
   mariadb: none,
   "nfs-server": none,
+  "store-export": none,
   sshd: none,
 };
 
