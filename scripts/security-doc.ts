@@ -25,6 +25,7 @@ export const SECURITY_DOC = path.join(__dirname, "..", "docs", "security.md");
 function runsOn(d: Daemon): string {
   if (d === "sshd") return "every node";
   if (HUB_DAEMONS.includes(d)) return "hub (a mailbox node)";
+  if (d === "store-export") return "mailbox (ShareNothing, beside an admin node)";
   const always = NODE_ROLES.filter((r) => ROLE_DAEMONS[r].includes(d));
   const optional = NODE_ROLES.filter((r) => OPTIONAL_DAEMONS[r]?.includes(d)).map((r) => `${r} (when configured)`);
   return [...always, ...optional].join(", ");

@@ -222,18 +222,22 @@ export type ClusterDnsProps = Omit<MailDnsProps, "topology" | "records" | "zone"
 /**
  * The mailbox nodes whose stores an admin node cannot create: with ShareNothing, grommunio-admin-api
  * makes a new user's or domain's directories and runs gromox-mkprivate/-mkpublic on its own node
- * (grommunio/admin-api tools/storage.py), at the chosen home server's path, so a store it places
- * on another mailbox node lands on the admin node's disk, where the home node never sees it.
+ * (grommunio/admin-api tools/storage.py), at the chosen home server's path. Every other mailbox
+ * node exports that path to the admin nodes over NFS (`store-export`), except where the machines
+ * cannot mount NFS (Docker containers): there a store the API places on another mailbox node
+ * lands on the admin node's disk, where the home node never sees it.
  */
 function storesAdminCannotCreate(topology: Topology): ClusterNode[] {
   if (topology.storage !== "share-nothing" || topology.adminNodes.length === 0) return [];
-  return topology.mailboxNodes.filter((m) => topology.adminNodes.some((a) => a.name !== m.name));
+  return topology.mailboxNodes.filter(
+    (m) => !m.runs("store-export") && topology.adminNodes.some((a) => a.name !== m.name),
+  );
 }
 
 function shareNothingAdminWarning(topology: Topology, unreachable: readonly ClusterNode[]): string {
   const admins = topology.adminNodes.map((n) => n.name).join(", ");
   const others = unreachable.map((n) => n.name).join(", ");
-  return `ShareNothing with the admin API on ${admins}: grommunio-admin-api creates each new mailbox's store on its own node's disk (it makes the directories and runs gromox-mkprivate locally), so users and domains it places on ${others} get a store their home node never sees. Use SharedStorage while the cluster has more than one mailbox node, or create mailboxes only on ${admins} (docs/operations.md, "Creating mailboxes").`;
+  return `ShareNothing with the admin API on ${admins}: grommunio-admin-api creates each new mailbox's store on its own node's disk (it makes the directories and runs gromox-mkprivate locally), and containers cannot mount the other mailbox nodes' stores over NFS (as the admin node does on virtual machines), so users and domains it places on ${others} get a store their home node never sees. Keep one mailbox node, or create mailboxes only on ${admins} (docs/operations.md, "Creating mailboxes").`;
 }
 
 /** The cluster. Create nodes with it as scope: `new GromoxNode(cluster, "mail1")`. */

@@ -28,6 +28,7 @@ import {
   PORTS,
   PortKey,
   ROLE_DAEMONS,
+  STORE_EXPORT_DAEMONS,
   Topology,
   ValidationIssue,
   addressEntryProblem,
@@ -402,7 +403,7 @@ export function firewallGroups(topology: Topology, clusterName: string): Firewal
 /** Daemons a group's members all run (role daemons; the hub's extra daemons). */
 function groupDaemons(name: string): readonly Daemon[] {
   if (name === HUB_GROUP) return HUB_DAEMONS;
-  if (name === STORE_EXPORT_GROUP) return ["store-export"];
+  if (name === STORE_EXPORT_GROUP) return STORE_EXPORT_DAEMONS;
   if ((NODE_ROLES as readonly string[]).includes(name)) return ROLE_DAEMONS[name as NodeRole];
   return [];
 }

@@ -64,19 +64,6 @@ export const NFS_MOUNT_SCRIPT = [
   "done",
 ].join("\n");
 
-/**
- * An on-demand NFS mount (`NfsMount.onDemand`): the fstab line (its options hold
- * `x-systemd.automount`), then the automount unit the fstab generator makes of it is started; on
- * later boots systemd starts it. Nothing waits for the server. Args: source, dir, options.
- */
-export const NFS_AUTOMOUNT_SCRIPT = [
-  'src="$1"; dir="$2"; opts="$3"',
-  'mkdir -p "$dir"',
-  'grep -q " $dir nfs4 " /etc/fstab || echo "$src $dir nfs4 $opts 0 0" >> /etc/fstab',
-  "systemctl daemon-reload",
-  'systemctl start "$(systemd-escape -p --suffix=automount "$dir")"',
-].join("\n");
-
 export interface RenderedCloudConfig {
   /** `#cloud-config` text; may hold cdktf token markers (literal `${` not yet escaped). */
   readonly text: string;
@@ -216,6 +203,7 @@ function cloudConfigParts(p: NodeProvisioning): {
 } {
   const bootcmd: unknown[] = [];
   if (p.readinessReport) bootcmd.push(readinessBootcmd(p.readinessReport.device));
+  // (on-demand mounts are a first-boot step: `AUTOMOUNTS_PATH`)
   const atBoot = p.mounts.filter((m) => m.kind === "block" || !m.onDemand);
   const nfsPackages = [...new Set(atBoot.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : [])))].sort();
   if (nfsPackages.length) {
@@ -247,15 +235,7 @@ function cloudConfigParts(p: NodeProvisioning): {
   }
   const before = p.commands.filter((c) => c.phase === "before-services").map(commandLine);
   const after = p.commands.filter((c) => c.phase === "after-services").map(commandLine);
-  // On-demand mounts once, after the packages (their client packages and the directories the
-  // packages create under the mount point's parents exist), before the first-boot commands.
-  const automounts = p.mounts.flatMap((m) =>
-    m.kind === "nfs" && m.onDemand
-      ? [["sh", "-c", NFS_AUTOMOUNT_SCRIPT, "grommunio-automount-nfs", m.source, m.mountPoint, m.options]]
-      : [],
-  );
-  const runcmd: (string | string[])[] = [
-    ...automounts,
+  const runcmd: string[] = [
     ...before,
     "systemctl daemon-reload",
     ...(p.services.length ? [`systemctl enable ${p.services.join(" ")}`] : []),

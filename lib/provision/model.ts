@@ -60,9 +60,10 @@ export interface NfsMount {
   /** Packages needed before mounting (installed at boot, before the other packages; with `onDemand`, with them). */
   readonly clientPackages: readonly string[];
   /**
-   * Mounted on first access (systemd automount, set up once after the packages), so the boot
-   * never waits for the server: a share-nothing mailbox node's store on an admin node, served by
-   * a node that may boot later. @default false (mounted at every boot, before the packages)
+   * Mounted on first access (systemd automount: an fstab line with `x-systemd.automount`, added
+   * once by a first-boot step, `AUTOMOUNTS_PATH`), so the boot never waits for the server: a
+   * share-nothing mailbox node's store on an admin node, served by a node that may boot later.
+   * @default false (mounted at every boot, before the packages)
    */
   readonly onDemand?: boolean;
 }

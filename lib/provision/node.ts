@@ -21,6 +21,7 @@ import { ClusterNode, IssueCollector, Topology, ValidationIssue } from "../topol
 import {
   AptRepository,
   DataMount,
+  NfsMount,
   NodeProvisioning,
   ProvisionCommand,
   ProvisionedFile,
@@ -48,6 +49,8 @@ export const SQL_FILES = {
   seed: `${PROVISION_DIR}/servers-seed.sql`,
   mapReaderGrants: `${PROVISION_DIR}/map-reader-grants.sql`,
 } as const;
+/** fstab lines of the on-demand mounts (`NfsMount.onDemand`), added to /etc/fstab at first boot. */
+export const AUTOMOUNTS_PATH = `${PROVISION_DIR}/automounts.fstab`;
 export const NFTABLES_PATH = "/etc/nftables.conf";
 export const NFS_EXPORTS_PATH = "/etc/exports";
 
@@ -193,7 +196,7 @@ export function firstBootCommands(topology: Topology, node: ClusterNode, sql: Cl
     cmds.push({
       phase: "before-services",
       description: "create the store roots the admin nodes mount (owner and mode of their parents)",
-      shell: `for d in ${dirs}; do [ -d "$d" ] || { mkdir "$d" && chown --reference="\${d%/*}" "$d" && chmod --reference="\${d%/*}" "$d"; } || exit 1; done`,
+      shell: `for d in ${dirs}; do [ -d "$d" ] || { mkdir "$d" && chown --reference="$(dirname "$d")" "$d" && chmod --reference="$(dirname "$d")" "$d"; } || exit 1; done`,
     });
   }
   const runsGromoxDbClient = isDatabaseClient(node) && !node.has("load-balancer");
@@ -244,6 +247,31 @@ export function firstBootCommands(topology: Topology, node: ClusterNode, sql: Cl
   return cmds;
 }
 
+/**
+ * The on-demand mounts' step, after the other `before-services` steps (so after the packages and
+ * before the services that use the mounts): each line of `AUTOMOUNTS_PATH` into /etc/fstab
+ * (once), its mount point made, then the automount units systemd's fstab generator makes of them
+ * started. Nothing waits for the servers; on later boots systemd starts the units itself.
+ */
+export const AUTOMOUNT_COMMAND: ProvisionCommand = {
+  phase: "before-services",
+  description: "add the on-demand NFS mounts to fstab and start their automount units",
+  shell: [
+    "u=; while read -r src dir rest; do",
+    'mkdir -p "$dir";',
+    'grep -q " $dir nfs4 " /etc/fstab || echo "$src $dir $rest" >> /etc/fstab;',
+    'u="$u $(systemd-escape -p --suffix=automount "$dir")";',
+    `done < ${AUTOMOUNTS_PATH};`,
+    "systemctl daemon-reload && systemctl start $u",
+  ].join(" "),
+};
+
+function withAutomounts(cmds: ProvisionCommand[], any: boolean): ProvisionCommand[] {
+  if (!any) return cmds;
+  const at = cmds.filter((c) => c.phase === "before-services").length;
+  return [...cmds.slice(0, at), AUTOMOUNT_COMMAND, ...cmds.slice(at)];
+}
+
 /** Builds a node's provisioning. Never throws for bad input: issues come back coded. */
 export function provisionNode(input: ProvisionNodeInput): {
   provisioning: NodeProvisioning;
@@ -266,6 +294,13 @@ export function provisionNode(input: ProvisionNodeInput): {
     if (sql.mapReaderGrants !== undefined) {
       own.push({ path: SQL_FILES.mapReaderGrants, content: sql.mapReaderGrants, mode: "0600", owner: "root:root" });
     }
+  }
+  // On-demand mounts: their fstab lines as a file (in the file bundle where there is one; one
+  // line per mount, so the user-data does not grow with them), added by one first-boot step.
+  const onDemand = input.mounts.filter((m): m is NfsMount => m.kind === "nfs" && m.onDemand === true);
+  if (onDemand.length) {
+    const lines = onDemand.map((m) => `${m.source} ${m.mountPoint} nfs4 ${m.options} 0 0\n`);
+    own.push({ path: AUTOMOUNTS_PATH, content: lines.join(""), mode: "0644", owner: "root:root" });
   }
   const late = [...input.files, ...(input.extraFiles ?? []), ...own];
   const hasNftables = late.some((f) => f.path === NFTABLES_PATH);
@@ -383,7 +418,7 @@ export function provisionNode(input: ProvisionNodeInput): {
       packages: [...new Set([...packages, ...nfsPackages])].sort(),
       files: [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       mounts: input.mounts,
-      commands: firstBootCommands(topology, node, sql),
+      commands: withAutomounts(firstBootCommands(topology, node, sql), onDemand.length > 0),
       services,
       ...(input.osRepository ? { replacesOsSources: true } : {}),
       ...(input.readinessReport ? { readinessReport: input.readinessReport } : {}),

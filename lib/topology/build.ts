@@ -18,6 +18,7 @@ import {
   OptionalPool,
   PoolMember,
   ROLE_DAEMONS,
+  STORE_EXPORT_DAEMONS,
   Topology,
 } from "./model";
 import {
@@ -201,7 +202,7 @@ function resolve(input: ClusterInput, c: IssueCollector): Topology | undefined {
   const adminNames = input.storeExports && input.storage === "share-nothing" ? adminNodeNames(nodeInputs) : [];
   const extraDaemons = (n: NodeInput): Daemon[] => [
     ...(n.name === hubName ? HUB_DAEMONS : []),
-    ...(n.roles?.includes("mailbox") && adminNames.some((a) => a !== n.name) ? (["store-export"] as const) : []),
+    ...(n.roles?.includes("mailbox") && adminNames.some((a) => a !== n.name) ? STORE_EXPORT_DAEMONS : []),
   ];
   for (const n of nodeInputs) {
     const path = n.path ?? `${root}/nodes/${n.name}`;

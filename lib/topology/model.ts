@@ -293,6 +293,12 @@ export const ROLE_DAEMONS: Readonly<Record<NodeRole, readonly Daemon[]>> = {
 export const HUB_DAEMONS: readonly Daemon[] = ["gromox-event", "gromox-timer"];
 
 /**
+ * Daemons a mailbox node runs with share-nothing storage when an admin node other than itself
+ * exists (`ClusterInput.storeExports`): the NFS server of its store roots, for the admin nodes.
+ */
+export const STORE_EXPORT_DAEMONS: readonly Daemon[] = ["store-export"];
+
+/**
  * Daemons a role runs only when the cluster configures them beyond the topology: `opendkim` on
  * classic nodes when `GrommunioCluster.addDns` signs with DKIM (lib/render/dkim). Never in
  * `ClusterNode.daemons`; provisioning adds the package and unit with the daemon's files.

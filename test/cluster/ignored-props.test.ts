@@ -203,25 +203,30 @@ describe("warnings for inputs a platform or cluster ignores", () => {
   });
 });
 
-describe("ShareNothing with an admin node and other mailbox nodes: the admin API cannot create their stores (warning)", () => {
+describe("ShareNothing with an admin node and other mailbox nodes: the admin API cannot create their stores where containers cannot mount NFS (warning)", () => {
   const twoMore = (c: GrommunioCluster) => {
     new GromoxNode(c, "mail2");
     new GromoxNode(c, "mail3");
   };
   const about = (w: string) => w.startsWith("ShareNothing with the admin API");
 
-  test("admin on mail1, mail2 and mail3 beside it: warned, naming both sides and the way out", () => {
-    const found = warnings(build("hcloud", { storage: new ShareNothing() }, { admin: true }, twoMore)).filter(about);
+  test("Docker, admin on mail1, mail2 and mail3 beside it: warned, naming both sides and the way out", () => {
+    const found = warnings(build("docker", {}, { admin: true }, twoMore)).filter(about);
     expect(found).toEqual([
-      "ShareNothing with the admin API on mail1: grommunio-admin-api creates each new mailbox's store on its own node's disk (it makes the directories and runs gromox-mkprivate locally), so users and domains it places on mail2, mail3 get a store their home node never sees. Use SharedStorage while the cluster has more than one mailbox node, or create mailboxes only on mail1 (docs/operations.md, \"Creating mailboxes\").",
+      "ShareNothing with the admin API on mail1: grommunio-admin-api creates each new mailbox's store on its own node's disk (it makes the directories and runs gromox-mkprivate locally), and containers cannot mount the other mailbox nodes' stores over NFS (as the admin node does on virtual machines), so users and domains it places on mail2, mail3 get a store their home node never sees. Keep one mailbox node, or create mailboxes only on mail1 (docs/operations.md, \"Creating mailboxes\").",
     ]);
   });
 
-  test("quiet with SharedStorage, with one mailbox node, and without an admin node", () => {
+  test("quiet where mail2 and mail3 export their stores to mail1 (Hetzner, libvirt), with SharedStorage, with one mailbox node, and without an admin node", () => {
+    for (const name of ["hcloud", "libvirt"] as const) {
+      expect(warnings(build(name, { storage: new ShareNothing() }, { admin: true }, twoMore)).filter(about)).toEqual(
+        [],
+      );
+    }
     expect(warnings(build("hcloud", { storage: new SharedStorage() }, { admin: true }, twoMore)).filter(about)).toEqual(
       [],
     );
-    expect(warnings(build("hcloud", { storage: new ShareNothing() }, { admin: true })).filter(about)).toEqual([]);
-    expect(warnings(build("hcloud", { storage: new ShareNothing() }, {}, twoMore)).filter(about)).toEqual([]);
+    expect(warnings(build("docker", {}, { admin: true })).filter(about)).toEqual([]);
+    expect(warnings(build("docker", {}, {}, twoMore)).filter(about)).toEqual([]);
   });
 });

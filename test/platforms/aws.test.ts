@@ -292,7 +292,8 @@ describe("AWS security groups from the port table", () => {
     const sgIds = (path: string) =>
       (instanceOf(json, path).vpc_security_group_ids as string[]).map((s) => s.split(".")[1]!.split("_")[2]).sort();
     expect(sgIds("mail1")).toEqual(["admin", "hub", "mailbox", "node"]);
-    expect(sgIds("mail2")).toEqual(["mailbox", "node"]);
+    // (mail2 exports its store roots to the admin node mail1: ShareNothing)
+    expect(sgIds("mail2")).toEqual(["mailbox", "node", "store-export"]);
     expect(sgIds("classic1")).toEqual(["classic", "node"]);
     expect(sgIds("lb/lb1")).toEqual(["load-balancer", "node"]);
     expect(sgIds("db1")).toEqual(["database", "node"]);

@@ -185,7 +185,7 @@ describe("through the constructs: synthesis fails with GRX458, collected with th
       // known on both ends: no issue (issues in plan order: by target, then port)
       cluster.connections("classic").allowFrom(Peer.group("hub"), Port.tcp(9104, "hub-probe"));
       const error = synthError(stack);
-      const groups = "node, mailbox, classic, load-balancer, database, admin, hub";
+      const groups = "node, mailbox, classic, load-balancer, database, admin, store-export, hub";
       const useGroup = `Use one of this cluster's groups: ${groups} (a role's group exists only when a node has the role).`;
       expect(error.issues.map((i) => [i.code, i.path, i.field, i.message, i.fix])).toEqual([
         [

@@ -11,13 +11,15 @@ import {
   PortSpec,
   ROLE_DAEMONS,
   SOCKETS,
+  STORE_EXPORT_DAEMONS,
 } from "../../lib/topology";
 
 const entries = Object.entries(PORTS) as [PortKey, PortSpec][];
-/** Every daemon some node runs: the role daemons, the hub's, sshd on every node, the optional ones. */
+/** Every daemon some node runs: the role daemons, the hub's, the store export's, sshd on every node, the optional ones. */
 const runnable = new Set<Daemon>([
   "sshd",
   ...HUB_DAEMONS,
+  ...STORE_EXPORT_DAEMONS,
   ...NODE_ROLES.flatMap((r) => ROLE_DAEMONS[r]),
   ...NODE_ROLES.flatMap((r) => OPTIONAL_DAEMONS[r] ?? []),
 ]);

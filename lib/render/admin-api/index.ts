@@ -43,7 +43,10 @@ function yamlFile(header: string, data: unknown, secretPaths: ReadonlyArray<read
  *   cluster depends on that prefix everywhere: `midb_list.txt` routes IMAP/POP3 to the midb of
  *   the node whose hostname starts the maildir (first matching prefix wins), each node's storage
  *   (its share-nothing volume or its directory on the shared filesystem) is mounted at that
- *   prefix, and failover keeps the old path (gromox.md §13.5, §13.7). Without it, maildirs carry no
+ *   prefix, and failover keeps the old path (gromox.md §13.5, §13.7). The API creates each store
+ *   on its own node's file system (tools/storage.py: makedirs, then gromox-mkprivate/-mkpublic
+ *   locally): with share-nothing the admin node mounts every other mailbox node's prefixes over
+ *   NFS (`store-export`, lib/cluster/storage.ts `storeExportMounts`). Without it, maildirs carry no
  *   node name and match no midb_list.txt line. (The API then refuses homeserver changes; move
  *   users with SQL, as failover does.) On an admin node that runs no exmdb itself,
  *   `options.exmdbHost`/`exmdbPort` point at the hub's exmdb for objects without a home server
