@@ -40,6 +40,7 @@ import {
   UserDataReport,
   buildUserData,
   nfsExportsFile,
+  storeExportMounts,
   storeExportsFile,
   provisionNode,
   renderCloudConfig,
@@ -92,7 +93,7 @@ import { Connections, FirewallRules, planFirewall, unknownPeerIssues } from "./f
 import { NFS_EXPORT } from "./nodes";
 import { ClusterSecurity } from "./security";
 import { clusterSql } from "./sql";
-import { ClusterStorage, ShareNothing, StorageBinding, storeExportMounts } from "./storage";
+import { ClusterStorage, ShareNothing, StorageBinding } from "./storage";
 import { Tls } from "./tls";
 
 export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDeployment> {

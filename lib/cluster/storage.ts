@@ -6,8 +6,8 @@
 import { Construct } from "constructs";
 import type { NfsMount } from "../provision";
 import { Annotations } from "../provision/cdktf";
-import { storeExportClients, storeExportPaths } from "../provision/node";
-import type { ClusterNode, StorageMode, Topology } from "../topology";
+import { NFS_MOUNT_OPTIONS } from "../provision/node";
+import type { StorageMode } from "../topology";
 import { ClusterContext, MailboxVolume } from "./context";
 import { MAILSTORE, NFS_EXPORT, NfsNode, NfsNodeProps } from "./nodes";
 
@@ -25,32 +25,6 @@ export interface StorageBinding {
    * (`ClusterInput.storeExports`); false where the machines cannot mount NFS (containers).
    */
   readonly storeExports?: boolean;
-}
-
-/** Options of the NFS node's mounts (and of the store exports', which add `x-systemd.automount`). */
-const NFS_MOUNT_OPTIONS = "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail";
-
-/**
- * ShareNothing: what an admin node mounts, on demand, at the same paths: the store roots of every
- * other mailbox node (`store-export`). The admin API creates a new user's or domain's store under
- * `/var/lib/gromox/{user,domain}/<home server>/` on its own file system (admin-api
- * tools/storage.py), so these must be the home server's directories. On demand
- * (`x-systemd.automount`): a mailbox node that boots later does not hold up the admin node's boot.
- */
-export function storeExportMounts(topology: Topology, node: ClusterNode): NfsMount[] {
-  return topology
-    .nodesRunning("store-export")
-    .filter((server) => server.name !== node.name && storeExportClients(topology, server).includes(node))
-    .flatMap((server) =>
-      storeExportPaths(server).map((path) => ({
-        kind: "nfs" as const,
-        source: `${server.ipv4}:${path}`,
-        mountPoint: path,
-        options: `${NFS_MOUNT_OPTIONS},x-systemd.automount`,
-        clientPackages: ["nfs-common"],
-        onDemand: true,
-      })),
-    );
 }
 
 export abstract class ClusterStorage {

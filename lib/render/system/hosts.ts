@@ -12,7 +12,8 @@
  * - Forward (names a program dials):
  *   - the exmdb clients (gromox-http, -midb, -zcore, -imap, -pop3, -delivery, admin-api) dial
  *     `servers.hostname` of a mailbox's home server: every mailbox node. admin-api on a node
- *     without exmdb also dials the hub (`exmdbHost`), a mailbox node too;
+ *     without exmdb also dials the hub (`exmdbHost`), a mailbox node too; an admin node's NFS
+ *     mounts of the other mailbox nodes' stores (ShareNothing, `storeExportMounts`) name them too;
  *   - gromox-http and -zcore on a node without postfix submit mail to one classic node's relay by
  *     its host name (`outgoing_smtp_url`, `smtpRelayNode`);
  *   - every client of the mysql port (`PORTS.mysql.clients`: gromox's `mysql_adaptor.cfg`,
@@ -23,7 +24,7 @@
  *     address (the name is a label, SNI and `verifyhost`); only a pool member (`pools`) may be
  *     a host name;
  *   - by address, so no line: midb (`midb_list.txt`), event and timer (`event_host`,
- *     `timer_host`), the relay's and the NFS export's clients, the NFS mount source, the ops
+ *     `timer_host`), the relay's and the NFS exports' clients, the NFS node mount source, the ops
  *     scripts (`--reload ssh` dials the NODES table's addresses; their names are labels).
  * - Reverse (clients a program looks up by address): postfix's smtpd looks up every client
  *   (`smtpd_peername_lookup`; names in logs, `Received:` headers and checks), so a node running
