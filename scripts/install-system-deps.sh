@@ -10,6 +10,7 @@ PACKAGES=(
   nginx libnginx-mod-stream libnginx-mod-http-headers-more-filter
   cloud-init                   # cloud-init schema
   nftables                     # nft -c -f
+  nfs-kernel-server            # exportfs: the generated /etc/exports (store exports, the NFS node)
   util-linux bsdutils          # unshare (private mount namespaces), script (tty for postfix)
   curl openssl python3 ca-certificates socat
   python3-yaml                 # PyYAML: how grommunio-admin-api (and cloud-init) read YAML

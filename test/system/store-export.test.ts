@@ -1,0 +1,154 @@
+/**
+ * ShareNothing store exports with real programs (scripts/install-system-deps.sh): on a mailbox
+ * node, the generated store-root step and /etc/exports under `exportfs -ra` (nfs-utils' own
+ * parser; the kernel server is not needed to parse and record the exports); on the admin node, the
+ * generated fstab step with the real `systemd-escape` and `findmnt --verify` (util-linux's fstab
+ * check), `systemctl` recorded. Each in a private mount namespace (`unshare -m`) with scratch
+ * directories bound over /var/lib, /etc/exports and /etc/fstab: nothing on the host changes.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TerraformStack, Testing } from "cdktf";
+import {
+  ClassicNode,
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  LoadBalancerTier,
+  Platform,
+  ShareNothing,
+} from "../../lib";
+import { STORE_MOUNTS_COMMAND, STORE_SERVERS_PATH } from "../../lib/provision";
+import "../../lib/platforms/hcloud";
+import { requireProgram, run, scratchDir } from "./support";
+
+function example(): GrommunioCluster {
+  const stack = new TerraformStack(Testing.app(), "t");
+  const cluster = new GrommunioCluster(stack, "mail", {
+    platform: Platform.hcloud({ location: "fsn1" }),
+    domain: "example.com",
+    gromoxVersion: "3.10",
+    network: { cidr: "10.10.10.0/24" },
+    database: Database.onNode(),
+    storage: new ShareNothing(),
+  });
+  new GromoxNode(cluster, "mail1", { admin: true });
+  new GromoxNode(cluster, "mail2");
+  new GromoxNode(cluster, "mail3");
+  new ClassicNode(cluster, "classic1");
+  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
+  Testing.synth(stack);
+  return cluster;
+}
+
+/** `sh -c script` in a private mount namespace with `binds` (target → source) mounted first. */
+function inNamespace(binds: Record<string, string>, script: string, env: NodeJS.ProcessEnv = process.env) {
+  requireProgram("unshare", "util-linux");
+  const lines = ["set -e", ...Object.entries(binds).map(([t, s]) => `mount --bind '${s}' '${t}'`), "set +e", script];
+  return run("unshare", ["-m", "sh", "-c", lines.join("\n")], { env });
+}
+
+describe("store exports with real programs", () => {
+  const cluster = example();
+  const p = (n: string) => cluster.provisioning.get(n)!;
+
+  test("mail2: the store-root step makes both roots with their parents' owner and mode, and exportfs accepts /etc/exports (both roots, mail1 only)", () => {
+    const exportfs = requireProgram("exportfs", "nfs-kernel-server");
+    const sb = scratchDir("store-export");
+    const lib = path.join(sb, "lib");
+    for (const d of ["nfs", "gromox/user", "gromox/domain"]) fs.mkdirSync(path.join(lib, d), { recursive: true });
+    for (const d of ["user", "domain"]) {
+      fs.chownSync(path.join(lib, "gromox", d), 65534, 65534);
+      fs.chmodSync(path.join(lib, "gromox", d), 0o2770);
+    }
+    const exportsFile = path.join(sb, "exports");
+    fs.writeFileSync(exportsFile, p("mail2").files.find((f) => f.path === "/etc/exports")!.content);
+    const step = p("mail2").commands[0]!.shell;
+    expect(step).toContain("mkdir");
+    const r = inNamespace(
+      { "/var/lib": lib, "/etc/exports": exportsFile },
+      `${step}\n${exportfs} -ra || exit 10\n${exportfs} -v`,
+    );
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    for (const d of ["user", "domain"]) {
+      const st = fs.statSync(path.join(lib, "gromox", d, "mail2.example.com"));
+      expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, 0o2770]);
+    }
+    const listed = r.stdout.replace(/\s+/g, " ").trim();
+    expect(listed).toBe(
+      ["user", "domain"]
+        .map(
+          (d) =>
+            `/var/lib/gromox/${d}/mail2.example.com 10.10.10.21(sync,wdelay,hide,no_subtree_check,sec=sys,rw,no_root_squash,no_all_squash)`,
+        )
+        .join(" "),
+    );
+  });
+
+  test("exportfs refuses a broken exports line (the check can fail)", () => {
+    const exportfs = requireProgram("exportfs", "nfs-kernel-server");
+    const sb = scratchDir("store-export-bad");
+    const lib = path.join(sb, "lib");
+    fs.mkdirSync(path.join(lib, "nfs"), { recursive: true });
+    fs.mkdirSync(path.join(lib, "gromox/user/x"), { recursive: true });
+    const bad = path.join(sb, "exports");
+    fs.writeFileSync(bad, "/var/lib/gromox/user/x 10.10.10.21(rw,sync,no_subtree_chek)\n");
+    const r = inNamespace({ "/var/lib": lib, "/etc/exports": bad }, `${exportfs} -ra`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('unknown keyword "no_subtree_chek"');
+  });
+
+  test("mail1: the mounts step adds one fstab line per root (once), findmnt --verify accepts the table, and the automount units are the ones systemd-escape names", () => {
+    const findmnt = requireProgram("findmnt", "util-linux");
+    requireProgram("systemd-escape", "systemd");
+    const sb = scratchDir("store-mounts");
+    const lib = path.join(sb, "lib");
+    fs.mkdirSync(path.join(lib, "gromox/user"), { recursive: true });
+    fs.mkdirSync(path.join(lib, "gromox/domain"), { recursive: true });
+    const fstab = path.join(sb, "fstab");
+    const before = "# the image's table\n";
+    fs.writeFileSync(fstab, before);
+    const servers = path.join(sb, "store-servers");
+    fs.writeFileSync(servers, p("mail1").files.find((f) => f.path === STORE_SERVERS_PATH)!.content);
+    // systemctl recorded, not run
+    const bin = path.join(sb, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${sb}/systemctl.log\n`, { mode: 0o755 });
+    // The step reads its list from the provisioning directory; here from the scratch copy.
+    const step = STORE_MOUNTS_COMMAND.shell.replace(STORE_SERVERS_PATH, servers);
+    expect(p("mail1").commands).toContainEqual(STORE_MOUNTS_COMMAND);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
+    const twice = `${step}\n${step}\n${findmnt} --verify --verbose --tab-file /etc/fstab`;
+    const r = inNamespace({ "/var/lib": lib, "/etc/fstab": fstab }, twice, env);
+    expect(r.status).toBe(0);
+    // findmnt's summary goes to stderr; its one possible warning here is about the host's own
+    // systemd, which sees the bound table as newer than what it loaded (the sandbox, not the lines).
+    expect(r.stderr.trim()).toMatch(/^(Success, no errors or warnings detected|0 parse errors, 0 errors, 1 warning)$/);
+    expect(r.stdout).not.toContain("[E]");
+    expect(r.stdout.match(/\[W\].*/g) ?? []).toEqual(
+      r.stderr.includes("1 warning")
+        ? ["[W] your fstab has been modified, but systemd still uses the old version;"]
+        : [],
+    );
+    const opts = "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail,x-systemd.automount";
+    const roots = ["mail2", "mail3"].flatMap((n) =>
+      ["user", "domain"].map((d) => [n, `/var/lib/gromox/${d}/${n}.example.com`] as const),
+    );
+    expect(fs.readFileSync(fstab, "utf8")).toBe(
+      before + roots.map(([n, dir]) => `${n}.example.com:${dir} ${dir} nfs4 ${opts} 0 0\n`).join(""),
+    );
+    for (const [, dir] of roots)
+      expect(fs.statSync(path.join(lib, dir.slice("/var/lib/".length))).isDirectory()).toBe(true);
+    const start = `start ${roots.map(([, dir]) => `${dir.slice(1).split("/").join("-")}.automount`).join(" ")}`;
+    expect(start).toBe(
+      "start var-lib-gromox-user-mail2.example.com.automount var-lib-gromox-domain-mail2.example.com.automount var-lib-gromox-user-mail3.example.com.automount var-lib-gromox-domain-mail3.example.com.automount",
+    );
+    expect(fs.readFileSync(path.join(sb, "systemctl.log"), "utf8").split("\n")).toEqual([
+      "daemon-reload",
+      start,
+      "daemon-reload",
+      start,
+      "",
+    ]);
+  });
+});
