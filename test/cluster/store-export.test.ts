@@ -21,10 +21,10 @@ import "../../lib/platforms/docker";
 
 function build(platform: "hcloud" | "docker", props: Partial<GrommunioClusterProps> = {}) {
   const stack = new TerraformStack(Testing.app(), "t");
+  const chosen: GrommunioClusterProps["platform"] =
+    platform === "hcloud" ? Platform.hcloud({ location: "fsn1" }) : Platform.docker({});
   const cluster = new GrommunioCluster(stack, "mail", {
-    platform: (platform === "hcloud"
-      ? Platform.hcloud({ location: "fsn1" })
-      : Platform.docker({})) as GrommunioClusterProps["platform"],
+    platform: chosen,
     domain: "example.com",
     gromoxVersion: "3.10",
     network: { cidr: "10.10.10.0/24" },
