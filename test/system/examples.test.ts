@@ -93,6 +93,8 @@ const V = {
   files: "files manifest (names the node's bundle: key and sha256 of the stored document)",
   container: "container bootstrap manifest (JSON; every file uploaded with its mode)",
   sql: "MariaDB 10.11 + schema fixture, each run twice",
+  exports: "exportfs -ra (exported directories made in a private tmpfs)",
+  storeServers: "getent hosts (each store server the admin node mounts from)",
 } as const;
 type ValidatorName = (typeof V)[keyof typeof V];
 
@@ -163,6 +165,8 @@ function classify(files: readonly NodeFile[]): Map<string, ValidatorName | undef
     else if (p.startsWith("/etc/postfix/")) v = referenced(p, postfixConfigs, "/etc/postfix") ? V.postfix : undefined;
     else if (p.startsWith("/etc/gromox/")) v = V.gromox;
     else if (p === "/etc/nftables.conf") v = V.nft;
+    else if (p === "/etc/exports") v = V.exports;
+    else if (p === "/etc/grommunio-cluster/store-servers") v = V.storeServers;
     else if (p === "/etc/hosts") v = V.hosts;
     else if (p.startsWith("/etc/systemd/system/")) v = V.systemd;
     else if (/^\/etc\/apt\/sources\.list\.d\/[^/]+\.sources$/.test(p)) v = V.apt;
@@ -348,6 +352,27 @@ function namespaceSteps(
   }
 
   for (const f of ofs(V.nft)) steps.push(plain(V.nft, [f.path], `nft -c -f ${f.path}`, ""));
+
+  for (const f of ofs(V.storeServers)) {
+    // The admin node's fstab step mounts <name>:<dir>: every name must resolve on the node.
+    const names = f.text.split("\n").filter((l) => l.trim() !== "");
+    steps.push({
+      validator: V.storeServers,
+      files: [f.path],
+      command: names.map((n) => `getent hosts ${sh(n)} >/dev/null || echo "${n} does not resolve"`).join("\n"),
+      judge: ({ out, err }) =>
+        names.length > 0 && (out + err).trim() === "" ? [] : [`${(out + err).trim() || "empty list"}`],
+    });
+  }
+
+  for (const f of ofs(V.exports)) {
+    // nfs-utils' parser on the node's /etc/exports: the exported directories (made at first boot)
+    // and /var/lib/nfs exist only in a tmpfs of a nested namespace, so later steps see /var/lib as before.
+    const dirs = [...new Set(f.text.split("\n").flatMap((l) => (/^\//.test(l) ? [l.split(/\s+/)[0]!] : [])))];
+    const prepare = ["mount -t tmpfs tmpfs /var/lib", ...["/var/lib/nfs", ...dirs].map((d) => `mkdir -p ${sh(d)}`)];
+    const script = [...prepare, "exportfs -ra"].join(" && ");
+    steps.push(plain(V.exports, [f.path], `unshare -m sh -c ${sh(script)}`, ""));
+  }
 
   for (const f of ofs(V.hosts)) {
     const want = new Map<string, Set<string>>();
@@ -902,6 +927,14 @@ test("the namespace checks bite: one defect per validator is reported", () => {
       expect: /unknown directive "bogus_directive" in \/etc\/nginx\/conf\.d\/bad\.conf:3/,
     },
     "/etc/nftables.conf": { text: "table inet t {\n chain c {\n  tcp dport 5000-\n }\n}\n", expect: /syntax error/ },
+    "/etc/exports": {
+      text: "/var/lib/gromox/user/x 10.10.10.21(rw,sync,no_subtree_chek)\n",
+      expect: /exportfs.*unknown keyword "no_subtree_chek"/s,
+    },
+    "/etc/grommunio-cluster/store-servers": {
+      text: "nosuch.example.invalid\n",
+      expect: /nosuch\.example\.invalid does not resolve/,
+    },
     "/etc/systemd/system/haproxy.service.d/x.conf": {
       text: "[Service]\nLimitNOFILEZ=1\n",
       expect: /Unknown key 'LimitNOFILEZ'/,
