@@ -17,13 +17,8 @@
  *   0.0.0.0/0 or ::/0, e.g. `adminAllowFrom: ["0.0.0.0/0"]`).
  * - GRX452: SSH (22) is open to the world without the explicit opt-in `allowWorldSsh: true`.
  */
-import type {
-  CloudLoadBalancerListener,
-  FirewallPlan,
-  FirewallRule,
-  FirewallTarget,
-  ManagedService,
-} from "../platforms/platform";
+import { connectionsField, targetName } from "./firewall";
+import type { CloudLoadBalancerListener, FirewallPlan, FirewallRule, ManagedService } from "../platforms/platform";
 import { Exposure, PORTS, PortKey, PortSpec, Topology, ValidationIssue, isWorld, parseIpv4 } from "../topology";
 
 /** Port numbers that only internal (`cluster` or `local`) entries of the port table use. */
@@ -57,10 +52,6 @@ export interface ExposureCheckOptions {
   readonly cloudListeners?: readonly CloudLoadBalancerListener[];
   /** Construct path of the load-balancer tier (issues about `adminAllowFrom`). */
   readonly loadBalancerPath?: string;
-}
-
-function targetName(t: FirewallTarget): string {
-  return "group" in t ? t.group : `svc-${t.service}`;
 }
 
 /** `<target>/<rule key>`: how a rule is named in `userRules` and in issue paths. */
@@ -135,7 +126,7 @@ export function checkExposure(
     const id = ruleId(rule);
     const byUser = userRules.has(id);
     const target = targetName(rule.target);
-    const via = `connections("${"group" in rule.target ? rule.target.group : rule.target.service}")`;
+    const via = connectionsField(rule.target);
     const path = `${options.clusterPath}/firewall/${id}`;
     const isWorldRange = world(cidr);
     if (rule.port === SSH_PORT && isWorldRange && !options.allowWorldSsh) {

@@ -108,8 +108,19 @@ function samePeer(a: FirewallPeer, b: FirewallPeer): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function targetName(t: FirewallTarget): string {
+/** A target as rule keys and issue paths name it: the group, or `svc-<service>`. */
+export function targetName(t: FirewallTarget): string {
   return "group" in t ? t.group : `svc-${t.service}`;
+}
+
+/** The field of an issue about a rule of `t`: `connections("<group or service>")`. */
+export function connectionsField(t: FirewallTarget): string {
+  return `connections("${"group" in t ? t.group : t.service}")`;
+}
+
+/** The path of an issue about the rule `key` of `t`: `<cluster>/firewall/<target>/<key>`. */
+function rulePath(clusterPath: string, t: FirewallTarget, key: string): string {
+  return `${clusterPath}/firewall/${targetName(t)}/${key}`;
 }
 
 /** A rule `allowFrom` refused: its source is no address or CIDR a firewall takes. */
@@ -203,8 +214,8 @@ export class FirewallRules {
             : `ports ${c.kept.port} and ${c.port} from ${source} are both named "${c.name}": both rules would be keyed "${c.key}" and one would replace the other.`;
       return {
         code: "GRX459",
-        path: `${clusterPath}/firewall/${targetName(c.target)}/${c.key}`,
-        field: `connections("${"group" in c.target ? c.target.group : c.target.service}")`,
+        path: rulePath(clusterPath, c.target, c.key),
+        field: connectionsField(c.target),
         message,
         fix: `Give each port its own name, e.g. Port.tcp(${userPort}, "${c.name}-${userPort}").`,
       };
@@ -218,8 +229,8 @@ export class FirewallRules {
   public refusedIssues(clusterPath: string): ValidationIssue[] {
     return this.refused().map((r) => ({
       code: "GRX458",
-      path: `${clusterPath}/firewall/${targetName(r.target)}/${r.key}`,
-      field: `connections("${"group" in r.target ? r.target.group : r.target.service}")`,
+      path: rulePath(clusterPath, r.target, r.key),
+      field: connectionsField(r.target),
       message: `the rule for port ${r.port} from Peer.cidr("${r.cidr}"): ${r.message}`,
       fix: r.fix,
     }));
@@ -348,8 +359,8 @@ export function unknownPeerIssues(
     const serviceOnly = unknown.every((p) => "service" in p);
     issues.push({
       code: "GRX460",
-      path: `${clusterPath}/firewall/${targetName(r.target)}/${r.key}`,
-      field: `connections("${"group" in r.target ? r.target.group : r.target.service}")`,
+      path: rulePath(clusterPath, r.target, r.key),
+      field: connectionsField(r.target),
       message: `the rule for port ${r.port} from ${describePeer(r.source)} names ${unknown.map(name).join(" and ")}, which this cluster does not have: it would open nothing.`,
       fix: serviceOnly
         ? `Name the group of the nodes that serve it instead (Peer.group(...), connections(...); this cluster's groups: ${groupList}), or drop the rule.`

@@ -5,7 +5,7 @@
  */
 import { TerraformStack, Testing } from "cdktf";
 import { dockerExample, DockerExampleOptions } from "../../examples/docker/main";
-import { GrommunioCluster, GrommunioValidationError } from "../../lib";
+import { GrommunioCluster } from "../../lib";
 import { DockerDeployment } from "../../lib/platforms/docker";
 import { evaluateTemplate } from "./terraform-eval";
 
@@ -55,13 +55,5 @@ export function sameContent(received: string, content: string): boolean {
   return new RegExp(`^${parts.map(escape).join("<[A-Za-z0-9_.-]+>")}$`, "s").test(received);
 }
 
-/** The validation error synth throws (fails the test when synth succeeds). */
-export function synthError(stack: TerraformStack): GrommunioValidationError {
-  try {
-    Testing.synth(stack);
-  } catch (e) {
-    if (e instanceof GrommunioValidationError) return e;
-    throw e;
-  }
-  throw new Error("synth succeeded");
-}
+/** The validation error synth throws (fails the test when synth succeeds): one helper for all tests. */
+export { synthError } from "../security/support";
