@@ -8,6 +8,9 @@
  * - GRX200–GRX299 constructs and platforms
  * - GRX300–GRX399 provisioning (cloud-init, sizes)
  * - GRX400–GRX499 operations, DNS and security checks
+ * - GRX500–GRX599 continuations of full blocks, 20 codes each: GRX500–GRX519 constructs,
+ *   GRX520–GRX539 libvirt, GRX540–GRX559 vSphere, GRX560–GRX579 DNS; GRX580–GRX599 the next
+ *   block to fill up (docs/errors.md, "Code ranges")
  */
 
 export interface ValidationIssue {
