@@ -16,6 +16,7 @@ export * as sshKey from './ssh-key';
 export * as volume from './volume';
 export * as volumeAttachment from './volume-attachment';
 export * as dataHcloudImage from './data-hcloud-image';
+export * as dataHcloudServerType from './data-hcloud-server-type';
 export * as dataHcloudSshKey from './data-hcloud-ssh-key';
 export * as provider from './provider';
 

@@ -16,6 +16,7 @@ Object.defineProperty(exports, 'sshKey', { get: function () { return require('./
 Object.defineProperty(exports, 'volume', { get: function () { return require('./volume'); } });
 Object.defineProperty(exports, 'volumeAttachment', { get: function () { return require('./volume-attachment'); } });
 Object.defineProperty(exports, 'dataHcloudImage', { get: function () { return require('./data-hcloud-image'); } });
+Object.defineProperty(exports, 'dataHcloudServerType', { get: function () { return require('./data-hcloud-server-type'); } });
 Object.defineProperty(exports, 'dataHcloudSshKey', { get: function () { return require('./data-hcloud-ssh-key'); } });
 Object.defineProperty(exports, 'provider', { get: function () { return require('./provider'); } });
 
