@@ -93,6 +93,7 @@ const HCLOUD_MODULES: Readonly<Record<string, () => Record<string, unknown>>> = 
   volume: () => require("../lib/gen/providers/hcloud/volume"),
   "volume-attachment": () => require("../lib/gen/providers/hcloud/volume-attachment"),
   "data-hcloud-image": () => require("../lib/gen/providers/hcloud/data-hcloud-image"),
+  "data-hcloud-server-type": () => require("../lib/gen/providers/hcloud/data-hcloud-server-type"),
   "data-hcloud-ssh-key": () => require("../lib/gen/providers/hcloud/data-hcloud-ssh-key"),
 };
 

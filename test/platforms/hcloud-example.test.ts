@@ -56,7 +56,25 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
       tls_private_key: 7, // a self-signed certificate per node that serves TLS (not db1)
       tls_self_signed_cert: 7,
     });
-    expect(servers.map((s) => [s.name, s.network[0].ip, s.server_type]).sort()).toEqual([
+    // Server types and SSH keys are read at plan: one data source each, the servers use what they read.
+    expect(
+      Object.fromEntries(
+        Object.entries<Res>(json.data).map(([t, d]) => [
+          t,
+          Object.values<Res>(d)
+            .map((x) => x.name)
+            .sort(),
+        ]),
+      ),
+    ).toEqual({
+      hcloud_server_type: ["cpx21", "cpx31", "cpx41"],
+      hcloud_ssh_key: ["operator"],
+    });
+    const read = (type: string, name: string, attr: string) =>
+      `\${data.${type}.${Object.entries<Res>(json.data[type]).find(([, d]) => d.name === name)![0]}.${attr}}`;
+    const typeOf = (s: Res) =>
+      ["cpx21", "cpx31", "cpx41"].find((t) => s.server_type === read("hcloud_server_type", t, "name"));
+    expect(servers.map((s) => [s.name, s.network[0].ip, typeOf(s)]).sort()).toEqual([
       ["classic1.example.com", "10.10.10.121", "cpx31"],
       ["classic2.example.com", "10.10.10.122", "cpx31"],
       ["db1.example.com", "10.10.10.5", "cpx41"],
@@ -68,7 +86,12 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
     ]);
     expect(json.terraform.required_providers.hcloud).toEqual({ source: "hetznercloud/hcloud", version: "1.68.0" });
     expect(
-      servers.every((s) => s.ssh_keys?.[0] === "operator" && s.lifecycle.ignore_changes.includes("ssh_keys")),
+      servers.every(
+        (s) =>
+          s.ssh_keys.length === 1 &&
+          s.ssh_keys[0] === read("hcloud_ssh_key", "operator", "id") &&
+          s.lifecycle.ignore_changes.includes("ssh_keys"),
+      ),
     ).toBe(true);
   });
 
@@ -251,5 +274,38 @@ describe("SharedStorage on Hetzner Cloud: an NFS server node", () => {
     expect(fileContent(doc.write_files.find((f: Res) => f.path === "/etc/exports"))).toContain(
       "/srv/gromox 10.10.10.21(rw,",
     );
+  });
+});
+
+describe("a node's size on Hetzner Cloud", () => {
+  test("is read at plan like serverTypes: one data hcloud_server_type per distinct type, the server uses it", () => {
+    const stack = new TerraformStack(Testing.app(), "sized");
+    const cluster = new GrommunioCluster(stack, "mail", {
+      platform: Platform.hcloud({ location: "nbg1", serverTypes: { mailbox: "cx43" } }),
+      domain: "example.com",
+      gromoxVersion: "3.10",
+      network: { cidr: "10.10.10.0/24" },
+      database: Database.onNode({}),
+    });
+    new GromoxNode(cluster, "mail1", { admin: true, size: "ccx23" });
+    new GromoxNode(cluster, "mail2");
+    new GromoxNode(cluster, "mail3", { size: "ccx23" });
+    new ClassicNode(cluster, "classic1");
+    new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
+    const json = JSON.parse(Testing.synth(stack, true));
+    const types = Object.entries<Res>(json.data.hcloud_server_type);
+    expect(types.map(([, d]) => d.name).sort()).toEqual(["ccx23", "cpx21", "cpx31", "cpx41", "cx43"]);
+    const typeOf = (host: string) => {
+      const server = Object.values<Res>(json.resource.hcloud_server).find((s) => s.name === host)!;
+      return types.find(([key]) => server.server_type === `\${data.hcloud_server_type.${key}.name}`)?.[1].name;
+    };
+    expect(["mail1", "mail2", "mail3", "classic1", "lb1", "db1"].map((n) => typeOf(`${n}.example.com`))).toEqual([
+      "ccx23",
+      "cx43",
+      "ccx23",
+      "cpx31",
+      "cpx21",
+      "cpx41",
+    ]);
   });
 });

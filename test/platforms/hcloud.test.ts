@@ -1,5 +1,6 @@
 import "cdktf/lib/testing/adapters/jest";
 import { gunzipSync } from "node:zlib";
+import { Lazy } from "cdktf";
 import { parse } from "yaml";
 import { HCLOUD_CAPABILITIES, HCLOUD_DEFAULT_SERVER_TYPES } from "../../lib/platforms/hcloud";
 import { PORTS, PortKey, isWorld } from "../../lib/topology";
@@ -18,6 +19,15 @@ function byName(json: any, type: string): Map<string, { key: string; res: Res }>
 function ref(json: any, type: string, key: string, attr = "id"): string {
   expect(json.resource[type][key]).toBeDefined();
   return `\${${type}.${key}.${attr}}`;
+}
+
+/** `${data.<type>.<key>.<attr>}` of the one data source of `type` whose `name` (or `id`) is `name`. */
+function dataRef(json: any, type: string, name: string | number, attr = "id"): string {
+  const keys = Object.entries<Res>(json.data?.[type] ?? {})
+    .filter(([, d]) => d.name === name || d.id === name)
+    .map(([k]) => k);
+  expect(keys).toHaveLength(1);
+  return `\${data.${type}.${keys[0]}.${attr}}`;
 }
 
 function serverOf(run: HcloudRun, node: string): { key: string; res: Res } {
@@ -66,7 +76,7 @@ describe("Hetzner platform: resources per role", () => {
       const role = [...node.roles][0]!;
       expect(res).toMatchObject({
         name: node.hostname,
-        server_type: HCLOUD_DEFAULT_SERVER_TYPES[role],
+        server_type: dataRef(json, "hcloud_server_type", HCLOUD_DEFAULT_SERVER_TYPES[role], "name"),
         image: "debian-12",
         location: "fsn1",
         network: [{ network_id: ref(json, "hcloud_network", netKey), ip: node.ipv4 }],
@@ -117,6 +127,73 @@ describe("Hetzner platform: resources per role", () => {
     for (const node of ignored.topology.nodes) {
       expect(serverOf(ignored, node.name).res.lifecycle).toEqual({ ignore_changes: ["ssh_keys", "user_data"] });
     }
+  });
+});
+
+describe("Hetzner platform: server types and SSH keys are read at plan", () => {
+  const data = (json: any, type: string): Res[] => Object.values<Res>(json.data?.[type] ?? {});
+
+  test("one data hcloud_server_type per type, defaults too, each offered in the location (postcondition)", () => {
+    const run = runHcloud(hcloudLayout(), { props: { location: "hel1", serverTypes: { classic: "cx33" } } });
+    const types = data(run.json, "hcloud_server_type");
+    expect(types.map((d) => d.name).sort()).toEqual(["cpx21", "cpx41", "cx33"]);
+    for (const d of types) {
+      expect(d.lifecycle).toEqual({
+        postcondition: [
+          {
+            condition: '${contains(self.locations[*].name, "hel1")}',
+            error_message: `Hetzner does not offer server type ${d.name} in location hel1: choose one it offers there (hcloud server-type describe ${d.name}, hcloud server-type list) as serverTypes or a node's size.`,
+          },
+        ],
+      });
+    }
+    // Keyed by the type's name, not by position.
+    expect(
+      Object.keys(run.json.data.hcloud_server_type).every((k) => /^mail_server-type-(cpx21|cpx41|cx33)_/.test(k)),
+    ).toBe(true);
+    for (const node of run.topology.nodes) {
+      const role = [...node.roles][0]!;
+      const type = role === "classic" ? "cx33" : HCLOUD_DEFAULT_SERVER_TYPES[role];
+      expect(serverOf(run, node.name).res.server_type).toBe(dataRef(run.json, "hcloud_server_type", type, "name"));
+    }
+  });
+
+  test("sshKeys: one data hcloud_ssh_key per distinct key (by name, or by id when all digits); servers get the ids read", () => {
+    const run = runHcloud(hcloudLayout(), { props: { sshKeys: ["operator", "4711", "operator", "backup key"] } });
+    const keys = Object.entries<Res>(run.json.data.hcloud_ssh_key);
+    expect(keys.map(([, d]) => d).sort((a, b) => String(a.name ?? a.id).localeCompare(String(b.name ?? b.id)))).toEqual(
+      [{ id: 4711 }, { name: "backup key" }, { name: "operator" }].map((d) => expect.objectContaining(d)),
+    );
+    for (const [, d] of keys) expect(Object.keys(d).filter((k) => k !== "//")).toHaveLength(1);
+    const ids = ["operator", 4711, "operator", "backup key"].map((k) => dataRef(run.json, "hcloud_ssh_key", k));
+    for (const node of run.topology.nodes) {
+      const { res } = serverOf(run, node.name);
+      expect(res.ssh_keys).toEqual(ids);
+      expect(res.lifecycle.ignore_changes).toContain("ssh_keys");
+    }
+    // Without sshKeys: no lookup, no ssh_keys.
+    const none = runHcloud(hcloudLayout());
+    expect(none.json.data.hcloud_ssh_key).toBeUndefined();
+    expect(serverOf(none, "mail1").res.ssh_keys).toBeUndefined();
+  });
+
+  test("tokens pass as they are: a variable as key or type is not looked up; a variable as location drops the postcondition", () => {
+    const token = (expression: string) => Lazy.stringValue({ produce: () => expression });
+    const run = runHcloud(hcloudLayout(), {
+      props: {
+        location: token("${var.location}"),
+        networkZone: "eu-central",
+        sshKeys: [token("${var.key}")],
+        serverTypes: { mailbox: token("${var.type}") },
+      },
+    });
+    expect(run.issues).toEqual([]);
+    expect(run.json.data.hcloud_ssh_key).toBeUndefined();
+    expect(serverOf(run, "mail1").res.ssh_keys).toEqual(["${var.key}"]);
+    expect(serverOf(run, "mail1").res.server_type).toBe("${var.type}");
+    const types = data(run.json, "hcloud_server_type");
+    expect(types.map((d) => d.name).sort()).toEqual(["cpx21", "cpx31", "cpx41"]);
+    expect(types.every((d) => d.lifecycle === undefined)).toBe(true);
   });
 });
 

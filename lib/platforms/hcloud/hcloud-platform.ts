@@ -13,11 +13,17 @@
  *   with nftables built from the same firewall plan (`capabilities.firewall.filtersPrivateNetwork`);
  * - volumes appear as `/dev/disk/by-id/scsi-0HC_Volume_<id>`; servers, volumes and the load
  *   balancer share one location, subnets and servers one network zone;
+ * - the server types and SSH keys the servers name are read at plan (`data "hcloud_server_type"`,
+ *   `data "hcloud_ssh_key"`, one per distinct name) and the servers use what was read, so a typo,
+ *   a missing key or a type Hetzner does not offer in the location stops the plan, not the apply
+ *   after the network, firewalls and volumes exist;
  * - schema pitfalls: `load_balancer_id` is a string on services but a number on targets and
  *   network attachments; numbers from ids need `Token.asNumber`; the target class is
  *   `LoadBalancerTargetA`; `location`, never the deprecated `datacenter`.
  */
 import { Construct } from "constructs";
+import { DataHcloudServerType } from "../../gen/providers/hcloud/data-hcloud-server-type";
+import { DataHcloudSshKey } from "../../gen/providers/hcloud/data-hcloud-ssh-key";
 import { Firewall } from "../../gen/providers/hcloud/firewall";
 import { LoadBalancer } from "../../gen/providers/hcloud/load-balancer";
 import { LoadBalancerNetwork } from "../../gen/providers/hcloud/load-balancer-network";
@@ -30,7 +36,7 @@ import { HcloudProvider } from "../../gen/providers/hcloud/provider";
 import { Server } from "../../gen/providers/hcloud/server";
 import { Volume } from "../../gen/providers/hcloud/volume";
 import { VolumeAttachment } from "../../gen/providers/hcloud/volume-attachment";
-import { Annotations, TerraformStack, Token } from "../../provision/cdktf";
+import { Annotations, TerraformStack, Token, attribute } from "../../provision/cdktf";
 import { NodeRole, isWorld, parseIpv4Cidr } from "../../topology";
 import {
   CloudLoadBalancer,
@@ -148,7 +154,13 @@ export interface HcloudPlatformProps {
    * @default the cluster network's supernet, e.g. 10.10.10.0/23 for 10.10.10.0/24
    */
   readonly networkIpRange?: string;
-  /** Server type per role. @default HCLOUD_DEFAULT_SERVER_TYPES (cpx41 mailbox and database, cpx31 classic and nfs, cpx21 otherwise) */
+  /**
+   * Server type per role (a node's `size` wins). Every type the servers use, the defaults too, is
+   * looked up (`data "hcloud_server_type"`, one per type) and must list `location` among its
+   * locations (a postcondition), so a typo or a type Hetzner does not offer there fails the plan,
+   * not the apply.
+   * @default HCLOUD_DEFAULT_SERVER_TYPES (cpx41 mailbox and database, cpx31 classic and nfs, cpx21 otherwise)
+   */
   readonly serverTypes?: Partial<Record<NodeRole, string>>;
   /**
    * Image name or id for every server (a snapshot of your own, say). It must hold the cluster's
@@ -157,9 +169,11 @@ export interface HcloudPlatformProps {
    */
   readonly image?: string;
   /**
-   * Names or ids of `hcloud_ssh_key`s for root on every server. They only take effect when a
-   * server is created (changing them never replaces a server: `ignore_changes = [ssh_keys]`).
-   * SSH itself is reachable only from the cluster's `sshAllowFrom`.
+   * Names or ids (all digits) of `hcloud_ssh_key`s for root on every server. Each is looked up
+   * (`data "hcloud_ssh_key"`, one per key, by name or id) and the servers get the ids read, so a
+   * key that does not exist fails the plan, not the apply; a Terraform token is passed as it is.
+   * They only take effect when a server is created (changing them never replaces a server:
+   * `ignore_changes = [ssh_keys]`). SSH itself is reachable only from the cluster's `sshAllowFrom`.
    * @default [] (console access only)
    */
   readonly sshKeys?: readonly string[];
@@ -249,6 +263,10 @@ export class HcloudDeployment implements PlatformDeployment {
   private readonly networkId: number;
   private readonly networkScope: Construct;
   private readonly labels: Record<string, string>;
+  /** The servers' `ssh_keys`: the ids read by `data "hcloud_ssh_key"` (`sshKeyIds`), made once. */
+  private sshKeyTokens?: string[];
+  /** Server type → the name read by its `data "hcloud_server_type"` (`checkedServerType`). */
+  private readonly serverTypeTokens = new Map<string, string>();
 
   constructor(
     private readonly scope: Construct,
@@ -351,14 +369,74 @@ export class HcloudDeployment implements PlatformDeployment {
     return this.servicesSubnetCache;
   }
 
+  /**
+   * The servers' `ssh_keys`: each literal key read once through `data "hcloud_ssh_key"` (by `id`
+   * when all digits, else by `name`; keyed by the key, never by position), its id used; a token
+   * passed as it is. A key that does not exist fails the plan.
+   */
+  private sshKeyIds(): string[] {
+    if (this.sshKeyTokens !== undefined) return this.sshKeyTokens;
+    const read = new Map<string, string>();
+    this.sshKeyTokens = (this.props.sshKeys ?? []).map((key) => {
+      if (Token.isUnresolved(key)) return key;
+      let id = read.get(key);
+      if (id === undefined) {
+        const data = new DataHcloudSshKey(
+          this.scope,
+          `ssh-key-${key}`,
+          /^\d+$/.test(key) ? { id: Number(key) } : { name: key },
+        );
+        id = attribute(data, "id");
+        read.set(key, id);
+      }
+      return id;
+    });
+    return this.sshKeyTokens;
+  }
+
+  /**
+   * A server type read once through `data "hcloud_server_type"`, with a postcondition that
+   * Hetzner offers it in the location (its `locations`); the servers use the name read, so
+   * Terraform reads it first. A typo or a type not sold there fails the plan. A token is passed as
+   * it is; with a token as location only the type is looked up.
+   */
+  private checkedServerType(type: string): string {
+    if (Token.isUnresolved(type)) return type;
+    let name = this.serverTypeTokens.get(type);
+    if (name === undefined) {
+      const location = this.props.location;
+      const data = new DataHcloudServerType(this.scope, `server-type-${type}`, {
+        name: type,
+        ...(Token.isUnresolved(location)
+          ? {}
+          : {
+              lifecycle: {
+                postcondition: [
+                  {
+                    condition: `\${contains(self.locations[*].name, ${hclString(location)})}`,
+                    errorMessage: hclTemplate(
+                      `Hetzner does not offer server type ${type} in location ${location}: choose one it offers there (hcloud server-type describe ${type}, hcloud server-type list) as serverTypes or a node's size.`,
+                    ),
+                  },
+                ],
+              },
+            }),
+      });
+      name = attribute(data, "name");
+      this.serverTypeTokens.set(type, name);
+    }
+    return name;
+  }
+
   public addMachine(scope: Construct, spec: MachineSpec): HcloudMachine {
     const server = new Server(scope, "server", {
       name: spec.hostname,
-      serverType:
+      serverType: this.checkedServerType(
         spec.size ?? this.props.serverTypes?.[spec.primaryRole] ?? HCLOUD_DEFAULT_SERVER_TYPES[spec.primaryRole],
+      ),
       image: this.props.image ?? HCLOUD_IMAGES[this.context.os] ?? HCLOUD_IMAGES["debian-12"],
       location: this.props.location,
-      ...(this.props.sshKeys?.length ? { sshKeys: [...this.props.sshKeys] } : {}),
+      ...(this.props.sshKeys?.length ? { sshKeys: [...this.sshKeyIds()] } : {}),
       network: [{ networkId: this.networkId, ip: spec.privateIpv4 }],
       publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
       // Let the guest stop its services (and unmount the data volume) before a replacement.
@@ -641,6 +719,16 @@ export class HcloudDeployment implements PlatformDeployment {
       machine.server.firewallIds = mine.map((s) => firewallIds.get(s.name === "base" ? "all-nodes" : s.name)!);
     }
   }
+}
+
+/** `text` inside a Terraform template (a string literal, an error message): `${` and `%{` doubled. */
+function hclTemplate(text: string): string {
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
+}
+
+/** `text` as an HCL string literal inside a `${…}` expression (JSON's escapes are HCL's). */
+function hclString(text: string): string {
+  return JSON.stringify(hclTemplate(text));
 }
 
 /** Adds `provider "hcloud"` (token from HCLOUD_TOKEN) unless the stack already has one. */
