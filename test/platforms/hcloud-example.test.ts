@@ -67,22 +67,22 @@ describe("examples/hcloud: the documented layout on Hetzner Cloud", () => {
         ]),
       ),
     ).toEqual({
-      hcloud_server_type: ["cpx21", "cpx31", "cpx41"],
+      hcloud_server_type: ["cpx22", "cpx32", "cpx42"],
       hcloud_ssh_key: ["operator"],
     });
     const read = (type: string, name: string, attr: string) =>
       `\${data.${type}.${Object.entries<Res>(json.data[type]).find(([, d]) => d.name === name)![0]}.${attr}}`;
     const typeOf = (s: Res) =>
-      ["cpx21", "cpx31", "cpx41"].find((t) => s.server_type === read("hcloud_server_type", t, "name"));
+      ["cpx22", "cpx32", "cpx42"].find((t) => s.server_type === read("hcloud_server_type", t, "name"));
     expect(servers.map((s) => [s.name, s.network[0].ip, typeOf(s)]).sort()).toEqual([
-      ["classic1.example.com", "10.10.10.121", "cpx31"],
-      ["classic2.example.com", "10.10.10.122", "cpx31"],
-      ["db1.example.com", "10.10.10.5", "cpx41"],
-      ["lb1.example.com", "10.10.10.11", "cpx21"],
-      ["lb2.example.com", "10.10.10.12", "cpx21"],
-      ["mail1.example.com", "10.10.10.21", "cpx41"],
-      ["mail2.example.com", "10.10.10.22", "cpx41"],
-      ["mail3.example.com", "10.10.10.23", "cpx41"],
+      ["classic1.example.com", "10.10.10.121", "cpx32"],
+      ["classic2.example.com", "10.10.10.122", "cpx32"],
+      ["db1.example.com", "10.10.10.5", "cpx42"],
+      ["lb1.example.com", "10.10.10.11", "cpx22"],
+      ["lb2.example.com", "10.10.10.12", "cpx22"],
+      ["mail1.example.com", "10.10.10.21", "cpx42"],
+      ["mail2.example.com", "10.10.10.22", "cpx42"],
+      ["mail3.example.com", "10.10.10.23", "cpx42"],
     ]);
     expect(json.terraform.required_providers.hcloud).toEqual({ source: "hetznercloud/hcloud", version: "1.68.0" });
     expect(
@@ -294,7 +294,7 @@ describe("a node's size on Hetzner Cloud", () => {
     new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
     const json = JSON.parse(Testing.synth(stack, true));
     const types = Object.entries<Res>(json.data.hcloud_server_type);
-    expect(types.map(([, d]) => d.name).sort()).toEqual(["ccx23", "cpx21", "cpx31", "cpx41", "cx43"]);
+    expect(types.map(([, d]) => d.name).sort()).toEqual(["ccx23", "cpx22", "cpx32", "cpx42", "cx43"]);
     const typeOf = (host: string) => {
       const server = Object.values<Res>(json.resource.hcloud_server).find((s) => s.name === host)!;
       return types.find(([key]) => server.server_type === `\${data.hcloud_server_type.${key}.name}`)?.[1].name;
@@ -303,9 +303,9 @@ describe("a node's size on Hetzner Cloud", () => {
       "ccx23",
       "cx43",
       "ccx23",
-      "cpx31",
-      "cpx21",
-      "cpx41",
+      "cpx32",
+      "cpx22",
+      "cpx42",
     ]);
   });
 });

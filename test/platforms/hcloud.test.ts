@@ -136,7 +136,7 @@ describe("Hetzner platform: server types and SSH keys are read at plan", () => {
   test("one data hcloud_server_type per type, defaults too, each offered in the location (postcondition)", () => {
     const run = runHcloud(hcloudLayout(), { props: { location: "hel1", serverTypes: { classic: "cx33" } } });
     const types = data(run.json, "hcloud_server_type");
-    expect(types.map((d) => d.name).sort()).toEqual(["cpx21", "cpx41", "cx33"]);
+    expect(types.map((d) => d.name).sort()).toEqual(["cpx22", "cpx42", "cx33"]);
     for (const d of types) {
       expect(d.lifecycle).toEqual({
         postcondition: [
@@ -149,7 +149,7 @@ describe("Hetzner platform: server types and SSH keys are read at plan", () => {
     }
     // Keyed by the type's name, not by position.
     expect(
-      Object.keys(run.json.data.hcloud_server_type).every((k) => /^mail_server-type-(cpx21|cpx41|cx33)_/.test(k)),
+      Object.keys(run.json.data.hcloud_server_type).every((k) => /^mail_server-type-(cpx22|cpx42|cx33)_/.test(k)),
     ).toBe(true);
     for (const node of run.topology.nodes) {
       const role = [...node.roles][0]!;
@@ -192,7 +192,7 @@ describe("Hetzner platform: server types and SSH keys are read at plan", () => {
     expect(serverOf(run, "mail1").res.ssh_keys).toEqual(["${var.key}"]);
     expect(serverOf(run, "mail1").res.server_type).toBe("${var.type}");
     const types = data(run.json, "hcloud_server_type");
-    expect(types.map((d) => d.name).sort()).toEqual(["cpx21", "cpx31", "cpx41"]);
+    expect(types.map((d) => d.name).sort()).toEqual(["cpx22", "cpx32", "cpx42"]);
     expect(types.every((d) => d.lifecycle === undefined)).toBe(true);
   });
 });

@@ -91,16 +91,20 @@ export const HCLOUD_CAPABILITIES: PlatformCapabilities = {
 };
 
 /**
- * Server types per role when neither the node nor `serverTypes` says otherwise. Hetzner renames
- * its line-up from time to time: check `hcloud server-type list` and pin what you buy.
+ * Server types per role when neither the node nor `serverTypes` says otherwise: Hetzner's second
+ * CPX generation (cpx22: 2 vCPU, 4 GB; cpx32: 4 vCPU, 8 GB; cpx42: 8 vCPU, 16 GB), sold in every
+ * location. Hetzner deprecated the first generation (cpx11–cpx51, our defaults until 0.1.0's
+ * pre-releases) in October 2025 and stopped selling it. Hetzner renames its line-up from time to
+ * time: check `hcloud server-type list` and pin what you buy (a changed type resizes a running
+ * server, with a shutdown).
  */
 export const HCLOUD_DEFAULT_SERVER_TYPES: Readonly<Record<NodeRole, string>> = {
-  mailbox: "cpx41",
-  classic: "cpx31",
-  "load-balancer": "cpx21",
-  database: "cpx41",
-  admin: "cpx21",
-  nfs: "cpx31",
+  mailbox: "cpx42",
+  classic: "cpx32",
+  "load-balancer": "cpx22",
+  database: "cpx42",
+  admin: "cpx22",
+  nfs: "cpx32",
 };
 
 /** Hetzner's image names for the supported operating systems. */
@@ -159,7 +163,7 @@ export interface HcloudPlatformProps {
    * looked up (`data "hcloud_server_type"`, one per type) and must list `location` among its
    * locations (a postcondition), so a typo or a type Hetzner does not offer there fails the plan,
    * not the apply.
-   * @default HCLOUD_DEFAULT_SERVER_TYPES (cpx41 mailbox and database, cpx31 classic and nfs, cpx21 otherwise)
+   * @default HCLOUD_DEFAULT_SERVER_TYPES (cpx42 mailbox and database, cpx32 classic and nfs, cpx22 otherwise)
    */
   readonly serverTypes?: Partial<Record<NodeRole, string>>;
   /**
