@@ -171,6 +171,13 @@ describe("Hetzner platform: server types and SSH keys are read at plan", () => {
       expect(res.ssh_keys).toEqual(ids);
       expect(res.lifecycle.ignore_changes).toContain("ssh_keys");
     }
+    // Names that construct ids would spell alike (`/` becomes `--`) stay two lookups.
+    const alike = runHcloud(hcloudLayout(), { props: { sshKeys: ["ops/a", "ops--a", "ops%2Fa"] } });
+    expect(
+      data(alike.json, "hcloud_ssh_key")
+        .map((d) => d.name)
+        .sort(),
+    ).toEqual(["ops%2Fa", "ops--a", "ops/a"]);
     // Without sshKeys: no lookup, no ssh_keys.
     const none = runHcloud(hcloudLayout());
     expect(none.json.data.hcloud_ssh_key).toBeUndefined();

@@ -387,7 +387,8 @@ export class HcloudDeployment implements PlatformDeployment {
       if (id === undefined) {
         const data = new DataHcloudSshKey(
           this.scope,
-          `ssh-key-${key}`,
+          // Construct ids turn `/` into `--`: escape both so that `a/b` and `a--b` stay two keys.
+          `ssh-key-${key.replace(/%/g, "%25").replace(/\//g, "%2F")}`,
           /^\d+$/.test(key) ? { id: Number(key) } : { name: key },
         );
         id = attribute(data, "id");
