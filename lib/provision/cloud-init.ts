@@ -25,7 +25,7 @@ import { Document, Pair, Scalar, YAMLMap, YAMLSeq, visit } from "yaml";
 import { IssueCollector, ValidationIssue } from "../topology";
 import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
 import { readinessBootcmd } from "./readiness";
-import { TokenRegistry, gzipDeterministic, hasNonStringTokens, hasTokens, minBase64GzipLength } from "./tokens";
+import { TokenRegistry, gzipDeterministicBase64, hasNonStringTokens, hasTokens, minBase64GzipLength } from "./tokens";
 
 /** gz+b64 is used when its text is at most this fraction of the plain content. */
 export const GZIP_WORTHWHILE = 0.75;
@@ -285,7 +285,7 @@ class RenderCache {
   public gzipBase64(content: string): string {
     let v = this.gz.get(content);
     if (v === undefined) {
-      v = gzipDeterministic(content).toString("base64");
+      v = gzipDeterministicBase64(content);
       this.gz.set(content, v);
     }
     return v;

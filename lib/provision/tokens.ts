@@ -167,8 +167,21 @@ function functionOfParts(
   return { value: Token.asString(token), token };
 }
 
-/** Deterministic gzip: maximum compression, mtime 0, OS byte "Unix". */
-export function gzipDeterministic(data: Buffer | string): Buffer {
+/**
+ * Deterministic gzip: maximum compression, mtime 0, OS byte "Unix". A string is gzipped as UTF-8.
+ * (The public signatures of this module use `Uint8Array`, not Node's `Buffer`, so that the
+ * package's declarations type-check without `@types/node`; the value is a `Buffer` at run time.)
+ */
+export function gzipDeterministic(data: Uint8Array | string): Uint8Array {
+  return gzipBuffer(data);
+}
+
+/** base64 of `gzipDeterministic(data)`. */
+export function gzipDeterministicBase64(data: Uint8Array | string): string {
+  return gzipBuffer(data).toString("base64");
+}
+
+function gzipBuffer(data: Uint8Array | string): Buffer {
   const out = gzipSync(typeof data === "string" ? Buffer.from(data, "utf8") : data, { level: 9 });
   out[9] = 3;
   return out;
@@ -181,8 +194,12 @@ export function gzipDeterministic(data: Buffer | string): Buffer {
  * padding, so more base64 can follow it and decode as the bytes that follow (concatenated gzip
  * members, which gzip readers decompress as one stream).
  */
-export function gzipPaddedToThree(data: Buffer | string): Buffer {
-  const gz = gzipDeterministic(data);
+export function gzipPaddedToThree(data: Uint8Array | string): Uint8Array {
+  return paddedToThree(data);
+}
+
+function paddedToThree(data: Uint8Array | string): Buffer {
+  const gz = gzipBuffer(data);
   const rest = gz.length % 3;
   if (rest === 0) return gz;
   // rest 2: add 1 byte (an empty comment); rest 1: add 2 bytes (a one-letter comment).
@@ -373,7 +390,7 @@ export class TokenRegistry implements TokenSink {
    * gzip can refer back to within its 32 KiB window just as it can to the filler; beyond the
    * window the filler is paid again), distinct fillers for distinct tokens.
    */
-  public worstCase(text: string): Buffer {
+  public worstCase(text: string): Uint8Array {
     return this.worstCaseOf(text).filled;
   }
 
@@ -420,7 +437,7 @@ export class TokenRegistry implements TokenSink {
       const shape = JSON.stringify(w.parts);
       n = this.shapeBounds.get(shape);
       if (n === undefined) {
-        n = gzipDeterministic(fill(w.parts)).length + w.repeatAllowance + (w.tokens > 0 ? TOKEN_TABLE_SLACK : 0);
+        n = gzipBuffer(fill(w.parts)).length + w.repeatAllowance + (w.tokens > 0 ? TOKEN_TABLE_SLACK : 0);
         this.shapeBounds.set(shape, n);
       }
       this.zlibBounds.set(text, n);
@@ -460,7 +477,7 @@ export class TokenRegistry implements TokenSink {
     const parts = this.split(text);
     let out: { value: string; maxLength: number };
     if (!parts.some((p) => p.kind === "token")) {
-      const gz = gzipDeterministic(text);
+      const gz = gzipBuffer(text);
       // Without tokens the worst case is the text itself: this is also its zlib bound.
       this.zlibBounds.set(text, gz.length);
       const value = gz.toString("base64");
@@ -531,7 +548,7 @@ export function base64GzipTokensLast(
     const gz = tokens.base64Gzip(text, description);
     return { value: gz.value, maxGzipBytes: tokens.maxGzipBytes(text, hasTokens(text)) };
   }
-  const head = gzipPaddedToThree(text.slice(0, first));
+  const head = paddedToThree(text.slice(0, first));
   const tail = tokens.base64Gzip(text.slice(first), `the token-bearing end of ${description}`);
   return {
     value: head.toString("base64") + tail.value,

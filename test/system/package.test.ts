@@ -26,6 +26,14 @@
  *    packed declarations are complete.
  * 5. The README's first `npm install` line names every required peer dependency; the optional
  *    ones each have an `npm install` line.
+ * 6. A second consumer without @types/node (a user whose project does not use Node's types, with
+ *    lib ES2022 only): the packed declarations refer to nothing of Node's (Buffer, NodeJS.*,
+ *    node: modules). With only a Hetzner user's packages, the README block plus a program using
+ *    the byte-valued API compile strict with skipLibCheck false, the only diagnostics being the
+ *    uninstalled optional peers' modules that the root's `export type *` of those platforms names.
+ *    With the optional peers linked too, a program importing every entry point of the exports map
+ *    (root, /aws, /docker, /vsphere) and building a tiny Hetzner and a tiny AWS cluster compiles
+ *    with no diagnostic, under node16 and under cdktf's template settings (CommonJS, ES2018).
  *
  * Leaves the rebuilt dist/ in the checkout (git- and lint-ignored, as after `npm pack`); removes
  * its scratch directory.
@@ -87,19 +95,41 @@ function installedNames(line: string): string[] {
     .map((w) => (w.lastIndexOf("@") > 0 ? w.slice(0, w.lastIndexOf("@")) : w));
 }
 
-function compile(main: string, outDir: string, skipLibCheck: boolean): { program: ts.Program; diagnostics: string[] } {
+const NODE16: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  lib: ["lib.es2022.d.ts"],
+  module: ts.ModuleKind.Node16,
+  moduleResolution: ts.ModuleResolutionKind.Node16,
+};
+
+/** cdktf's TypeScript project template (cdktf-cli templates/typescript/tsconfig.json). */
+const CDKTF_TEMPLATE: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2018,
+  lib: ["lib.es2018.d.ts"],
+  module: ts.ModuleKind.CommonJS,
+};
+
+function compile(
+  main: string | readonly string[],
+  outDir: string,
+  skipLibCheck: boolean,
+  settings: ts.CompilerOptions = NODE16,
+): { program: ts.Program; diagnostics: string[] } {
+  const rootNames = typeof main === "string" ? [main] : [...main];
   const options: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    lib: ["lib.es2022.d.ts"],
-    module: ts.ModuleKind.Node16,
-    moduleResolution: ts.ModuleResolutionKind.Node16,
+    ...settings,
     strict: true,
     skipLibCheck,
     esModuleInterop: true,
     outDir,
-    rootDir: path.dirname(main),
+    rootDir: path.dirname(rootNames[0]!),
   };
-  const program = ts.createProgram({ rootNames: [main], options });
+  // As `tsc -p` in the consumer project: automatic @types come from the project's node_modules,
+  // not from the directory jest runs in (the checkout, which has @types/node and @types/jest).
+  const host = ts.createCompilerHost(options);
+  const projectDir = path.dirname(rootNames[0]!);
+  host.getCurrentDirectory = () => projectDir;
+  const program = ts.createProgram({ rootNames, options, host });
   const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : "";
     return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
@@ -107,12 +137,66 @@ function compile(main: string, outDir: string, skipLibCheck: boolean): { program
   return { program, diagnostics };
 }
 
+/**
+ * A consumer program for every entry point of the exports map: a tiny cluster on Hetzner (root)
+ * and on AWS (`Platform.aws`, typed by `cdktf-grommunio/aws`), the other platforms' classes, and
+ * the byte-valued API (Uint8Array, not Node's Buffer). Needs the optional peers.
+ */
+const EVERY_ENTRY_POINT = `import { App, TerraformStack } from "cdktf";
+import {
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  LoadBalancerTier,
+  Platform,
+  ShareNothing,
+  gzipDeterministic,
+  quoteTxt,
+  txtCharacterStrings,
+} from "cdktf-grommunio";
+import { AwsPlatform } from "cdktf-grommunio/aws";
+import { DockerPlatform } from "cdktf-grommunio/docker";
+import { VspherePlatform } from "cdktf-grommunio/vsphere";
+
+function tinyCluster(app: App, name: string, platform: Platform): GrommunioCluster {
+  const cluster = new GrommunioCluster(new TerraformStack(app, name), "mail", {
+    platform,
+    domain: "example.com",
+    gromoxVersion: "3.10",
+    network: { cidr: "10.10.10.0/24" },
+    storage: new ShareNothing({ volumeSizeGb: 20 }),
+    database: Database.onNode({ volumeSizeGb: 10 }),
+  });
+  new GromoxNode(cluster, "mail1", { admin: true });
+  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
+  return cluster;
+}
+
+const app = new App();
+tinyCluster(app, "hetzner", Platform.hcloud({ location: "fsn1" }));
+const aws: AwsPlatform = Platform.aws({ region: "eu-central-1" });
+tinyCluster(app, "aws", aws);
+export const classes: readonly (abstract new (...args: never[]) => unknown)[] = [AwsPlatform, DockerPlatform, VspherePlatform];
+app.synth();
+`;
+
+/** The byte-valued API without the optional peers: Uint8Array and string, nothing of Node's. */
+const BYTES = `import { gzipDeterministic, gzipDeterministicBase64, quoteTxt, txtCharacterStrings } from "cdktf-grommunio";
+
+export const gz: Uint8Array = gzipDeterministic(new Uint8Array([1, 2, 3]));
+export const base64: string = gzipDeterministicBase64("v=spf1 -all");
+export const strings: Uint8Array[] = txtCharacterStrings("x".repeat(300));
+export const txt: string = quoteTxt("v=spf1 -all");
+`;
+
 describe("the npm package", () => {
   let scratch: string;
   let pack: PackResult;
   let files: string[];
   let project: string;
   let installed: string;
+  let bare: string;
+  let bareInstalled: string;
 
   beforeAll(() => {
     const npm = requireProgram("npm", "npm (or Node.js from nodesource, which includes npm)");
@@ -141,6 +225,18 @@ describe("the npm package", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
     const required = [...Object.keys(manifest.dependencies ?? {}), ...requiredPeers(manifest), "@types/node"];
     for (const name of required) link(project, name);
+
+    // The same tarball, a Hetzner user's packages without @types/node.
+    bare = path.join(scratch, "bare");
+    bareInstalled = path.join(bare, "node_modules", "cdktf-grommunio");
+    fs.mkdirSync(bareInstalled, { recursive: true });
+    fs.writeFileSync(
+      path.join(bare, "package.json"),
+      JSON.stringify({ name: "bare", version: "0.0.0", private: true }, null, 2),
+    );
+    const y = run(tar, ["-xzf", path.join(packDir, pack.filename), "-C", bareInstalled, "--strip-components=1"]);
+    if (y.status !== 0) throw new Error(`tar failed: ${y.stderr}`);
+    for (const name of required.filter((n) => n !== "@types/node")) link(bare, name);
   }, 300_000);
 
   afterAll(() => {
@@ -253,5 +349,50 @@ describe("the npm package", () => {
     const main = path.join(project, "main.ts");
     expect(fs.existsSync(main)).toBe(true);
     expect(compile(main, path.join(project, "out-strict"), false).diagnostics).toEqual([]);
+  }, 120_000);
+
+  /** Node's types in a program (none may be: the consumer has no @types/node). */
+  const nodeTypes = (program: ts.Program): string[] =>
+    program
+      .getSourceFiles()
+      .map((f) => f.fileName)
+      .filter((f) => f.includes("/@types/node/"));
+
+  test("without @types/node, a Hetzner user's install compiles strict with skipLibCheck false, but for the optional peers' modules", () => {
+    expect(fs.existsSync(path.join(bare, "node_modules", "@types"))).toBe(false);
+    const main = path.join(bare, "main.ts");
+    fs.writeFileSync(
+      main,
+      extractSnippets("README.md", fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8"))[0]!.code,
+    );
+    const bytes = path.join(bare, "bytes.ts");
+    fs.writeFileSync(bytes, BYTES);
+    const { program, diagnostics } = compile([main, bytes], path.join(bare, "out"), false);
+    expect(nodeTypes(program)).toEqual([]);
+    expect(program.getSourceFiles().map((f) => f.fileName)).toContain(path.join(bareInstalled, "dist/lib/index.d.ts"));
+    // The root exports the types of AWS, vSphere and Docker (`export type *`), whose declarations
+    // import their provider packages: a lib check without those packages reports them, and nothing else.
+    const optionalModule = /TS2307: Cannot find module '@cdktf\/provider-(aws|docker|vsphere)\//;
+    expect(diagnostics.some((d) => optionalModule.test(d))).toBe(true);
+    expect(diagnostics.filter((d) => !optionalModule.test(d))).toEqual([]);
+  }, 120_000);
+
+  test("without @types/node, with the optional peers, every entry point compiles strict with skipLibCheck false", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(bareInstalled, "package.json"), "utf8")) as Manifest;
+    for (const name of optionalPeers(manifest)) link(bare, name);
+    const exported = Object.keys((manifest as { exports?: Record<string, unknown> }).exports ?? {});
+    expect(exported.sort()).toEqual([".", "./aws", "./docker", "./package.json", "./vsphere"]);
+    const consumer = path.join(bare, "consumer.ts");
+    fs.writeFileSync(consumer, EVERY_ENTRY_POINT);
+    const roots = [path.join(bare, "main.ts"), path.join(bare, "bytes.ts"), consumer];
+    for (const settings of [NODE16, CDKTF_TEMPLATE]) {
+      const { program, diagnostics } = compile(roots, path.join(bare, "out-all"), false, settings);
+      expect(diagnostics).toEqual([]);
+      expect(nodeTypes(program)).toEqual([]);
+      const files = program.getSourceFiles().map((f) => f.fileName);
+      for (const entry of ["index", "platforms/aws/index", "platforms/docker/index", "platforms/vsphere/index"]) {
+        expect(files).toContain(path.join(bareInstalled, `dist/lib/${entry}.d.ts`));
+      }
+    }
   }, 120_000);
 });

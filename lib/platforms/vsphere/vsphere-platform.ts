@@ -34,7 +34,7 @@ import { VsphereProvider } from "@cdktf/provider-vsphere/lib/provider";
 import { VirtualDisk } from "@cdktf/provider-vsphere/lib/virtual-disk";
 import { VirtualMachine, VirtualMachineDisk } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import { Fn, TerraformStack, Token } from "../../provision/cdktf";
-import { gzipDeterministic } from "../../provision/tokens";
+import { gzipDeterministicBase64 } from "../../provision/tokens";
 import { NodeRole, cidrContains, parseIpv4, parseIpv4Cidr } from "../../topology";
 import {
   ConfigChangePolicy,
@@ -174,11 +174,6 @@ export class VspherePlatform implements Platform<VsphereDeployment> {
   }
 }
 
-/** gzip+base64 of a literal text (deterministic). */
-function gzipBase64(text: string): string {
-  return gzipDeterministic(text).toString("base64");
-}
-
 /**
  * A vSphere machine: the `vsphere_virtual_machine` is `vm` (and `resource`); `dataDisks` are the
  * attached `vsphere_virtual_disk`s in unit order.
@@ -270,7 +265,7 @@ function vmwareMetadata(name: string, network: Record<string, unknown>, parts: r
 }
 
 function guestinfo(metadata: string): Record<string, string> {
-  return { [GUESTINFO.metadata]: gzipBase64(metadata), [GUESTINFO.metadataEncoding]: "gzip+base64" };
+  return { [GUESTINFO.metadata]: gzipDeterministicBase64(metadata), [GUESTINFO.metadataEncoding]: "gzip+base64" };
 }
 
 /** The per-cluster vSphere deployment. Its data sources and resources are reachable as properties. */

@@ -24,7 +24,7 @@ export function isUnresolved(text: string): boolean {
  * empty string. The split is on bytes, as on the wire; readers concatenate the strings without
  * separators (RFC 7208 §3.3, RFC 6376 §3.6.2.2), so the split position carries no meaning.
  */
-export function txtCharacterStrings(text: string): Buffer[] {
+export function txtCharacterStrings(text: string): Uint8Array[] {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length === 0) return [Buffer.alloc(0)];
   const out: Buffer[] = [];
@@ -36,7 +36,7 @@ export function txtCharacterStrings(text: string): Buffer[] {
  * One character-string in zone-file presentation form, without the quotes: `"` and `\` are
  * escaped with a backslash, bytes outside printable ASCII as `\DDD` (RFC 1035 §5.1).
  */
-export function escapeCharacterString(bytes: Buffer): string {
+export function escapeCharacterString(bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes) {
     if (b === 0x22 || b === 0x5c) out += "\\" + String.fromCharCode(b);
