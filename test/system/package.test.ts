@@ -7,7 +7,8 @@
  *    README.md and LICENSE (Apache-2.0, as package.json says), and no tests, benches, examples,
  *    scripts, schemas, TypeScript sources (only .d.ts), source maps (they would name lib/*.ts,
  *    which is not shipped) or node_modules. The extracted tarball holds exactly the files npm
- *    reported.
+ *    reported. Every relative require/import of a shipped module resolves to a shipped module,
+ *    and every shipped generated binding (lib/gen) is required by one: no unused bindings.
  * 2. A consumer project in a scratch directory OUTSIDE the checkout (so nothing resolves from the
  *    repository by walking up): node_modules/cdktf-grommunio is the extracted tarball, and every
  *    package the packed package.json requires (dependencies, the peerDependencies not marked
@@ -255,7 +256,8 @@ describe("the npm package", () => {
         `dist/lib/platforms/${p}/index.d.ts`,
       ]),
       "dist/lib/cluster/index.js",
-      "dist/lib/gen/providers/hcloud/index.js",
+      "dist/lib/gen/providers/hcloud/server/index.js",
+      "dist/lib/gen/providers/libvirt/domain/index.js",
     ]) {
       expect(files).toContain(required);
     }
@@ -272,6 +274,22 @@ describe("the npm package", () => {
     expect(js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))).toEqual([]);
     // The tarball holds what npm reported.
     expect(listTree(installed).sort()).toEqual(files);
+    // Every relative require or import of a shipped module names a shipped module; the generated
+    // bindings shipped are exactly those the library requires (tsconfig.build.json compiles
+    // lib/gen only as far as it is imported; the unused resources of the schemas stay out).
+    const required = new Set<string>();
+    for (const f of files.filter((f) => f.endsWith(".js") || f.endsWith(".d.ts"))) {
+      const text = fs.readFileSync(path.join(installed, f), "utf8");
+      for (const m of text.matchAll(/(?:require\(|from |import\()["'](\.{1,2}\/[^"']*)["']/g)) {
+        const target = path.posix.join(path.posix.dirname(f), m[1]!);
+        const ext = f.endsWith(".d.ts") ? ".d.ts" : ".js";
+        const found = [target + ext, `${target}/index${ext}`].find((c) => files.includes(c));
+        expect({ from: f, spec: m[1], found: found !== undefined }).toEqual({ from: f, spec: m[1], found: true });
+        if (found && ext === ".js") required.add(found);
+      }
+    }
+    const gen = files.filter((f) => f.startsWith("dist/lib/gen/") && f.endsWith(".js"));
+    expect(gen.filter((f) => !required.has(f))).toEqual([]);
   });
 
   test("the shipped README's install lines name every required peer, and each optional one", () => {
