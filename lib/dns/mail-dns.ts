@@ -100,7 +100,11 @@ export interface MailDnsRoute53Props {
 
 /** Zone-file options: as `renderZoneFile`'s, minus what the construct supplies. */
 export type MailDnsZoneFileProps = Omit<ZoneFileOptions, "unresolvedTxt" | "path"> & {
-  /** File name of the asset. @default "<zone>.zone" */
+  /**
+   * File name of the asset: a plain file name (no directory, not `.` or `..`, no NUL, at most 255
+   * bytes; GRX560).
+   * @default "<zone>.zone"
+   */
   readonly fileName?: string;
 };
 
@@ -197,6 +201,17 @@ export function recordKey(record: DnsRecord): string {
 function ensureTlsProvider(scope: Construct): void {
   const stack = TerraformStack.of(scope);
   if (!stack.node.findAll().some((c) => c instanceof TlsProvider)) new TlsProvider(stack, "tls");
+}
+
+/**
+ * A file name without a directory: not empty, `.` or `..`, no `/` or `\` (a separator on some
+ * host), no NUL, at most 255 bytes (NAME_MAX). The zone file is written under that name; anything
+ * else would put it elsewhere than the synth output (GRX560).
+ */
+function isPlainFileName(name: string): boolean {
+  return (
+    name !== "" && name !== "." && name !== ".." && !/[/\\\0]/.test(name) && Buffer.byteLength(name, "utf8") <= 255
+  );
 }
 
 /** The mail records of a cluster, published to Route53 and/or written as a zone file. */
@@ -312,6 +327,16 @@ export class MailDns extends Construct {
         "dkim.rsaBits",
         `a ${String(rsaBits)}-bit DKIM key is outside ${MIN_DKIM_BITS}–8192 bits; receivers ignore keys below ${MIN_DKIM_BITS}.`,
         `Use ${RECOMMENDED_DKIM_BITS}.`,
+      );
+    }
+    const fileName = props.writeZoneFile?.fileName;
+    if (fileName !== undefined && !isPlainFileName(fileName)) {
+      c.add(
+        "GRX560",
+        where,
+        "writeZoneFile.fileName",
+        `${JSON.stringify(fileName)} is not a plain file name (empty, ".", "..", a "/" or "\\", a NUL, or longer than 255 bytes): the zone file would be written elsewhere than the synth output, or not at all.`,
+        'Give a file name without a directory (e.g. "example.com.zone"), or omit fileName (default "<zone>.zone").',
       );
     }
     c.throwIfAny();

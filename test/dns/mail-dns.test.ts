@@ -5,6 +5,7 @@ import "cdktf/lib/testing/adapters/jest";
  * output (and as a synth-output file when it holds no token), coded errors.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { App, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
@@ -316,5 +317,42 @@ describe("coded errors", () => {
     ["GRX442", "zone file errors surface", { writeZoneFile: { nameServers: ["ns1.example.net"], serial: -1 } }],
   ] as [string, string, Partial<MailDnsProps>][])("%s: %s", (code, _what, props) => {
     expect(codesOf(props)).toEqual([code]);
+  });
+});
+
+describe("writeZoneFile.fileName (GRX560)", () => {
+  function issuesOf(fileName: string): [string, string, string][] {
+    try {
+      synth({ dkim: false, route53: undefined, writeZoneFile: { nameServers: ["ns1.example.net"], fileName } });
+    } catch (e) {
+      expect(e).toBeInstanceOf(GrommunioValidationError);
+      return (e as GrommunioValidationError).issues.map((i) => [i.code, i.path, i.field]);
+    }
+    return [];
+  }
+
+  test.each([
+    ["a path up and out", `../../grx560-escape-${process.pid}.zone`],
+    ["a directory", "zones/gro.at.zone"],
+    ["an absolute path", "/etc/gro.at.zone"],
+    ["a Windows separator", "..\\gro.at.zone"],
+    ["empty", ""],
+    [".", "."],
+    ["..", ".."],
+    ["NUL", "gro.at\0.zone"],
+    ["longer than 255 bytes", `${"z".repeat(251)}.zone`],
+  ])("%s is refused, and nothing is written", (_what, fileName) => {
+    expect(issuesOf(fileName)).toEqual([["GRX560", "test/dns", "writeZoneFile.fileName"]]);
+    expect(fs.existsSync(path.join(os.tmpdir(), `grx560-escape-${process.pid}.zone`))).toBe(false);
+  });
+
+  test.each(["gro.at.zone", "db.gro.at", "mail zone.txt", "..zone"])("%j is a plain file name: written", (fileName) => {
+    const app = Testing.app();
+    const s = synth(
+      { dkim: false, route53: undefined, writeZoneFile: { nameServers: ["ns1.example.net"], fileName } },
+      app,
+    );
+    app.synth();
+    expect(path.basename(s.dns.zoneFileAsset!.path)).toBe(fileName);
   });
 });
