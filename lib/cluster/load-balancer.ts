@@ -77,7 +77,12 @@ export interface LoadBalancerTierProps {
     | {
         /** @default false */
         readonly proxyProtocol?: boolean;
-        /** @deprecated the old name of `proxyProtocol` (the Hetzner load balancer's version is undocumented). */
+        /**
+         * @deprecated the old name of `proxyProtocol` (the Hetzner load balancer's version is
+         * undocumented); used when `proxyProtocol` is not given. Both given with different values
+         * is GRX500.
+         * @default false
+         */
         readonly proxyProtocolV2?: boolean;
       };
 }
@@ -122,6 +127,17 @@ export class LoadBalancerTier extends Construct implements TierMember {
       const c = props.cloudLoadBalancer;
       this.cloudLoadBalancer = true;
       this.cloudProxyProtocol = typeof c === "object" ? (c.proxyProtocol ?? c.proxyProtocolV2 ?? false) : false;
+      // Both names given and different: one would win without a word (it did: proxyProtocol).
+      if (typeof c === "object" && c.proxyProtocol !== undefined && c.proxyProtocolV2 !== undefined) {
+        if (c.proxyProtocol !== c.proxyProtocolV2)
+          this.cluster.report({
+            code: "GRX500",
+            path: this.path,
+            field: "cloudLoadBalancer.proxyProtocolV2",
+            message: `cloudLoadBalancer.proxyProtocol is ${String(c.proxyProtocol)} and proxyProtocolV2, its deprecated old name, is ${String(c.proxyProtocolV2)}: one declaration of the PROXY hop says both.`,
+            fix: `Give only cloudLoadBalancer: { proxyProtocol: ${String(c.proxyProtocolV2)} } (or false: no PROXY header) and drop proxyProtocolV2.`,
+          });
+      }
     }
     if (props.acceptProxyFrom !== undefined) this.acceptProxyFrom = [...props.acceptProxyFrom];
     this.cluster.registerLoadBalancerTier(this);

@@ -271,6 +271,41 @@ describe("GrommunioCluster: coded validation errors (GRX2xx), all collected", ()
     expect(issue(err2, "GRX219")).toMatchObject({ path: "t/mail/lb", field: "acceptProxyFrom" });
   });
 
+  test("GRX500: cloudLoadBalancer.proxyProtocol and its deprecated name proxyProtocolV2 disagree", () => {
+    const tier = (cloudLoadBalancer: { proxyProtocol?: boolean; proxyProtocolV2?: boolean }) =>
+      fakeCluster(
+        (c) => {
+          minimal(c);
+          new LoadBalancerTier(c, "lb", { flavor: "haproxy", cloudLoadBalancer });
+        },
+        {},
+        { cloudLoadBalancer: { available: true, proxyProtocolV2: true } },
+      );
+    for (const given of [
+      { proxyProtocol: false, proxyProtocolV2: true },
+      { proxyProtocol: true, proxyProtocolV2: false },
+    ]) {
+      const err = synthError(tier(given).stack);
+      expect(err.issues.map((i) => [i.code, i.path, i.field])).toEqual([
+        ["GRX500", "t/mail/lb", "cloudLoadBalancer.proxyProtocolV2"],
+      ]);
+    }
+    // Either name alone, or both agreeing, decides the PROXY hop.
+    for (const [given, proxy] of [
+      [{ proxyProtocolV2: true }, true],
+      [{ proxyProtocol: true, proxyProtocolV2: true }, true],
+      [{ proxyProtocol: false, proxyProtocolV2: false }, false],
+      [{ proxyProtocol: true }, true],
+    ] as const) {
+      const { stack, cluster } = tier(given);
+      Testing.synth(stack);
+      expect([given, cluster.topology.loadBalancer!.acceptProxy?.from]).toEqual([
+        given,
+        proxy ? "cloud-lb" : undefined,
+      ]);
+    }
+  });
+
   test("acceptProxyFrom (a proxy of one's own): the topology's frontends expect PROXY; bad entries are GRX045", () => {
     const { cluster } = fakeCluster((c) => {
       minimal(c);
