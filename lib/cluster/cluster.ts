@@ -156,12 +156,18 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   readonly configChangePolicy?: ConfigChangePolicy;
   /** Guest OS. @default "debian-12" */
   readonly os?: OperatingSystem;
-  /** grommunio repository overrides (mirror, pinned key). @default the community repository */
+  /**
+   * grommunio repository overrides (mirror, pinned key). On Docker the packages come from the
+   * images: the source file is written into the containers, but nothing installs from it (a synth
+   * warning).
+   * @default the community repository
+   */
   readonly repository?: RepositoryOptions;
   /**
    * Replaces the OS's own package sources on every node with a mirror (air-gapped sites, local
    * caches), signed by the distribution's keys, the mirror's own key, or trusted (a local
-   * repository you control).
+   * repository you control). On Docker the packages come from the images: the sources are written
+   * into the containers, but nothing installs from them (a synth warning).
    * @default the image's sources (Debian's or Ubuntu's archive)
    */
   readonly osRepository?: OsRepositoryOptions;
@@ -678,6 +684,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (p.readinessReport !== undefined && caps.bootstrap === "files") {
       out.push(
         `readinessReport is ignored: ${this.platform.name} runs no cloud-init and has no serial console to print it to (read the nodes' boot logs instead, e.g. docker logs).`,
+      );
+    }
+    const sources = (["repository", "osRepository"] as const).filter((k) => p[k] !== undefined);
+    if (sources.length > 0 && caps.bootstrap === "files") {
+      out.push(
+        `${sources.join(", ")} ${sources.length > 1 ? "are" : "is"} not used for packages on ${this.platform.name}: the containers install nothing, every package comes from the image (boot.sh only checks it is there). The APT source files are still written into the containers, for an apt run of your own. Build the images from your mirror, or drop ${sources.join(" and ")}.`,
       );
     }
     const db = topology.database;

@@ -158,6 +158,20 @@ describe("warnings for inputs a platform or cluster ignores", () => {
     expect(warnings(build("hcloud", { readinessReport: {} })).filter((w) => w.includes("readinessReport"))).toEqual([]);
   });
 
+  test("repository and osRepository on Docker (packages come from the image): warned, per prop", () => {
+    const repository = { uris: "https://mirror.example.net/grommunio", trusted: true };
+    const osRepository = { uris: "http://mirror.example.net/debian" };
+    const about = (w: string[]) => w.filter((x) => /repository/i.test(x));
+    expect(about(warnings(build("docker", { repository })))).toEqual([
+      expect.stringMatching(/^repository is not used for packages on docker: .*image/),
+    ]);
+    expect(about(warnings(build("docker", { repository, osRepository })))).toEqual([
+      expect.stringMatching(/^repository, osRepository are not used for packages on docker/),
+    ]);
+    expect(about(warnings(build("docker")))).toEqual([]);
+    expect(about(warnings(build("hcloud", { repository, osRepository })))).toEqual([]);
+  });
+
   test("Database.external outside the cluster network on Docker (no route out for mailbox nodes): warned", () => {
     const external = (host: string) => Database.external({ host, password: "Correct7Horse" });
     const outside = "mailbox and admin nodes could not connect";
