@@ -10,7 +10,15 @@ import { Token, dependency } from "../provision/cdktf";
 import type { DatabaseInput } from "../topology";
 import { ClusterContext } from "./context";
 import { DatabaseNode } from "./nodes";
-import { CheckedPassword, RDS_MASTER_PASSWORD, RDS_MASTER_USER, addPasswordCheck } from "./password-check";
+import {
+  CheckedPassword,
+  MARIADB_RESERVED_WORDS,
+  RDS_MASTER_PASSWORD,
+  RDS_MASTER_USER,
+  addPasswordCheck,
+} from "./password-check";
+
+const RESERVED = new Set(MARIADB_RESERVED_WORDS);
 
 /** Length of generated database passwords (letters and digits: safe in every config syntax). */
 export const GENERATED_PASSWORD_LENGTH = 32;
@@ -20,7 +28,7 @@ interface CommonDatabaseProps {
   readonly databaseName?: string;
   /**
    * With `Database.rds` also the RDS master user name: 1 to 16 letters, digits or `_`, a letter
-   * first (GRX224).
+   * first, and no reserved word of MariaDB (`select`, `key`, …; GRX224).
    * @default "grommunio"
    */
   readonly user?: string;
@@ -226,6 +234,14 @@ class ManagedDatabase extends Database {
         field: "database.user",
         message: `"${user}" is the RDS master user name, and RDS takes 1 to 16 letters, digits or _, a letter first (CreateDBInstance MasterUsername).`,
         fix: 'Use such a name with Database.rds, e.g. the default "grommunio".',
+      });
+    else if (!Token.isUnresolved(user) && RESERVED.has(user.toUpperCase()))
+      cluster.report({
+        code: "GRX224",
+        path,
+        field: "database.user",
+        message: `"${user}" is the RDS master user name, and it is a reserved word of MariaDB (${user.toUpperCase()}), which RDS refuses (CreateDBInstance MasterUsername).`,
+        fix: 'Use a name that is no reserved word with Database.rds, e.g. the default "grommunio" or "gromox_admin".',
       });
     const pw = this.props.password;
     if (pw === undefined || Token.isUnresolved(pw)) return;

@@ -24,6 +24,7 @@ import { Database, GrommunioValidationError } from "../../lib";
 import { DATABASE_PASSWORD_MAX_BYTES, OPTION_FILE_LINE_MAX_BYTES } from "../../lib/topology";
 import {
   CheckedPassword,
+  MARIADB_RESERVED_WORDS,
   PASSWORD_PATTERNS,
   RDS_MASTER_PASSWORD,
   RDS_MASTER_USER,
@@ -332,6 +333,29 @@ describe("Database.rds: the database password is also the RDS master password", 
   test.each([["grommunio"], ["g"], ["A".repeat(16)], ["gromox_1"]])("a master user name RDS takes (%j)", (user) => {
     expect(RDS_MASTER_USER.test(user)).toBe(true);
     expect(issuesOf({ database: Database.rds({ user }) })).toEqual([]);
+  });
+
+  test.each([["select"], ["Select"], ["SELECT"], ["database"], ["key"], ["int1"], ["sql_big_result"]])(
+    "a master user name that is a MariaDB reserved word (%j) is GRX224, naming the word",
+    (user) => {
+      const issues = issuesOf({ database: Database.rds({ user }) });
+      expect(issues.map((i) => [i.code, i.path, i.field])).toEqual([["GRX224", "security-aws/mail", "database.user"]]);
+      expect(issues[0]!.message).toContain("reserved word");
+      expect(issues[0]!.message).toContain(user);
+    },
+  );
+
+  test.each([["admin"], ["master"], ["date"], ["text"], ["action"], ["grommunio"]])(
+    "a master user name that is a keyword but not reserved (%j) is taken",
+    (user) => {
+      expect(issuesOf({ database: Database.rds({ user }) })).toEqual([]);
+    },
+  );
+
+  test("the reserved words are data: upper case, sorted, unique, and each a name RDS would otherwise take", () => {
+    expect(MARIADB_RESERVED_WORDS.length).toBeGreaterThan(200);
+    expect([...MARIADB_RESERVED_WORDS]).toEqual([...new Set(MARIADB_RESERVED_WORDS)].sort());
+    for (const w of MARIADB_RESERVED_WORDS) expect(w).toMatch(/^[A-Z][A-Z0-9_]*$/);
   });
 
   test("a refused user and password are collected with the other issues", () => {
