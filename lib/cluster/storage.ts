@@ -36,16 +36,23 @@ export abstract class ClusterStorage {
 export interface ShareNothingProps {
   /** Mailbox volume per mailbox node, GiB (not enforced on Docker, a warning). @default 100 */
   readonly volumeSizeGb?: number;
-  /** Platform volume type. @default the platform's (AWS gp3) */
+  /**
+   * Platform volume type. AWS: gp2, gp3, io1, io2, st1, sc1 or standard, each with its size range
+   * (st1/sc1 from 125 GiB, io1/io2 from 4 GiB; GRX229).
+   * @default the platform's (AWS gp3)
+   */
   readonly volumeType?: string;
   /**
-   * Provisioned IOPS (AWS gp3, io1, io2). Hetzner, libvirt, vSphere and Docker volumes have no such
-   * setting: an error there (GRX265, GRX283, GRX294, GRX244).
-   * @default the volume type's baseline (AWS gp3: 3000)
+   * Provisioned IOPS (AWS gp3 3000–80000 and at most 500 per GiB; io1 100–64000, at most 50 per
+   * GiB, and io2 100–256000, at most 1000 per GiB, where it is required; GRX230). Hetzner,
+   * libvirt, vSphere and Docker volumes have no such setting: an error there (GRX265, GRX283,
+   * GRX294, GRX244).
+   * @default the volume type's baseline (AWS gp3: 3000); none for io1/io2 (required there)
    */
   readonly iops?: number;
   /**
-   * Provisioned throughput in MiB/s (AWS gp3 only); refused like `iops` elsewhere.
+   * Provisioned throughput in MiB/s (AWS gp3 only: 125–2000, at most 0.25 per IOPS; GRX230);
+   * refused like `iops` elsewhere.
    * @default the volume type's baseline (AWS gp3: 125)
    */
   readonly throughputMiBps?: number;

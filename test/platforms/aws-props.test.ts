@@ -5,7 +5,15 @@
 import { TerraformStack, Testing } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { AwsPlatformProps, Database, GromoxNode, GrommunioValidationError } from "../../lib";
+import {
+  AwsPlatformProps,
+  Database,
+  GromoxNode,
+  GromoxNodeProps,
+  GrommunioValidationError,
+  ShareNothing,
+  ShareNothingProps,
+} from "../../lib";
 import { Json, buildAws, exampleLayout, resourceAt, synthAws } from "./aws-support";
 
 /** The issues (code, field) synth throws, or [] when it does not throw. */
@@ -165,5 +173,106 @@ describe("AWS names that must exist are looked up at plan", () => {
     expect(resourceAt(json, "aws_instance", "mail/mail1/instance").instance_type).toBe("m7i.large");
     expect(resourceAt(json, "aws_instance", "mail/mail2/instance").instance_type).toBe("m6i.xlarge");
     expect(data(synthAws(exampleLayout).json, "aws_ec2_instance_type")).toEqual([]);
+  });
+});
+
+describe("EBS data volumes EC2 refuses only at apply (GRX229, GRX230)", () => {
+  /** Issues (code, path, field) of one mailbox node on a ShareNothing volume with `volume` props. */
+  function volumeIssues(volume: ShareNothingProps, node: GromoxNodeProps = {}): [string, string, string][] {
+    const { stack } = buildAws((c) => new GromoxNode(c, "mail1", node), { storage: new ShareNothing(volume) });
+    try {
+      Testing.synth(stack);
+      return [];
+    } catch (e) {
+      if (!(e instanceof GrommunioValidationError)) throw e;
+      return e.issues.map((i) => [i.code, i.path, i.field]);
+    }
+  }
+  const at = "test/mail/mail1/data";
+
+  test.each<[string, ShareNothingProps, string]>([
+    ["an unknown type", { volumeType: "gp4" }, "type"],
+    ["st1 below 125 GiB", { volumeType: "st1", volumeSizeGb: 124 }, "sizeGb"],
+    ["sc1 below 125 GiB", { volumeType: "sc1", volumeSizeGb: 100 }, "sizeGb"],
+    ["io1 below 4 GiB", { volumeType: "io1", volumeSizeGb: 3, iops: 100 }, "sizeGb"],
+    ["io2 below 4 GiB", { volumeType: "io2", volumeSizeGb: 3, iops: 100 }, "sizeGb"],
+    ["gp2 above 16384 GiB", { volumeType: "gp2", volumeSizeGb: 16_385 }, "sizeGb"],
+    ["io1 above 16384 GiB", { volumeType: "io1", volumeSizeGb: 16_385, iops: 1000 }, "sizeGb"],
+    ["gp3 above 65536 GiB", { volumeSizeGb: 65_537 }, "sizeGb"],
+    ["standard above 1024 GiB", { volumeType: "standard", volumeSizeGb: 1025 }, "sizeGb"],
+  ])("GRX229: %s", (_what, volume, field) => {
+    expect(volumeIssues(volume)).toEqual([["GRX229", at, field]]);
+  });
+
+  test.each<[string, ShareNothingProps, string]>([
+    ["gp3 iops below 3000", { iops: 2999 }, "iops"],
+    ["gp3 iops above 80000", { iops: 80_001, volumeSizeGb: 200 }, "iops"],
+    ["gp3 iops above 500 per GiB", { iops: 10_001, volumeSizeGb: 20 }, "iops"],
+    ["gp3 iops not whole", { iops: 3000.5 }, "iops"],
+    ["gp3 throughput below 125", { throughputMiBps: 124 }, "throughputMiBps"],
+    ["gp3 throughput above 2000", { throughputMiBps: 2001, iops: 16_000 }, "throughputMiBps"],
+    ["gp3 throughput above 0.25 MiB/s per IOPS (default 3000 IOPS)", { throughputMiBps: 751 }, "throughputMiBps"],
+    ["gp3 throughput above 0.25 MiB/s per given IOPS", { throughputMiBps: 1001, iops: 4000 }, "throughputMiBps"],
+    ["io1 without iops", { volumeType: "io1" }, "iops"],
+    ["io2 without iops", { volumeType: "io2" }, "iops"],
+    ["io1 iops below 100", { volumeType: "io1", iops: 99 }, "iops"],
+    ["io1 iops above 64000", { volumeType: "io1", iops: 64_001, volumeSizeGb: 2000 }, "iops"],
+    ["io1 iops above 50 per GiB", { volumeType: "io1", iops: 10_001, volumeSizeGb: 200 }, "iops"],
+    ["io2 iops above 256000", { volumeType: "io2", iops: 256_001, volumeSizeGb: 1000 }, "iops"],
+    ["io2 iops above 1000 per GiB", { volumeType: "io2", iops: 200_001, volumeSizeGb: 200 }, "iops"],
+    ["io2 throughput", { volumeType: "io2", iops: 1000, throughputMiBps: 500 }, "throughputMiBps"],
+    ["gp2 iops", { volumeType: "gp2", iops: 3000 }, "iops"],
+    ["st1 throughput", { volumeType: "st1", volumeSizeGb: 500, throughputMiBps: 250 }, "throughputMiBps"],
+    ["sc1 iops", { volumeType: "sc1", volumeSizeGb: 500, iops: 250 }, "iops"],
+    ["standard iops", { volumeType: "standard", iops: 100 }, "iops"],
+  ])("GRX230: %s", (_what, volume, field) => {
+    expect(volumeIssues(volume)).toEqual([["GRX230", at, field]]);
+  });
+
+  test("every problem of a volume is collected: type size and iops and throughput at once", () => {
+    expect(volumeIssues({ volumeType: "st1", volumeSizeGb: 100, iops: 500, throughputMiBps: 200 })).toEqual([
+      ["GRX229", at, "sizeGb"],
+      ["GRX230", at, "iops"],
+      ["GRX230", at, "throughputMiBps"],
+    ]);
+  });
+
+  test("a node's own dataVolumeSizeGb is checked against the type", () => {
+    expect(volumeIssues({ volumeType: "st1", volumeSizeGb: 500 }, { dataVolumeSizeGb: 100 })).toEqual([
+      ["GRX229", at, "sizeGb"],
+    ]);
+  });
+
+  test.each<[string, ShareNothingProps]>([
+    ["the default (gp3, 3000 IOPS, 125 MiB/s)", {}],
+    ["gp3 at its edges", { volumeSizeGb: 160, iops: 80_000, throughputMiBps: 2000 }],
+    ["gp3 3000 IOPS on 1 GiB (the baseline at any size)", { volumeSizeGb: 1, iops: 3000, throughputMiBps: 750 }],
+    ["gp3 500 IOPS per GiB", { volumeSizeGb: 20, iops: 10_000 }],
+    ["gp3 at 64 TiB", { volumeSizeGb: 65_536 }],
+    ["io1 50 IOPS per GiB", { volumeType: "io1", volumeSizeGb: 200, iops: 10_000 }],
+    ["io1 at 64000", { volumeType: "io1", volumeSizeGb: 1280, iops: 64_000 }],
+    ["io2 1000 IOPS per GiB", { volumeType: "io2", volumeSizeGb: 200, iops: 200_000 }],
+    ["io2 at 256000 and 64 TiB", { volumeType: "io2", volumeSizeGb: 65_536, iops: 256_000 }],
+    ["io2 at 4 GiB", { volumeType: "io2", volumeSizeGb: 4, iops: 100 }],
+    ["gp2", { volumeType: "gp2", volumeSizeGb: 1 }],
+    ["st1 at 125 GiB", { volumeType: "st1", volumeSizeGb: 125 }],
+    ["sc1 at 16384 GiB", { volumeType: "sc1", volumeSizeGb: 16_384 }],
+    ["standard at 1024 GiB", { volumeType: "standard", volumeSizeGb: 1024 }],
+  ])("taken: %s", (_what, volume) => {
+    expect(volumeIssues(volume)).toEqual([]);
+  });
+
+  test("the other nodes' volumes (database, gp3 by default) are checked too", () => {
+    const { stack } = buildAws((c) => new GromoxNode(c, "mail1"), {
+      database: Database.onNode({ volumeSizeGb: 70_000 }),
+    });
+    let issues: [string, string, string][] = [];
+    try {
+      Testing.synth(stack);
+    } catch (e) {
+      if (!(e instanceof GrommunioValidationError)) throw e;
+      issues = e.issues.map((i) => [i.code, i.path, i.field]);
+    }
+    expect(issues).toEqual([["GRX229", "test/mail/db1/data", "sizeGb"]]);
   });
 });

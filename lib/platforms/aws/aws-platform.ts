@@ -71,6 +71,7 @@ import { DEFAULT_FILE_VERSIONS_KEPT, MAX_FILE_VERSIONS_KEPT, S3FileStore } from 
 import { MachineIdentities } from "./identity";
 import { AwsNetworkLayout, awsNetworkLayout } from "./network";
 import { SSM_PREFIX, SsmSecretStore } from "./secrets";
+import { EBS_DEFAULT_VOLUME_TYPE, ebsVolumeProblems } from "./volumes";
 
 /** How the nodes' configuration files reach them (`AwsPlatformProps.fileDelivery`). */
 export type AwsFileDelivery = "s3" | "user-data";
@@ -703,13 +704,16 @@ export class AwsDeployment implements PlatformDeployment {
   }
 
   public addVolume(scope: Construct, machine: PlatformMachine, spec: VolumeSpec): PlatformVolume {
+    // Type, size, IOPS and throughput EC2 would refuse only at apply (GRX229, GRX230).
+    for (const problem of ebsVolumeProblems(spec, (v) => Token.isUnresolved(v)))
+      this.context.report({ path: `${scope.node.path}/${spec.id}`, ...problem });
     const aws = this.machines.get(machine.name);
     const attached = [...scope.node.children].filter((c) => c instanceof VolumeAttachment).length;
     const protect = this.props.protectData ?? true;
     const volume = new EbsVolume(scope, `${spec.id}-volume`, {
       availabilityZone: this.availabilityZone(),
       size: spec.sizeGb,
-      type: spec.type ?? "gp3",
+      type: spec.type ?? EBS_DEFAULT_VOLUME_TYPE,
       encrypted: true,
       ...(this.props.kmsKeyId !== undefined ? { kmsKeyId: this.props.kmsKeyId } : {}),
       ...(spec.iops !== undefined ? { iops: spec.iops } : {}),
