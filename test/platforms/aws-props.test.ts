@@ -92,12 +92,12 @@ describe("AWS availability zones", () => {
 });
 
 describe("AWS root volume, region, warnings", () => {
-  test("GRX227: a root volume size that is not a whole number of GiB from 1 to 16384", () => {
-    for (const bad of [0, -20, 20.5, 16_385, Number.NaN]) {
+  test("GRX227: a root volume size that is not a whole number of GiB from 1 to 65536 (gp3 since 2025-09)", () => {
+    for (const bad of [0, -20, 20.5, 65_537, Number.NaN]) {
       expect(issuesOf({ rootVolumeSizeGb: bad })).toContainEqual(["GRX227", "rootVolumeSizeGb"]);
     }
-    const { json } = synthAws((c) => new GromoxNode(c, "mail1"), {}, { rootVolumeSizeGb: 16_384 });
-    expect(resourceAt(json, "aws_instance", "mail/mail1/instance").root_block_device.volume_size).toBe(16_384);
+    const { json } = synthAws((c) => new GromoxNode(c, "mail1"), {}, { rootVolumeSizeGb: 65_536 });
+    expect(resourceAt(json, "aws_instance", "mail/mail1/instance").root_block_device.volume_size).toBe(65_536);
   });
 
   test("GRX228: region beside a stack provider of another region (the resources would go there)", () => {

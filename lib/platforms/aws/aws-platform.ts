@@ -71,7 +71,7 @@ import { DEFAULT_FILE_VERSIONS_KEPT, MAX_FILE_VERSIONS_KEPT, S3FileStore } from 
 import { MachineIdentities } from "./identity";
 import { AwsNetworkLayout, awsNetworkLayout } from "./network";
 import { SSM_PREFIX, SsmSecretStore } from "./secrets";
-import { EBS_DEFAULT_VOLUME_TYPE, ebsVolumeProblems } from "./volumes";
+import { EBS_DEFAULT_VOLUME_TYPE, EBS_VOLUME_TYPES, ebsVolumeProblems } from "./volumes";
 
 /** How the nodes' configuration files reach them (`AwsPlatformProps.fileDelivery`). */
 export type AwsFileDelivery = "s3" | "user-data";
@@ -177,7 +177,7 @@ export interface AwsPlatformProps {
    */
   readonly keyName?: string;
   /**
-   * Root volume size in GiB (encrypted gp3): a whole number from 1 to 16384 (GRX227), not
+   * Root volume size in GiB (encrypted gp3): a whole number from 1 to 65536 (GRX227), not
    * smaller than the image's root snapshot.
    * @default 20
    */
@@ -491,12 +491,13 @@ export class AwsDeployment implements PlatformDeployment {
       });
     }
     const root = props.rootVolumeSizeGb;
-    if (root !== undefined && !(Number.isInteger(root) && root >= 1 && root <= 16_384)) {
+    const [minRoot, maxRoot] = EBS_VOLUME_TYPES[EBS_DEFAULT_VOLUME_TYPE]!.sizeGiB;
+    if (root !== undefined && !(Number.isInteger(root) && root >= minRoot && root <= maxRoot)) {
       context.report({
         code: "GRX227",
         path: context.clusterPath,
         field: "rootVolumeSizeGb",
-        message: `${String(root)} is not a gp3 root volume size (a whole number of GiB from 1 to 16384): AWS refuses every instance at apply.`,
+        message: `${String(root)} is not a gp3 root volume size (a whole number of GiB from ${minRoot} to ${maxRoot}): AWS refuses every instance at apply.`,
         fix: "Give e.g. 20 (the default; not smaller than the image), or omit it.",
       });
     }
