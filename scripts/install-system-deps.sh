@@ -12,6 +12,7 @@ PACKAGES=(
   nftables                     # nft -c -f
   nfs-kernel-server            # exportfs: the generated /etc/exports (store exports, the NFS node)
   util-linux bsdutils          # unshare (private mount namespaces), script (tty for postfix)
+  systemd passwd               # systemd-sysusers, useradd/groupadd: the pinned accounts (accountIds)
   curl openssl python3 ca-certificates socat
   python3-yaml                 # PyYAML: how grommunio-admin-api (and cloud-init) read YAML
   mawk gawk                    # the map job's awk programs under both (mawk: Debian's default awk)

@@ -26,6 +26,7 @@ import type {
   TokenFacts,
 } from "../platforms/platform";
 import {
+  AccountIds,
   DataMount,
   FILES_MANIFEST_PATH,
   FileBundle,
@@ -45,6 +46,7 @@ import {
   provisionNode,
   renderCloudConfig,
   splitBundle,
+  validateAccountIds,
   validateRepositoryOptions,
   withFileFetch,
 } from "../provision";
@@ -189,6 +191,19 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
    * libvirt, vSphere, Docker), false where it does (AWS security groups)
    */
   readonly hostFirewall?: boolean;
+  /**
+   * The uid/gid of the accounts that own gromox's data: `gromox` (user and group), `gromoxcf`
+   * (group), `grommunio` (user and group). Every node that installs gromox or grommunio packages,
+   * and the NFS node, creates them with these ids at first boot before any package (which then
+   * keeps them): files on NFS travel with numeric ids, so the ids must agree across nodes. Ids are
+   * from 100 to 999 (GRX318), each its own (GRX319). A node where a name or an id is already taken
+   * otherwise stops its boot steps (readiness status `error`). For a running cluster set them to
+   * the ids its nodes have, or renumber first (docs/operations.md). Not used on Docker (images).
+   * @default { gromox: 470, gromoxcf: 471, grommunio: 472 }: the middle of Debian's dynamic
+   * system range 100–999, far from both ends, where adduser (upward from 100), useradd -r and
+   * systemd-sysusers (downward from 999) hand ids out
+   */
+  readonly accountIds?: AccountIds;
 }
 
 /** The cloud load balancer step of a cluster: what was created, its listeners, and its issues (reported at synth). */
@@ -373,6 +388,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
       );
     }
     this.issues.addAll(validateRepositoryOptions(path, this.props.repository, this.props.osRepository));
+    this.issues.addAll(validateAccountIds(path, this.props.accountIds));
     const device = this.props.readinessReport?.device;
     if (device !== undefined && !/^\/[A-Za-z0-9._/-]+$/.test(device)) {
       this.issues.add(
@@ -859,6 +875,7 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
           ? { readinessReport: { device: this.props.readinessReport.device ?? READINESS_DEFAULT_DEVICE } }
           : {}),
         sql,
+        ...(this.props.accountIds !== undefined ? { accountIds: this.props.accountIds } : {}),
       });
       late.addAll(issues);
       // Secrets: the admin password step; with a secret store, templates and the fetch step.

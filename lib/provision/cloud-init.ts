@@ -4,6 +4,7 @@
  * `"yes"`, `"on"` stay strings). Deterministic: same input, same bytes.
  *
  * Module order on the node (cloud.cfg): bootcmd → write_files → … (init stage, network up);
+ * `bootcmd` (every boot): the readiness report's unit, the pinned accounts, NFS client, mounts, keys;
  * package-update-upgrade-install → write_files with `defer: true` → runcmd (final stage).
  *
  * Key order: `hostname` … `bootcmd`, `apt`, `write_files`, `package_update`, `packages`, `runcmd`;
@@ -24,6 +25,7 @@
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq, visit } from "yaml";
 import { IssueCollector, ValidationIssue } from "../topology";
 import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
+import { accountsBootcmd } from "./accounts";
 import { readinessBootcmd } from "./readiness";
 import { TokenRegistry, gzipDeterministicBase64, hasNonStringTokens, hasTokens, minBase64GzipLength } from "./tokens";
 
@@ -203,6 +205,8 @@ function cloudConfigParts(p: NodeProvisioning): {
 } {
   const bootcmd: unknown[] = [];
   if (p.readinessReport) bootcmd.push(readinessBootcmd(p.readinessReport.device));
+  // Before the NFS client's packages and the mounts: every package's accounts come after these.
+  if (p.accounts?.length) bootcmd.push(accountsBootcmd(p.accounts));
   // (on-demand mounts are a first-boot step: `AUTOMOUNTS_PATH`)
   const atBoot = p.mounts.filter((m) => m.kind === "block" || !m.onDemand);
   const nfsPackages = [...new Set(atBoot.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : [])))].sort();

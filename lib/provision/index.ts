@@ -9,3 +9,4 @@ export * from "./readiness";
 export * from "./container";
 export * from "./secrets";
 export * from "./bundle";
+export * from "./accounts";

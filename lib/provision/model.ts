@@ -83,6 +83,14 @@ export interface ProvisionCommand {
   readonly shell: string;
 }
 
+/** An account created with a fixed id before any package is installed (lib/provision/accounts.ts). */
+export interface PinnedAccount {
+  readonly kind: "group" | "user";
+  readonly name: string;
+  /** gid or uid; a user's primary group is the group of its name. */
+  readonly id: number;
+}
+
 export interface NodeProvisioning {
   readonly name: string;
   readonly fqdn: string;
@@ -92,6 +100,13 @@ export interface NodeProvisioning {
   /** Sorted by path. */
   readonly files: readonly ProvisionedFile[];
   readonly mounts: readonly DataMount[];
+  /**
+   * Accounts created at first boot before anything else (before the data mounts and any package),
+   * groups first: where gromox's packages are installed, and on the NFS node. Checked on every
+   * boot: one that exists with another id, or an id held by another name, stops the boot steps.
+   * @default none
+   */
+  readonly accounts?: readonly PinnedAccount[];
   /** In execution order. */
   readonly commands: readonly ProvisionCommand[];
   /** systemd units: enabled, then (re)started in this order after the commands. */

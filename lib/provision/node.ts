@@ -3,7 +3,9 @@
  * and its data mounts. Pure and deterministic; problems come back as coded issues (GRX3xx).
  *
  * First boot, in order (the delivery layer keeps this order):
- * 1. every boot, before anything else: data volumes are waited for, formatted only when blank,
+ * 0. every boot, before anything else: the accounts that own gromox's data get their fixed ids
+ *    (`accounts`: created when missing, checked when present; a mismatch stops the boot steps);
+ * 1. every boot: data volumes are waited for, formatted only when blank,
  *    and mounted by label (so packages install onto them);
  * 2. early files: APT source and key;
  * 3. packages (their users and groups now exist);
@@ -39,6 +41,7 @@ import {
 import { OPENDKIM_CONF } from "../render/dkim";
 import { DOMAIN_MAILDIR_ROOT, USER_MAILDIR_ROOT } from "../render/gromox";
 import { OsRepositoryOptions, emptySourcesList, osRepositories } from "./sources";
+import { AccountIds, pinnedAccounts } from "./accounts";
 
 /** Where provisioning keeps its own files on the node. */
 export const PROVISION_DIR = "/etc/grommunio-cluster";
@@ -90,6 +93,8 @@ export interface ProvisionNodeInput {
   /** Prints a readiness report once cloud-init has finished. @default none */
   readonly readinessReport?: ReadinessReport;
   readonly sql?: ClusterSql;
+  /** The ids of the accounts that own gromox's data (`accounts`). @default DEFAULT_ACCOUNT_IDS */
+  readonly accountIds?: AccountIds;
 }
 
 const OWNER = /^[a-z_][a-z0-9_-]{0,31}:[a-z_][a-z0-9_-]{0,31}$/;
@@ -461,6 +466,9 @@ export function provisionNode(input: ProvisionNodeInput): {
     ...optional.flatMap((d) => d.units),
   ]);
   const nfsPackages = input.mounts.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : []));
+  // Where gromox's or grommunio's packages create the accounts, and on the NFS node, whose disk
+  // holds the files the clients write with these ids.
+  const pinAccounts = packages.some(isGrommunioPackage) || node.runs("nfs-server");
   return {
     provisioning: {
       name: node.name,
@@ -469,6 +477,7 @@ export function provisionNode(input: ProvisionNodeInput): {
       packages: [...new Set([...packages, ...nfsPackages])].sort(),
       files: [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       mounts: input.mounts,
+      ...(pinAccounts ? { accounts: pinnedAccounts(input.accountIds) } : {}),
       commands: withStoreMounts(firstBootCommands(topology, node, sql), storeServers.length > 0),
       services,
       ...(input.osRepository ? { replacesOsSources: true } : {}),

@@ -14,8 +14,10 @@ import {
   NodeProvisioning,
   SQL_FILES,
   TokenRegistry,
+  accountsBootcmd,
   buildTopology,
   cloudConfigObject,
+  pinnedAccounts,
   provisionNode,
   renderCloudConfig,
   toTerraformString,
@@ -151,10 +153,12 @@ describe("provisionNode", () => {
     expect(
       pinned.provisioning.files.find((f) => f.path === "/usr/share/keyrings/download.grommunio.com.asc"),
     ).toBeDefined();
-    expect(render(pinned.provisioning).config.bootcmd).toBeUndefined();
+    // (only the accounts' step: no key to fetch)
+    expect(render(pinned.provisioning).config.bootcmd).toEqual([accountsBootcmd(pinnedAccounts())]);
     expect(render(pinned.provisioning).text).toContain("URIs: http://10.0.2.100/");
     const fetched = render(prov("mail2").provisioning).config.bootcmd as string[][];
     expect(fetched).toEqual([
+      accountsBootcmd(pinnedAccounts()),
       expect.arrayContaining([
         "cloud-init-per",
         "once",
@@ -211,7 +215,8 @@ describe("renderCloudConfig", () => {
       ],
     }).provisioning;
     const { config } = render(p);
-    expect(config.bootcmd[0]).toEqual([
+    // (after the accounts' step)
+    expect(config.bootcmd[1]).toEqual([
       "sh",
       "-c",
       BLOCK_MOUNT_SCRIPT,
@@ -481,7 +486,8 @@ describe("renderCloudConfig joins separately serialized parts", () => {
       expect(r.issues).toEqual([]);
       const config = parse(r.text, { version: "1.1" }) as Record<string, unknown>;
       expect(config["apt"]).toEqual({ preserve_sources_list: true });
-      expect((config["bootcmd"] as unknown[]).every(Array.isArray)).toBe(true);
+      // argv lists, and the accounts' step as script lines
+      expect((config["bootcmd"] as unknown[]).map(Array.isArray)).toEqual([true, false, true, true, true, true, true]);
       expect(r.text).toBe(wholeDocument(p, tokens, c));
       // again: the entries now come from the memo
       expect(renderCloudConfig(p, tokens, "c/x", c).text).toBe(wholeDocument(p, tokens, c));
