@@ -5,6 +5,8 @@
  * nodes get them, and the prop's validation. test/system/accounts.test.ts runs the lines with the
  * real useradd/groupadd and systemd-sysusers.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
 import {
@@ -77,6 +79,11 @@ describe("the pinned accounts", () => {
       "a group gromox 470;a group gromoxcf 471;a group grommunio 472;a passwd gromox 470;a passwd grommunio 472",
     ]);
     expect(() => accountsBootcmd([{ kind: "user", name: "gromox", id: 470 }])).toThrow(/namesake group/);
+  });
+
+  test("docs/operations.md shows the step as generated", () => {
+    const doc = fs.readFileSync(path.join(__dirname, "../../docs/operations.md"), "utf8");
+    expect(doc).toContain("```sh\n" + accountsBootcmd(pinnedAccounts()) + "\n```");
   });
 
   describe("in a cluster (Hetzner, SharedStorage: an NFS node)", () => {
