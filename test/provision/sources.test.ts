@@ -15,6 +15,7 @@ import {
   READINESS_SCRIPT,
   SOURCES_LIST_PATH,
   TokenRegistry,
+  accountsBootcmd,
   buildTopology,
   provisionNode,
   renderCloudConfig,
@@ -22,6 +23,7 @@ import {
   armoredKeyProblem,
   grommunioRepository,
   osRepositories,
+  pinnedAccounts,
   validateRepositoryOptions,
 } from "../../lib";
 import { renderNodeFiles } from "../../lib/render/node";
@@ -63,7 +65,8 @@ describe("grommunio repository: trusted", () => {
       "Types: deb\nURIs: http://10.0.2.100/grommunio\nSuites: Debian_12\nComponents: main\nTrusted: yes\n",
     );
     expect(p.files.some((f) => f.path.endsWith(".asc"))).toBe(false);
-    expect(config(p).bootcmd).toBeUndefined();
+    // (no key fetch: only the pinned accounts' step)
+    expect(config(p).bootcmd).toEqual([accountsBootcmd(pinnedAccounts())]);
   });
 });
 
