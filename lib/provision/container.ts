@@ -23,6 +23,10 @@
  *   8. `after-services` steps, once per container;
  *   9. `exec grommunio-service wait` (the image's supervisor keeps the container alive).
  *
+ * The pinned accounts (`NodeProvisioning.accounts`) are not created here: a container's accounts
+ * are its image's (the packages are installed when the image is built), and containers mount no
+ * NFS (docs/operations.md, "Account ids").
+ *
  * Pure and deterministic: the same provisioning gives the same bytes. Node files keep Terraform
  * tokens (secrets) in their content; the manifest and the script never hold any.
  */
