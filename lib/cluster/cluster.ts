@@ -198,7 +198,8 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
    * keeps them): files on NFS travel with numeric ids, so the ids must agree across nodes. Ids are
    * from 100 to 999 (GRX318), each its own (GRX319). A node where a name or an id is already taken
    * otherwise stops its boot steps (readiness status `error`). For a running cluster set them to
-   * the ids its nodes have, or renumber first (docs/operations.md). Not used on Docker (images).
+   * the ids its nodes have, or renumber first (docs/operations.md). Ignored, with a warning, on
+   * Docker (containers come from images).
    * @default { gromox: 470, gromoxcf: 471, grommunio: 472 }: the middle of Debian's dynamic
    * system range 100–999, far from both ends, where adduser (upward from 100), useradd -r and
    * systemd-sysusers (downward from 999) hand ids out
@@ -706,6 +707,11 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     if (sources.length > 0 && caps.bootstrap === "files") {
       out.push(
         `${sources.join(", ")} ${sources.length > 1 ? "are" : "is"} not used for packages on ${this.platform.name}: the containers install nothing, every package comes from the image (boot.sh only checks it is there). The APT source files are still written into the containers, for an apt run of your own. Build the images from your mirror, or drop ${sources.join(" and ")}.`,
+      );
+    }
+    if (p.accountIds !== undefined && caps.bootstrap === "files") {
+      out.push(
+        `accountIds is ignored: ${this.platform.name} runs containers from images, whose accounts are the image's (and containers mount no NFS).`,
       );
     }
     const db = topology.database;

@@ -172,6 +172,15 @@ describe("warnings for inputs a platform or cluster ignores", () => {
     expect(about(warnings(build("hcloud", { repository, osRepository })))).toEqual([]);
   });
 
+  test("accountIds on Docker (containers from images): warned", () => {
+    expect(warnings(build("docker", { accountIds: { gromox: 400 } }))).toContainEqual(
+      "accountIds is ignored: docker runs containers from images, whose accounts are the image's (and containers mount no NFS).",
+    );
+    expect(warnings(build("hcloud", { accountIds: { gromox: 400 } })).filter((w) => w.includes("accountIds"))).toEqual(
+      [],
+    );
+  });
+
   test("Database.external outside the cluster network on Docker (no route out for mailbox nodes): warned", () => {
     const external = (host: string) => Database.external({ host, password: "Correct7Horse" });
     const outside = "mailbox and admin nodes could not connect";
