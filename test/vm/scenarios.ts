@@ -17,6 +17,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import * as https from "node:https";
 import * as http from "node:http";
 import * as tls from "node:tls";
+import { DEFAULT_ACCOUNT_IDS } from "../../lib/provision/accounts";
 import { MAILBOX_MAP_VIEW } from "../../lib/render/database";
 import { MAILBOX_MAP_PATH } from "../../lib/render/haproxy";
 import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, MAP_READER_CNF } from "../../lib/render/ops";
@@ -647,6 +648,23 @@ export const classic: Scenario = {
       "classic1: gromox services (gromox-delivery, -delivery-queue, -imap, -pop3, … run as stub units)",
       "grommunio's packages are not reachable from the test host: the local repository serves stand-ins; gromox's configuration is checked by test/system/gromox.test.ts",
     );
+    await h.check(S, "classic1: the pinned account ids (accountIds) survived the stand-in gromox package", async () => {
+      const ids = DEFAULT_ACCOUNT_IDS;
+      const out = await c.run(
+        "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4",
+      );
+      assertEqual(
+        out.trim(),
+        [
+          `gromox:${ids.gromox}`,
+          `gromoxcf:${ids.gromoxcf}`,
+          `grommunio:${ids.grommunio}`,
+          `gromox:${ids.gromox}:${ids.gromox}`,
+          `grommunio:${ids.grommunio}:${ids.grommunio}`,
+        ].join("\n"),
+        "accounts",
+      );
+    });
     await h.check(
       S,
       "classic1: postfix active with the generated main.cf and master.cf; postfix check and postconf -M clean",
