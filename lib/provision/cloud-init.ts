@@ -4,7 +4,8 @@
  * `"yes"`, `"on"` stay strings). Deterministic: same input, same bytes.
  *
  * Module order on the node (cloud.cfg): bootcmd → write_files → … (init stage, network up);
- * `bootcmd` (every boot): the readiness report's unit, the pinned accounts, NFS client, mounts, keys;
+ * `bootcmd` (every boot; stops at the first failure): the readiness report's unit, the pinned
+ * accounts, NFS client, mounts, keys;
  * package-update-upgrade-install → write_files with `defer: true` → runcmd (final stage).
  *
  * Key order: `hostname` … `bootcmd`, `apt`, `write_files`, `package_update`, `packages`, `runcmd`;
@@ -56,6 +57,15 @@ export const BLOCK_MOUNT_SCRIPT = [
 ].join("\n");
 
 /** Mounts an NFS export (EFS, the NFS node): fstab line, then mount with retries. Args: source, dir, options. */
+/**
+ * The first `bootcmd` entry: cloud-init writes the entries into one `/bin/sh` script and runs it
+ * without `-e` (cc_bootcmd, `util.shellify`), so only the last entry's status counted and a mount
+ * that failed before the key fetch left the node booting with its data on the root disk. With it,
+ * the first failing entry stops the script and the module fails (cloud-init reports the error; the
+ * readiness report shows it).
+ */
+export const BOOTCMD_STOP_ON_ERROR = "set -e";
+
 export const NFS_MOUNT_SCRIPT = [
   'src="$1"; dir="$2"; opts="$3"; i=0',
   'mkdir -p "$dir"',
@@ -237,6 +247,9 @@ function cloudConfigParts(p: NodeProvisioning): {
       ]);
     }
   }
+  // cloud-init runs the entries as one `/bin/sh` script without `-e`: a failed mount, account
+  // check or key fetch would be masked by the entries after it (the status only sees the last).
+  if (bootcmd.length) bootcmd.unshift(BOOTCMD_STOP_ON_ERROR);
   const before = p.commands.filter((c) => c.phase === "before-services").map(commandLine);
   const after = p.commands.filter((c) => c.phase === "after-services").map(commandLine);
   const runcmd: string[] = [

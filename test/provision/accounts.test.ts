@@ -101,13 +101,17 @@ describe("the pinned accounts", () => {
     test("bootcmd: right after the readiness report's unit, before the NFS client's packages, the mounts, the key", () => {
       for (const n of ["mail1", "mail2", "classic1", "nfs1"]) {
         const bootcmd = bootcmdOf(cluster, n);
-        expect(bootcmd[1]).toBe(custom);
-        expect((bootcmd[0] as string[])[0]).toBe("systemd-run");
-        // only the accounts' step is script lines, so its `exit 1` ends cloud-init's bootcmd script
-        expect(bootcmd.filter((c) => !Array.isArray(c))).toEqual([custom]);
+        expect(bootcmd[0]).toBe("set -e");
+        expect(bootcmd[2]).toBe(custom);
+        expect((bootcmd[1] as string[])[0]).toBe("systemd-run");
+        // only `set -e` and the accounts' step are script lines; its `exit 1` ends cloud-init's bootcmd script
+        expect(bootcmd.filter((c) => !Array.isArray(c))).toEqual(["set -e", custom]);
       }
-      const mail2 = bootcmdOf(cluster, "mail2").map((c) => (Array.isArray(c) ? c.slice(0, 3).join(" ") : "accounts"));
+      const mail2 = bootcmdOf(cluster, "mail2").map((c) =>
+        Array.isArray(c) ? c.slice(0, 3).join(" ") : c === "set -e" ? c : "accounts",
+      );
       expect(mail2).toEqual([
+        "set -e",
         "systemd-run --no-block --unit=grommunio-readiness-report",
         "accounts",
         "cloud-init-per once grommunio-nfs-client",

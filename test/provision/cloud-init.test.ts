@@ -7,6 +7,7 @@ import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
 import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { Document, Scalar, parse, visit } from "yaml";
 import {
+  BOOTCMD_STOP_ON_ERROR,
   BLOCK_MOUNT_SCRIPT,
   ConfigFile,
   DB_CLIENT_CNF,
@@ -154,10 +155,14 @@ describe("provisionNode", () => {
       pinned.provisioning.files.find((f) => f.path === "/usr/share/keyrings/download.grommunio.com.asc"),
     ).toBeDefined();
     // (only the accounts' step: no key to fetch)
-    expect(render(pinned.provisioning).config.bootcmd).toEqual([accountsBootcmd(pinnedAccounts())]);
+    expect(render(pinned.provisioning).config.bootcmd).toEqual([
+      BOOTCMD_STOP_ON_ERROR,
+      accountsBootcmd(pinnedAccounts()),
+    ]);
     expect(render(pinned.provisioning).text).toContain("URIs: http://10.0.2.100/");
     const fetched = render(prov("mail2").provisioning).config.bootcmd as string[][];
     expect(fetched).toEqual([
+      BOOTCMD_STOP_ON_ERROR,
       accountsBootcmd(pinnedAccounts()),
       expect.arrayContaining([
         "cloud-init-per",
@@ -215,8 +220,8 @@ describe("renderCloudConfig", () => {
       ],
     }).provisioning;
     const { config } = render(p);
-    // (after the accounts' step)
-    expect(config.bootcmd[1]).toEqual([
+    // (after `set -e` and the accounts' step)
+    expect(config.bootcmd[2]).toEqual([
       "sh",
       "-c",
       BLOCK_MOUNT_SCRIPT,
@@ -487,7 +492,16 @@ describe("renderCloudConfig joins separately serialized parts", () => {
       const config = parse(r.text, { version: "1.1" }) as Record<string, unknown>;
       expect(config["apt"]).toEqual({ preserve_sources_list: true });
       // argv lists, and the accounts' step as script lines
-      expect((config["bootcmd"] as unknown[]).map(Array.isArray)).toEqual([true, false, true, true, true, true, true]);
+      expect((config["bootcmd"] as unknown[]).map(Array.isArray)).toEqual([
+        false,
+        true,
+        false,
+        true,
+        true,
+        true,
+        true,
+        true,
+      ]);
       expect(r.text).toBe(wholeDocument(p, tokens, c));
       // again: the entries now come from the memo
       expect(renderCloudConfig(p, tokens, "c/x", c).text).toBe(wholeDocument(p, tokens, c));

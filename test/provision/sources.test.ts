@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
 import {
+  BOOTCMD_STOP_ON_ERROR,
   APT_URI_SCHEMES,
   ClassicNode,
   Database,
@@ -66,7 +67,7 @@ describe("grommunio repository: trusted", () => {
     );
     expect(p.files.some((f) => f.path.endsWith(".asc"))).toBe(false);
     // (no key fetch: only the pinned accounts' step)
-    expect(config(p).bootcmd).toEqual([accountsBootcmd(pinnedAccounts())]);
+    expect(config(p).bootcmd).toEqual([BOOTCMD_STOP_ON_ERROR, accountsBootcmd(pinnedAccounts())]);
   });
 });
 
@@ -277,7 +278,8 @@ describe("readiness report", () => {
   test("started first in bootcmd as a transient unit, on the given device; absent unless asked", () => {
     expect(config(prov("db1")).bootcmd).toBeUndefined();
     const c = config(prov("db1", { readinessReport: { device: "/dev/ttyS1" } }));
-    expect(c.bootcmd[0]).toEqual([
+    expect(c.bootcmd[0]).toBe(BOOTCMD_STOP_ON_ERROR);
+    expect(c.bootcmd[1]).toEqual([
       "systemd-run",
       "--no-block",
       "--unit=grommunio-readiness-report",
@@ -335,7 +337,7 @@ describe("GrommunioCluster props", () => {
     for (const [name, rendered] of c.cloudConfigs) {
       const doc = parse(rendered.text, { version: "1.1" });
       expect(doc.apt).toEqual({ preserve_sources_list: true });
-      expect(doc.bootcmd[0].slice(-1)).toEqual(["/dev/ttyS0"]);
+      expect(doc.bootcmd[1].slice(-1)).toEqual(["/dev/ttyS0"]);
       const paths = (doc.write_files as any[]).map((f) => f.path);
       expect(paths).toEqual(expect.arrayContaining([SOURCES_LIST_PATH, "/etc/apt/sources.list.d/debian.sources"]));
       expect(c.provisioning.get(name)!.repositories.every((r) => r.trusted)).toBe(true);

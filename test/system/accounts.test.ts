@@ -13,7 +13,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
-import { Database, GromoxNode, GrommunioCluster, LoadBalancerTier, Platform, SharedStorage } from "../../lib";
+import {
+  BOOTCMD_STOP_ON_ERROR,
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  LoadBalancerTier,
+  Platform,
+  SharedStorage,
+} from "../../lib";
 import "../../lib/platforms/hcloud";
 import { SYSTEM_PYTHON, requireCloudInit } from "./cloud-init";
 import { requireProgram, run, scratchDir } from "./support";
@@ -34,7 +42,8 @@ function accountsStep(): string {
   new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
   Testing.synth(stack);
   const doc = parse(cluster.cloudConfigs.get("mail1")!.text, { version: "1.1" }) as { bootcmd: unknown[] };
-  const steps = doc.bootcmd.filter((c): c is string => typeof c === "string");
+  expect(doc.bootcmd[0]).toBe(BOOTCMD_STOP_ON_ERROR);
+  const steps = doc.bootcmd.slice(1).filter((c): c is string => typeof c === "string");
   expect(steps).toHaveLength(1);
   return steps[0]!;
 }
@@ -131,14 +140,19 @@ except Exception as e:
 `;
 
 /**
- * cloud-init's bootcmd module on [the accounts step, a stand-in for the data mounts that leaves a
- * marker], in a mount namespace where /etc is the root's. Status 0, or 3 when the module failed.
+ * cloud-init's bootcmd module on [`set -e` as the node's document starts, the accounts step (or
+ * `steps`), a stand-in for the data mounts that leaves a marker], in a mount namespace where /etc
+ * is the root's. Status 0, or 3 when the module failed.
  */
-function bootcmd(root: string, step: string): { status: number; stderr: string; mounted: boolean } {
+function bootcmd(
+  root: string,
+  step: string | unknown[],
+  first: unknown[] = [BOOTCMD_STOP_ON_ERROR],
+): { status: number; stderr: string; mounted: boolean } {
   const marker = path.join(root, "mounted");
   fs.rmSync(marker, { force: true });
   const cfg = path.join(root, "cloud-config.json");
-  fs.writeFileSync(cfg, JSON.stringify({ bootcmd: [step, ["sh", "-c", `echo mounted > ${marker}`]] }));
+  fs.writeFileSync(cfg, JSON.stringify({ bootcmd: [...first, step, ["sh", "-c", `echo mounted > ${marker}`]] }));
   const harness = path.join(root, "harness.py");
   fs.writeFileSync(harness, HARNESS);
   const r = run("unshare", [
@@ -256,5 +270,24 @@ describe("the accounts step of a node's bootcmd, with the real programs", () => 
     expect(u.stderr).toContain("grommunio: group grommunio must have id 472 (accountIds), stopping\n");
     expect(u.mounted).toBe(false);
     expect(entry(user, "passwd", "other")).toBe("other:x:472:100::/home/other:/bin/sh");
+  });
+});
+
+describe("bootcmd stops at the first failing entry (cloud-init runs the entries as one script without -e)", () => {
+  // A failing entry (a mount that did not happen, as `sh -c` scripts exit) before the last one.
+  const failing = ["sh", "-c", "echo 'grommunio: cannot mount nfs1:/srv' >&2; exit 1"];
+
+  test("with the node's first entry, `set -e`: the module fails and nothing after the failure runs", () => {
+    const root = imageRoot();
+    expect(bootcmd(root, failing)).toEqual({
+      status: 3,
+      stderr: expect.stringContaining("grommunio: cannot mount nfs1:/srv"),
+      mounted: false,
+    });
+  });
+
+  test("without it, cloud-init reports success and runs the rest (what the first entry is for)", () => {
+    const root = imageRoot();
+    expect(bootcmd(root, failing, [])).toMatchObject({ status: 0, mounted: true });
   });
 });
