@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { READINESS_SCRIPT, SOURCES_LIST_PATH } from "../../lib/provision";
 import { startHub } from "./hub";
+import { parseExportfs } from "./scenarios";
 import { synthesizeKvmExample, testValues } from "./stack";
 
 function frame(dst: string, src: string, payload: string): Buffer {
@@ -107,5 +108,17 @@ describe("the stack the VM tests boot", () => {
     for (const name of cert.dns_names) expect(x.subjectAltName).toContain(`DNS:${name}`);
     expect(values("random_password.a.result")).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(values("random_password.a.result")).not.toBe(values("random_password.b.result"));
+  });
+});
+
+describe("store-export scenario: reading exportfs -v", () => {
+  test("each export's path and client, whether exportfs puts the client on the path's line or the next", () => {
+    const out =
+      "/var/lib/gromox/user/mail2.example.com\n\t\t10.10.10.21(sync,wdelay,hide,no_subtree_check,sec=sys,rw,secure,no_root_squash,no_all_squash)\n" +
+      "/srv/x        \t10.10.10.22(rw)\n";
+    expect(parseExportfs(out)).toEqual([
+      "/srv/x 10.10.10.22(rw)",
+      "/var/lib/gromox/user/mail2.example.com 10.10.10.21(sync,wdelay,hide,no_subtree_check,sec=sys,rw,secure,no_root_squash,no_all_squash)",
+    ]);
   });
 });

@@ -7,9 +7,14 @@
  *   (`apt-get download`), indexed with `dpkg-scanpackages`, `Release` unsigned: the nodes get it
  *   through the library's `osRepository: { trusted: true }`;
  * - `/grommunio`: STAND-INS for grommunio's packages (not reachable from the test host), only what
- *   the booted nodes name: empty packages that create gromox's user and groups and ship stub units
- *   (`sleep infinity`) under the gromox unit names, so postfix and the rest of a classic node can be
- *   tested while gromox itself is out of scope. Reached through `repository: { trusted: true }`.
+ *   the booted nodes name, each with just what the library relies on from the real package:
+ *   `gromox` creates gromox's users and groups and the store roots' parents
+ *   (`/var/lib/gromox/{user,domain}`), ships stub units (`sleep infinity`) under the gromox unit
+ *   names and a `gromox-dbop -C` that loads the gromox schema (test/fixtures/schema.sql) with
+ *   mysql_adaptor.cfg's account; `grommunio-admin-api` a stub unit and a `grommunio-admin` that
+ *   does nothing; `grommunio-web`, `-sync`, `-dav` the nginx includes the generated server block
+ *   names (comments only). So postfix, nginx, NFS and the rest of a node can be tested while
+ *   grommunio's programs are out of scope. Reached through `repository: { trusted: true }`.
  *
  * Debian's .debs are served with their data member recompressed from xz to zstd (`data.tar.zst`,
  * the same tar byte for byte; dpkg 1.21 reads it): under TCG, xz decompression was the largest
@@ -26,7 +31,7 @@ import { gzipSync } from "node:zlib";
 import { isGrommunioPackage } from "../../lib/provision";
 
 /** Bumped when the repository layout or the stand-ins change (part of the cache key). */
-const REPO_FORMAT = "5";
+const REPO_FORMAT = "6";
 const GROMOX_UNITS = [
   "gromox-delivery",
   "gromox-delivery-queue",
@@ -165,6 +170,36 @@ function index(root: string, suite: string): void {
   );
 }
 
+/** The gromox schema the stand-in `gromox-dbop -C` loads (what the real one creates). */
+const SCHEMA_SQL = path.join(__dirname, "..", "fixtures", "schema.sql");
+const STANDIN_SCHEMA = "/usr/share/gromox/vmtest-schema.sql";
+/** The stand-in packages that ship nginx includes: the generated mailbox server block includes them. */
+const NGINX_INCLUDE_PACKAGES = ["grommunio-dav", "grommunio-sync", "grommunio-web"];
+
+function stubUnit(root: string, unit: string, what: string): void {
+  const units = path.join(root, "lib", "systemd", "system");
+  fs.mkdirSync(units, { recursive: true });
+  fs.writeFileSync(
+    path.join(units, `${unit}.service`),
+    [
+      "[Unit]",
+      `Description=TEST STUB for ${unit} (cdktf-grommunio VM tests; ${what} is out of scope here)`,
+      "",
+      "[Service]",
+      "ExecStart=/bin/sleep infinity",
+      "",
+      "[Install]",
+      "WantedBy=multi-user.target",
+      "",
+    ].join("\n"),
+  );
+}
+
+function script(root: string, file: string, lines: readonly string[]): void {
+  fs.mkdirSync(path.join(root, path.dirname(file)), { recursive: true });
+  fs.writeFileSync(path.join(root, file), lines.join("\n") + "\n", { mode: 0o755 });
+}
+
 /** A stand-in .deb for one of grommunio's packages. */
 function standIn(name: string, pool: string, work: string): void {
   const root = path.join(work, name);
@@ -181,27 +216,28 @@ function standIn(name: string, pool: string, work: string): void {
   ];
   fs.writeFileSync(path.join(root, "DEBIAN", "control"), control.join("\n") + "\n");
   if (name === "gromox") {
-    const units = path.join(root, "lib", "systemd", "system");
-    fs.mkdirSync(units, { recursive: true });
-    for (const u of GROMOX_UNITS) {
-      fs.writeFileSync(
-        path.join(units, `${u}.service`),
-        [
-          "[Unit]",
-          `Description=TEST STUB for ${u} (cdktf-grommunio VM tests; gromox is out of scope here)`,
-          "",
-          "[Service]",
-          "ExecStart=/bin/sleep infinity",
-          "",
-          "[Install]",
-          "WantedBy=multi-user.target",
-          "",
-        ].join("\n"),
-      );
-    }
+    for (const u of GROMOX_UNITS) stubUnit(root, u, "gromox");
     fs.mkdirSync(path.join(root, "etc", "gromox"), { recursive: true });
+    fs.mkdirSync(path.join(root, path.dirname(STANDIN_SCHEMA).slice(1)), { recursive: true });
+    fs.copyFileSync(SCHEMA_SQL, path.join(root, STANDIN_SCHEMA.slice(1)));
+    // gromox-dbop -C creates the schema with the account of mysql_adaptor.cfg (gromox.md);
+    // mariadb-client comes from the node's own packages (every gromox node is a database client).
+    script(root, "usr/sbin/gromox-dbop", [
+      "#!/bin/sh",
+      "# TEST STAND-IN for gromox-dbop (cdktf-grommunio VM tests): -C loads the gromox schema",
+      "set -eu",
+      '[ "${1:-}" = -C ] || { echo "gromox-dbop stand-in: only -C" >&2; exit 2; }',
+      "cfg=/etc/gromox/mysql_adaptor.cfg",
+      'v() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" $cfg | tail -n 1; }',
+      "f=$(mktemp); trap 'rm -f \"$f\"' EXIT",
+      "port=$(v mysql_port)",
+      'printf "[client]\\nhost=%s\\nport=%s\\nuser=%s\\npassword=%s\\n" "$(v mysql_host)" "${port:-3306}" "$(v mysql_username)" "$(v mysql_password)" > "$f"',
+      `mysql --defaults-file="$f" "$(v mysql_dbname)" < ${STANDIN_SCHEMA}`,
+    ]);
     // The users and groups of gromox's sysusers file (gromox.md §1, §12): `gromox` runs the
     // services and owns the TLS key, `grommunio` owns the configuration, `gromoxcf` may read it.
+    // The store roots' parents are the package's (the ShareNothing store-root step copies their
+    // owner and mode).
     const postinst = [
       "#!/bin/sh",
       "set -e",
@@ -211,10 +247,26 @@ function standIn(name: string, pool: string, work: string): void {
       '  usermod -a -G gromoxcf "$u"',
       "done",
       "install -d -o gromox -g gromox -m 0750 /var/lib/gromox",
+      "install -d -o gromox -g gromox -m 0770 /var/lib/gromox/user /var/lib/gromox/domain",
       "chgrp gromoxcf /etc/gromox && chmod 0750 /etc/gromox",
       "",
     ];
     fs.writeFileSync(path.join(root, "DEBIAN", "postinst"), postinst.join("\n"), { mode: 0o755 });
+  }
+  if (name === "grommunio-admin-api") {
+    stubUnit(root, "grommunio-admin-api", "the admin API");
+    script(root, "usr/sbin/grommunio-admin", [
+      "#!/bin/sh",
+      "# TEST STAND-IN for grommunio-admin (cdktf-grommunio VM tests): does nothing",
+      'echo "grommunio-admin stand-in: $1 (nothing done)" >&2',
+    ]);
+  }
+  if (NGINX_INCLUDE_PACKAGES.includes(name)) {
+    for (const kind of ["upstreams.d", "locations.d"]) {
+      const dir = path.join(root, "usr", "share", "grommunio-common", "nginx", kind);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, `${name}.conf`), `# TEST STAND-IN for ${name}'s nginx ${kind} include (empty)\n`);
+    }
   }
   sh("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", root, path.join(pool, `${name}_0.0~vmtest1_all.deb`)]);
 }
@@ -228,7 +280,9 @@ export function ensureRepo(cacheDir: string, imageKey: string, rootfs: string, p
   const debian = wanted.filter((p) => !isGrommunioPackage(p));
   const standIns = wanted.filter(isGrommunioPackage);
   const key = createHash("sha256")
-    .update(JSON.stringify({ REPO_FORMAT, imageKey, wanted, GROMOX_UNITS }))
+    .update(
+      JSON.stringify({ REPO_FORMAT, imageKey, wanted, GROMOX_UNITS, schema: fs.readFileSync(SCHEMA_SQL, "utf8") }),
+    )
     .digest("hex")
     .slice(0, 16);
   const dir = path.join(cacheDir, `repo-${key}`);

@@ -6,7 +6,7 @@
  *
  * Environment: VM_CACHE_DIR (image and repository cache, default /var/cache/cdktf-grommunio-vm),
  * VM_WORK_DIR (per-run scratch, removed after a green run), VM_ACCEL=tcg (force TCG),
- * VM_BOOT_TIMEOUT_S (per node until its readiness report, default 1200), VM_KEEP=1 (keep the scratch directory).
+ * VM_BOOT_TIMEOUT_S (per node until its readiness report, default 2400), VM_KEEP=1 (keep the scratch directory).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

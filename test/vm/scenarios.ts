@@ -20,6 +20,13 @@ import * as tls from "node:tls";
 import { DEFAULT_ACCOUNT_IDS } from "../../lib/provision/accounts";
 import { MAILBOX_MAP_VIEW } from "../../lib/render/database";
 import { MAILBOX_MAP_PATH } from "../../lib/render/haproxy";
+import {
+  DB_CLIENT_CNF,
+  NFS_EXPORTS_PATH,
+  NFTABLES_PATH,
+  STORE_SERVERS_PATH,
+  storeExportPaths,
+} from "../../lib/provision";
 import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, MAP_READER_CNF } from "../../lib/render/ops";
 import { bootstrapAccounts } from "../fixtures";
 import { SmtpClient } from "../system/smtp-client";
@@ -42,8 +49,8 @@ export interface Scenario {
   run(b: Booted): Promise<void>;
 }
 
-/** How long one boot may take until its readiness report (TCG on a busy 2-core host). */
-export const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_S ?? 1200) * 1000;
+/** How long one boot may take until its readiness report (TCG on a busy 2-core host; five guests share its 2 cores in the full suite). */
+export const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_S ?? 2400) * 1000;
 
 const GUEST_DIR = "/root/vmtest";
 const MAIL1_NS = "vt-mail1";
@@ -208,13 +215,25 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
       },
     );
     mark("db1 bootstrap done");
-    await h.check(
-      "boot",
-      "mail1, played from its address in a namespace on db1: schema, generated servers seed, test users",
-      async () => {
-        await playMail1(h, db);
-      },
-    );
+    const mail1 = guests["mail1"];
+    if (mail1) {
+      await h.check(
+        "boot",
+        "mail1 (booted): its first boot created the schema (stand-in gromox-dbop -C) and ran the generated servers seed; test users through its db-client.cnf",
+        async () => {
+          await bootedMail1(h, db, mail1);
+        },
+      );
+      mark("mail1 schema and servers seed done");
+    } else {
+      await h.check(
+        "boot",
+        "mail1, played from its address in a namespace on db1: schema, generated servers seed, test users",
+        async () => {
+          await playMail1(h, db);
+        },
+      );
+    }
   }
   const ready = new Map<string, Readiness>();
   await Promise.all(
@@ -247,29 +266,59 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
   return { h, guests, ready };
 }
 
-/** mail1's part: schema, servers seed, test users, through mail1's account from mail1's address. */
-async function playMail1(h: Harness, db: Guest): Promise<void> {
-  const mail1 = h.stack.files("mail1");
-  const cnf = mail1.get("/etc/grommunio-cluster/db-client.cnf");
-  const seed = mail1.get("/etc/grommunio-cluster/servers-seed.sql");
-  assert(cnf && seed, "mail1's seed has no db-client.cnf or servers-seed.sql");
-  await nodeNamespace(db, MAIL1_NS, h.stack.topology.node("mail1").ipv4);
-  await db.put(`${GUEST_DIR}/mail1/db-client.cnf`, cnf);
-  await db.put(`${GUEST_DIR}/mail1/servers-seed.sql`, seed);
-  await db.put(`${GUEST_DIR}/schema.sql`, readFixture("fixtures", "schema.sql"));
+/** Test users, their domain and an alias, as the admin API on mail1 would create them (SQL). */
+function testUsersSql(): string {
   const users = Object.entries(TEST_USERS)
     .map(([u, home]) => `('${u}', 1, 0, 0, ${home}, '/var/lib/gromox/user/${u.split("@")[0]}')`)
     .join(", ");
-  await db.put(
-    `${GUEST_DIR}/users.sql`,
+  return (
     "INSERT INTO domains (id, domainname, homeserver, max_user, end_day) VALUES (1, 'example.com', 1, 100, '2099-12-31');\n" +
-      `INSERT INTO users (username, domain_id, group_id, privilege_bits, homeserver, maildir) VALUES ${users};\n` +
-      `INSERT INTO aliases (aliasname, mainname) VALUES ('${TEST_ALIAS[0]}', '${TEST_ALIAS[1]}');\n`,
+    `INSERT INTO users (username, domain_id, group_id, privilege_bits, homeserver, maildir) VALUES ${users};\n` +
+    `INSERT INTO aliases (aliasname, mainname) VALUES ('${TEST_ALIAS[0]}', '${TEST_ALIAS[1]}');\n`
   );
+}
+
+/** mail1's generated database client options (also what db1's refusal check dials with). */
+function mail1ClientCnf(h: Harness): string {
+  const cnf = h.stack.files("mail1").get(DB_CLIENT_CNF);
+  assert(cnf, `mail1's seed has no ${DB_CLIENT_CNF}`);
+  return cnf;
+}
+
+/** mail1's part: schema, servers seed, test users, through mail1's account from mail1's address. */
+async function playMail1(h: Harness, db: Guest): Promise<void> {
+  const seed = h.stack.files("mail1").get("/etc/grommunio-cluster/servers-seed.sql");
+  assert(seed, "mail1's seed has no servers-seed.sql");
+  await nodeNamespace(db, MAIL1_NS, h.stack.topology.node("mail1").ipv4);
+  await db.put(`${GUEST_DIR}/mail1/db-client.cnf`, mail1ClientCnf(h));
+  await db.put(`${GUEST_DIR}/mail1/servers-seed.sql`, seed);
+  await db.put(`${GUEST_DIR}/schema.sql`, readFixture("fixtures", "schema.sql"));
+  await db.put(`${GUEST_DIR}/users.sql`, testUsersSql());
   const client = `ip netns exec ${MAIL1_NS} mysql --defaults-file=${GUEST_DIR}/mail1/db-client.cnf`;
   await db.run(
     `${client} < ${GUEST_DIR}/schema.sql && ${client} < ${GUEST_DIR}/mail1/servers-seed.sql && ${client} < ${GUEST_DIR}/users.sql`,
   );
+}
+
+/**
+ * mail1 booted: its own first boot creates the schema (`gromox-dbop -C`, the stand-in) and runs
+ * the generated servers seed; the test users go in through its generated db-client.cnf, from the
+ * node itself (the admin API's part). db1 gets mail1's client file for its refusal check.
+ */
+async function bootedMail1(h: Harness, db: Guest, mail1: Guest): Promise<void> {
+  const mailboxes = h.stack.topology.mailboxNodes.length;
+  await poll(
+    "servers rows (mail1's seed)",
+    BOOT_TIMEOUT_MS,
+    async () => {
+      const n = await rootSql(db, "SELECT COUNT(*) FROM grommunio.servers;");
+      return Number(n.trim()) === mailboxes ? true : undefined;
+    },
+    5000,
+  );
+  await db.put(`${GUEST_DIR}/mail1/db-client.cnf`, mail1ClientCnf(h));
+  await mail1.put(`${GUEST_DIR}/users.sql`, testUsersSql());
+  await mail1.run(`mysql --defaults-file=${DB_CLIENT_CNF} < ${GUEST_DIR}/users.sql`);
 }
 
 export const database: Scenario = {
@@ -381,11 +430,15 @@ export const database: Scenario = {
     });
     await h.check(
       S,
-      "db1: mail1's address connects as grommunio (mail1's generated db-client.cnf); 10.10.10.99 is refused by the grants",
+      "db1: mail1's address connects as grommunio (mail1's generated db-client.cnf; from mail1 when it is booted, else from its address on db1); 10.10.10.99 is refused by the grants",
       async () => {
         const q = `mysql --defaults-file=${GUEST_DIR}/mail1/db-client.cnf -NB -e 'SELECT CURRENT_USER()'`;
+        const mail1 = guests["mail1"];
         assertEqual(
-          (await db.run(`ip netns exec ${MAIL1_NS} ${q}`)).trim(),
+          (mail1
+            ? await mail1.run(`mysql --defaults-file=${DB_CLIENT_CNF} -NB -e 'SELECT CURRENT_USER()'`)
+            : await db.run(`ip netns exec ${MAIL1_NS} ${q}`)
+          ).trim(),
           `grommunio@${h.stack.topology.node("mail1").ipv4}`,
           "CURRENT_USER() from mail1's address",
         );
@@ -720,4 +773,252 @@ export const classic: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [database, loadBalancer, classic];
+/** `systemd-escape -p --suffix=automount` of a path (the unit systemd's fstab generator makes). */
+async function automountUnit(g: Guest, dir: string): Promise<string> {
+  return (await g.run(`systemd-escape -p --suffix=automount ${dir}`)).trim();
+}
+
+/** `path client(options)` of `exportfs -v` (each export's path, then one line per client). */
+export function parseExportfs(out: string): string[] {
+  const entries: string[] = [];
+  let current = "";
+  for (const tok of out.split(/\s+/).filter(Boolean)) {
+    if (tok.startsWith("/")) current = tok;
+    else entries.push(`${current} ${tok}`);
+  }
+  return entries.sort();
+}
+
+/** Python in the guest: exit 0 when a TCP connection to HOST PORT opens, 1 when refused, 2 on timeout. */
+const CONNECT_PY = [
+  "import socket, sys",
+  "try:",
+  "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()",
+  "except ConnectionRefusedError:",
+  "    sys.exit(1)",
+  "except TimeoutError:",
+  "    sys.exit(2)",
+  "except OSError as e:",
+  "    print(e)",
+  "    sys.exit(3)",
+].join("\n");
+const CONNECT_OUTCOME = [
+  "connected",
+  "refused (RST: the firewall let it through)",
+  "timed out (dropped)",
+  "failed otherwise",
+];
+
+async function connect(g: Guest, prefix: string, host: string, port: number): Promise<string> {
+  const r = await g.exec(`${prefix}python3 -c '${CONNECT_PY}' ${host} ${port} 8`, { timeoutMs: 60_000 });
+  return CONNECT_OUTCOME[r.code] ?? `exit ${r.code}: ${r.stdout}${r.stderr}`;
+}
+
+export const storeExport: Scenario = {
+  name: "store-export",
+  description:
+    "ShareNothing store exports on two machines: mail2 exports its store roots over NFSv4 to the admin node mail1 only (generated /etc/exports, nftables); mail1 mounts them on first access (generated store-servers and fstab step) and creates a store there as the admin API does; mail3 (never booted) shows mail1's boot waits for no mailbox node",
+  nodes: ["mail1", "mail2", "db1"],
+  async run({ h, guests, ready }) {
+    const S = this.name;
+    const m1 = guests["mail1"]!;
+    const m2 = guests["mail2"]!;
+    const db = guests["db1"]!;
+    const topo = h.stack.topology;
+    const admin = topo.node("mail1");
+    const server = topo.node("mail2");
+    const files2 = h.stack.files("mail2");
+    const files1 = h.stack.files("mail1");
+    const roots = storeExportPaths(server);
+    const userRoot = roots.find((r) => r.startsWith("/var/lib/gromox/user/"))!;
+    h.outOfScope(
+      S,
+      "mail1: grommunio-admin-api's store creation itself (gromox-mkprivate/-mkpublic into the mounted directory)",
+      "grommunio's packages are not reachable from the test host (stand-ins); the checks make the directories and a file as the API does before those tools run",
+    );
+
+    await h.check(
+      S,
+      "mail2: nfs-server active with the generated /etc/exports; exportfs -v lists exactly its store roots, to mail1's address only, rw and no_root_squash",
+      async () => {
+        const exportsFile = files2.get(NFS_EXPORTS_PATH);
+        assert(exportsFile, `mail2's user-data has no ${NFS_EXPORTS_PATH}`);
+        assertEqual((await m2.exec("systemctl is-active nfs-server")).stdout.trim(), "active", "nfs-server");
+        assertEqual(
+          (await m2.run(`sha256sum ${NFS_EXPORTS_PATH}`)).split(" ")[0],
+          sha256(exportsFile),
+          `${NFS_EXPORTS_PATH} on disk = generated`,
+        );
+        const generated = exportsFile
+          .split("\n")
+          .filter((l) => l && !l.startsWith("#"))
+          .map((l) => l.replace(/\(.*$/, ""))
+          .sort();
+        assertEqual(generated, roots.map((r) => `${r} ${admin.ipv4}`).sort(), "generated exports (path and client)");
+        const listed = parseExportfs(await m2.run("exportfs -v"));
+        assertEqual(
+          listed.map((e) => e.replace(/\(.*$/, "")),
+          generated,
+          "exportfs -v (path and client)",
+        );
+        for (const e of listed) {
+          const opts = /\((.*)\)$/.exec(e)?.[1]?.split(",") ?? [];
+          assert(
+            ["rw", "sync", "no_root_squash", "no_subtree_check"].every((o) => opts.includes(o)),
+            `options of ${e}`,
+          );
+        }
+        const owners = await m2.run(
+          roots.map((r) => `stat -c '%U:%G %a' ${r.replace(/\/[^/]+$/, "")} ${r}`).join(" && "),
+        );
+        const lines = owners.trim().split("\n");
+        for (let i = 0; i < lines.length; i += 2) {
+          assertEqual(lines[i + 1], lines[i], `owner and mode of ${roots[i / 2]} = its parent's`);
+        }
+        h.note(`store roots on mail2: ${lines.filter((_, i) => i % 2 === 1).join(", ")}`);
+      },
+    );
+
+    // From the mount table only (no path lookup: nothing here may trigger an automount).
+    const mountsOf = async (dir: string) =>
+      (await m1.run("findmnt -n -r -o TARGET,FSTYPE,SOURCE"))
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith(`${dir} `))
+        .map((l) => l.slice(dir.length + 1));
+    const storeServers = files1.get(STORE_SERVERS_PATH) ?? "";
+    await h.check(
+      S,
+      "mail1: fstab has one on-demand nfs4 line per store root of each server in the generated store-servers (mail2, mail3); their automount units are active and nothing is mounted yet",
+      async () => {
+        const others = topo.mailboxNodes.filter((n) => n.name !== "mail1");
+        const hosts = storeServers.split("\n").filter(Boolean);
+        assertEqual(
+          hosts,
+          others.map((n) => n.hostname),
+          `${STORE_SERVERS_PATH} (generated)`,
+        );
+        const fstab = (await m1.run("grep ' nfs4 ' /etc/fstab || true")).trim().split("\n").filter(Boolean);
+        const want = others.flatMap((n) =>
+          storeExportPaths(n).map(
+            (d) =>
+              `${n.hostname}:${d} ${d} nfs4 nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail,x-systemd.automount 0 0`,
+          ),
+        );
+        assertEqual(fstab, want, "nfs4 lines of /etc/fstab");
+        await m1.run("findmnt --verify --tab-file /etc/fstab >/dev/null");
+        for (const n of others) {
+          for (const d of storeExportPaths(n)) {
+            const unit = await automountUnit(m1, d);
+            assertEqual((await m1.exec(`systemctl is-active ${unit}`)).stdout.trim(), "active", unit);
+            assertEqual(await mountsOf(d), [`autofs systemd-1`], `mounts at ${d} before any access`);
+          }
+        }
+      },
+    );
+    const r1 = ready.get("mail1");
+    const r2 = ready.get("mail2");
+    h.note(
+      `readiness reports: mail1 ${r1?.seconds.toFixed(0) ?? "?"} s, mail2 ${r2?.seconds.toFixed(0) ?? "?"} s after qemu start (both started together); mail3 never booted`,
+    );
+    await h.check(
+      S,
+      "mail1's first boot finished although mail3, in its store-servers, never booted (the mounts wait for no server): status done, no failed unit",
+      () => {
+        assert(r1 && r1.status === "done" && r1.failedUnits === 0, `mail1's report: ${r1?.status} ${r1?.failedUnits}`);
+      },
+    );
+
+    await h.check(
+      S,
+      "mail1: first access to mail2's store roots mounts them (findmnt: nfs4, vers=4.1, from mail2.example.com)",
+      async () => {
+        for (const d of roots) {
+          await m1.run(`timeout 150 ls -a ${d} >/dev/null`, { timeoutMs: 180_000 });
+          const m = await mountsOf(d);
+          assert(m.includes(`nfs4 ${server.hostname}:${d}`), `mounts at ${d}: ${m.join("; ")}`);
+          const opts = (await m1.run(`findmnt -n -r -t nfs4 -o OPTIONS --mountpoint ${d}`)).trim(); // mounted now
+          assert(/(^|,)vers=4\.1(,|$)/.test(opts) && /(^|,)hard(,|$)/.test(opts), `options at ${d}: ${opts}`);
+        }
+      },
+    );
+
+    const store = `${userRoot}/example.com/vmtest`;
+    const probe = `${store}/exmdb-probe`;
+    const payload = `written on mail1 at ${new Date().toISOString()}\n`;
+    let owner1 = "";
+    await h.check(
+      S,
+      "a store made on mail1 as root (mkdir, a file, chown to gromox: the admin API's part) is on mail2's disk with the same numeric owner; mail1 reads the file back",
+      async () => {
+        owner1 = (await m1.run("echo $(id -u gromox):$(id -g gromox)")).trim();
+        await m1.run(
+          `mkdir -p ${store} && chown gromox:gromox ${userRoot}/example.com ${store} && ` +
+            `cat > ${probe} && chown gromox:gromox ${probe}`,
+          { input: payload },
+        );
+        const on2 = (await m2.run(`stat -c '%u:%g' ${userRoot}/example.com ${store} ${probe}`)).trim().split("\n");
+        assertEqual(on2, [owner1, owner1, owner1], "numeric owners on mail2's disk");
+        assertEqual(await m2.run(`cat ${probe}`), payload, "content on mail2's disk");
+        assertEqual(await m1.run(`cat ${probe}`), payload, "content read back on mail1");
+        const d = roots.find((r) => r !== userRoot)!;
+        await m1.run(`mkdir ${d}/example.com && chown gromox:gromox ${d}/example.com`);
+        assertEqual(
+          (await m2.run(`stat -c '%u:%g' ${d}/example.com`)).trim(),
+          owner1,
+          `owner of ${d}/example.com on mail2`,
+        );
+      },
+    );
+    const ids = async (g: Guest) =>
+      (await g.run('for a in gromox grommunio; do echo "$a $(id -u $a):$(id -g $a)"; done')).trim().split("\n");
+    const [ids1, ids2] = [await ids(m1), await ids(m2)];
+    h.note(`ids on mail1: ${ids1.join(", ")}; on mail2: ${ids2.join(", ")}`);
+
+    await h.check(
+      S,
+      "mail2's generated nftables: TCP 2049 from mail1 only; from a peer mailbox node's address (mail3's, in a namespace on mail2) and from db1 it is dropped, while exmdb's port from mail3's address passes the firewall",
+      async () => {
+        const nft = files2.get(NFTABLES_PATH) ?? "";
+        assertEqual(
+          (await m2.run(`sha256sum ${NFTABLES_PATH}`)).split(" ")[0],
+          sha256(nft),
+          `${NFTABLES_PATH} on disk = generated`,
+        );
+        const live = await m2.run("nft list chain inet grommunio input");
+        const rules = live.split("\n").filter((l) => /dport 2049/.test(l));
+        assertEqual(
+          rules.map((l) => l.trim().replace(/ comment .*$/, "")),
+          [`ip saddr ${admin.ipv4} tcp dport 2049 accept`],
+          "live rules for 2049",
+        );
+        const m3 = topo.node("mail3").ipv4;
+        await nodeNamespace(m2, "vt-mail3", m3);
+        const ns = "ip netns exec vt-mail3 ";
+        const outcomes = {
+          "mail1 → 2049": await connect(m1, "", server.ipv4, 2049),
+          "mail3's address → 2049": await connect(m2, ns, server.ipv4, 2049),
+          "mail3's address → 5000 (exmdb, allowed; the stub listens on nothing)": await connect(
+            m2,
+            ns,
+            server.ipv4,
+            5000,
+          ),
+          "db1 → 2049": await connect(db, "", server.ipv4, 2049),
+        };
+        assertEqual(
+          outcomes,
+          {
+            "mail1 → 2049": CONNECT_OUTCOME[0],
+            "mail3's address → 2049": CONNECT_OUTCOME[2],
+            "mail3's address → 5000 (exmdb, allowed; the stub listens on nothing)": CONNECT_OUTCOME[1],
+            "db1 → 2049": CONNECT_OUTCOME[2],
+          },
+          "TCP connections to mail2",
+        );
+      },
+    );
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [database, loadBalancer, classic, storeExport];
