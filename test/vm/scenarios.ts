@@ -970,10 +970,31 @@ export const storeExport: Scenario = {
         );
       },
     );
-    const ids = async (g: Guest) =>
-      (await g.run('for a in gromox grommunio; do echo "$a $(id -u $a):$(id -g $a)"; done')).trim().split("\n");
-    const [ids1, ids2] = [await ids(m1), await ids(m2)];
-    h.note(`ids on mail1: ${ids1.join(", ")}; on mail2: ${ids2.join(", ")}`);
+    await h.check(
+      S,
+      "gromox and grommunio have the same (pinned) ids on mail1 and mail2, and the store's file is gromox's by name on both",
+      async () => {
+        const accounts =
+          "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4";
+        const ids = DEFAULT_ACCOUNT_IDS;
+        const want = [
+          `gromox:${ids.gromox}`,
+          `gromoxcf:${ids.gromoxcf}`,
+          `grommunio:${ids.grommunio}`,
+          `gromox:${ids.gromox}:${ids.gromox}`,
+          `grommunio:${ids.grommunio}:${ids.grommunio}`,
+        ].join("\n");
+        assertEqual((await m1.run(accounts)).trim(), want, "accounts on mail1");
+        assertEqual((await m2.run(accounts)).trim(), want, "accounts on mail2");
+        for (const g of [m1, m2]) {
+          assertEqual(
+            (await g.run(`stat -c '%U:%G' ${probe}`)).trim(),
+            "gromox:gromox",
+            `owner of the file on ${g.node}`,
+          );
+        }
+      },
+    );
 
     await h.check(
       S,
