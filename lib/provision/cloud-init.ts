@@ -56,7 +56,6 @@ export const BLOCK_MOUNT_SCRIPT = [
   'if [ "$fresh" -eq 1 ]; then rmdir "$dir/lost+found" 2>/dev/null || true; fi',
 ].join("\n");
 
-/** Mounts an NFS export (EFS, the NFS node): fstab line, then mount with retries. Args: source, dir, options. */
 /**
  * The first `bootcmd` entry: cloud-init writes the entries into one `/bin/sh` script and runs it
  * without `-e` (cc_bootcmd, `util.shellify`), so only the last entry's status counted and a mount
@@ -66,6 +65,7 @@ export const BLOCK_MOUNT_SCRIPT = [
  */
 export const BOOTCMD_STOP_ON_ERROR = "set -e";
 
+/** Mounts an NFS export (EFS, the NFS node): fstab line, then mount with retries. Args: source, dir, options. */
 export const NFS_MOUNT_SCRIPT = [
   'src="$1"; dir="$2"; opts="$3"; i=0',
   'mkdir -p "$dir"',
