@@ -542,7 +542,7 @@ export const loadBalancer: Scenario = {
     );
     await h.check(
       S,
-      "lb1: 443 answers from the host with the node's certificate (no mailbox node up: HAProxy's 503); 80 redirects to https",
+      "lb1: 443 answers from the host with the node's certificate (no mailbox node booted: HAProxy's 503; one booted: its answer through HAProxy); 80 redirects to https",
       async () => {
         const pem = files.get("/etc/haproxy/proxy.pem") ?? "";
         const want = new X509Certificate(pem.slice(pem.indexOf("-----BEGIN CERTIFICATE-----")));
@@ -553,7 +553,16 @@ export const loadBalancer: Scenario = {
           "certificate served = the one in the generated proxy.pem",
         );
         assert(String(r.cert.subjectaltname ?? "").includes("DNS:mail.example.com"), `SAN ${r.cert.subjectaltname}`);
-        assertEqual(r.status, 503, "status with every mailbox node down");
+        // With the store-export scenario mail1 and mail2 run too, and HAProxy reaches their nginx
+        // (a stand-in grommunio-web: 404); without a booted mailbox node it answers 503 itself.
+        const up = h.stack.topology.mailboxNodes.filter((n) => guests[n.name]).map((n) => n.name);
+        if (up.length === 0) assertEqual(r.status, 503, "status with every mailbox node down");
+        else {
+          assert(
+            r.status < 500,
+            `status with ${up.join(", ")} booted: ${r.status} (a 5xx: HAProxy reached no mailbox node)`,
+          );
+        }
         const plain = await httpGet(lb.hostPort(80), "/web/");
         assertEqual(plain.status, 301, "port 80 redirects");
         assert(String(plain.headers.location ?? "").startsWith("https://"), `Location ${plain.headers.location}`);
