@@ -37,6 +37,7 @@ import { Server } from "../../gen/providers/hcloud/server";
 import { Volume } from "../../gen/providers/hcloud/volume";
 import { VolumeAttachment } from "../../gen/providers/hcloud/volume-attachment";
 import { Annotations, TerraformStack, Token, attribute } from "../../provision/cdktf";
+import { escapeTemplateLiteral } from "../../provision/tokens";
 import { NodeRole, isWorld, parseIpv4Cidr } from "../../topology";
 import {
   CloudLoadBalancer,
@@ -419,7 +420,7 @@ export class HcloudDeployment implements PlatformDeployment {
                 postcondition: [
                   {
                     condition: `\${contains(self.locations[*].name, ${hclString(location)})}`,
-                    errorMessage: hclTemplate(
+                    errorMessage: escapeTemplateLiteral(
                       `Hetzner does not offer server type ${type} in location ${location}: choose one it offers there (hcloud server-type describe ${type}, hcloud server-type list) as serverTypes or a node's size.`,
                     ),
                   },
@@ -726,14 +727,9 @@ export class HcloudDeployment implements PlatformDeployment {
   }
 }
 
-/** `text` inside a Terraform template (a string literal, an error message): `${` and `%{` doubled. */
-function hclTemplate(text: string): string {
-  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
-}
-
 /** `text` as an HCL string literal inside a `${…}` expression (JSON's escapes are HCL's). */
 function hclString(text: string): string {
-  return JSON.stringify(hclTemplate(text));
+  return JSON.stringify(escapeTemplateLiteral(text));
 }
 
 /** Adds `provider "hcloud"` (token from HCLOUD_TOKEN) unless the stack already has one. */
