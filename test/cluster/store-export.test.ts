@@ -15,7 +15,13 @@ import {
   ShareNothing,
   SharedStorage,
 } from "../../lib";
-import { STORE_MOUNTS_COMMAND, STORE_SERVERS_PATH, TokenRegistry, cloudConfigObject } from "../../lib/provision";
+import {
+  STORE_MOUNTS_COMMAND,
+  STORE_SERVERS_PATH,
+  TokenRegistry,
+  cloudConfigObject,
+  storeServersText,
+} from "../../lib/provision";
 import "../../lib/platforms/hcloud";
 import "../../lib/platforms/docker";
 
@@ -108,7 +114,7 @@ describe("ShareNothing with an admin node on mail1 and mail2, mail3 beside it (H
   test("mail1 lists the servers in a file; one first-boot step, after the others and before the services, makes the fstab lines; nothing at boot", () => {
     expect(file("mail1", STORE_SERVERS_PATH)).toEqual({
       path: "/etc/grommunio-cluster/store-servers",
-      content: "mail2.example.com\nmail3.example.com\n",
+      content: "mail 2 3 .example.com\n",
       mode: "0644",
       owner: "root:root",
       stage: "late",
@@ -116,7 +122,7 @@ describe("ShareNothing with an admin node on mail1 and mail2, mail3 beside it (H
     const before = p("mail1").commands.filter((c) => c.phase === "before-services");
     expect(before[before.length - 1]).toEqual(STORE_MOUNTS_COMMAND);
     expect(STORE_MOUNTS_COMMAND.shell).toBe(
-      `u=; while read -r h; do for p in user domain; do d=/var/lib/gromox/$p/$h; mkdir -p $d; grep -q " $d nfs4 " /etc/fstab || echo "$h:$d $d nfs4 ${OPTIONS} 0 0" >> /etc/fstab; u="$u $(systemd-escape -p --suffix=automount $d)"; done; done < /etc/grommunio-cluster/store-servers; systemctl daemon-reload && systemctl start $u`,
+      `u=; while read -r a b c s; do for h in $(if [ "$b" ]; then seq -f "$a%g$s" $b $c; else echo $a; fi); do for p in user domain; do d=/var/lib/gromox/$p/$h; mkdir -p $d; grep -q " $d nfs4 " /etc/fstab || echo "$h:$d $d nfs4 ${OPTIONS} 0 0" >> /etc/fstab; u="$u $(systemd-escape -p --suffix=automount $d)"; done; done; done < /etc/grommunio-cluster/store-servers; systemctl daemon-reload && systemctl start $u`,
     );
     const doc = cloudConfigObject(p("mail1"), new TokenRegistry()) as { bootcmd: unknown[]; runcmd: string[] };
     expect(JSON.stringify(doc.bootcmd)).not.toContain("nfs");
@@ -154,6 +160,46 @@ describe("ShareNothing with an admin node on mail1 and mail2, mail3 beside it (H
 
   test("no warning about stores the admin API cannot create", () => {
     expect(warnings.filter((w) => w.startsWith("ShareNothing with the admin API"))).toEqual([]);
+  });
+});
+
+describe("storeServersText: runs of numbered names as one line", () => {
+  test("a run counting up by one in the first label's number is one line; anything else one line per host, in order", () => {
+    const hosts = [
+      "mail2.example.com",
+      "mail3.example.com",
+      "mail4.example.com",
+      "mail6.example.com",
+      "mail7.example.com",
+      "db.example.com",
+      "mail08.example.com",
+      "mail09.example.com",
+      "node9",
+      "node10",
+      "x3.dc1.example",
+      "x4.dc1.example",
+      "mail1.other.example",
+    ];
+    expect(storeServersText(hosts)).toBe(
+      [
+        "mail 2 4 .example.com",
+        "mail 6 7 .example.com",
+        "db.example.com",
+        // (leading zeros: seq would drop them)
+        "mail08.example.com",
+        "mail09.example.com",
+        "node 9 10",
+        "x 3 4 .dc1.example",
+        "mail1.other.example",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("a single numbered host, descending numbers and an empty list stay plain", () => {
+    expect(storeServersText(["mail2.example.com"])).toBe("mail2.example.com\n");
+    expect(storeServersText(["mail3.example.com", "mail2.example.com"])).toBe("mail3.example.com\nmail2.example.com\n");
+    expect(storeServersText([])).toBe("");
   });
 });
 

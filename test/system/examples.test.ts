@@ -46,6 +46,7 @@ import { duplicateServices, preparePostfixSandbox } from "./postfix-sandbox";
 import { requireProgram, run, scratchDir } from "./support";
 import { CONTAINER_MANIFEST_PATH, CONTAINER_PROVISION_DIR } from "../../lib/provision/container";
 import { FILES_MANIFEST_PATH } from "../../lib/provision/bundle";
+import { STORE_SERVERS_EACH } from "../../lib/provision/node";
 
 jest.setTimeout(120_000);
 
@@ -355,13 +356,14 @@ function namespaceSteps(
 
   for (const f of ofs(V.storeServers)) {
     // The admin node's fstab step mounts <name>:<dir>: every name must resolve on the node.
-    const names = f.text.split("\n").filter((l) => l.trim() !== "");
+    // Read back by the step's own loop (runs of numbered names expanded).
+    const lines = f.text.split("\n").filter((l) => l.trim() !== "");
     steps.push({
       validator: V.storeServers,
       files: [f.path],
-      command: names.map((n) => `getent hosts ${sh(n)} >/dev/null || echo "${n} does not resolve"`).join("\n"),
+      command: `${STORE_SERVERS_EACH} getent hosts "$h" >/dev/null || echo "$h does not resolve"; done; done <<'EOF'\n${f.text}EOF`,
       judge: ({ out, err }) =>
-        names.length > 0 && (out + err).trim() === "" ? [] : [`${(out + err).trim() || "empty list"}`],
+        lines.length > 0 && (out + err).trim() === "" ? [] : [`${(out + err).trim() || "empty list"}`],
     });
   }
 

@@ -18,7 +18,7 @@ import {
   Platform,
   ShareNothing,
 } from "../../lib";
-import { STORE_MOUNTS_COMMAND, STORE_SERVERS_PATH } from "../../lib/provision";
+import { STORE_MOUNTS_COMMAND, STORE_SERVERS_EACH, STORE_SERVERS_PATH, storeServersText } from "../../lib/provision";
 import "../../lib/platforms/hcloud";
 import { requireProgram, run, scratchDir } from "./support";
 
@@ -96,6 +96,31 @@ describe("store exports with real programs", () => {
     const r = inNamespace({ "/var/lib": lib, "/etc/exports": bad }, `${exportfs} -ra`);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('unknown keyword "no_subtree_chek"');
+  });
+
+  test("the store-servers loop (dash) reads back exactly the hosts storeServersText wrote, in order", () => {
+    requireProgram("seq", "coreutils");
+    const hosts = [
+      "mail2.example.com",
+      "mail3.example.com",
+      "mail4.example.com",
+      "db.example.com",
+      "mail08.example.com",
+      "node9",
+      "node10",
+      "node11",
+      "x3.dc1.example",
+      "x4.dc1.example",
+      "mail0.example.com",
+      "mail1.example.com",
+    ];
+    const sb = scratchDir("store-servers-loop");
+    const list = path.join(sb, "store-servers");
+    fs.writeFileSync(list, storeServersText(hosts));
+    expect(fs.readFileSync(list, "utf8").split("\n").length).toBeLessThan(hosts.length);
+    const r = run("dash", ["-c", `${STORE_SERVERS_EACH} echo "$h"; done; done < ${list}`]);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(r.stdout).toBe(hosts.map((h) => `${h}\n`).join(""));
   });
 
   test("mail1: the mounts step adds one fstab line per root (once), findmnt --verify accepts the table, and the automount units are the ones systemd-escape names", () => {

@@ -26,6 +26,7 @@ import {
   NFTABLES_PATH,
   STORE_SERVERS_PATH,
   storeExportPaths,
+  storeServersText,
 } from "../../lib/provision";
 import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, MAP_READER_CNF } from "../../lib/render/ops";
 import { bootstrapAccounts } from "../fixtures";
@@ -901,12 +902,7 @@ export const storeExport: Scenario = {
       "mail1: fstab has one on-demand nfs4 line per store root of each server in the generated store-servers (mail2, mail3); their automount units are active and nothing is mounted yet",
       async () => {
         const others = topo.mailboxNodes.filter((n) => n.name !== "mail1");
-        const hosts = storeServers.split("\n").filter(Boolean);
-        assertEqual(
-          hosts,
-          others.map((n) => n.hostname),
-          `${STORE_SERVERS_PATH} (generated)`,
-        );
+        assertEqual(storeServers, storeServersText(others.map((n) => n.hostname)), `${STORE_SERVERS_PATH} (generated)`);
         const fstab = (await m1.run("grep ' nfs4 ' /etc/fstab || true")).trim().split("\n").filter(Boolean);
         const want = others.flatMap((n) =>
           storeExportPaths(n).map(
