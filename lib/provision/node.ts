@@ -9,7 +9,9 @@
  *    and mounted by label (so packages install onto them);
  * 2. early files: APT source and key;
  * 3. packages (their users and groups now exist);
- * 4. late files: every rendered configuration file, the database client file, SQL scripts;
+ * 4. late files: every rendered configuration file, the database client file, SQL scripts, the
+ *    drop-ins that keep services from starting without their data mounts on later boots
+ *    (`mountDropIns`);
  * 5. `before-services` commands: wait for the database, create the schema on exactly one node
  *    (`gromox-dbop -C` only when the schema is missing), seed the `servers` table;
  * 6. services enabled and restarted in dependency order;
@@ -59,6 +61,13 @@ export const SQL_FILES = {
 export const STORE_SERVERS_PATH = `${PROVISION_DIR}/store-servers`;
 export const NFTABLES_PATH = "/etc/nftables.conf";
 export const NFS_EXPORTS_PATH = "/etc/exports";
+
+/** Where provisioning writes systemd drop-ins (`<unit>.service.d/…`). */
+export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
+/** The name of the drop-in that orders a unit after its data mount (`mountDropIns`). */
+export const MOUNT_DROP_IN = "data-mount.conf";
+/** MariaDB's data directory (the database node's volume). */
+export const MARIADB_DATADIR = "/var/lib/mysql";
 
 /** How long first-boot steps wait for another node (the database, the schema), in seconds. */
 export const WAIT_SECONDS = 1800;
@@ -333,6 +342,56 @@ export const STORE_SERVERS_EACH =
   'while read -r a b c s; do for h in $(if [ "$b" ]; then seq -f "$a%g$s" $b $c; else echo $a; fi); do';
 
 /**
+ * The units that keep data in a directory a data mount may hold: `unit` names the drop-in
+ * directory (`gromox-` is a prefix drop-in, `gromox-.service.d`, which systemd reads for every
+ * `gromox-*.service`: gromox-http, -midb, -zcore, -event, -timer, -delivery, …), `runs` says
+ * whether one of the node's services is such a unit. Not listed: nfs-kernel-server
+ * (nfs-server.service), to which nfs-utils' own nfs-server-generator gives `RequiresMountsFor=`
+ * for every directory in /etc/exports (the NFS node's export, a mailbox node's store roots).
+ */
+const DATA_DIRS: readonly {
+  readonly unit: string;
+  readonly runs: (service: string) => boolean;
+  readonly dir: string;
+}[] = [
+  { unit: "gromox-", runs: (s) => s.startsWith("gromox-"), dir: MAILSTORE_ROOT },
+  { unit: "grommunio-admin-api", runs: (s) => s === "grommunio-admin-api", dir: MAILSTORE_ROOT },
+  { unit: "mariadb", runs: (s) => s === "mariadb", dir: MARIADB_DATADIR },
+];
+
+/**
+ * The drop-ins that keep a node's services from starting without their data mounts (on boots
+ * after the first, where the fstab lines are `nofail` and systemd orders nothing after them):
+ * `<SYSTEMD_UNIT_DIR>/<unit>.service.d/<MOUNT_DROP_IN>` with `RequiresMountsFor=<data dir>` for
+ * each unit of `DATA_DIRS` the node runs whose data directory is, or lies below, the mount point
+ * of a mount made at boot (block volumes, NFS/EFS). Not for on-demand mounts (the admin node's
+ * automounts of other mailbox nodes' stores lie below its data directory, never at or above it,
+ * so no unit requires them). `RequiresMountsFor=` makes the unit require and order after the mount
+ * units of the directory and its parents: a mount that fails makes the unit fail to start instead
+ * of writing to the root disk under the mount point.
+ */
+export function mountDropIns(mounts: readonly DataMount[], services: readonly string[]): ConfigFile[] {
+  const dirs = new Map<string, Set<string>>();
+  for (const m of mounts) {
+    if (m.kind === "nfs" && m.onDemand) continue;
+    for (const d of DATA_DIRS) {
+      if (!services.some(d.runs)) continue;
+      if (d.dir !== m.mountPoint && !d.dir.startsWith(`${m.mountPoint}/`)) continue;
+      const set = dirs.get(d.unit) ?? new Set<string>();
+      dirs.set(d.unit, set.add(d.dir));
+    }
+  }
+  return [...dirs]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([unit, set]) => ({
+      path: `${SYSTEMD_UNIT_DIR}/${unit}.service.d/${MOUNT_DROP_IN}`,
+      content: `[Unit]\n${[...set].map((d) => `RequiresMountsFor=${d}\n`).join("")}`,
+      mode: "0644",
+      owner: "root:root",
+    }));
+}
+
+/**
  * The store mounts' step, after the other `before-services` steps (so after the packages and
  * before the services that use the mounts): for each server in `STORE_SERVERS_PATH`, the fstab
  * lines of its two store roots (`storeExportMounts`; once), their mount points, then the automount
@@ -428,7 +487,14 @@ export function provisionNode(input: ProvisionNodeInput): {
       stage: "early" as const,
     })),
   ];
-  const files: ProvisionedFile[] = [...early, ...late.map((f) => ({ ...f, stage: "late" as const }))];
+  const services = nodeServices(topology, node, os, [
+    ...(hasNftables ? ["nftables"] : []),
+    ...optional.flatMap((d) => d.units),
+  ]);
+  const files: ProvisionedFile[] = [
+    ...early,
+    ...[...late, ...mountDropIns(input.mounts, services)].map((f) => ({ ...f, stage: "late" as const })),
+  ];
 
   const seen = new Set<string>();
   for (const f of files) {
@@ -503,10 +569,6 @@ export function provisionNode(input: ProvisionNodeInput): {
     }
   }
 
-  const services = nodeServices(topology, node, os, [
-    ...(hasNftables ? ["nftables"] : []),
-    ...optional.flatMap((d) => d.units),
-  ]);
   const nfsPackages = input.mounts.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : []));
   // Where gromox's or grommunio's packages create the accounts, and on the NFS node, whose disk
   // holds the files the clients write with these ids.

@@ -110,6 +110,7 @@ const STACKS = exampleStacks();
 const counts = new Map<string, Map<ValidatorName, number>>();
 const unvalidatedSeen = new Map<string, string[]>(); // path -> stack/node
 const standIns = new Set<string>(); // package files given an empty stand-in
+const unitStandIns = new Set<string>(); // systemd units of packages given an empty stand-in
 const sqlFiles = new Map<string, Array<{ node: string; path: string; text: string }>>(); // stack -> files
 
 function count(stack: string, v: ValidatorName): void {
@@ -279,6 +280,7 @@ function namespaceSteps(
   by: Map<string, ValidatorName | undefined>,
   root: string,
   packages: readonly string[],
+  services: readonly string[] = [],
 ) {
   const steps: Step[] = [];
   const scratch = scratchDir("node-ns");
@@ -407,21 +409,45 @@ function namespaceSteps(
 
   const systemd = ofs(V.systemd);
   if (systemd.length > 0) {
-    const units = new Set(
-      systemd.map((f) => {
-        const rel = f.path.slice("/etc/systemd/system/".length);
-        return rel.includes(".d/") ? rel.slice(0, rel.indexOf(".d/")) : rel;
-      }),
-    );
+    const units = new Set<string>();
+    const unmatched: string[] = [];
+    for (const f of systemd) {
+      const rel = f.path.slice("/etc/systemd/system/".length);
+      const unit = rel.includes(".d/") ? rel.slice(0, rel.indexOf(".d/")) : rel;
+      // A prefix drop-in (`gromox-.service.d`) is verified with each of the node's units it applies to.
+      const prefix = /^(.+-)\.service$/.exec(unit)?.[1];
+      if (prefix === undefined) units.add(unit);
+      else {
+        const matched = services.filter((s) => s.startsWith(prefix)).map((s) => `${s}.service`);
+        if (matched.length === 0) unmatched.push(f.path);
+        for (const u of matched) units.add(u);
+      }
+    }
+    for (const u of units) {
+      // A unit a grommunio package installs (gromox-http, grommunio-admin-api): an empty service
+      // stands in, so systemd-analyze loads the node's drop-ins onto it.
+      const installed = ["/lib/systemd/system", "/usr/lib/systemd/system", "/etc/systemd/system"].some((d) =>
+        fs.existsSync(path.join(d, u)),
+      );
+      if (!installed && !systemd.some((f) => f.path === `/etc/systemd/system/${u}`)) {
+        place(`/etc/systemd/system/${u}`, "[Service]\nExecStart=/bin/true\n");
+        unitStandIns.add(u);
+      }
+    }
     const cmd = `systemd-analyze verify --man=no ${[...units].map(sh).join(" ")}`;
-    steps.push(
-      plain(
-        V.systemd,
-        systemd.map((f) => f.path),
-        cmd,
-        "",
-      ),
+    const step = plain(
+      V.systemd,
+      systemd.map((f) => f.path),
+      cmd,
+      "",
     );
+    steps.push({
+      ...step,
+      judge: (r) => [
+        ...unmatched.map((p) => `${p}: a prefix drop-in that none of the node's units reads`),
+        ...step.judge(r),
+      ],
+    });
   }
 
   const apt = ofs(V.apt);
@@ -864,7 +890,8 @@ describe.each(STACKS.map((s) => [s.stack, s] as const))("%s", (stackName, stack)
       for (const p of bootstrap) if (by.get(p) === undefined) by.set(p, V.container);
       problems.push(...secrets.problems, ...inProcessChecks(files, by));
       const packages = node.cluster.provisioning.get(node.node)!.packages;
-      const { steps, scratch } = namespaceSteps(files, by, root, packages);
+      const services = node.cluster.provisioning.get(node.node)!.services;
+      const { steps, scratch } = namespaceSteps(files, by, root, packages, services);
       problems.push(...runSteps(steps, root, scratch));
       if (files.some((f) => by.get(f.path) === V.postfix)) problems.push(...checkPostfix(node, files));
       expect(problems).toEqual([]);
@@ -941,6 +968,11 @@ test("the namespace checks bite: one defect per validator is reported", () => {
       text: "[Service]\nLimitNOFILEZ=1\n",
       expect: /Unknown key 'LimitNOFILEZ'/,
     },
+    // (a prefix drop-in, read by a stand-in gromox-http.service)
+    "/etc/systemd/system/gromox-.service.d/x.conf": {
+      text: "[Unit]\nRequiresMountsFor=var/lib/gromox\n",
+      expect: /RequiresMountsFor= path is not absolute, ignoring: var\/lib\/gromox/,
+    },
     "/etc/apt/sources.list.d/x.sources": {
       text: "Types: deb\nURI: https://x.test\nSuites: s\n",
       expect: /Malformed entry/,
@@ -977,7 +1009,7 @@ test("the namespace checks bite: one defect per validator is reported", () => {
     return { path: p, text: d.text, entry: { ...entry, defer: false, content: Buffer.from(d.text), source: "test" } };
   });
   const by = classify(files);
-  const { steps, scratch } = namespaceSteps(files, by, root, []);
+  const { steps, scratch } = namespaceSteps(files, by, root, [], ["gromox-http"]);
   const problems = runSteps(steps, root, scratch);
   for (const [p, d] of Object.entries(defects)) {
     if (d.expect.source === "$^") continue;
@@ -993,6 +1025,9 @@ test("files no validator covers are exactly the allow-list", () => {
       seen.map((p) => `  ${p}  (${unvalidatedSeen.get(p)!.length} nodes)`).join("\n") +
       (standIns.size > 0
         ? `\npackage files given an empty stand-in for nginx -t:\n  ${[...standIns].sort().join("\n  ")}`
+        : "") +
+      (unitStandIns.size > 0
+        ? `\nunits given an empty stand-in for systemd-analyze verify:\n  ${[...unitStandIns].sort().join("\n  ")}`
         : ""),
   );
   expect(seen).toEqual([...UNVALIDATED].sort());
