@@ -195,7 +195,7 @@ export class ClusterSecurity {
       const set: ProvisionCommand = {
         phase: "after-services",
         description: "set the password of grommunio's admin user, then remove the file that held it",
-        shell: `grommunio-admin passwd --password "$(cat ${ADMIN_PASSWORD_FILE})" && rm -f ${ADMIN_PASSWORD_FILE}`,
+        shell: `grommunio-admin passwd --password "$(cat ${ADMIN_PASSWORD_FILE})"; rm -f ${ADMIN_PASSWORD_FILE}`,
       };
       provisioning = withCommands(provisioning, [set]);
     }

@@ -6,7 +6,8 @@
  * Module order on the node (cloud.cfg): bootcmd → write_files → … (init stage, network up);
  * `bootcmd` (every boot; stops at the first failure): the readiness report's unit, the pinned
  * accounts, NFS client, mounts, keys;
- * package-update-upgrade-install → write_files with `defer: true` → runcmd (final stage).
+ * package-update-upgrade-install → write_files with `defer: true` → runcmd (written by the config
+ * stage, run by scripts-user in the final stage; once; stops at the first failure).
  *
  * Key order: `hostname` … `bootcmd`, `apt`, `write_files`, `package_update`, `packages`, `runcmd`;
  * in the `none` form (gzipped whole) with tokens, the keys and `write_files` items that hold
@@ -64,6 +65,18 @@ export const BLOCK_MOUNT_SCRIPT = [
  * readiness report shows it).
  */
 export const BOOTCMD_STOP_ON_ERROR = "set -e";
+
+/**
+ * The first `runcmd` entry. cloud-init writes runcmd into one `/bin/sh` script as well (cc_runcmd,
+ * `util.shellify`; scripts-user runs it in the final stage) without `-e`: a schema wait that timed
+ * out, a firewall that refused its ruleset (`systemctl restart nftables`) or a store root that
+ * could not be made was masked by the entries after it, and the services started anyway (without
+ * their firewall, without a database). With it, the first failing step stops the script: nothing
+ * after it runs, scripts-user fails, `cloud-init status` says error and the readiness report shows
+ * the step's output. Every step is written for it (`ProvisionCommand.shell`: no `a && b` whose
+ * `a` may fail unnoticed; a failure that is expected stands left of `||` or in a condition).
+ */
+export const RUNCMD_STOP_ON_ERROR = "set -e";
 
 /** Mounts an NFS export (EFS, the NFS node): fstab line, then mount with retries. Args: source, dir, options. */
 export const NFS_MOUNT_SCRIPT = [
@@ -253,6 +266,7 @@ function cloudConfigParts(p: NodeProvisioning): {
   const before = p.commands.filter((c) => c.phase === "before-services").map(commandLine);
   const after = p.commands.filter((c) => c.phase === "after-services").map(commandLine);
   const runcmd: string[] = [
+    RUNCMD_STOP_ON_ERROR,
     ...before,
     "systemctl daemon-reload",
     ...(p.services.length ? [`systemctl enable ${p.services.join(" ")}`] : []),

@@ -17,7 +17,8 @@
  *      itself without CAP_NET_ADMIN (`setpriv`), so nothing started later can change the
  *      container's addresses or rules;
  *   5. refuse to start when the image lacks a package the node needs;
- *   6. `before-services` steps, once per container (as cloud-init's runcmd once per instance);
+ *   6. `before-services` steps, once per container (as cloud-init's runcmd once per instance),
+ *      each with `sh -ec` (under `set -e`, as runcmd runs them) and stopping at the first failure;
  *   7. `grommunio-service start <unit>` for every service, in order (the image's helper: there is
  *      no systemd in the container);
  *   8. `after-services` steps, once per container;
@@ -253,7 +254,7 @@ function bootScript(
       `if [ ! -e ${q(marker)} ]; then`,
       ...steps.flatMap((cmd) => [
         `  log ${q(cmd.description)}`,
-        `  sh -c ${q(cmd.shell)} || fail ${q(`${phase} step failed: ${cmd.description}`)}`,
+        `  sh -ec ${q(cmd.shell)} || fail ${q(`${phase} step failed: ${cmd.description}`)}`,
       ]),
       `  touch ${q(marker)}`,
       "fi",

@@ -79,7 +79,13 @@ export interface ProvisionCommand {
   readonly phase: "before-services" | "after-services";
   /** What it does, e.g. `create the gromox schema`. */
   readonly description: string;
-  /** Run by `sh -c`; POSIX shell. */
+  /**
+   * POSIX shell, run with `set -e` in effect (cloud-init: runcmd's first entry,
+   * `RUNCMD_STOP_ON_ERROR`; containers: `sh -ec`): a failing command stops the node's first-boot
+   * steps, so everything after it (the services) is not started. Never `a && b` where `a` may
+   * fail (`set -e` ignores a failure left of `&&`): write `a; b`. A failure that is expected
+   * stands left of `||` or in a condition (`until`, `if`).
+   */
   readonly shell: string;
 }
 

@@ -243,12 +243,13 @@ export function firstBootCommands(topology: Topology, node: ClusterNode, sql: Cl
   if (node.runs("store-export")) {
     // exportfs skips a missing directory: make the store roots (owner and mode of their parents,
     // which the gromox package made) before nfs-kernel-server is restarted. In a subshell: runcmd
-    // is one script.
+    // is one script. `;`, not `&&`: under `set -e` every command counts (a failed mkdir in the
+    // first pass would otherwise be masked by the second).
     const host = node.hostname;
     cmds.push({
       phase: "before-services",
       description: "create the store roots the admin nodes mount (owner and mode of their parents)",
-      shell: `(cd ${MAILSTORE_ROOT} && for p in ${STORE_ROOTS.join(" ")}; do d=$p/${host}; mkdir -p $d && chown --reference=$p $d && chmod --reference=$p $d; done)`,
+      shell: `(cd ${MAILSTORE_ROOT}; for p in ${STORE_ROOTS.join(" ")}; do d=$p/${host}; mkdir -p $d; chown --reference=$p $d; chmod --reference=$p $d; done)`,
     });
   }
   const runsGromoxDbClient = isDatabaseClient(node) && !node.has("load-balancer");
@@ -292,7 +293,7 @@ export function firstBootCommands(topology: Topology, node: ClusterNode, sql: Cl
       cmds.push({
         phase: "after-services",
         description: "grant the load balancers' read-only account once the schema and the map view exist",
-        shell: `${waitUntil(`mysql -e "SELECT 1 FROM ${topology.database.name}.${MAILBOX_MAP_VIEW} LIMIT 0" >/dev/null 2>&1`)} && mysql < ${SQL_FILES.mapReaderGrants}`,
+        shell: `${waitUntil(`mysql -e "SELECT 1 FROM ${topology.database.name}.${MAILBOX_MAP_VIEW} LIMIT 0" >/dev/null 2>&1`)}; mysql < ${SQL_FILES.mapReaderGrants}`,
       });
     }
   }
@@ -407,7 +408,7 @@ export const STORE_MOUNTS_COMMAND: ProvisionCommand = {
     `grep -q " $d nfs4 " /etc/fstab || echo "$h:$d $d nfs4 ${STORE_MOUNT_OPTIONS} 0 0" >> /etc/fstab;`,
     'u="$u $(systemd-escape -p --suffix=automount $d)"; done;',
     `done; done < ${STORE_SERVERS_PATH};`,
-    "systemctl daemon-reload && systemctl start $u",
+    "systemctl daemon-reload; systemctl start $u",
   ].join(" "),
 };
 

@@ -88,7 +88,7 @@ describe("ShareNothing with an admin node on mail1 and mail2, mail3 beside it (H
       phase: "before-services",
       description: "create the store roots the admin nodes mount (owner and mode of their parents)",
       shell:
-        "(cd /var/lib/gromox && for p in user domain; do d=$p/mail2.example.com; mkdir -p $d && chown --reference=$p $d && chmod --reference=$p $d; done)",
+        "(cd /var/lib/gromox; for p in user domain; do d=$p/mail2.example.com; mkdir -p $d; chown --reference=$p $d; chmod --reference=$p $d; done)",
     });
   });
 
@@ -122,7 +122,7 @@ describe("ShareNothing with an admin node on mail1 and mail2, mail3 beside it (H
     const before = p("mail1").commands.filter((c) => c.phase === "before-services");
     expect(before[before.length - 1]).toEqual(STORE_MOUNTS_COMMAND);
     expect(STORE_MOUNTS_COMMAND.shell).toBe(
-      `u=; while read -r a b c s; do for h in $(if [ "$b" ]; then seq -f "$a%g$s" $b $c; else echo $a; fi); do for p in user domain; do d=/var/lib/gromox/$p/$h; mkdir -p $d; grep -q " $d nfs4 " /etc/fstab || echo "$h:$d $d nfs4 ${OPTIONS} 0 0" >> /etc/fstab; u="$u $(systemd-escape -p --suffix=automount $d)"; done; done; done < /etc/grommunio-cluster/store-servers; systemctl daemon-reload && systemctl start $u`,
+      `u=; while read -r a b c s; do for h in $(if [ "$b" ]; then seq -f "$a%g$s" $b $c; else echo $a; fi); do for p in user domain; do d=/var/lib/gromox/$p/$h; mkdir -p $d; grep -q " $d nfs4 " /etc/fstab || echo "$h:$d $d nfs4 ${OPTIONS} 0 0" >> /etc/fstab; u="$u $(systemd-escape -p --suffix=automount $d)"; done; done; done < /etc/grommunio-cluster/store-servers; systemctl daemon-reload; systemctl start $u`,
     );
     const doc = cloudConfigObject(p("mail1"), new TokenRegistry()) as { bootcmd: unknown[]; runcmd: string[] };
     expect(JSON.stringify(doc.bootcmd)).not.toContain("nfs");

@@ -270,7 +270,7 @@ describe("the example layout on AWS with S3 file delivery", () => {
       expect(decodedFile(config, FILES_FETCH_PROGRAM).content).toBe(FILES_FETCH_SCRIPT);
       expect(decodedFile(config, FILES_FETCH_PROGRAM).entry).toMatchObject({ owner: "root:root", permissions: "0700" });
       expect(config.packages).toContain("python3-boto3");
-      expect(config.runcmd[0]).toBe(`${FILES_FETCH_PROGRAM} ${FILES_MANIFEST_PATH}`);
+      expect(config.runcmd.slice(0, 2)).toEqual(["set -e", `${FILES_FETCH_PROGRAM} ${FILES_MANIFEST_PATH}`]);
       // The secrets' program, templates and manifest come with the bundle, fetched before they run.
       expect(bundle.files.some((f) => f.path === SECRET_MANIFEST_PATH)).toBe(true);
     }

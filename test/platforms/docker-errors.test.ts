@@ -252,6 +252,6 @@ describe("Docker platform coded errors (GRX240–GRX259)", () => {
     expect(b.script).not.toContain("dpkg-query");
     expect(b.script).toContain("    chown 'root:adm' '/etc/x.conf'\n    chmod '0640' '/etc/x.conf'\n");
     expect(b.script).not.toContain("chown 'root:root' '/etc/hosts'");
-    expect(b.script).toContain("  sh -c 'echo hello' || fail 'before-services step failed: say hello'\n");
+    expect(b.script).toContain("  sh -ec 'echo hello' || fail 'before-services step failed: say hello'\n");
   });
 });

@@ -8,6 +8,7 @@ import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { Document, Scalar, parse, visit } from "yaml";
 import {
   BOOTCMD_STOP_ON_ERROR,
+  RUNCMD_STOP_ON_ERROR,
   BLOCK_MOUNT_SCRIPT,
   ConfigFile,
   DB_CLIENT_CNF,
@@ -185,8 +186,11 @@ describe("renderCloudConfig", () => {
       expect(f.defer ?? false).toBe(f.path !== "/etc/apt/sources.list.d/grommunio.sources");
     }
     const runcmd = config.runcmd as string[];
+    // (the first entry stops the script at the first failing step: nothing starts after it)
+    expect(runcmd[0]).toBe(RUNCMD_STOP_ON_ERROR);
+    expect(runcmd.filter((c) => c === "set -e")).toHaveLength(1);
     const reload = runcmd.indexOf("systemctl daemon-reload");
-    expect(runcmd.slice(0, reload).some((c) => c.includes("gromox-dbop -C"))).toBe(true);
+    expect(runcmd.slice(1, reload).some((c) => c.includes("gromox-dbop -C"))).toBe(true);
     expect(runcmd[reload + 1]).toMatch(/^systemctl enable gromox-event gromox-timer gromox-http/);
     expect(runcmd.slice(reload + 2)).toEqual(prov("mail1").provisioning.services.map((s) => `systemctl restart ${s}`));
     expect(config).toMatchObject({
@@ -195,6 +199,26 @@ describe("renderCloudConfig", () => {
       manage_etc_hosts: false,
       package_update: true,
     });
+  });
+
+  test("runcmd under set -e: on every node the first entry, and no step hides a failure left of && (set -e ignores it)", () => {
+    for (const n of topology.nodes) {
+      const runcmd = render(prov(n.name).provisioning).config.runcmd as string[];
+      expect(runcmd[0]).toBe(RUNCMD_STOP_ON_ERROR);
+      // The steps (the database's grants after their wait, the store roots, ...) use `;` instead.
+      for (const c of runcmd)
+        expect({ node: n.name, c, and: c.includes("&&") }).toEqual({ node: n.name, c, and: false });
+      expect(runcmd).toContain("systemctl daemon-reload");
+    }
+    // The firewall is restarted before every other service: its refusal stops them all.
+    const withFirewall = prov("mail2", {
+      files: [
+        ...renderNodeFiles(topology, topology.node("mail2")),
+        { path: "/etc/nftables.conf", content: "flush ruleset\n", mode: "0644", owner: "root:root" },
+      ],
+    }).provisioning;
+    const runcmd = render(withFirewall).config.runcmd as string[];
+    expect(runcmd.filter((c) => c.startsWith("systemctl restart "))[0]).toBe("systemctl restart nftables");
   });
 
   test("every write_files entry decodes to exactly the provisioned file", () => {

@@ -240,8 +240,10 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
         permissions: "0700",
       });
       // After the files' fetch, which writes the program, the templates and the manifest.
-      expect(doc.runcmd[0]).toBe(`${FILES_FETCH_PROGRAM} ${FILES_MANIFEST_PATH}`);
-      expect(doc.runcmd[1]).toBe(`${SSM_FETCH_PROGRAM} ${SECRET_MANIFEST_PATH}`);
+      // (after `set -e`: a failed fetch stops every step after it)
+      expect(doc.runcmd[0]).toBe("set -e");
+      expect(doc.runcmd[1]).toBe(`${FILES_FETCH_PROGRAM} ${FILES_MANIFEST_PATH}`);
+      expect(doc.runcmd[2]).toBe(`${SSM_FETCH_PROGRAM} ${SECRET_MANIFEST_PATH}`);
     }
   });
 
@@ -324,7 +326,7 @@ describe("AWS: secrets in SSM Parameter Store, fetched at boot by a least-privil
     const { doc } = deliveredFiles(uds.get("mail1")!);
     const step = (doc.runcmd as string[]).find((c) => c.startsWith("grommunio-admin passwd"));
     expect(step).toBe(
-      'grommunio-admin passwd --password "$(cat /etc/grommunio-cluster/admin-password)" && rm -f /etc/grommunio-cluster/admin-password',
+      'grommunio-admin passwd --password "$(cat /etc/grommunio-cluster/admin-password)"; rm -f /etc/grommunio-cluster/admin-password',
     );
     for (const n of ["mail2", "classic1", "lb1", "db1"]) {
       expect((deliveredFiles(uds.get(n)!).doc.runcmd as string[]).some((c) => c.includes("grommunio-admin"))).toBe(

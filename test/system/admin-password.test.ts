@@ -1,5 +1,6 @@
 /**
- * The first-boot step that sets grommunio's admin password, run as cloud-init runs it (`sh -c`),
+ * The first-boot step that sets grommunio's admin password, run as cloud-init runs it (under
+ * `set -e`, runcmd's first entry: `sh -ec`),
  * on the file Terraform fills in, for every admin password the plan-time check admits
  * (test/fixtures/terraform-password-check.json): the CLI receives the password as given.
  * `grommunio-admin` is a stand-in with the same argument parser (Python argparse, a `passwd`
@@ -49,8 +50,8 @@ function delivered(password: string): { file: string; step: string } {
   return { file: files.find((f) => f.path === ADMIN_PASSWORD_FILE)!.content, step };
 }
 
-/** Runs the step with the stand-in CLI, the file at a scratch path; what the CLI received. */
-function runStep(password: string): { status: number; received: string; stderr: string } {
+/** Runs the step with the stand-in CLI, the file at a scratch path; what the CLI received, whether the file is left. */
+function runStep(password: string): { status: number; received: string; stderr: string; kept: boolean } {
   requireProgram("python3", "python3");
   const dir = scratchDir("admin-password");
   fs.mkdirSync(path.join(dir, "bin"));
@@ -58,22 +59,30 @@ function runStep(password: string): { status: number; received: string; stderr: 
   const { file, step } = delivered(password);
   const target = path.join(dir, "admin-password");
   fs.writeFileSync(target, file, { mode: 0o600 });
-  const r = run("sh", ["-c", step.split(ADMIN_PASSWORD_FILE).join(target)], {
+  const r = run("sh", ["-ec", step.split(ADMIN_PASSWORD_FILE).join(target)], {
     env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH ?? ""}` },
   });
-  return { status: r.status, received: r.stdout, stderr: r.stderr };
+  return { status: r.status, received: r.stdout, stderr: r.stderr, kept: fs.existsSync(target) };
 }
 
 test("every admin password the plan-time check admits reaches grommunio-admin as given", () => {
   const admitted = admin.cases.filter((c) => c.accepted).map((c) => c.password);
   expect(admitted.length).toBeGreaterThan(15);
   for (const password of admitted)
-    expect({ password, ...runStep(password) }).toEqual({ password, status: 0, received: password, stderr: "" });
+    expect({ password, ...runStep(password) }).toEqual({
+      password,
+      status: 0,
+      received: password,
+      stderr: "",
+      kept: false,
+    });
 });
 
 test("what the check refuses would fail or change: a leading '-' stops argparse, a trailing newline is dropped", () => {
   const dash = runStep("-dashfirst"); // (with a blank inside, argparse would take it as a value)
   expect(dash.status).not.toBe(0);
+  // (the step stops there: the file stays for a second attempt, and runcmd stops too)
+  expect(dash.kept).toBe(true);
   expect(dash.stderr).toContain("argument --password: expected one argument");
   expect(runStep("trailing newline\n").received).toBe("trailing newline");
 });

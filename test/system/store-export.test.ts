@@ -41,10 +41,13 @@ function example(): GrommunioCluster {
   return cluster;
 }
 
-/** `sh -c script` in a private mount namespace with `binds` (target → source) mounted first. */
+/**
+ * `sh -c script` in a private mount namespace with `binds` (target → source) mounted first; under
+ * `set -e`, as runcmd runs the steps (RUNCMD_STOP_ON_ERROR).
+ */
 function inNamespace(binds: Record<string, string>, script: string, env: NodeJS.ProcessEnv = process.env) {
   requireProgram("unshare", "util-linux");
-  const lines = ["set -e", ...Object.entries(binds).map(([t, s]) => `mount --bind '${s}' '${t}'`), "set +e", script];
+  const lines = ["set -e", ...Object.entries(binds).map(([t, s]) => `mount --bind '${s}' '${t}'`), script];
   return run("unshare", ["-m", "sh", "-c", lines.join("\n")], { env });
 }
 

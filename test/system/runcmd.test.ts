@@ -1,0 +1,186 @@
+/**
+ * A node's first-boot steps (`runcmd`) stop at the first failing one, shown with cloud-init 22.4
+ * itself: `cloud-init init`, `cloud-init modules --mode config` (cc_runcmd writes the entries into
+ * one /bin/sh script) and `--mode final` (scripts-user runs it), then `cloud-init status --long`
+ * and the node's readiness report (READINESS_SCRIPT) reading what they left. The entries are those
+ * of a synthesized mailbox node (Hetzner: the schema wait, then the firewall restarted before the
+ * services); only `runcmd` and `scripts-user` are enabled, with the None datasource handing over a
+ * document of the node's `runcmd`. `systemctl`, `timeout` and `mysql` are stand-ins on PATH that
+ * log their arguments and fail where a case says (the firewall refusing its ruleset, the schema
+ * wait running out). Everything runs in a private mount namespace whose /etc is a scratch copy and
+ * whose /run, /var/lib and /var/log are scratch directories (network configuration disabled):
+ * nothing on the host changes.
+ *
+ *   npx jest test/system/runcmd.test.ts --selectProjects system
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TerraformStack, Testing } from "cdktf";
+import { parse } from "yaml";
+import {
+  Database,
+  GromoxNode,
+  GrommunioCluster,
+  LoadBalancerTier,
+  Platform,
+  READINESS_END,
+  READINESS_SCRIPT,
+  RUNCMD_STOP_ON_ERROR,
+  SharedStorage,
+} from "../../lib";
+import "../../lib/platforms/hcloud";
+import { requireCloudInit } from "./cloud-init";
+import { requireProgram, run, scratchDir } from "./support";
+
+/** mail2's runcmd (SharedStorage on Hetzner: waits for the schema, firewall, gromox, web). */
+function nodeRuncmd(): string[] {
+  const stack = new TerraformStack(Testing.app(), "t");
+  const cluster = new GrommunioCluster(stack, "mail", {
+    platform: Platform.hcloud({ location: "fsn1" }),
+    domain: "example.com",
+    gromoxVersion: "3.10",
+    network: { cidr: "10.10.10.0/24" },
+    database: Database.onNode(),
+    storage: new SharedStorage(),
+  });
+  new GromoxNode(cluster, "mail1", { admin: true });
+  new GromoxNode(cluster, "mail2");
+  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
+  Testing.synth(stack);
+  return (parse(cluster.cloudConfigs.get("mail2")!.text, { version: "1.1" }) as { runcmd: string[] }).runcmd;
+}
+
+/**
+ * A stand-in that logs `<name> <args>` and fails (status 1, or 124 for `timeout`, as when the time
+ * ran out) when that line matches the case pattern in $FAIL; `timeout` otherwise runs its command.
+ */
+const standIn = (name: string) => `#!/bin/sh
+line="${name} $*"
+echo "$line" >> "$STANDIN_LOG"
+case "$line" in $FAIL) echo "stand-in: $line failed" >&2; exit ${name === "timeout" ? 124 : 1};; esac
+${name === "timeout" ? 'shift; exec "$@"' : "exit 0"}
+`;
+
+interface Boot {
+  /** Exit status of `cloud-init modules --mode final`. */
+  final: number;
+  /** `cloud-init status --long`. */
+  status: string;
+  /** The stand-ins' calls, in order. */
+  calls: string[];
+  /** What the readiness report wrote to its device. */
+  report: string;
+}
+
+/** cloud-init's stages on a document of `runcmd`, stand-ins failing on `fail` (a case pattern). */
+function boot(runcmd: readonly string[], fail = "__nothing__"): Boot {
+  const root = scratchDir("runcmd");
+  try {
+    expect(run("cp", ["-a", "/etc", path.join(root, "etc")]).status).toBe(0);
+    // Only cloud.cfg and the logging (cloud-init.log, cloud-init-output.log) of the package.
+    const cfgDir = path.join(root, "etc/cloud/cloud.cfg.d");
+    for (const f of fs.readdirSync(cfgDir))
+      if (f !== "05_logging.cfg") fs.rmSync(path.join(cfgDir, f), { force: true });
+    const userData = "#cloud-config\n" + JSON.stringify({ runcmd }) + "\n";
+    const cfg = {
+      datasource_list: ["None"],
+      datasource: { None: { userdata_raw: userData } },
+      network: { config: "disabled" },
+      cloud_init_modules: [],
+      cloud_config_modules: ["runcmd"],
+      cloud_final_modules: ["scripts-user"],
+      system_info: { distro: "debian" },
+    };
+    fs.writeFileSync(path.join(root, "etc/cloud/cloud.cfg"), JSON.stringify(cfg) + "\n");
+    const bin = path.join(root, "bin");
+    fs.mkdirSync(bin);
+    for (const name of ["systemctl", "timeout", "mysql"])
+      fs.writeFileSync(path.join(bin, name), standIn(name), { mode: 0o755 });
+    for (const d of ["run", "var-lib", "var-log"]) fs.mkdirSync(path.join(root, d));
+    const log = path.join(root, "calls");
+    fs.writeFileSync(log, "");
+    const report = path.join(root, "console");
+    fs.writeFileSync(report, "");
+    const hostPath = process.env.PATH ?? "/usr/bin:/bin";
+    const script = [
+      `mount --bind '${root}/etc' /etc && mount --bind '${root}/run' /run`,
+      `mount --bind '${root}/var-lib' /var/lib && mount --bind '${root}/var-log' /var/log`,
+      "cloud-init init >/dev/null 2>&1 || exit 9",
+      "cloud-init modules --mode config >/dev/null 2>&1 || exit 9",
+      'cloud-init modules --mode final >/dev/null 2>&1; echo "final=$?"',
+      "cloud-init status --long",
+      // The report, with the host's programs (not the stand-ins) and its device a scratch file.
+      `PATH='${hostPath}' sh -c "$READINESS" grommunio-readiness '${report}'`,
+    ].join("\n");
+    const r = run("unshare", ["-m", "sh", "-c", script], {
+      env: { ...process.env, PATH: `${bin}:${hostPath}`, FAIL: fail, STANDIN_LOG: log, READINESS: READINESS_SCRIPT },
+      timeoutMs: 120_000,
+    });
+    const m = /^final=(\d+)\n([\s\S]*)$/.exec(r.stdout);
+    if (!m) throw new Error(`cloud-init did not run (exit ${r.status}): ${r.stdout}${r.stderr}`);
+    return {
+      final: Number(m[1]),
+      status: m[2]!,
+      calls: fs.readFileSync(log, "utf8").split("\n").filter(Boolean),
+      report: fs.readFileSync(report, "utf8"),
+    };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const endLine = (report: string) => report.split("\n").find((l) => l.startsWith(READINESS_END)) ?? "";
+
+beforeAll(() => {
+  requireCloudInit();
+  requireProgram("unshare", "util-linux");
+});
+
+describe("runcmd stops at the first failing step (cloud-init runs the entries as one script without -e)", () => {
+  const runcmd = nodeRuncmd();
+  const restarts = runcmd.filter((c) => c.startsWith("systemctl restart "));
+
+  test("the node's runcmd: set -e first, the schema wait, then the firewall before every service", () => {
+    expect(runcmd[0]).toBe(RUNCMD_STOP_ON_ERROR);
+    expect(runcmd[1]).toMatch(/^timeout 1800 sh -c 'until mysql /);
+    expect(restarts[0]).toBe("systemctl restart nftables");
+    expect(restarts).toContain("systemctl restart nginx");
+  });
+
+  test("every step succeeds: every service is restarted, cloud-init and the report say done", () => {
+    const b = boot(runcmd);
+    expect(b.final).toBe(0);
+    expect(b.status).toMatch(/^status: done$/m);
+    expect(b.calls[0]).toMatch(/^timeout 1800 sh -c /);
+    expect(b.calls.filter((c) => c.startsWith("systemctl restart "))).toEqual(restarts);
+    expect(endLine(b.report)).toMatch(/ status=done failed-units=0 warnings=0 ===$/);
+  });
+
+  test("the firewall refuses its ruleset: no service starts after it; scripts-user fails, the report says error and shows why", () => {
+    const b = boot(runcmd, "systemctl restart nftables");
+    expect(b.final).not.toBe(0);
+    expect(b.calls[b.calls.length - 1]).toBe("systemctl restart nftables");
+    expect(b.calls.filter((c) => c.startsWith("systemctl restart "))).toEqual(["systemctl restart nftables"]);
+    expect(b.status).toMatch(/^status: error$/m);
+    expect(b.status).toContain("scripts-user");
+    expect(endLine(b.report)).toMatch(/ status=error failed-units=0 warnings=[1-9]\d* ===$/);
+    // cloud-init.log's warning and the step's own message (the end of cloud-init-output.log)
+    expect(b.report).toMatch(/\[WARNING\]: Failed to run module scripts-user/);
+    expect(b.report).toContain("stand-in: systemctl restart nftables failed");
+  });
+
+  test("the schema wait runs out: nothing after it runs (no service, not even the firewall's restart)", () => {
+    const b = boot(runcmd, "timeout *");
+    expect(b.final).not.toBe(0);
+    expect(b.calls).toEqual([expect.stringMatching(/^timeout 1800 sh -c until mysql /)]);
+    expect(endLine(b.report)).toMatch(/ status=error /);
+  });
+
+  test("without the first entry, the refusal is masked: the services start unprotected and cloud-init says done", () => {
+    const b = boot(runcmd.slice(1), "systemctl restart nftables");
+    expect(b.final).toBe(0);
+    expect(b.status).toMatch(/^status: done$/m);
+    expect(b.calls).toContain("systemctl restart nginx");
+    expect(endLine(b.report)).toMatch(/ status=done /);
+  });
+});
