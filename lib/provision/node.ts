@@ -191,9 +191,19 @@ const MAILSTORE_ROOT = "/var/lib/gromox";
 const STORE_ROOTS = [USER_MAILDIR_ROOT, DOMAIN_MAILDIR_ROOT].map((r) => r.slice(MAILSTORE_ROOT.length + 1, -1));
 const storeRootsOf = (hostname: string) => STORE_ROOTS.map((r) => `${MAILSTORE_ROOT}/${r}/${hostname}`);
 
-/** Options of NFS mounts (the NFS node's; the store exports' add `x-systemd.automount`). */
+/** Options of NFS mounts (the NFS node's; the store exports' add `STORE_MOUNT_OPTIONS`'s). */
 export const NFS_MOUNT_OPTIONS = "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail";
-const STORE_MOUNT_OPTIONS = `${NFS_MOUNT_OPTIONS},x-systemd.automount`;
+/**
+ * The store exports' mounts on an admin node: on first access (`x-systemd.automount`), released
+ * after a minute without use (`x-systemd.idle-timeout=60`, the automount's TimeoutIdleSec), and
+ * each mount or unmount command given 30 s (`x-systemd.mount-timeout=30`, the mount unit's
+ * TimeoutSec: then SIGTERM, which ends a hard mount's wait, and SIGKILL 30 s later). Still `hard`:
+ * a store being created is written through them, and `soft` would hand the writer EIO mid-write
+ * (nfs(5)). Bounded instead: a mailbox node that is down no longer holds up the admin node's
+ * shutdown (an idle mount is not there; a busy one's umount is stopped) nor, for longer than
+ * 30 s, an access to its stores (docs/operations.md, "Store mounts when a mailbox node is down").
+ */
+const STORE_MOUNT_OPTIONS = `${NFS_MOUNT_OPTIONS},x-systemd.automount,x-systemd.idle-timeout=60,x-systemd.mount-timeout=30`;
 
 /**
  * ShareNothing: what an admin node mounts, on demand, at the same paths: the store roots of every

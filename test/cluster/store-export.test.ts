@@ -51,7 +51,8 @@ function build(platform: "hcloud" | "docker", props: Partial<GrommunioClusterPro
 }
 
 const ip = { mail1: "10.10.10.21", mail2: "10.10.10.22", mail3: "10.10.10.23" };
-const OPTIONS = "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail,x-systemd.automount";
+const OPTIONS =
+  "nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail,x-systemd.automount,x-systemd.idle-timeout=60,x-systemd.mount-timeout=30";
 
 describe("ShareNothing with an admin node on mail1 and mail2, mail3 beside it (Hetzner)", () => {
   const { cluster, warnings } = build("hcloud");

@@ -907,7 +907,7 @@ export const storeExport: Scenario = {
         const want = others.flatMap((n) =>
           storeExportPaths(n).map(
             (d) =>
-              `${n.hostname}:${d} ${d} nfs4 nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail,x-systemd.automount 0 0`,
+              `${n.hostname}:${d} ${d} nfs4 nfsvers=4.1,hard,timeo=600,retrans=2,_netdev,nofail,x-systemd.automount,x-systemd.idle-timeout=60,x-systemd.mount-timeout=30 0 0`,
           ),
         );
         assertEqual(fstab, want, "nfs4 lines of /etc/fstab");
