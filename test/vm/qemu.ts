@@ -95,6 +95,7 @@ export class Vm {
   private proc?: ChildProcess;
   private exited?: Promise<number | null>;
   private agent?: Agent;
+  private args?: readonly string[];
 
   constructor(public readonly spec: VmSpec) {
     this.serialPath = path.join(spec.dir, "serial.log");
@@ -178,7 +179,27 @@ export class Vm {
       `unix:${path.join(s.dir, "monitor.sock")},server=on,wait=off`,
     ];
     fs.writeFileSync(path.join(s.dir, "qemu.args"), args.join("\n") + "\n");
-    const log = fs.openSync(path.join(s.dir, "qemu.log"), "w");
+    this.args = args;
+    this.launch();
+  }
+
+  /**
+   * Starts the stopped guest again on the same overlay, data disks and seed (a reboot: qemu runs
+   * with `-no-reboot`, so the guest's own reboot ends qemu; `stop()` then this). The console log
+   * starts afresh.
+   */
+  public restart(): void {
+    if (!this.args) throw new Error(`${this.name}: restart before start`);
+    if (this.isRunning) throw new Error(`${this.name}: restart while qemu runs (stop it first)`);
+    // Before qemu opens it afresh: a reader must not find the first boot's readiness report.
+    fs.rmSync(this.serialPath, { force: true });
+    this.launch();
+  }
+
+  private launch(): void {
+    const s = this.spec;
+    const args = this.args!;
+    const log = fs.openSync(path.join(s.dir, "qemu.log"), "a");
     this.proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", log, log] });
     fs.closeSync(log);
     running.add(this.proc);

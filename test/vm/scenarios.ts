@@ -1047,4 +1047,159 @@ export const storeExport: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [database, loadBalancer, classic, storeExport];
+/** A node's data volume and the units that keep their data on it. */
+interface DataMount {
+  readonly node: string;
+  readonly dir: string;
+  readonly units: readonly string[];
+}
+
+/**
+ * The KVM example's data volumes on the rebooted nodes and the units writing under them: every
+ * gromox daemon mail2 runs and the NFS server exporting its store roots; MariaDB on db1.
+ */
+const REBOOT_MOUNTS: readonly DataMount[] = [
+  {
+    node: "mail2",
+    dir: "/var/lib/gromox",
+    units: ["gromox-http.service", "gromox-midb.service", "gromox-zcore.service", "nfs-server.service"],
+  },
+  { node: "db1", dir: "/var/lib/mysql", units: ["mariadb.service"] },
+];
+
+/** `systemctl show` properties of a unit, by name. */
+async function unitProperties(g: Guest, unit: string, props: readonly string[]): Promise<Record<string, string>> {
+  const out = await g.run(`systemctl show ${unit} ${props.map((p) => `-p ${p}`).join(" ")}`);
+  return Object.fromEntries(
+    out
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+export const reboot: Scenario = {
+  name: "reboot",
+  description:
+    "second boot of the nodes with data volumes (mail2: the store at /var/lib/gromox, exported to mail1; db1: MariaDB's data at /var/lib/mysql): cloud-init's every-boot steps pass again, the volumes are mounted with their data, and the units writing there require their mount and start after it (a missing mount stops them instead of letting them write to the root disk)",
+  nodes: ["db1", "mail2"],
+  async run({ h, guests }) {
+    const S = "reboot";
+    const token = `reboot-probe-${Date.now()}`;
+    const mail1 = guests["mail1"];
+    const userRoot = storeExportPaths(h.stack.topology.node("mail2")).find((r) =>
+      r.startsWith("/var/lib/gromox/user/"),
+    )!;
+    const storeProbe = `${userRoot}/.vmtest-reboot`;
+    const ok = await h.check(
+      S,
+      "before: a marker on each data volume (files on mail2's store, one in the root exported to mail1; a row in MariaDB on db1)",
+      async () => {
+        await guests["mail2"]!.run(`echo ${token} > /var/lib/gromox/.vmtest-reboot && echo ${token} > ${storeProbe}`);
+        await rootSql(
+          guests["db1"]!,
+          `CREATE DATABASE vmtest_reboot; CREATE TABLE vmtest_reboot.t (v VARCHAR(64)) ENGINE=InnoDB; INSERT INTO vmtest_reboot.t VALUES ('${token}');`,
+        );
+      },
+    );
+    if (!ok) return;
+    // Both stop, then both start: a guest killed after the timeout still boots again (a hard
+    // reset), and the clean power-off is its own check.
+    const how = await Promise.all(REBOOT_MOUNTS.map((m) => guests[m.node]!.vm.stop(300_000)));
+    for (const m of REBOOT_MOUNTS) guests[m.node]!.vm.restart();
+    await h.check(S, "mail2 and db1 power off cleanly (ACPI, within 300 s) and start again on the same disks", () => {
+      assertEqual(
+        how,
+        REBOOT_MOUNTS.map(() => "powerdown"),
+        "how each guest stopped",
+      );
+    });
+    const reports = await Promise.all(
+      REBOOT_MOUNTS.map((m) => guests[m.node]!.readiness(BOOT_TIMEOUT_MS).catch((e: unknown) => e as Error)),
+    );
+    for (const [i, m] of REBOOT_MOUNTS.entries()) {
+      const r = reports[i]!;
+      const g = guests[m.node]!;
+      const up = await h.check(
+        S,
+        `${m.node}, second boot: readiness report with cloud-init status done, no failed unit, no WARNING/ERROR in cloud-init.log (bootcmd's every-boot steps, the mount script and the account check, pass again)`,
+        () => {
+          if (r instanceof Error) throw r;
+          h.note(`${m.node}: second boot's report after ${r.seconds.toFixed(0)} s`);
+          assert(
+            r.status === "done" && r.failedUnits === 0 && r.warnings === 0,
+            `status=${r.status} failed-units=${r.failedUnits} warnings=${r.warnings}`,
+          );
+        },
+      );
+      if (!up) {
+        h.diagnostics(g);
+        continue;
+      }
+      await h.check(
+        S,
+        `${m.node}: ${m.dir} is the data volume again (ext4 on a virtio data disk) and holds the marker`,
+        async () => {
+          const src = (await g.run(`findmnt -n -o SOURCE,FSTYPE --mountpoint ${m.dir}`)).trim();
+          assert(/^\/dev\/vd[b-z]\s+ext4$/.test(src), `${m.dir} is mounted from: ${src || "(not mounted)"}`);
+          if (m.node === "mail2") {
+            assertEqual((await g.run(`cat ${m.dir}/.vmtest-reboot`)).trim(), token, "marker file");
+          } else {
+            assertEqual((await rootSql(g, "SELECT v FROM vmtest_reboot.t;")).trim(), token, "marker row");
+          }
+        },
+      );
+      const mount = (await g.run(`systemd-escape --path --suffix=mount ${m.dir}`)).trim();
+      for (const unit of m.units) {
+        await h.check(
+          S,
+          `${m.node}: ${unit} is active, requires ${mount} and is ordered after it (RequiresMountsFor=${m.dir}), and it started after the mount was active`,
+          async () => {
+            const u = await unitProperties(g, unit, [
+              "ActiveState",
+              "Requires",
+              "After",
+              "InactiveExitTimestampMonotonic",
+            ]);
+            const mnt = await unitProperties(g, mount, ["ActiveState", "ActiveEnterTimestampMonotonic"]);
+            assertEqual([u.ActiveState, mnt.ActiveState], ["active", "active"], `states of ${unit} and ${mount}`);
+            const requires = (u.Requires ?? "").split(" ");
+            const after = (u.After ?? "").split(" ");
+            assert(requires.includes(mount), `${unit} Requires=${u.Requires}`);
+            assert(after.includes(mount), `${unit} After=${u.After}`);
+            assert(
+              Number(mnt.ActiveEnterTimestampMonotonic) <= Number(u.InactiveExitTimestampMonotonic),
+              `${mount} active at ${mnt.ActiveEnterTimestampMonotonic} µs, ${unit} started at ${u.InactiveExitTimestampMonotonic} µs`,
+            );
+          },
+        );
+      }
+    }
+    if (mail1) {
+      await h.check(
+        S,
+        "mail1: its on-demand mount of mail2's store (hard, NFSv4) recovers after mail2's reboot: the marker written on mail2 reads back on mail1",
+        async () => {
+          const got = await m1Read(mail1, storeProbe);
+          assertEqual(got.trim(), token, `${storeProbe} on mail1`);
+        },
+      );
+    }
+    await rootSql(guests["db1"]!, "DROP DATABASE IF EXISTS vmtest_reboot;").catch(() => undefined);
+  },
+};
+
+/** Reads a file through mail1's store automount (the server may still be coming back). */
+async function m1Read(m1: Guest, file: string): Promise<string> {
+  return poll(
+    `${file} on mail1`,
+    300_000,
+    async () => {
+      const r = await m1.exec(`timeout 60 cat ${file}`, { timeoutMs: 90_000 });
+      return r.code === 0 ? r.stdout : undefined;
+    },
+    5000,
+  );
+}
+
+export const SCENARIOS: readonly Scenario[] = [database, loadBalancer, classic, storeExport, reboot];
