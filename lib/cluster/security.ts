@@ -194,8 +194,9 @@ export class ClusterSecurity {
     if (this.setsAdminPassword(topology, node)) {
       const set: ProvisionCommand = {
         phase: "after-services",
-        description: "set the password of grommunio's admin user, then remove the file that held it",
-        shell: `grommunio-admin passwd --password "$(cat ${ADMIN_PASSWORD_FILE})"; rm -f ${ADMIN_PASSWORD_FILE}`,
+        description:
+          "set the password of grommunio's admin user, then remove the file that held it (nothing when the file is gone: a rerun of runcmd after this step passed must not set an empty password)",
+        shell: `f=${ADMIN_PASSWORD_FILE}; [ ! -f $f ] || { grommunio-admin passwd --password "$(cat $f)"; rm $f; }`,
       };
       provisioning = withCommands(provisioning, [set]);
     }

@@ -5,7 +5,9 @@
  * (test/fixtures/terraform-password-check.json): the CLI receives the password as given.
  * `grommunio-admin` is a stand-in with the same argument parser (Python argparse, a `passwd`
  * subcommand with `--password`) that prints what it received. The passwords the check refuses
- * show why: a leading "-" makes argparse fail, a trailing newline is dropped by "$(cat …)".
+ * show why: a leading "-" makes argparse fail, a trailing newline is dropped by "$(cat …)". Run
+ * again once it has passed (operations.md: rerunning runcmd), the step does nothing: the file is
+ * gone, and the CLI must not be handed an empty password.
  *
  *   npx jest test/system/admin-password.test.ts --selectProjects system
  */
@@ -27,7 +29,9 @@ const fixture = JSON.parse(
 const admin = fixture.checks.find((c) => c.kind === "admin")!;
 
 const STAND_IN = `#!/usr/bin/python3
-import argparse, sys
+import argparse, os, sys
+with open(os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "calls"), "a") as calls:
+    calls.write("call\\n")
 parser = argparse.ArgumentParser(prog="grommunio-admin")
 sub = parser.add_subparsers(dest="command", required=True)
 sub.add_parser("passwd").add_argument("--password")
@@ -46,12 +50,24 @@ function delivered(password: string): { file: string; step: string } {
     "mail1",
   )!;
   const { doc, files } = deliveredFiles(text);
-  const step = (doc.runcmd as string[]).find((c) => c.startsWith("grommunio-admin passwd"))!;
+  const step = (doc.runcmd as string[]).find((c) => c.includes("grommunio-admin passwd"))!;
   return { file: files.find((f) => f.path === ADMIN_PASSWORD_FILE)!.content, step };
 }
 
-/** Runs the step with the stand-in CLI, the file at a scratch path; what the CLI received, whether the file is left. */
-function runStep(password: string): { status: number; received: string; stderr: string; kept: boolean } {
+interface StepRun {
+  status: number;
+  received: string;
+  stderr: string;
+  kept: boolean;
+  /** How many times the step called the CLI. */
+  calls: number;
+}
+
+/**
+ * Runs the step with the stand-in CLI, the file at a scratch path, `times` times in a row (as a
+ * rerun of runcmd would); what the CLI received and whether the file is left, per run.
+ */
+function runSteps(password: string, times: number): StepRun[] {
   requireProgram("python3", "python3");
   const dir = scratchDir("admin-password");
   fs.mkdirSync(path.join(dir, "bin"));
@@ -59,10 +75,30 @@ function runStep(password: string): { status: number; received: string; stderr: 
   const { file, step } = delivered(password);
   const target = path.join(dir, "admin-password");
   fs.writeFileSync(target, file, { mode: 0o600 });
-  const r = run("sh", ["-ec", step.split(ADMIN_PASSWORD_FILE).join(target)], {
-    env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH ?? ""}` },
-  });
-  return { status: r.status, received: r.stdout, stderr: r.stderr, kept: fs.existsSync(target) };
+  const calls = () =>
+    fs.existsSync(path.join(dir, "bin", "calls"))
+      ? fs.readFileSync(path.join(dir, "bin", "calls"), "utf8").split("\n").length - 1
+      : 0;
+  const out: StepRun[] = [];
+  for (let i = 0; i < times; i++) {
+    const before = calls();
+    const r = run("sh", ["-ec", step.split(ADMIN_PASSWORD_FILE).join(target)], {
+      env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH ?? ""}` },
+    });
+    out.push({
+      status: r.status,
+      received: r.stdout,
+      stderr: r.stderr,
+      kept: fs.existsSync(target),
+      calls: calls() - before,
+    });
+  }
+  return out;
+}
+
+/** One run of the step (`runSteps`). */
+function runStep(password: string): StepRun {
+  return runSteps(password, 1)[0]!;
 }
 
 test("every admin password the plan-time check admits reaches grommunio-admin as given", () => {
@@ -75,7 +111,15 @@ test("every admin password the plan-time check admits reaches grommunio-admin as
       received: password,
       stderr: "",
       kept: false,
+      calls: 1,
     });
+});
+
+test("run again after it passed (a rerun of runcmd), the step calls nothing: the file is gone, and an empty password must not reach the CLI", () => {
+  expect(runSteps("first boot's password", 2)).toEqual([
+    { status: 0, received: "first boot's password", stderr: "", kept: false, calls: 1 },
+    { status: 0, received: "", stderr: "", kept: false, calls: 0 },
+  ]);
 });
 
 test("what the check refuses would fail or change: a leading '-' stops argparse, a trailing newline is dropped", () => {
