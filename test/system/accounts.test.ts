@@ -11,36 +11,19 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
-import {
-  BOOTCMD_STOP_ON_ERROR,
-  Database,
-  GromoxNode,
-  GrommunioCluster,
-  LoadBalancerTier,
-  Platform,
-  SharedStorage,
-} from "../../lib";
-import "../../lib/platforms/hcloud";
+import { BOOTCMD_STOP_ON_ERROR, GromoxNode, LoadBalancerTier, SharedStorage } from "../../lib";
 import { SYSTEM_PYTHON, requireCloudInit } from "./cloud-init";
+import { hcloudTestCluster } from "./small-cluster";
 import { requireProgram, run, scratchDir } from "./support";
 
 /** The accounts step of a synthesized node (SharedStorage on Hetzner: mail1, an admin node). */
 function accountsStep(): string {
-  const stack = new TerraformStack(Testing.app(), "t");
-  const cluster = new GrommunioCluster(stack, "mail", {
-    platform: Platform.hcloud({ location: "fsn1" }),
-    domain: "example.com",
-    gromoxVersion: "3.10",
-    network: { cidr: "10.10.10.0/24" },
-    database: Database.onNode(),
-    storage: new SharedStorage(),
+  const cluster = hcloudTestCluster(new SharedStorage(), (c) => {
+    new GromoxNode(c, "mail1", { admin: true });
+    new GromoxNode(c, "mail2");
+    new LoadBalancerTier(c, "lb", { flavor: "haproxy", nodes: 1 });
   });
-  new GromoxNode(cluster, "mail1", { admin: true });
-  new GromoxNode(cluster, "mail2");
-  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
-  Testing.synth(stack);
   const doc = parse(cluster.cloudConfigs.get("mail1")!.text, { version: "1.1" }) as { bootcmd: unknown[] };
   expect(doc.bootcmd[0]).toBe(BOOTCMD_STOP_ON_ERROR);
   const steps = doc.bootcmd.slice(1).filter((c): c is string => typeof c === "string");

@@ -14,8 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TerraformStack, Testing } from "cdktf";
-import { ClassicNode, Database, GromoxNode, GrommunioCluster, Platform, ShareNothing, SharedStorage } from "../../lib";
+import { ClassicNode, GromoxNode, GrommunioCluster, ShareNothing, SharedStorage } from "../../lib";
 import {
   BLOCK_MOUNT_SCRIPT,
   MOUNT_DROP_IN,
@@ -23,24 +22,15 @@ import {
   NodeProvisioning,
   SYSTEMD_UNIT_DIR,
 } from "../../lib/provision";
-import "../../lib/platforms/hcloud";
+import { hcloudTestCluster } from "./small-cluster";
 import { requireProgram, run, scratchDir } from "./support";
 
 function example(storage: "share-nothing" | "shared"): GrommunioCluster {
-  const stack = new TerraformStack(Testing.app(), "t");
-  const cluster = new GrommunioCluster(stack, "mail", {
-    platform: Platform.hcloud({ location: "fsn1" }),
-    domain: "example.com",
-    gromoxVersion: "3.10",
-    network: { cidr: "10.10.10.0/24" },
-    database: Database.onNode(),
-    storage: storage === "shared" ? new SharedStorage() : new ShareNothing(),
+  return hcloudTestCluster(storage === "shared" ? new SharedStorage() : new ShareNothing(), (c) => {
+    new GromoxNode(c, "mail1", { admin: true });
+    new GromoxNode(c, "mail2");
+    new ClassicNode(c, "classic1");
   });
-  new GromoxNode(cluster, "mail1", { admin: true });
-  new GromoxNode(cluster, "mail2");
-  new ClassicNode(cluster, "classic1");
-  Testing.synth(stack);
-  return cluster;
 }
 
 const PROBE_ABSENT = "grommunio-probe-absent.service";

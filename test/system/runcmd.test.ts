@@ -15,38 +15,26 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
 import {
-  Database,
   GromoxNode,
-  GrommunioCluster,
   LoadBalancerTier,
-  Platform,
   READINESS_END,
   READINESS_SCRIPT,
   RUNCMD_STOP_ON_ERROR,
   SharedStorage,
 } from "../../lib";
-import "../../lib/platforms/hcloud";
 import { requireCloudInit } from "./cloud-init";
+import { hcloudTestCluster } from "./small-cluster";
 import { requireProgram, run, scratchDir } from "./support";
 
 /** mail2's runcmd (SharedStorage on Hetzner: waits for the schema, firewall, gromox, web). */
 function nodeRuncmd(): string[] {
-  const stack = new TerraformStack(Testing.app(), "t");
-  const cluster = new GrommunioCluster(stack, "mail", {
-    platform: Platform.hcloud({ location: "fsn1" }),
-    domain: "example.com",
-    gromoxVersion: "3.10",
-    network: { cidr: "10.10.10.0/24" },
-    database: Database.onNode(),
-    storage: new SharedStorage(),
+  const cluster = hcloudTestCluster(new SharedStorage(), (c) => {
+    new GromoxNode(c, "mail1", { admin: true });
+    new GromoxNode(c, "mail2");
+    new LoadBalancerTier(c, "lb", { flavor: "haproxy", nodes: 1 });
   });
-  new GromoxNode(cluster, "mail1", { admin: true });
-  new GromoxNode(cluster, "mail2");
-  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
-  Testing.synth(stack);
   return (parse(cluster.cloudConfigs.get("mail2")!.text, { version: "1.1" }) as { runcmd: string[] }).runcmd;
 }
 

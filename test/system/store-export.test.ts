@@ -8,37 +8,19 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TerraformStack, Testing } from "cdktf";
-import {
-  ClassicNode,
-  Database,
-  GromoxNode,
-  GrommunioCluster,
-  LoadBalancerTier,
-  Platform,
-  ShareNothing,
-} from "../../lib";
+import { ClassicNode, GromoxNode, GrommunioCluster, LoadBalancerTier, ShareNothing } from "../../lib";
 import { STORE_MOUNTS_COMMAND, STORE_SERVERS_EACH, STORE_SERVERS_PATH, storeServersText } from "../../lib/provision";
-import "../../lib/platforms/hcloud";
+import { hcloudTestCluster } from "./small-cluster";
 import { requireProgram, run, scratchDir } from "./support";
 
 function example(): GrommunioCluster {
-  const stack = new TerraformStack(Testing.app(), "t");
-  const cluster = new GrommunioCluster(stack, "mail", {
-    platform: Platform.hcloud({ location: "fsn1" }),
-    domain: "example.com",
-    gromoxVersion: "3.10",
-    network: { cidr: "10.10.10.0/24" },
-    database: Database.onNode(),
-    storage: new ShareNothing(),
+  return hcloudTestCluster(new ShareNothing(), (c) => {
+    new GromoxNode(c, "mail1", { admin: true });
+    new GromoxNode(c, "mail2");
+    new GromoxNode(c, "mail3");
+    new ClassicNode(c, "classic1");
+    new LoadBalancerTier(c, "lb", { flavor: "haproxy", nodes: 1 });
   });
-  new GromoxNode(cluster, "mail1", { admin: true });
-  new GromoxNode(cluster, "mail2");
-  new GromoxNode(cluster, "mail3");
-  new ClassicNode(cluster, "classic1");
-  new LoadBalancerTier(cluster, "lb", { flavor: "haproxy", nodes: 1 });
-  Testing.synth(stack);
-  return cluster;
 }
 
 /**
