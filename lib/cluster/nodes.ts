@@ -7,7 +7,7 @@
  */
 import { Construct } from "constructs";
 import type { PlatformMachine, PlatformVolume, VolumePurpose } from "../platforms/platform";
-import type { DataMount } from "../provision";
+import { type DataMount, MAILSTORE_ROOT, MARIADB_DATADIR } from "../provision";
 import { Annotations, type TerraformResource } from "../provision/cdktf";
 import { NodeInput, NodeRole } from "../topology";
 import { AddressBlock, deriveAddress, nameNumber } from "./addressing";
@@ -155,8 +155,8 @@ export abstract class GrommunioNode extends Construct implements ClusterMember {
   }
 }
 
-/** Where gromox keeps the mailboxes. */
-export const MAILSTORE = "/var/lib/gromox";
+/** Where gromox keeps the mailboxes (provisioning's `MAILSTORE_ROOT`: one value for mounts and drop-ins). */
+export const MAILSTORE = MAILSTORE_ROOT;
 
 export interface GromoxNodeProps extends GrommunioNodeProps {
   /**
@@ -279,7 +279,7 @@ export class DatabaseNode extends GrommunioNode {
         purpose: "database-data",
         sizeGb: props.volumeSizeGb ?? 50,
         label: "mariadb-data",
-        mountPoint: "/var/lib/mysql",
+        mountPoint: MARIADB_DATADIR,
       },
     ]);
     this.warnUnenforcedSize("volumeSizeGb", props.volumeSizeGb);

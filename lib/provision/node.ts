@@ -66,7 +66,7 @@ export const NFS_EXPORTS_PATH = "/etc/exports";
 export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
 /** The name of the drop-in that orders a unit after its data mount (`mountDropIns`). */
 export const MOUNT_DROP_IN = "data-mount.conf";
-/** MariaDB's data directory (the database node's volume). */
+/** MariaDB's data directory: the database node's volume (`DatabaseNode`) is mounted here. */
 export const MARIADB_DATADIR = "/var/lib/mysql";
 
 /** How long first-boot steps wait for another node (the database, the schema), in seconds. */
@@ -186,8 +186,12 @@ export function storeExportPaths(node: ClusterNode): string[] {
   return storeRootsOf(node.hostname);
 }
 
+/**
+ * Where gromox keeps the mailboxes: the mailbox nodes' data volume or NFS/EFS mount
+ * (`MAILSTORE` in lib/cluster), the directory the gromox drop-ins require (`mountDropIns`).
+ */
+export const MAILSTORE_ROOT = "/var/lib/gromox";
 /** The store roots' parents below `MAILSTORE_ROOT` (`USER_MAILDIR_ROOT`, `DOMAIN_MAILDIR_ROOT`). */
-const MAILSTORE_ROOT = "/var/lib/gromox";
 const STORE_ROOTS = [USER_MAILDIR_ROOT, DOMAIN_MAILDIR_ROOT].map((r) => r.slice(MAILSTORE_ROOT.length + 1, -1));
 const storeRootsOf = (hostname: string) => STORE_ROOTS.map((r) => `${MAILSTORE_ROOT}/${r}/${hostname}`);
 
