@@ -36,10 +36,18 @@ export const FILES_FETCH_PACKAGES: readonly string[] = ["python3-boto3"];
  * (a temporary file in the same directory, no symlink followed, owner and mode set on the open
  * file, renamed over the path; missing directories are created 0755 root:root). It never prints a
  * file's content. Exit 0 when every file was written, 1 otherwise.
+ *
+ * The program travels in every AWS node's user-data (gzipped, base64), the largest item there,
+ * so its text carries no comments or docstrings (they cost the user-data ~440 B); what they said:
+ * `versions` yields the version ids of exactly the key, newest first (as S3 lists them; a key that
+ * merely starts with it is skipped); `find` returns (bundle or None, version id, versions tried),
+ * the newest version with the sha256; `pinned` returns (bucket, key, sha256) of a version 3
+ * manifest or raises ValueError; `checked` raises ValueError naming the first invalid entry
+ * (never its content); `directories` creates the missing parents 0755 root:root; `write` first
+ * removes a temporary file left by an interrupted run (a symlink is removed, not followed); `main`
+ * retries `find` because the instance profile may take a while to become usable.
  */
 export const FILES_FETCH_SCRIPT = String.raw`#!/usr/bin/python3
-"""grommunio-fetch-files (rendered by cdktf-grommunio): writes this node's configuration files
-from the version of its S3 bundle whose sha256 the manifest pins. Never prints their contents."""
 import grp
 import hashlib
 import json
@@ -63,12 +71,11 @@ def log(message):
 ${PY_REGION_FUNCTION}
 
 def versions(s3, bucket, key):
-    """Version ids of exactly key, newest first (as S3 lists them)."""
     request = {"Bucket": bucket, "Prefix": key}
     while True:
         page = s3.list_object_versions(**request)
         for v in page.get("Versions", []):
-            if v.get("Key") == key:  # not another key that starts with this one
+            if v.get("Key") == key:
                 yield v["VersionId"]
         if not page.get("IsTruncated"):
             return
@@ -77,7 +84,6 @@ def versions(s3, bucket, key):
 
 
 def find(bucket, key, sha256):
-    """(bundle or None, version id, versions tried): the newest version with sha256."""
     import boto3
 
     s3 = boto3.client("s3", region_name=region())
@@ -91,7 +97,6 @@ def find(bucket, key, sha256):
 
 
 def pinned(manifest):
-    """(bucket, key, sha256) of a version 3 manifest, or ValueError."""
     version = manifest.get("version") if isinstance(manifest, dict) else None
     if version in (1, 2):
         raise ValueError(
@@ -122,7 +127,6 @@ def clean(path):
 
 
 def checked(entries):
-    """Every entry valid, or ValueError naming the first problem (never the content)."""
     if not isinstance(entries, list) or not entries:
         raise ValueError("the bundle has no files")
     out = []
@@ -154,7 +158,6 @@ def checked(entries):
 
 
 def directories(path):
-    """Creates the missing parents of path, 0755 root:root."""
     missing = []
     parent = os.path.dirname(path)
     while not os.path.isdir(parent):
@@ -170,7 +173,7 @@ def write(path, uid, gid, mode, data):
     directories(path)
     temporary = os.path.join(os.path.dirname(path), ".%s.grommunio-%d" % (os.path.basename(path), os.getpid()))
     try:
-        os.unlink(temporary)  # left by an interrupted run (a symlink is removed, not followed)
+        os.unlink(temporary)
     except FileNotFoundError:
         pass
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -203,7 +206,7 @@ def main(argv):
         try:
             found = find(bucket, key, sha256)
             break
-        except Exception as e:  # the instance profile may take a while to become usable
+        except Exception as e:
             log("attempt %d of %d: %s" % (attempt, attempts, e))
             if attempt < attempts:
                 time.sleep(interval)
