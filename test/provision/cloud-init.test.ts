@@ -9,6 +9,7 @@ import { Document, Scalar, parse, visit } from "yaml";
 import {
   BOOTCMD_STOP_ON_ERROR,
   RUNCMD_STOP_ON_ERROR,
+  servicesCommand,
   BLOCK_MOUNT_SCRIPT,
   ConfigFile,
   DB_CLIENT_CNF,
@@ -191,8 +192,12 @@ describe("renderCloudConfig", () => {
     expect(runcmd.filter((c) => c === "set -e")).toHaveLength(1);
     const reload = runcmd.indexOf("systemctl daemon-reload");
     expect(runcmd.slice(1, reload).some((c) => c.includes("gromox-dbop -C"))).toBe(true);
-    expect(runcmd[reload + 1]).toMatch(/^systemctl enable gromox-event gromox-timer gromox-http/);
-    expect(runcmd.slice(reload + 2)).toEqual(prov("mail1").provisioning.services.map((s) => `systemctl restart ${s}`));
+    // One step enables the services and restarts them one at a time, in order (the last step).
+    const services = prov("mail1").provisioning.services;
+    expect(services.slice(0, 3)).toEqual(["gromox-event", "gromox-timer", "gromox-http"]);
+    expect(runcmd.slice(reload + 1)).toEqual([
+      `s="${services.join(" ")}"; systemctl enable $s; for u in $s; do systemctl restart $u; done`,
+    ]);
     expect(config).toMatchObject({
       hostname: "mail1",
       fqdn: "mail1.gro.at",
@@ -218,7 +223,8 @@ describe("renderCloudConfig", () => {
       ],
     }).provisioning;
     const runcmd = render(withFirewall).config.runcmd as string[];
-    expect(runcmd.filter((c) => c.startsWith("systemctl restart "))[0]).toBe("systemctl restart nftables");
+    expect(withFirewall.services[0]).toBe("nftables");
+    expect(runcmd).toContain(servicesCommand(withFirewall.services));
   });
 
   test("every write_files entry decodes to exactly the provisioned file", () => {

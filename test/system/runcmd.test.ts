@@ -126,11 +126,16 @@ beforeAll(() => {
 
 describe("runcmd stops at the first failing step (cloud-init runs the entries as one script without -e)", () => {
   const runcmd = nodeRuncmd();
-  const restarts = runcmd.filter((c) => c.startsWith("systemctl restart "));
+  // The last step enables the services and restarts them one at a time (servicesCommand).
+  const services = /^s="([^"]+)"; systemctl enable \$s; for u in \$s; do systemctl restart \$u; done$/
+    .exec(runcmd[runcmd.length - 1] ?? "")?.[1]
+    ?.split(" ");
+  const restarts = (services ?? []).map((s) => `systemctl restart ${s}`);
 
   test("the node's runcmd: set -e first, the schema wait, then the firewall before every service", () => {
     expect(runcmd[0]).toBe(RUNCMD_STOP_ON_ERROR);
     expect(runcmd[1]).toMatch(/^timeout 1800 sh -c 'until mysql /);
+    expect(services).toBeDefined();
     expect(restarts[0]).toBe("systemctl restart nftables");
     expect(restarts).toContain("systemctl restart nginx");
   });
@@ -141,6 +146,10 @@ describe("runcmd stops at the first failing step (cloud-init runs the entries as
     expect(b.status).toMatch(/^status: done$/m);
     expect(b.calls[0]).toMatch(/^timeout 1800 sh -c /);
     expect(b.calls.filter((c) => c.startsWith("systemctl restart "))).toEqual(restarts);
+    // every service enabled (one call) before the first restart
+    const enable = b.calls.indexOf(`systemctl enable ${services!.join(" ")}`);
+    expect(enable).toBeGreaterThan(0);
+    expect(enable).toBeLessThan(b.calls.indexOf(restarts[0]!));
     expect(endLine(b.report)).toMatch(/ status=done failed-units=0 warnings=0 ===$/);
   });
 
