@@ -52,7 +52,7 @@ const DIALS: ReadonlyArray<readonly [string, RegExp, RegExp]> = [
   ["haproxy backend", /\/haproxy\.cfg$/, /^\s*server \S+ \[?([^\s\]]+?)\]?(?::\d+)?(?:\s|$)/],
   ["nginx backend", /^\/etc\/nginx\/nginx\.conf$/, /^\s*server \[?([^\s\];]+?)\]?:\d+/],
   ["NFS export client", /^\/etc\/exports$/, /^\S+ ([^\s(]+)\(/],
-  ["ops ssh", /\/grommunio-ops$/, /^(?:NODES=')?\S+ \S+ (\S+) ::ffff:\S+ gromox-/],
+  ["ops ssh", /\/grommunio-ops$/, /^(?:NODES=')?\S+ \S+ (\S+) gromox-/],
 ];
 
 /**
@@ -63,11 +63,7 @@ const LABELS: ReadonlyArray<readonly [RegExp, RegExp, string]> = [
   [/\/midb_list\.txt$/, /^\/var\/lib\/gromox\/(?:user|domain)\/\S+\/ /, "maildir prefix; midb dialled by address"],
   [/\/mysql_adaptor\.cfg$/, /^schema_upgrade=host:/, "compared with host_id, not resolved"],
   [/\/servers-seed\.sql$/, /^SET @grx_extname = /, "servers.hostname: exmdb clients list every mailbox node"],
-  [
-    /\/grommunio-ops$/,
-    /^(?:NODES=')?\S+ \S+ \S+ ::ffff:\S+ gromox-|^HUB=|^MAILBOX_HOSTS=/,
-    "ssh by address; names compared",
-  ],
+  [/\/grommunio-ops$/, /^(?:NODES=')?\S+ \S+ \S+ gromox-|^HUB=|^MAILBOX_HOSTS=/, "ssh by address; names compared"],
 ];
 
 const isComment = (line: string) => /^\s*(?:#|;|--|\/\/)/.test(line);
@@ -196,7 +192,7 @@ describe.each(cases.map((c) => [c.name, c] as const))("%s", (_name, c) => {
               problems.push(`${f.path}: unlisted ${n.hostname} in "${line.slice(0, 120)}"`);
           }
           const short = n.hostname.split(".")[0]!;
-          const ops = /\/grommunio-ops$/.test(f.path) && /^(?:NODES=')?\S+ \S+ \S+ ::ffff:/.test(line);
+          const ops = /\/grommunio-ops$/.test(f.path) && /^(?:NODES=')?\S+ \S+ \S+ gromox-/.test(line);
           if (!ops && new RegExp(`(?<![\\w./@-])${escape(short)}(?![\\w./@-])`).test(line))
             problems.push(`${f.path}: short name ${short} in "${line.slice(0, 120)}"`);
         }

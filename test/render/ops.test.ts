@@ -8,6 +8,7 @@ import {
   Topology,
 } from "../../lib/topology";
 import { MAILBOX_MAP_VIEW, MAP_READER_COLUMNS, renderMailboxMapView } from "../../lib/render/database";
+import { midbListRows, userMaildirPrefix } from "../../lib/render/gromox";
 import { renderHaproxy } from "../../lib/render/haproxy";
 import {
   clientOptionFile,
@@ -308,18 +309,22 @@ describe("grommunio-ops failover", () => {
       .NODES!.split("\n")
       .map((l) => l.split(" "));
     expect(nodes.map((n) => n[0])).toEqual(["classic1", "mail1", "mail2", "mail3"]);
-    expect(nodes.find((n) => n[0] === "mail1")!.slice(4)).toEqual(["gromox-http", "gromox-midb", "gromox-zcore"]);
-    expect(nodes.find((n) => n[0] === "classic1")!.slice(4)).toEqual([
+    expect(nodes.find((n) => n[0] === "mail1")!.slice(3)).toEqual(["gromox-http", "gromox-midb", "gromox-zcore"]);
+    expect(nodes.find((n) => n[0] === "classic1")!.slice(3)).toEqual([
       "gromox-imap",
       "gromox-pop3",
       "gromox-delivery",
       "gromox-delivery-queue",
     ]);
-    expect(nodes.find((n) => n[0] === "mail2")!.slice(1, 4)).toEqual([
-      "mail2.gro.at",
-      "10.10.10.30",
-      "::ffff:10.10.10.30",
-    ]);
+    expect(nodes.find((n) => n[0] === "mail2")!.slice(1, 3)).toEqual(["mail2.gro.at", "10.10.10.30"]);
+    // failover finds a node's midb address as "::ffff:" + its address: exactly its midb_list.txt rows'
+    const derived = program.match(/tolower\(\$2\) == h \{ print "::ffff:" \$3 \}/g) ?? [];
+    expect(derived).toHaveLength(2);
+    const midbOf = new Map(midbListRows(t).map(([prefix, address]) => [prefix, address]));
+    for (const n of t.mailboxNodes) {
+      const row = nodes.find((r) => r[0] === n.name)!;
+      expect(midbOf.get(userMaildirPrefix(n))).toBe(`::ffff:${row[2]}`);
+    }
     expect(t.hub.name).toBe("mail1"); // runs gromox-event and -timer, which are never reloaded
     expect(RELOADABLE_GROMOX_UNITS).not.toContain("gromox-event");
     expect(RELOADABLE_GROMOX_UNITS).not.toContain("gromox-timer");

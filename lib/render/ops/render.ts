@@ -324,15 +324,16 @@ export function renderMapReaderCnf(topology: Topology): string {
 
 /**
  * The nodes failover/rebalance act on, sorted by name, one line each for the scripts' `NODES`:
- * `name hostname address midb-address unit...` (the gromox units to reload there).
+ * `name hostname address unit...` (the gromox units to reload there). A node's midb address in
+ * `midb_list.txt` is always `::ffff:<address>` (`ClusterNode.mappedIpv4`, `mappedIpv6`), so
+ * failover derives it from the address instead of a column: on Hetzner the table travels in the
+ * database node's user-data, and the column cost it ~1.4 KB there at 250 mailbox nodes.
  */
 function reloadNodes(topology: Topology): string {
   return [...topology.nodes]
     .sort(byName)
     .filter((n) => RELOADABLE_GROMOX_UNITS.some((u) => n.runs(u)))
-    .map((n) =>
-      [n.name, n.hostname, n.ipv4, n.mappedIpv4, ...RELOADABLE_GROMOX_UNITS.filter((u) => n.runs(u))].join(" "),
-    )
+    .map((n) => [n.name, n.hostname, n.ipv4, ...RELOADABLE_GROMOX_UNITS.filter((u) => n.runs(u))].join(" "))
     .join("\n");
 }
 

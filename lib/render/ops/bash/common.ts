@@ -120,8 +120,8 @@ MIDB_MOVE='( f=%s; if [ -f "$f" ] && awk -v from=%s -v to=%s '\''$2 == from { $2
 # per node, the command to run there as root: reload the gromox units the node runs, by name (NODES
 # never lists gromox-event/-timer: SIGHUP kills them), midb_list.txt re-pointed first on a failover.
 node_steps() {
-  local name host address midb units u m o c
-  while read -r name host address midb units; do
+  local name host address units u m o c
+  while read -r name host address units; do
     [[ " \${1,,} " == *" \${host,,} "* ]] && continue
     m= o= c=
     for u in $units; do

@@ -42,8 +42,8 @@ Moves the users and public stores of the failed FROM_HOST to TO_HOST, which must
   counts "$rows"
   ((domains == 0 || id <= 127)) ||
     die $REFUSED "$host has id $id, but domains.homeserver is a signed TINYINT (at most 127): $domains public store(s) of $src cannot move there"
-  old=$(awk -v h="\${src,,}" 'tolower($2) == h { print $4 }' <<<"$NODES")
-  new=$(awk -v h="\${host,,}" 'tolower($2) == h { print $4 }' <<<"$NODES")
+  old=$(awk -v h="\${src,,}" 'tolower($2) == h { print "::ffff:" $3 }' <<<"$NODES")
+  new=$(awk -v h="\${host,,}" 'tolower($2) == h { print "::ffff:" $3 }' <<<"$NODES")
   [[ $old && $new ]] || {
     log "warning: $src or $host is not a mailbox node of this cluster: midb_list.txt stays"
     old=
