@@ -78,13 +78,28 @@ export const BOOTCMD_STOP_ON_ERROR = "set -e";
  */
 export const RUNCMD_STOP_ON_ERROR = "set -e";
 
+/** From this many services on, they are enabled and restarted in one step (`servicesSteps`). */
+export const SERVICES_LOOP_FROM = 3;
+
 /**
- * The services' `runcmd` step: enables every service, then restarts them one at a time, in order
- * (dependency order: the firewall first). Under RUNCMD_STOP_ON_ERROR a failing restart stops the
- * loop and the script (`set -e` holds inside a `for` body), so no service after it is started, as
- * with one entry per restart; the list is written once (the entries cost every node's user-data
- * ~25 B per service more). Unit names hold no space or shell metacharacter (systemd's unit name
- * syntax), so `$s` splits into exactly the units.
+ * The services' `runcmd` steps: every service enabled, then restarted one at a time, in order
+ * (dependency order: the firewall first). From SERVICES_LOOP_FROM services on, one step with the
+ * list written once and a `for` loop over it (`servicesCommand`); with fewer, `systemctl enable`
+ * and one entry per restart, which is as short in text and shorter once the document is gzipped
+ * (the database node's two services). Both stop the same way under RUNCMD_STOP_ON_ERROR.
+ */
+export function servicesSteps(services: readonly string[]): string[] {
+  if (services.length === 0) return [];
+  if (services.length >= SERVICES_LOOP_FROM) return [servicesCommand(services)];
+  return [`systemctl enable ${services.join(" ")}`, ...services.map((s) => `systemctl restart ${s}`)];
+}
+
+/**
+ * One step that enables the services and restarts them one at a time, in order. A failing restart
+ * stops the loop and the script (`set -e` holds inside a `for` body), so no service after it is
+ * started, as with one entry per restart; the list is written once (one entry per restart costs
+ * the user-data ~25 B per service more). Unit names hold no space or shell metacharacter
+ * (systemd's unit name syntax), so `$s` splits into exactly the units.
  */
 export function servicesCommand(services: readonly string[]): string {
   return `s="${services.join(" ")}"; systemctl enable $s; for u in $s; do systemctl restart $u; done`;
@@ -281,7 +296,7 @@ function cloudConfigParts(p: NodeProvisioning): {
     RUNCMD_STOP_ON_ERROR,
     ...before,
     "systemctl daemon-reload",
-    ...(p.services.length ? [servicesCommand(p.services)] : []),
+    ...servicesSteps(p.services),
     ...after,
   ];
   const early = p.files.filter((f) => f.stage === "early");

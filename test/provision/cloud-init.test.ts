@@ -1,5 +1,6 @@
 import "cdktf/lib/testing/adapters/jest";
 import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
 import { DefaultTokenResolver, StringConcat, TerraformStack, Testing, Tokenization } from "cdktf";
 import { Password } from "@cdktf/provider-random/lib/password";
@@ -9,7 +10,9 @@ import { Document, Scalar, parse, visit } from "yaml";
 import {
   BOOTCMD_STOP_ON_ERROR,
   RUNCMD_STOP_ON_ERROR,
+  SERVICES_LOOP_FROM,
   servicesCommand,
+  servicesSteps,
   BLOCK_MOUNT_SCRIPT,
   ConfigFile,
   DB_CLIENT_CNF,
@@ -225,6 +228,37 @@ describe("renderCloudConfig", () => {
     const runcmd = render(withFirewall).config.runcmd as string[];
     expect(withFirewall.services[0]).toBe("nftables");
     expect(runcmd).toContain(servicesCommand(withFirewall.services));
+  });
+
+  test("the services' steps: one loop step from SERVICES_LOOP_FROM services on, one entry per restart below; both run the same calls and stop at the first failing one", () => {
+    // runcmd is one /bin/sh script: the steps after `set -e`, with a systemctl that logs its
+    // arguments and fails for the unit in $FAIL
+    const calls = (steps: string[], fail = "") =>
+      spawnSync(
+        "sh",
+        ["-c", ['systemctl() { echo "$*"; [ "$*" != "restart $FAIL" ]; }', RUNCMD_STOP_ON_ERROR, ...steps].join("\n")],
+        {
+          env: { PATH: process.env.PATH, FAIL: fail },
+          encoding: "utf8",
+        },
+      );
+    for (const units of [["mariadb"], ["nftables", "mariadb"], ["nftables", "gromox-http", "php8.2-fpm", "nginx"]]) {
+      const steps = servicesSteps(units);
+      expect(steps.length === 1).toBe(units.length >= SERVICES_LOOP_FROM);
+      if (units.length >= SERVICES_LOOP_FROM) expect(steps).toEqual([servicesCommand(units)]);
+      const all = calls(steps);
+      expect(all.status).toBe(0);
+      expect(all.stdout).toBe([`enable ${units.join(" ")}`, ...units.map((u) => `restart ${u}`)].join("\n") + "\n");
+      // the first unit's restart fails: nothing after it runs, the script fails
+      const stopped = calls(steps, units[0]);
+      expect(stopped.status).not.toBe(0);
+      expect(stopped.stdout).toBe(`enable ${units.join(" ")}\nrestart ${units[0]}\n`);
+    }
+    expect(servicesSteps([])).toEqual([]);
+    // the documented database node (mariadb and the firewall): one entry per restart
+    const db = prov("db1").provisioning;
+    expect(db.services.length).toBeLessThan(SERVICES_LOOP_FROM);
+    expect(render(db).config.runcmd).toEqual(expect.arrayContaining(servicesSteps(db.services)));
   });
 
   test("every write_files entry decodes to exactly the provisioned file", () => {
