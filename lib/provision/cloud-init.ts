@@ -567,19 +567,55 @@ function lineEnd(text: string, lines: number): number {
 }
 
 /**
- * A lower bound of an item's YAML (`TokenRegistry.maxBytes`): under `write_files:`, each pair's
- * first line starts with four columns (`  - ` or `    `) and `key:`, and each string stands in it
- * whole after that, every character as itself or longer (indentation, quotes, escapes), token
- * markers intact.
+ * A lower bound of an item's YAML (`TokenRegistry.maxBytes`): under `write_files:`, each pair
+ * takes a line of its own that starts with four columns (`  - ` or `    `), `key:` and a space,
+ * and ends with a newline; each string stands in it whole after that, every character as itself
+ * or longer (indentation, quotes, escapes), token markers intact (`valueLowerBound`).
  */
 function itemLowerBound(item: WriteFile, tokens: TokenRegistry): number {
   let n = 0;
   for (const [k, v] of Object.entries(item)) {
     if (v === undefined) continue;
-    n += 4 + k.length + 1;
-    if (typeof v === "string") n += tokens.maxBytes(v);
+    n += pairLowerBound(k);
+    if (typeof v === "string") n += valueLowerBound(v, tokens);
   }
   return n;
+}
+
+/** A pair's line without its value: four columns, `key: `, the newline. */
+function pairLowerBound(key: string): number {
+  return 4 + key.length + 2 + 1;
+}
+
+/**
+ * A lower bound of a string's YAML inside an item: its characters, and one more for every line
+ * break that a character other than a line break follows. In a block scalar that line is indented
+ * (at least five columns under an item's key); a double-quoted scalar writes the break as `\n`,
+ * a single-quoted or plain one as an empty line (two breaks).
+ */
+function valueLowerBound(value: string, tokens: TokenRegistry): number {
+  let breaks = 0;
+  for (let nl = value.indexOf("\n"); nl >= 0 && nl + 1 < value.length; nl = value.indexOf("\n", nl + 1)) {
+    if (value.charCodeAt(nl + 1) !== 0x0a) breaks++;
+  }
+  return tokens.maxBytes(value) + breaks;
+}
+
+/**
+ * A lower bound of a file's item in whichever encoding `writeFile` gives it (no gzip made): the
+ * item's pairs with an empty content, plus the least of what the content can be: the text itself,
+ * base64 (at least as many characters as the text, on one line) with an `encoding: b64` pair, or
+ * the shortest gzip+base64 (`minBase64GzipLength`) with an `encoding: gz+b64` pair. A JSON string
+ * made by Terraform is never shorter than the text (a line break is two characters in it, and it
+ * has its quotes).
+ */
+function fileLowerBound(f: ProvisionedFile, tokens: TokenRegistry): number {
+  const empty: WriteFile = { path: f.path, owner: f.owner, permissions: f.mode, content: "" };
+  const deferred = f.stage === "late" ? pairLowerBound("defer") : 0;
+  const text = valueLowerBound(f.content, tokens);
+  const b64 = pairLowerBound("encoding") + "b64".length + tokens.maxBytes(f.content);
+  const gz = pairLowerBound("encoding") + "gz+b64".length + minBase64GzipLength(false);
+  return itemLowerBound(empty, tokens) + deferred + Math.min(text, b64, gz);
 }
 
 /** Every non-empty line prefixed with two spaces (lines split at "\n" only). */
@@ -688,10 +724,11 @@ function mapYaml(obj: Record<string, unknown>, tokens: TokenRegistry, c: IssueCo
  * serialized by the `yaml` package separately and joined: the bytes of serializing the whole
  * object at once (block map at the root, no alignment across keys), for a fraction of the work.
  *
- * With `stopWhen`, the size bound is summed part by part (the keys first, then item by item, an
- * item not yet serialized by a lower bound of its YAML, then the items' YAML exactly) and the
- * render stops, returning undefined, as soon as `stopWhen(bound so far)` holds: a form that is
- * already too large for its purpose is not finished (nor its remaining files compressed).
+ * With `stopWhen`, the size bound is a lower bound of the document's that grows as the render goes
+ * (the keys and every file at the least its item can be in any encoding, then item by item the
+ * item made, by a lower bound of its YAML, then the items' YAML exactly) and the render stops,
+ * returning undefined, as soon as `stopWhen(bound so far)` holds: a form that is already too large
+ * for its purpose is not finished (nor its remaining files compressed), and never one that fits.
  * `stopWhen` must be monotonic (once true for a size, true for every larger one).
  */
 export function renderCloudConfig(
@@ -730,7 +767,14 @@ export function renderCloudConfig(
   const afterIssues = new IssueCollector();
   const afterYaml = mapYaml(after, tokens, afterIssues, path);
   const partsBytes = parts.reduce((n, part) => n + tokens.maxBytes(part), tokens.maxBytes(afterYaml));
-  let maxBytes = partsBytes;
+  // With stopWhen, a file not yet made counts with a lower bound of its item in any encoding
+  // (`fileLowerBound`, no gzip made), a file made with a lower bound of its item's YAML until the
+  // items are serialized (together, below), or the YAML itself when it is known: the running bound
+  // is a lower bound of the document's from the start (the stopWhen tests check that it only grows
+  // and ends at the document's), so a form that will be thrown away stops after as few files as
+  // can tell.
+  const unmade = stopWhen ? files.map((f) => fileLowerBound(f, tokens)) : undefined;
+  let maxBytes = unmade ? unmade.reduce((n, b) => n + b, partsBytes) : partsBytes;
   if (stopWhen?.(maxBytes)) return undefined;
   // With stopWhen, the items are made largest file first, by the bound of the content (tokens at
   // their maximum length; the sum is the same in any order): the bound passes the threshold after
@@ -750,13 +794,10 @@ export function renderCloudConfig(
     for (const v of Object.values(item)) if (typeof v === "string") checkScalar(v, tokens, ic, path);
     itemIssues[i] = ic.issues;
     written[i] = item;
-    if (stopWhen) {
-      // Until the items are serialized (together, below), an item not yet known counts with a
-      // lower bound of its YAML (the stopWhen tests check that the running bound stays below the
-      // document's).
+    if (unmade) {
       const known = cache.knownItem(item);
-      maxBytes += known !== undefined ? known.maxBytes : itemLowerBound(item, tokens);
-      if (stopWhen(maxBytes)) return undefined;
+      maxBytes += (known !== undefined ? known.maxBytes : itemLowerBound(item, tokens)) - unmade[i]!;
+      if (stopWhen!(maxBytes)) return undefined;
     }
   }
   const yamls = cache.itemsYaml(written);

@@ -600,6 +600,41 @@ describe("renderCloudConfig with stopWhen", () => {
       }
     }
   });
+
+  test("files not yet made count from the start, each at the least its item can be in any encoding", () => {
+    for (const node of topology.nodes) {
+      for (const c of ["per-file", "per-file-max", "none"] as const) {
+        const p = prov(node.name).provisioning;
+        const tokens = new TokenRegistry();
+        const full = renderCloudConfig(p, tokens, "c/x", c);
+        const seen: number[] = [];
+        expect(renderCloudConfig(p, tokens, "c/x", c, (n) => (seen.push(n), false))).toEqual(full);
+        // one bound before any file is made, one after each file
+        expect(seen.length).toBe(p.files.length + 2);
+        expect(seen).toEqual([...seen].sort((a, b) => a - b));
+        expect(seen[seen.length - 1]).toBe(full.maxBytes);
+        // Every file counts before it is made: at least its four pairs (path, owner, permissions,
+        // content; `    key: ` and a newline each) with their values, the content at least as long
+        // as the shortest gzip+base64 or the text. (The document without files has `write_files: []`.)
+        const least = (f: ConfigFile): number =>
+          4 * 7 +
+          "pathownerpermissionscontent".length +
+          f.path.length +
+          f.owner.length +
+          f.mode.length +
+          Math.min(28, Buffer.byteLength(f.content));
+        const keys = renderCloudConfig({ ...p, files: [] }, tokens, "c/x", c).maxBytes - " []".length;
+        expect(seen[0]).toBeGreaterThanOrEqual(p.files.reduce((n, f) => n + least(f), keys));
+        // a threshold the files' least sizes already pass stops before any file is made
+        const first: number[] = [];
+        expect(renderCloudConfig(p, tokens, "c/x", c, (n) => (first.push(n), n >= seen[0]!))).toBeUndefined();
+        expect(first).toEqual([seen[0]]);
+        // a threshold one byte over the document's bound keeps the form, at the bound stops it
+        expect(renderCloudConfig(p, tokens, "c/x", c, (n) => n > full.maxBytes)).toEqual(full);
+        expect(renderCloudConfig(p, tokens, "c/x", c, (n) => n > full.maxBytes - 1)).toBeUndefined();
+      }
+    }
+  });
 });
 
 describe("provisioning validation (GRX302–GRX309)", () => {

@@ -6,6 +6,7 @@ import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { Password } from "@cdktf/provider-random/lib/password";
 import {
   ConfigFile,
+  FileCompression,
   GZIP_ABOVE_FRACTION,
   TokenRegistry,
   UserDataFacts,
@@ -14,6 +15,7 @@ import {
   provisionNode,
   renderCloudConfig,
 } from "../../lib";
+import { renderNodeFiles } from "../../lib/render/node";
 import { documentedLayout } from "../fixtures";
 import { evaluateTemplate } from "../platforms/terraform-eval";
 
@@ -53,6 +55,36 @@ function build(bytes: number, facts: UserDataFacts, tokens = new TokenRegistry()
 }
 
 describe("user-data encoding and size check", () => {
+  test("the per-file form is kept exactly up to the threshold (every documented node)", () => {
+    const routed = buildTopology(
+      documentedLayout({ database: { node: "db1", password: "db-secret", mapReaderPassword: "map-secret" } }),
+    );
+    for (const node of routed.nodes) {
+      const { provisioning } = provisionNode({
+        topology: routed,
+        node,
+        files: renderNodeFiles(routed, node),
+        os: "debian-12",
+        mounts: [],
+      });
+      const perFile = renderCloudConfig(provisioning, new TokenRegistry(), "c/x", "per-file");
+      // raw bytes: the form is too large once its bound passes limitBytes * GZIP_ABOVE_FRACTION
+      const at = (limitBytes: number) => {
+        const tokens = new TokenRegistry();
+        const render = (c: FileCompression, stopWhen?: (n: number) => boolean) =>
+          renderCloudConfig(provisioning, tokens, "c/x", c, stopWhen);
+        return buildUserData(node.name, "c/x", render, { ...AWS, limitBytes }, tokens);
+      };
+      const kept = at(perFile.maxBytes / GZIP_ABOVE_FRACTION);
+      expect(kept.userData.encoding).toBe("text");
+      expect(kept.rendered).toEqual(perFile);
+      expect(kept.report.textBytes).toBe(perFile.maxBytes);
+      const over = at(perFile.maxBytes / GZIP_ABOVE_FRACTION - 1);
+      expect(over.userData.encoding).toBe("gzip-base64");
+      expect(over.rendered.text).not.toContain("gz+b64");
+    }
+  });
+
   test("small documents ship as text", () => {
     const r = build(1000, AWS);
     expect(r.userData.encoding).toBe("text");
