@@ -27,6 +27,33 @@ describe("mailboxId (gromox.md §14)", () => {
   });
 });
 
+describe("mailboxId, property", () => {
+  // The reference: the first 12 bytes of the UTF-8 name, zero-padded, and the id as 4 bytes
+  // least-significant first, in hex through a Buffer (the renderer encodes ASCII names itself).
+  function referenceMailboxId(name: string, id: number): string {
+    const head = Buffer.alloc(16);
+    Buffer.from(name, "utf8").copy(head, 0, 0, 12);
+    head.writeUInt32LE(id, 12);
+    const h = head.toString("hex");
+    const at = name.indexOf("@");
+    const domain = at >= 0 ? name.slice(at + 1) : "";
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}@${domain}`;
+  }
+  const unit = fc.constantFrom("a", "Z", "0", "-", ".", "@", "~", "\u007f", "\u0080", "\u00e4", "\u4e2d", "\u{1f600}");
+  const name = fc.array(unit, { maxLength: 16 }).map((u) => u.join(""));
+  const id = fc.oneof(fc.constantFrom(0, 1, 255, 256, 0x01020304, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
+
+  test("user and public-store MailboxIds equal the Buffer-encoded reference", () => {
+    fc.assert(
+      fc.property(name, id, (n, i) => {
+        expect(mailboxId(n, i)).toBe(referenceMailboxId(n, i));
+        expect(publicStoreMailboxId(n, i)).toBe(referenceMailboxId(n, i).replace(/@.*$/s, `@${n}`));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe("renderMailboxMap", () => {
   const rows = [
     {
@@ -81,7 +108,23 @@ describe("renderMailboxMap", () => {
   });
 
   test("the empty map is a comment line only", () => {
-    expect(entriesOf(renderMailboxMap([]).content)).toEqual([]);
+    const content = renderMailboxMap([]).content;
+    expect(entriesOf(content)).toEqual([]);
+    expect(content.split("\n")).toEqual([expect.stringMatching(/^# /), ""]);
+    // Rows and domains without a home node give the same map.
+    expect(renderMailboxMap(rows.slice(2), [domains[1]!]).content).toBe(content);
+  });
+
+  test("a hole in the rows is skipped: the map then built through the issue path is the same", () => {
+    const sparse: Array<(typeof rows)[number]> = [];
+    sparse[0] = rows[0]!;
+    sparse[2] = rows[1]!;
+    const dense = [rows[0]!, rows[1]!];
+    expect(renderMailboxMap(sparse, domains).content).toBe(renderMailboxMap(dense, domains).content);
+    expect(mailboxMapEntries(sparse, domains)).toEqual(mailboxMapEntries(dense, domains));
+    expect(new Set(mailboxMapEntries(sparse, domains).map(([, h]) => h))).toEqual(
+      new Set(["mail1.gro.at", "mail2.gro.at", "mail3.gro.at"]),
+    );
   });
 
   test("mailboxMapEntries gives the same pairs for the runtime API", () => {
@@ -198,6 +241,55 @@ describe("mailbox map order, property", () => {
         expect(lines).toEqual([...expected].map(([k, h]) => `${k} ${h}`).sort());
         expect(mailboxMapEntries(rows).map(([k, h]) => `${k} ${h}`)).toEqual(lines);
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("1 to 12 home nodes, keys repeated on one node and on two: the merged map or GRX121", () => {
+    const homes = Array.from({ length: 12 }, (_, i) => `mail${i + 1}.gro.at`);
+    fc.assert(
+      fc.property(
+        names,
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.boolean()), { maxLength: 40 }),
+        (users, k, picks) => {
+          // Row i's home node is picked by picks[i]; an alias repeats another row's name (upper-cased
+          // or not): a key that comes again, on the same node or on another.
+          const rows = users.map((username, i) => {
+            const [h, a, upper] = picks[i] ?? [i, i, false];
+            const other = users[a % users.length]!;
+            return {
+              id: i + 1,
+              username,
+              homeserver: homes[h % k]!,
+              ...(picks[i] ? { aliases: [upper ? other.toUpperCase() : other, other] } : {}),
+            };
+          });
+          const expected = new Map<string, string>();
+          let conflict = false;
+          const add = (key: string, home: string) => {
+            if (expected.has(key) && expected.get(key) !== home) conflict = true;
+            expected.set(key, home);
+          };
+          for (const r of rows) {
+            add(r.username.toLowerCase(), r.homeserver);
+            for (const a of r.aliases ?? []) add(a.toLowerCase(), r.homeserver);
+            add(mailboxId(r.username, r.id).toLowerCase(), r.homeserver);
+            add(mailboxId(r.username.toLowerCase(), r.id), r.homeserver);
+          }
+          if (conflict) {
+            const issues = validateMailboxMap(rows);
+            expect(issues.length).toBeGreaterThan(0);
+            expect(new Set(issues.map((i) => i.code))).toEqual(new Set(["GRX121"]));
+            expect(() => renderMailboxMap(rows)).toThrow(GrommunioValidationError);
+            expect(() => mailboxMapEntries(rows)).toThrow(GrommunioValidationError);
+            return;
+          }
+          const lines = [...expected].map(([key, h]) => `${key} ${h}`).sort();
+          expect(entriesOf(renderMailboxMap(rows, [], { servers: homes }).content)).toEqual(lines);
+          expect(mailboxMapEntries(rows).map(([key, h]) => `${key} ${h}`)).toEqual(lines);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -53,17 +53,40 @@ const MAX_U32 = 0xffffffff;
 
 /** Two lowercase hex digits per byte value. */
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+const HEX_DIGITS = "0123456789abcdef";
 
-function hexOfFirst12(name: string): string {
-  let h = "";
+/** Length of a MailboxId's hex part (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`); `@` follows it. */
+const MAILBOX_ID_HEX = 36;
+
+/**
+ * The character codes of the hex part, refilled by every `mailboxIdHex` call (which completes
+ * before it returns): one array for all calls instead of one per MailboxId.
+ */
+const hexCodes = new Array<number>(MAILBOX_ID_HEX).fill(0);
+
+/**
+ * The hex part of a MailboxId: the first 12 bytes of `name` (UTF-8, zero-padded) grouped
+ * 4-2-2-2-2, then `id` as 4 bytes least significant first. For a name whose first 12 characters
+ * are ASCII (one byte each), the 36 character codes are made here and become one string at once
+ * (no intermediate strings); a name with a multi-byte character there goes through a Buffer.
+ */
+function mailboxIdHex(name: string, id: number): string {
+  const codes = hexCodes;
+  let o = 0;
   const n = Math.min(name.length, 12);
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 0x80) return hexOfFirst12Utf8(name); // multi-byte UTF-8 in the first 12 bytes
-    h += HEX[c]!;
+  for (let i = 0; i < 12; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) codes[o++] = 0x2d; // "-"
+    const c = i < n ? name.charCodeAt(i) : 0;
+    if (c >= 0x80) return hexOfFirst12Utf8(name) + leHex32(id); // multi-byte UTF-8 in the first 12 bytes
+    codes[o++] = HEX_DIGITS.charCodeAt(c >> 4);
+    codes[o++] = HEX_DIGITS.charCodeAt(c & 15);
   }
-  for (let i = n; i < 12; i++) h += "00";
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 24)}`;
+  for (let shift = 0; shift < 32; shift += 8) {
+    const b = (id >>> shift) & 255;
+    codes[o++] = HEX_DIGITS.charCodeAt(b >> 4);
+    codes[o++] = HEX_DIGITS.charCodeAt(b & 15);
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
 function hexOfFirst12Utf8(name: string): string {
@@ -95,7 +118,7 @@ export function mailboxId(username: string, id: number): string {
   checkId(id);
   const at = username.indexOf("@");
   const domain = at >= 0 ? username.slice(at + 1) : "";
-  return `${hexOfFirst12(username)}${leHex32(id)}@${domain}`;
+  return `${mailboxIdHex(username, id)}@${domain}`;
 }
 
 /**
@@ -106,7 +129,7 @@ export function mailboxId(username: string, id: number): string {
  */
 export function publicStoreMailboxId(domain: string, id: number): string {
   checkId(id);
-  return `${hexOfFirst12(domain)}${leHex32(id)}@${domain}`;
+  return `${mailboxIdHex(domain, id)}@${domain}`;
 }
 
 /**
@@ -166,7 +189,7 @@ const DOMAIN_MAILBOX_ID = -3;
 function userKeys(r: MailboxMapRow, emit: (key: string, part: number) => boolean): void {
   const lower = r.username.toLowerCase();
   emit(lower, USERNAME);
-  (r.aliases ?? []).forEach((a, j) => emit(a.toLowerCase(), j));
+  r.aliases?.forEach((a, j) => emit(a.toLowerCase(), j));
   // Outlook's MAPI/HTTP URLs carry the MailboxId computed over the stored username; the RPC/HTTP
   // address-book referral computes it over the lower-cased name (gromox.md §14): keep both
   // (the same string when the stored name is lower case).
@@ -297,18 +320,27 @@ function collect(
 }
 
 /**
- * The entries of a map without problems, `[keys, homes]` in code-unit order of their keys, or
- * undefined when `collect` has to decide: a row has a problem (an issue to report) or a key
- * comes for two home nodes (GRX121). The same keys as `collect` puts, in
- * one list per home node instead of a `Map` of all keys (hashing every key costs more than
- * sorting them): each list sorted, the lists merged, and a key that comes twice is then next
- * to itself.
+ * The entries of a map, in code-unit order of their keys, each key once: `homeIndex[i]` is the
+ * index into `homes` of the home node of `keys[i]`.
+ */
+interface SortedEntries {
+  readonly keys: readonly string[];
+  readonly homeIndex: readonly number[];
+  readonly homes: readonly string[];
+}
+
+/**
+ * The entries of a map without problems, or undefined when `collect` has to decide: a row has a
+ * problem (an issue to report) or a key comes for two home nodes (GRX121). The same keys as
+ * `collect` puts, in one list per home node instead of a `Map` of all keys (hashing every key
+ * costs more than sorting them): each list sorted, then the lists merged in one pass, where a key
+ * that comes twice is next to itself.
  */
 function entriesWithoutProblems(
   rows: readonly MailboxMapRow[],
   domains: readonly MailboxMapDomain[],
   opts: MailboxMapOptions,
-): [string[], string[]] | undefined {
+): SortedEntries | undefined {
   const known = opts.servers ? new Set(opts.servers) : undefined;
   const homeIndex = new Map<string, number>();
   const homes: string[] = [];
@@ -353,73 +385,89 @@ function entriesWithoutProblems(
     return true;
   };
   if (!place(rows, userKeys) || !place(domains, domainKeys)) return undefined;
-  // Sorted runs of keys with the index of their home node, merged pairwise.
-  let runs: Run[] = lists.map((list, h) => ({
-    keys: sortByCodeUnits(list),
-    homes: new Int32Array(list.length).fill(h),
-  }));
-  while (runs.length > 1) {
-    const merged: Run[] = [];
-    for (let r = 0; r + 1 < runs.length; r += 2) merged.push(mergeRuns(runs[r]!, runs[r + 1]!));
-    if (runs.length % 2 === 1) merged.push(runs[runs.length - 1]!);
-    runs = merged;
+  const merged = mergeSorted(lists.map(sortByCodeUnits));
+  return merged && { keys: merged.keys, homeIndex: merged.run, homes };
+}
+
+/**
+ * Runs sorted in code-unit order merged into one, each key once, with the index of the run it
+ * came from; undefined when a key is in two runs (for two home nodes). A key that comes again in
+ * its own run is one entry (as `collect` keeps it).
+ *
+ * One pass over all keys through a tournament (loser) tree: the leaf of run `r` is `k + r`, node
+ * `n` (1 ≤ n < k) holds the run that lost the match there, and `w` is the overall winner, the run
+ * whose head comes next. After its head is taken, only the matches on the path from its leaf
+ * to the root are replayed: about log2 k comparisons per key, and no run is copied in between.
+ */
+function mergeSorted(runs: readonly string[][]): { keys: string[]; run: number[] } | undefined {
+  const k = runs.length;
+  const keys: string[] = [];
+  const run: number[] = [];
+  if (k === 0) return { keys, run };
+  const next = new Int32Array(k);
+  /** Each run's next key; undefined when the run is done. */
+  const head: Array<string | undefined> = runs.map((r) => r[0]);
+  /** Whether run a's head comes before run b's (a finished run comes after every other). */
+  const before = (a: number, b: number): boolean => {
+    const x = head[a];
+    if (x === undefined) return false;
+    const y = head[b];
+    return y === undefined || x < y;
+  };
+  // The first round, bottom up: the winner of each match goes up, its loser stays.
+  const winner = new Int32Array(2 * k);
+  const loser = new Int32Array(k);
+  for (let r = 0; r < k; r++) winner[k + r] = r;
+  for (let n = k - 1; n >= 1; n--) {
+    const a = winner[2 * n]!;
+    const b = winner[2 * n + 1]!;
+    const bFirst = before(b, a);
+    winner[n] = bFirst ? b : a;
+    loser[n] = bFirst ? a : b;
   }
-  const keys = runs[0]?.keys ?? [];
-  const at = runs[0]?.homes ?? new Int32Array(0);
-  // A key that comes again for the same home node is one entry (as collect keeps it); for
-  // another home node it is an error, which collect reports.
-  const ks: string[] = [];
-  const hs: string[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    if (i > 0 && keys[i] === keys[i - 1]) {
-      if (at[i] !== at[i - 1]) return undefined;
-      continue;
+  let w = winner[1]!;
+  let last: string | undefined;
+  let lastRun = -1;
+  for (;;) {
+    const key = head[w];
+    if (key === undefined) break; // the winner is done: all are
+    head[w] = runs[w]![++next[w]!];
+    if (key !== last) {
+      keys.push(key);
+      run.push(w);
+      last = key;
+      lastRun = w;
+    } else if (w !== lastRun) {
+      return undefined;
     }
-    ks.push(keys[i]!);
-    hs.push(homes[at[i]!]!);
-  }
-  return [ks, hs];
-}
-
-interface Run {
-  readonly keys: string[];
-  readonly homes: Int32Array;
-}
-
-/** Two runs sorted by key as one (code-unit order: `<` on strings). */
-function mergeRuns(a: Run, b: Run): Run {
-  const n = a.keys.length + b.keys.length;
-  const keys = new Array<string>(n);
-  const homes = new Int32Array(n);
-  let i = 0;
-  let j = 0;
-  let o = 0;
-  while (i < a.keys.length && j < b.keys.length) {
-    if (b.keys[j]! < a.keys[i]!) {
-      keys[o] = b.keys[j]!;
-      homes[o++] = b.homes[j++]!;
-    } else {
-      keys[o] = a.keys[i]!;
-      homes[o++] = a.homes[i++]!;
+    // w's new head plays the losers on its path; a loser that wins goes on up instead.
+    for (let n = (k + w) >> 1; n >= 1; n >>= 1) {
+      const l = loser[n]!;
+      if (before(l, w)) {
+        loser[n] = w;
+        w = l;
+      }
     }
   }
-  for (; i < a.keys.length; i++, o++) {
-    keys[o] = a.keys[i]!;
-    homes[o] = a.homes[i]!;
-  }
-  for (; j < b.keys.length; j++, o++) {
-    keys[o] = b.keys[j]!;
-    homes[o] = b.homes[j]!;
-  }
-  return { keys, homes };
+  return { keys, run };
 }
 
-/** The entries, `[keys, homes]`, in code-unit order of their keys. */
-function sortedEntries(keys: Map<string, number>, homes: readonly string[]): [string[], string[]] {
-  const ks = sortByCodeUnits([...keys.keys()]);
-  const hs = new Array<string>(ks.length);
-  for (let i = 0; i < ks.length; i++) hs[i] = homes[keys.get(ks[i]!)!]!;
-  return [ks, hs];
+/** The entries of `collect`'s keys, sorted. */
+function sortedEntries(held: Map<string, number>, homeOf: readonly string[]): SortedEntries {
+  const keys = sortByCodeUnits([...held.keys()]);
+  const homeIndex = new Map<string, number>();
+  const homes: string[] = [];
+  const at = keys.map((key) => {
+    const home = homeOf[held.get(key)!]!;
+    let i = homeIndex.get(home);
+    if (i === undefined) {
+      i = homes.length;
+      homeIndex.set(home, i);
+      homes.push(home);
+    }
+    return i;
+  });
+  return { keys, homeIndex: at, homes };
 }
 
 /**
@@ -436,17 +484,18 @@ function sortByCodeUnits(items: string[]): string[] {
     if (list) list.push(s);
     else buckets.set(b, [s]);
   }
-  const out: string[] = [];
-  for (const b of [...buckets.keys()].sort((x, y) => x - y)) for (const s of buckets.get(b)!.sort()) out.push(s);
+  const out = new Array<string>(items.length);
+  let o = 0;
+  for (const b of [...buckets.keys()].sort((x, y) => x - y)) for (const s of buckets.get(b)!.sort()) out[o++] = s;
   return out;
 }
 
-/** The entries in key order, `[keys, homes]`; throws the rows' problems. */
+/** The entries in key order; throws the rows' problems. */
 function entries(
   rows: readonly MailboxMapRow[],
   domains: readonly MailboxMapDomain[],
   opts: MailboxMapOptions,
-): [string[], string[]] {
+): SortedEntries {
   const fast = entriesWithoutProblems(rows, domains, opts);
   if (fast) return fast;
   const { keys, homes, issues } = collect(rows, domains, opts);
@@ -473,8 +522,8 @@ export function mailboxMapEntries(
   domains: readonly MailboxMapDomain[] = [],
   opts: MailboxMapOptions = {},
 ): Array<[string, string]> {
-  const [ks, hs] = entries(rows, domains, opts);
-  return ks.map((k, i) => [k, hs[i]!]);
+  const { keys, homeIndex, homes } = entries(rows, domains, opts);
+  return keys.map((k, i) => [k, homes[homeIndex[i]!]!]);
 }
 
 /**
@@ -487,16 +536,16 @@ export function renderMailboxMap(
   domains: readonly MailboxMapDomain[] = [],
   opts: MailboxMapOptions = {},
 ): ConfigFile {
-  // Lines sort as their keys (keys hold no character at or below the separating blank, and are
-  // distinct): sort the keys (shorter, mostly flat strings: cheaper to compare), then build the lines.
-  const [ks, hs] = entries(rows, domains, opts);
-  const lines = new Array<string>(ks.length);
-  for (let i = 0; i < ks.length; i++) lines[i] = ks[i] + " " + hs[i];
+  const { keys, homeIndex, homes } = entries(rows, domains, opts);
+  // Appended piece by piece: the pieces are written into the text once, when it is first read
+  // (no array of lines, and each node's " hostname\n" is one shared string).
+  const tails = homes.map((h) => ` ${h}\n`);
+  let body = "";
+  for (let i = 0; i < keys.length; i++) body += keys[i]! + tails[homeIndex[i]!]!;
   const header = "# key (lower case: user name, alias, MAPI MailboxId) -> servers.hostname; HAProxy server names\n";
-  const body = lines.join("\n");
   return {
     path: MAILBOX_MAP_PATH,
-    content: header + body + (body ? "\n" : ""),
+    content: header + body,
     mode: "0640",
     owner: "root:haproxy",
   };
