@@ -7,6 +7,7 @@ import { Construct } from "constructs";
 import { awsExample } from "./aws/main";
 import { dockerExample } from "./docker/main";
 import { hcloudExample } from "./hcloud/main";
+import { hcloudSharedExample } from "./hcloud-shared/main";
 import { kvmExample } from "./kvm/main";
 import { vmwareExample } from "./vmware/main";
 
@@ -14,6 +15,7 @@ import { vmwareExample } from "./vmware/main";
 export function buildExamples(app: Construct): void {
   awsExample(app);
   hcloudExample(app);
+  hcloudSharedExample(app);
   kvmExample(app);
   vmwareExample(app);
   dockerExample(app);

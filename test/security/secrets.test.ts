@@ -97,11 +97,17 @@ let second: Example[] | undefined;
 describe.each(examples.map((e) => [e.stack.node.id, e] as const))("%s", (_, ex) => {
   const ssm = (ex.caps.secrets ?? "terraform") === "ssm";
 
-  test("registers every secret as a Terraform value: database, map reader, admin, one TLS key per node", () => {
+  test("registers every secret as a Terraform value: database, map reader, admin, one TLS key per node serving TLS", () => {
     const ids = ex.cluster.secretValues.map((s) => s.id);
     expect(ids).toEqual(expect.arrayContaining(["admin-password", "database-password", "map-reader-password"]));
-    const tlsNodes = ex.cluster.topology.nodes.filter((n) => !n.has("database")).map((n) => n.name);
-    for (const n of tlsNodes) expect(ids).toContain(`tls/${n}/private-key`);
+    // Mailbox, admin, classic and load-balancer nodes serve TLS; the database node (MariaDB) and
+    // the NFS node (SharedStorage's export) serve none and get no key.
+    const serves = (n: (typeof ex.cluster.topology.nodes)[number]) =>
+      (["mailbox", "admin", "classic", "load-balancer"] as const).some((r) => n.has(r));
+    for (const n of ex.cluster.topology.nodes) {
+      if (serves(n)) expect(ids).toContain(`tls/${n.name}/private-key`);
+      else expect(ids).not.toContain(`tls/${n.name}/private-key`);
+    }
     for (const s of ex.cluster.secretValues) expect(s.value).toMatch(/^\$\{TfToken\[TOKEN\.\d+\]\}$/);
   });
 
