@@ -30,7 +30,12 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs a program synchronously and captures its output (never throws on a non-zero exit). */
+/**
+ * Runs a program synchronously and captures its output (never throws on a non-zero exit). A
+ * program that exits without reading all of `input` (a client refusing its option file before it
+ * reads a query) is a result, not an error: writing the rest then fails with EPIPE, depending on
+ * when the program exits, and its exit status is what counts.
+ */
 export function run(
   cmd: string,
   args: readonly string[],
@@ -43,8 +48,12 @@ export function run(
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 60_000,
   });
-  if (r.error) throw r.error;
+  if (r.error && !(isEpipe(r.error) && r.status !== null)) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+function isEpipe(e: Error): boolean {
+  return (e as NodeJS.ErrnoException).code === "EPIPE";
 }
 
 /** A fresh scratch directory under the test TMPDIR (removed by the jest global teardown). */
