@@ -383,24 +383,36 @@ const DATA_DIRS: readonly {
  * automounts of other mailbox nodes' stores lie below its data directory, never at or above it,
  * so no unit requires them). `RequiresMountsFor=` makes the unit require and order after the mount
  * units of the directory and its parents: a mount that fails makes the unit fail to start instead
- * of writing to the root disk under the mount point.
+ * of writing to the root disk under the mount point. `AssertPathIsMountPoint=<mount point>` covers
+ * the case it cannot: with no fstab line for the mount (the first boot's mount step stopped before
+ * writing it, e.g. the NFS client could not be installed, the volume never appeared),
+ * `RequiresMountsFor=` resolves to the root file system's mount and is met; the assertion then
+ * fails the unit's start (and runcmd's restart of it) while nothing is mounted there. The
+ * `test:vm` shared-storage scenario found gromox running on mail2's root disk that way.
  */
 export function mountDropIns(mounts: readonly DataMount[], services: readonly string[]): ConfigFile[] {
-  const dirs = new Map<string, Set<string>>();
+  const needs = new Map<string, { dirs: Set<string>; mountPoints: Set<string> }>();
   for (const m of mounts) {
     if (m.kind === "nfs" && m.onDemand) continue;
     for (const d of DATA_DIRS) {
       if (!services.some(d.runs)) continue;
       if (d.dir !== m.mountPoint && !d.dir.startsWith(`${m.mountPoint}/`)) continue;
-      const set = dirs.get(d.unit) ?? new Set<string>();
-      dirs.set(d.unit, set.add(d.dir));
+      const n = needs.get(d.unit) ?? { dirs: new Set<string>(), mountPoints: new Set<string>() };
+      n.dirs.add(d.dir);
+      n.mountPoints.add(m.mountPoint);
+      needs.set(d.unit, n);
     }
   }
-  return [...dirs]
+  return [...needs]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([unit, set]) => ({
+    .map(([unit, n]) => ({
       path: `${SYSTEMD_UNIT_DIR}/${unit}.service.d/${MOUNT_DROP_IN}`,
-      content: `[Unit]\n${[...set].map((d) => `RequiresMountsFor=${d}\n`).join("")}`,
+      content: [
+        "[Unit]",
+        ...[...n.dirs].map((d) => `RequiresMountsFor=${d}`),
+        ...[...n.mountPoints].map((d) => `AssertPathIsMountPoint=${d}`),
+        "",
+      ].join("\n"),
       mode: "0644",
       owner: "root:root",
     }));

@@ -29,9 +29,9 @@ const nfs = (mountPoint: string, onDemand?: boolean): DataMount => ({
   clientPackages: ["nfs-common"],
   ...(onDemand ? { onDemand } : {}),
 });
-const dropIn = (unit: string, ...dirs: string[]) => ({
+const dropIn = (unit: string, dir: string, mountPoint = dir) => ({
   path: `/etc/systemd/system/${unit}.service.d/data-mount.conf`,
-  content: `[Unit]\n${dirs.map((d) => `RequiresMountsFor=${d}\n`).join("")}`,
+  content: `[Unit]\nRequiresMountsFor=${dir}\nAssertPathIsMountPoint=${mountPoint}\n`,
   mode: "0644",
   owner: "root:root",
 });
@@ -62,8 +62,8 @@ describe("mountDropIns: which unit needs which mount", () => {
 
   test("a mount above the data directory counts (the drop-in names the data directory), one below or beside it does not", () => {
     expect(mountDropIns([block("/var/lib")], ["gromox-http", "mariadb"])).toEqual([
-      GROMOX,
-      dropIn("mariadb", "/var/lib/mysql"),
+      dropIn("gromox-", "/var/lib/gromox", "/var/lib"),
+      dropIn("mariadb", "/var/lib/mysql", "/var/lib"),
     ]);
     expect(mountDropIns([block("/var/lib/gromox/user")], ["gromox-http"])).toEqual([]);
     expect(mountDropIns([block("/var/lib/gromoxx"), block("/var/lib/mysql2")], ["gromox-http", "mariadb"])).toEqual([]);

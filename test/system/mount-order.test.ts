@@ -193,6 +193,27 @@ describe("services start only with their data mounts (systemd-analyze verify, sy
     }
   });
 
+  test.each(cases)(
+    "%s: with nothing mounted at the mount point the drop-in's assertion fails the start (RequiresMountsFor= alone is met by the root mount when the fstab line is missing)",
+    (_name, p) => {
+      const mountPoints = p.mounts.filter((m) => !(m.kind === "nfs" && m.onDemand)).map((m) => m.mountPoint);
+      for (const f of p.files.filter((x) => x.path.endsWith(`.service.d/${MOUNT_DROP_IN}`))) {
+        const asserts = [...f.content.matchAll(/^AssertPathIsMountPoint=(.*)$/gm)].map((m) => m[1]!);
+        expect(asserts).toHaveLength(1);
+        expect(mountPoints).toContain(asserts[0]);
+        // systemd evaluates the line against this machine, where the node's mount point is no mount point
+        const line = `AssertPathIsMountPoint=${asserts[0]}`;
+        const missing = run("systemd-analyze", ["condition", line]);
+        expect({ status: missing.status, out: missing.stdout + missing.stderr }).toEqual({
+          status: 1,
+          out: expect.stringContaining(`${line} failed.`),
+        });
+        // control: the same assertion on a mount point holds
+        expect(run("systemd-analyze", ["condition", "AssertPathIsMountPoint=/proc"]).status).toBe(0);
+      }
+    },
+  );
+
   test("the admin node's on-demand store mounts (another mailbox node's roots) are required by nothing", () => {
     const p = shareNothing.provisioning.get("mail1")!;
     const onDemand = p.mounts.filter((m) => m.kind === "nfs" && m.onDemand).map((m) => m.mountPoint);
