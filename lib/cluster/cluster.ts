@@ -174,10 +174,10 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
    */
   readonly osRepository?: OsRepositoryOptions;
   /**
-   * Print a readiness report on every boot once cloud-init has finished (cloud-init status, failed
-   * units, cloud-init.log warnings and errors, an end marker) to a serial console, for operators and
-   * boot tests reading the console log. Ignored, with a warning, where there is no cloud-init
-   * (Docker).
+   * Print a readiness report on every boot once cloud-init has finished all its stages (or the
+   * boot is over; at most an hour) (cloud-init status, failed units, this boot's cloud-init.log
+   * warnings and errors, an end marker) to a serial console, for operators and boot tests reading
+   * the console log. Ignored, with a warning, where there is no cloud-init (Docker).
    * @default none
    */
   readonly readinessReport?: ReadinessReportOptions;

@@ -294,12 +294,15 @@ describe("readiness report", () => {
     expect(c.runcmd).toEqual(config(prov("db1")).runcmd);
   });
 
-  test("the script waits for cloud-init, then reports status, failed units, log warnings, an end marker", () => {
+  test("the script waits for cloud-init's final stage, then reports status, failed units, log warnings, an end marker", () => {
+    // behaviour: test/provision/readiness.test.ts
     execFileSync("sh", ["-n", "-c", READINESS_SCRIPT]);
     const lines = READINESS_SCRIPT.split("\n");
-    const wait = lines.findIndex((l) => l.includes("cloud-init status --wait"));
+    const wait = lines.findIndex((l) => l.includes("[ ! -e $r ]"));
     const begin = lines.findIndex((l) => l.includes(READINESS_BEGIN));
     const end = lines.findIndex((l) => l.includes(READINESS_END));
+    expect(READINESS_SCRIPT).toContain("r=/run/cloud-init/result.json");
+    expect(READINESS_SCRIPT).not.toContain("cloud-init status --wait");
     expect(wait).toBeGreaterThanOrEqual(0);
     expect(begin).toBeGreaterThan(wait);
     expect(end).toBeGreaterThan(begin);

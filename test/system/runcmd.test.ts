@@ -9,7 +9,8 @@
  * log their arguments and fail where a case says (the firewall refusing its ruleset, the schema
  * wait running out). Everything runs in a private mount namespace whose /etc is a scratch copy and
  * whose /run, /var/lib and /var/log are scratch directories (network configuration disabled):
- * nothing on the host changes.
+ * nothing on the host changes. cloud-init.log starts with an earlier boot's lines, which the
+ * report leaves out (it counts from this boot's welcome line, written by cloud-init itself).
  *
  *   npx jest test/system/runcmd.test.ts --selectProjects system
  */
@@ -49,6 +50,14 @@ case "$line" in $FAIL) echo "stand-in: $line failed" >&2; exit ${name === "timeo
 ${name === "timeout" ? 'shift; exec "$@"' : "exit 0"}
 `;
 
+/** cloud-init.log of an earlier boot that failed (cloud-init 22.4's welcome lines and a warning). */
+const PREVIOUS_BOOT_LOG = [
+  "2026-11-29 08:00:01,100 - main.py[DEBUG]: Cloud-init v. 22.4.2 running 'init-local' at Sun, 29 Nov 2026 08:00:01 +0000. Up 3.10 seconds.",
+  "2026-11-29 08:00:05,000 - main.py[DEBUG]: Cloud-init v. 22.4.2 running 'init' at Sun, 29 Nov 2026 08:00:05 +0000. Up 7.00 seconds.",
+  "2026-11-29 08:09:01,000 - util.py[WARNING]: earlier boot: Failed to run module scripts-user",
+  "",
+].join("\n");
+
 interface Boot {
   /** Exit status of `cloud-init modules --mode final`. */
   final: number;
@@ -85,6 +94,8 @@ function boot(runcmd: readonly string[], fail = "__nothing__"): Boot {
     for (const name of ["systemctl", "timeout", "mysql"])
       fs.writeFileSync(path.join(bin, name), standIn(name), { mode: 0o755 });
     for (const d of ["run", "var-lib", "var-log"]) fs.mkdirSync(path.join(root, d));
+    // An earlier boot's lines: the report counts this boot's only (from cloud-init's own welcome line).
+    fs.writeFileSync(path.join(root, "var-log/cloud-init.log"), PREVIOUS_BOOT_LOG);
     const log = path.join(root, "calls");
     fs.writeFileSync(log, "");
     const report = path.join(root, "console");
@@ -151,6 +162,7 @@ describe("runcmd stops at the first failing step (cloud-init runs the entries as
     expect(enable).toBeGreaterThan(0);
     expect(enable).toBeLessThan(b.calls.indexOf(restarts[0]!));
     expect(endLine(b.report)).toMatch(/ status=done failed-units=0 warnings=0 ===$/);
+    expect(b.report).not.toContain("earlier boot");
   });
 
   test("the firewall refuses its ruleset: no service starts after it; scripts-user fails, the report says error and shows why", () => {
@@ -163,6 +175,7 @@ describe("runcmd stops at the first failing step (cloud-init runs the entries as
     expect(endLine(b.report)).toMatch(/ status=error failed-units=0 warnings=[1-9]\d* ===$/);
     // cloud-init.log's warning and the step's own message (the end of cloud-init-output.log)
     expect(b.report).toMatch(/\[WARNING\]: Failed to run module scripts-user/);
+    expect(b.report).not.toContain("earlier boot");
     expect(b.report).toContain("stand-in: systemctl restart nftables failed");
   });
 
