@@ -102,8 +102,11 @@ function boot(runcmd: readonly string[], fail = "__nothing__"): Boot {
     fs.writeFileSync(report, "");
     const hostPath = process.env.PATH ?? "/usr/bin:/bin";
     const script = [
-      `mount --bind '${root}/etc' /etc && mount --bind '${root}/run' /run`,
-      `mount --bind '${root}/var-lib' /var/lib && mount --bind '${root}/var-log' /var/log`,
+      // (stops before cloud-init when a bind mount fails: it must never run on the host's /etc)
+      "set -e",
+      `mount --bind '${root}/etc' /etc; mount --bind '${root}/run' /run`,
+      `mount --bind '${root}/var-lib' /var/lib; mount --bind '${root}/var-log' /var/log`,
+      "set +e",
       "cloud-init init >/dev/null 2>&1 || exit 9",
       "cloud-init modules --mode config >/dev/null 2>&1 || exit 9",
       'cloud-init modules --mode final >/dev/null 2>&1; echo "final=$?"',
