@@ -168,8 +168,10 @@ export interface GrommunioClusterProps<D extends PlatformDeployment = PlatformDe
   /**
    * Replaces the OS's own package sources on every node with a mirror (air-gapped sites, local
    * caches), signed by the distribution's keys, the mirror's own key, or trusted (a local
-   * repository you control). On Docker the packages come from the images: the sources are written
-   * into the containers, but nothing installs from them (a synth warning).
+   * repository you control). A node that mounts NFS/EFS at boot (SharedStorage) installs its NFS
+   * client from the mirror too: its OS sources are written in `bootcmd`, before that install. On
+   * Docker the packages come from the images: the sources are written into the containers, but
+   * nothing installs from them (a synth warning).
    * @default the image's sources (Debian's or Ubuntu's archive)
    */
   readonly osRepository?: OsRepositoryOptions;

@@ -5,7 +5,8 @@
  *
  * Module order on the node (cloud.cfg): bootcmd → write_files → … (init stage, network up);
  * `bootcmd` (every boot; stops at the first failure): the readiness report's unit, the pinned
- * accounts, NFS client, mounts, keys;
+ * accounts, the `boot` files (the OS mirror's sources of a node that installs its NFS client
+ * here), NFS client, mounts, keys;
  * package-update-upgrade-install → write_files with `defer: true` → runcmd (written by the config
  * stage, run by scripts-user in the final stage; once; stops at the first failure).
  *
@@ -26,7 +27,7 @@
  */
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq, visit } from "yaml";
 import { IssueCollector, ValidationIssue } from "../topology";
-import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile } from "./model";
+import { DataMount, NodeProvisioning, ProvisionCommand, ProvisionedFile, bootPackages } from "./model";
 import { accountsBootcmd } from "./accounts";
 import { readinessBootcmd } from "./readiness";
 import { TokenRegistry, gzipDeterministicBase64, hasNonStringTokens, hasTokens, minBase64GzipLength } from "./tokens";
@@ -103,6 +104,27 @@ export function servicesSteps(services: readonly string[]): string[] {
  */
 export function servicesCommand(services: readonly string[]): string {
   return `s="${services.join(" ")}"; systemctl enable $s; for u in $s; do systemctl restart $u; done`;
+}
+
+/**
+ * Writes files in `bootcmd` (the `boot` stage: needed before `write_files` runs). Arguments: path,
+ * mode, owner, content, for each file. Once per instance, as `write_files`.
+ */
+export const BOOT_FILES_SCRIPT =
+  'set -e; while [ $# -gt 0 ]; do mkdir -p "${1%/*}"; printf %s "$4" >"$1"; chmod "$2" "$1"; chown "$3" "$1"; shift 4; done';
+
+/** The `bootcmd` entry that writes the `boot` files (argv: cloud-init quotes every word). */
+export function bootFilesCommand(files: readonly ProvisionedFile[]): string[] {
+  return [
+    "cloud-init-per",
+    "instance",
+    "grommunio-boot-files",
+    "sh",
+    "-c",
+    BOOT_FILES_SCRIPT,
+    "sh",
+    ...files.flatMap((f) => [f.path, f.mode, f.owner, f.content]),
+  ];
 }
 
 /** Mounts an NFS export (EFS, the NFS node): fstab line, then mount with retries. Args: source, dir, options. */
@@ -259,7 +281,10 @@ function cloudConfigParts(p: NodeProvisioning): {
   if (p.accounts?.length) bootcmd.push(accountsBootcmd(p.accounts));
   // (on-demand mounts are a first-boot step: `AUTOMOUNTS_PATH`)
   const atBoot = p.mounts.filter((m) => m.kind === "block" || !m.onDemand);
-  const nfsPackages = [...new Set(atBoot.flatMap((m) => (m.kind === "nfs" ? m.clientPackages : [])))].sort();
+  const nfsPackages = bootPackages(p.mounts);
+  // Before anything installs a package: cloud-init writes `write_files` only after bootcmd.
+  const bootFiles = p.files.filter((f) => f.stage === "boot");
+  if (bootFiles.length) bootcmd.push(bootFilesCommand(bootFiles));
   if (nfsPackages.length) {
     bootcmd.push([
       "cloud-init-per",

@@ -30,11 +30,13 @@ export interface ReadinessReport {
 }
 
 /**
- * When a file is written: `early` = before packages are installed (APT sources, keys; owner must be
- * root); `late` = after the packages (their users and groups exist, package defaults are
- * replaced), before the first-boot commands.
+ * When a file is written: `boot` = by the first steps of the first boot, before anything there
+ * installs a package (the OS archive's sources on a node that installs its NFS client to mount its
+ * data before the other packages: cloud-init writes files only after those steps); `early` = before
+ * packages are installed (APT sources, keys; owner must be root); `late` = after the packages
+ * (their users and groups exist, package defaults are replaced), before the first-boot commands.
  */
-export type FileStage = "early" | "late";
+export type FileStage = "boot" | "early" | "late";
 
 export interface ProvisionedFile extends ConfigFile {
   readonly stage: FileStage;
@@ -69,6 +71,15 @@ export interface NfsMount {
 }
 
 export type DataMount = BlockMount | NfsMount;
+
+/**
+ * The packages a node installs in its first boot's first steps, to mount its data before the other
+ * packages: the NFS clients of the exports mounted at boot (sorted, once each).
+ */
+export function bootPackages(mounts: readonly DataMount[]): string[] {
+  const atBoot = mounts.filter((m): m is NfsMount => m.kind === "nfs" && m.onDemand !== true);
+  return [...new Set(atBoot.flatMap((m) => m.clientPackages))].sort();
+}
 
 /**
  * One first-boot step, run once after the late files, in order: `before-services` steps run before

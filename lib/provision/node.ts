@@ -25,11 +25,13 @@ import { ClusterNode, IssueCollector, Topology, ValidationIssue } from "../topol
 import {
   AptRepository,
   DataMount,
+  FileStage,
   NfsMount,
   NodeProvisioning,
   ProvisionCommand,
   ProvisionedFile,
   ReadinessReport,
+  bootPackages,
 } from "./model";
 import {
   RepositoryOptions,
@@ -112,6 +114,18 @@ const LABEL = /^[A-Za-z0-9_-]{1,16}$/;
 
 function isCleanAbsolutePath(p: string): boolean {
   return p.startsWith("/") && !p.split("/").some((s) => s === ".." || s === ".") && !/\/\/|\/$|[\0\n]/.test(p);
+}
+
+/** The deb822 source files of `repos`, then one key file per keyring (a mirror and its security mirror share theirs). */
+function sourceFiles(repos: readonly AptRepository[], stage: FileStage): ProvisionedFile[] {
+  const keys = new Map<string, string>();
+  for (const r of repos) {
+    if (r.armoredKey !== undefined && r.keyringPath !== undefined) keys.set(r.keyringPath, r.armoredKey);
+  }
+  return [
+    ...repos.map((r) => ({ ...aptSourceFile(r), stage })),
+    ...[...keys].map(([path, content]) => ({ path, content, mode: "0644", owner: "root:root", stage })),
+  ];
 }
 
 /** The deb822 source file of a repository. */
@@ -494,25 +508,17 @@ export function provisionNode(input: ProvisionNodeInput): {
     ...(hasNftables ? ["nftables"] : []),
     ...optional.flatMap((d) => d.packages),
   ]);
-  const repositories = [
-    ...(input.osRepository ? osRepositories(os, input.osRepository) : []),
-    ...(packages.some(isGrommunioPackage) ? [grommunioRepository(os, input.repository)] : []),
-  ];
-  // One key file per keyring (the OS mirror and its security mirror share theirs).
-  const keys = new Map<string, string>();
-  for (const r of repositories) {
-    if (r.armoredKey !== undefined && r.keyringPath !== undefined) keys.set(r.keyringPath, r.armoredKey);
-  }
+  const osRepos = input.osRepository ? osRepositories(os, input.osRepository) : [];
+  const grommunioRepos = packages.some(isGrommunioPackage) ? [grommunioRepository(os, input.repository)] : [];
+  const repositories = [...osRepos, ...grommunioRepos];
+  // A node that installs its NFS client at boot does so before cloud-init writes files: the OS
+  // mirror's sources must be in place by then (the image's may be unreachable where a mirror is
+  // configured). grommunio's come later (its key may be fetched by a later boot step).
+  const osStage: FileStage = osRepos.length > 0 && bootPackages(input.mounts).length > 0 ? "boot" : "early";
   const early: ProvisionedFile[] = [
-    ...(input.osRepository ? [emptySourcesList()] : []),
-    ...repositories.map(aptSourceFile),
-    ...[...keys].map(([path, content]) => ({
-      path,
-      content,
-      mode: "0644",
-      owner: "root:root",
-      stage: "early" as const,
-    })),
+    ...(input.osRepository ? [{ ...emptySourcesList(), stage: osStage }] : []),
+    ...sourceFiles(osRepos, osStage),
+    ...sourceFiles(grommunioRepos, "early"),
   ];
   const services = nodeServices(topology, node, os, [
     ...(hasNftables ? ["nftables"] : []),

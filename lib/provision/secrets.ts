@@ -110,7 +110,7 @@ export function templateSecrets(
       continue;
     }
     if (f.stage !== "late") {
-      issues.push(leak(path, `the early file ${f.path}`));
+      issues.push(leak(path, `the ${f.stage} file ${f.path}`));
       files.push(f);
       continue;
     }

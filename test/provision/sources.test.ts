@@ -4,8 +4,10 @@ import { TerraformStack, Testing } from "cdktf";
 import { parse } from "yaml";
 import {
   BOOTCMD_STOP_ON_ERROR,
+  BOOT_FILES_SCRIPT,
   APT_URI_SCHEMES,
   ClassicNode,
+  DataMount,
   Database,
   GromoxNode,
   GrommunioCluster,
@@ -22,6 +24,7 @@ import {
   renderCloudConfig,
   aptSourceFile,
   armoredKeyProblem,
+  bootPackages,
   grommunioRepository,
   osRepositories,
   pinnedAccounts,
@@ -137,6 +140,107 @@ describe("osRepository: the OS's own sources replaced on every node", () => {
       "Types: deb\nURIs: http://mirror.example.net/ubuntu\nSuites: noble noble-updates\nComponents: main universe\n" +
         "Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n",
     );
+  });
+});
+
+describe("osRepository on a node that installs its NFS client at boot: the OS sources are written by bootcmd", () => {
+  const nfs: DataMount = {
+    kind: "nfs",
+    source: "10.0.0.9:/srv/gromox",
+    mountPoint: "/var/lib/gromox",
+    options: "nfsvers=4.1,hard",
+    clientPackages: ["nfs-common"],
+  };
+  const osRepository = {
+    uris: "http://mirror.example.net/debian",
+    securityUris: "http://mirror.example.net/debian-security",
+    armoredKey: KEY,
+  };
+  const OS_FILES = [
+    "/etc/apt/keyrings/debian-mirror.asc",
+    SOURCES_LIST_PATH,
+    "/etc/apt/sources.list.d/debian-security.sources",
+    "/etc/apt/sources.list.d/debian.sources",
+  ];
+  const byStage = (p: NodeProvisioning, stage: string) =>
+    p.files
+      .filter((f) => f.stage === stage && f.path.startsWith("/etc/apt/"))
+      .map((f) => f.path)
+      .sort();
+
+  test("the OS mirror's sources, its key and the emptied sources.list are `boot` files; grommunio's stay early", () => {
+    const p = prov("mail2", { osRepository, mounts: [nfs] });
+    expect(byStage(p, "boot")).toEqual(OS_FILES);
+    expect(byStage(p, "early")).toEqual(["/etc/apt/sources.list.d/grommunio.sources"]);
+    // content unchanged by the stage
+    expect(file(p, "/etc/apt/sources.list.d/debian.sources")!.content).toBe(
+      aptSourceFile(osRepositories("debian-12", osRepository)[0]!).content,
+    );
+  });
+
+  test("bootcmd writes them (path, mode, owner, content) before it installs the NFS client; write_files has them no more", () => {
+    const p = prov("mail2", { osRepository, mounts: [nfs] });
+    const c = config(p);
+    const boot = c.bootcmd as Array<string | string[]>;
+    const at = (name: string) => boot.findIndex((e) => Array.isArray(e) && e.includes(name));
+    expect(at("grommunio-boot-files")).toBeGreaterThan(0);
+    expect(at("grommunio-boot-files")).toBeLessThan(at("grommunio-nfs-client"));
+    const entry = boot[at("grommunio-boot-files")] as string[];
+    expect(entry.slice(0, 7)).toEqual([
+      "cloud-init-per",
+      "instance",
+      "grommunio-boot-files",
+      "sh",
+      "-c",
+      BOOT_FILES_SCRIPT,
+      "sh",
+    ]);
+    const bootFiles = p.files.filter((f) => f.stage === "boot");
+    expect(entry.slice(7)).toEqual(bootFiles.flatMap((f) => [f.path, f.mode, f.owner, f.content]));
+    const written = (c.write_files as Array<{ path: string }>).map((f) => f.path);
+    for (const f of OS_FILES) expect(written).not.toContain(f);
+    expect(written).toContain("/etc/apt/sources.list.d/grommunio.sources");
+    expect(c.apt).toEqual({ preserve_sources_list: true });
+  });
+
+  test("the script writes every file with its mode and stops at the first that fails (dash)", () => {
+    const dir = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+    try {
+      const me = `${execFileSync("id", ["-un"], { encoding: "utf8" }).trim()}:${execFileSync("id", ["-gn"], { encoding: "utf8" }).trim()}`;
+      const args = [`${dir}/a/b/one`, "0600", me, "x'\"$y\n", `${dir}/two`, "0644", me, "-n two"];
+      execFileSync("dash", ["-c", BOOT_FILES_SCRIPT, "sh", ...args]);
+      expect(execFileSync("cat", [`${dir}/a/b/one`], { encoding: "utf8" })).toBe("x'\"$y\n");
+      expect(execFileSync("stat", ["-c", "%a", `${dir}/a/b/one`], { encoding: "utf8" }).trim()).toBe("600");
+      expect(execFileSync("cat", [`${dir}/two`], { encoding: "utf8" })).toBe("-n two");
+      // a file that cannot be written (its directory is a file): non-zero, nothing after it
+      const r = (() => {
+        try {
+          execFileSync(
+            "dash",
+            ["-c", BOOT_FILES_SCRIPT, "sh", `${dir}/two/x`, "0644", me, "c", `${dir}/three`, "0644", me, "c"],
+            { stdio: "pipe" },
+          );
+          return 0;
+        } catch (e) {
+          return (e as { status: number }).status;
+        }
+      })();
+      expect(r).not.toBe(0);
+      expect(execFileSync("ls", [dir], { encoding: "utf8" })).not.toContain("three");
+    } finally {
+      execFileSync("rm", ["-rf", dir]);
+    }
+  });
+
+  test("without a mount at boot, or without osRepository, nothing is a `boot` file; on-demand mounts install nothing at boot", () => {
+    for (const p of [prov("mail2", { osRepository }), prov("mail2", { mounts: [nfs] })]) {
+      expect(p.files.filter((f) => f.stage === "boot")).toEqual([]);
+      expect((config(p).bootcmd as unknown[]).some((e) => Array.isArray(e) && e.includes("grommunio-boot-files"))).toBe(
+        false,
+      );
+    }
+    expect(bootPackages([nfs, { ...nfs, mountPoint: "/srv/x" }])).toEqual(["nfs-common"]);
+    expect(bootPackages([{ ...nfs, onDemand: true }])).toEqual([]);
   });
 });
 
