@@ -25,8 +25,8 @@
  * the last `running 'init' at` line not preceded by its boot's init-local (images without
  * cloud-init-local); the whole log when it has neither.
  *
- * The script has no `${` and no `$$`: systemd expands those in a transient unit's command line
- * (`${NAME}` to the unit's environment, `$$` to `$`) before sh sees it.
+ * The script is not on the unit's command line (READINESS_PATH, `readinessBootcmd`), so systemd's
+ * expansion of `${NAME}`, `$$` and escaped `$` there never touches it.
  */
 
 /** Options of the readiness report (`GrommunioClusterProps.readinessReport`). */
@@ -97,17 +97,25 @@ export const READINESS_SCRIPT = [
   '} >"$dev" 2>&1',
 ].join("\n");
 
-/** The `bootcmd` entry that starts the report (argv, no shell in between). */
+/** Where `bootcmd` writes the report script at every boot (a tmpfs, new at each boot). */
+export const READINESS_PATH = "/run/grommunio-readiness";
+
+/**
+ * The `bootcmd` entry that writes the script to READINESS_PATH and starts the report on `device`
+ * (argv: cloud-init quotes every word). The transient unit runs `sh READINESS_PATH device`, not
+ * `sh -c <script>`: its start waits for basic.target, and systemd 252 re-reads a transient unit
+ * from /run/systemd/transient/ at every daemon-reload with its `$` signs left escaped (`\$`), so
+ * a script on its command line reached sh mangled when a reload came first (an NFS client
+ * installed in bootcmd reloads systemd five times): `Syntax error: "(" unexpected`, no report.
+ * Neither the path nor the device (`/^\/[A-Za-z0-9._/-]+$/`, GRX checks) holds a `$`.
+ */
 export function readinessBootcmd(device: string): string[] {
   return [
-    "systemd-run",
-    "--no-block",
-    `--unit=${READINESS_UNIT}`,
-    "--description=grommunio readiness report",
     "sh",
     "-c",
-    READINESS_SCRIPT,
+    `printf %s "$1" >${READINESS_PATH} && systemd-run --no-block --unit=${READINESS_UNIT} "--description=grommunio readiness report" sh ${READINESS_PATH} "$2"`,
     "grommunio-readiness",
+    READINESS_SCRIPT,
     device,
   ];
 }

@@ -17,6 +17,7 @@ import {
   GrommunioClusterProps,
   GrommunioValidationError,
   LoadBalancerTier,
+  READINESS_SCRIPT,
   Platform,
   ShareNothing,
   SharedStorage,
@@ -103,7 +104,7 @@ describe("the pinned accounts", () => {
         const bootcmd = bootcmdOf(cluster, n);
         expect(bootcmd[0]).toBe("set -e");
         expect(bootcmd[2]).toBe(custom);
-        expect((bootcmd[1] as string[])[0]).toBe("systemd-run");
+        expect(bootcmd[1]).toEqual(expect.arrayContaining(["sh", READINESS_SCRIPT]));
         // only `set -e` and the accounts' step are script lines; its `exit 1` ends cloud-init's bootcmd script
         expect(bootcmd.filter((c) => !Array.isArray(c))).toEqual(["set -e", custom]);
       }
@@ -112,7 +113,7 @@ describe("the pinned accounts", () => {
       );
       expect(mail2).toEqual([
         "set -e",
-        "systemd-run --no-block --unit=grommunio-readiness-report",
+        expect.stringMatching(/^sh -c printf %s "\$1" >\/run\/grommunio-readiness && systemd-run /),
         "accounts",
         "cloud-init-per once grommunio-nfs-client",
         expect.stringMatching(/^sh -c /),

@@ -14,11 +14,14 @@ import * as path from "node:path";
 import {
   READINESS_BEGIN,
   READINESS_BOOT_OVER,
+  READINESS_PATH,
   READINESS_END,
   READINESS_GAVE_UP,
   READINESS_POLL_S,
   READINESS_SCRIPT,
+  READINESS_UNIT,
   READINESS_WAIT_S,
+  readinessBootcmd,
 } from "../../lib";
 
 const HOST = "mail2.example.com";
@@ -253,9 +256,43 @@ describe.each(awks)("cloud-init.log: only this boot's WARNING/ERROR/CRITICAL lin
 });
 
 describe("the script as systemd runs it", () => {
-  test("passes dash -n; has no ${ or $$, which systemd expands in a transient unit's command line", () => {
+  test("passes dash -n", () => {
     execFileSync("dash", ["-n", "-c", READINESS_SCRIPT]);
-    expect(READINESS_SCRIPT).not.toContain("${");
-    expect(READINESS_SCRIPT).not.toContain("$$");
+  });
+
+  test("bootcmd writes the script to a file and starts `sh <file> <device>`: no `$` reaches the unit's command line", () => {
+    // systemd 252 re-reads a transient unit at every daemon-reload with its `$` left escaped; a
+    // script on the command line then reached sh as `\$(...`: Syntax error: "(" unexpected.
+    const entry = readinessBootcmd("/dev/ttyS1");
+    expect(entry.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(entry.slice(3)).toEqual(["grommunio-readiness", READINESS_SCRIPT, "/dev/ttyS1"]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "readiness-start-"));
+    try {
+      const file = path.join(dir, "script");
+      fs.mkdirSync(path.join(dir, "bin"));
+      fs.writeFileSync(
+        path.join(dir, "bin/systemd-run"),
+        `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "${dir}/argv"\n`,
+        { mode: 0o755 },
+      );
+      // (the path replaced by a scratch file, nothing else)
+      const wrapper = entry[2]!.split(READINESS_PATH).join(file);
+      execFileSync("dash", ["-c", wrapper, ...entry.slice(3)], {
+        env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH ?? "/usr/bin:/bin"}` },
+      });
+      expect(fs.readFileSync(file, "utf8")).toBe(READINESS_SCRIPT);
+      const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").split("\n").slice(0, -1);
+      expect(argv).toEqual([
+        "--no-block",
+        `--unit=${READINESS_UNIT}`,
+        "--description=grommunio readiness report",
+        "sh",
+        file,
+        "/dev/ttyS1",
+      ]);
+      expect(argv.join(" ").replace(file, READINESS_PATH)).not.toMatch(/[$\\%]/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -384,14 +384,11 @@ describe("readiness report", () => {
     const c = config(prov("db1", { readinessReport: { device: "/dev/ttyS1" } }));
     expect(c.bootcmd[0]).toBe(BOOTCMD_STOP_ON_ERROR);
     expect(c.bootcmd[1]).toEqual([
-      "systemd-run",
-      "--no-block",
-      "--unit=grommunio-readiness-report",
-      "--description=grommunio readiness report",
       "sh",
       "-c",
-      READINESS_SCRIPT,
+      'printf %s "$1" >/run/grommunio-readiness && systemd-run --no-block --unit=grommunio-readiness-report "--description=grommunio readiness report" sh /run/grommunio-readiness "$2"',
       "grommunio-readiness",
+      READINESS_SCRIPT,
       "/dev/ttyS1",
     ]);
     // runcmd is untouched: the report never masks or delays a first-boot step.
