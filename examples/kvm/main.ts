@@ -25,6 +25,7 @@ import { App, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import {
   ClassicNode,
+  ClusterStorage,
   ConfigChangePolicy,
   Database,
   GromoxNode,
@@ -50,6 +51,12 @@ export interface KvmExampleOptions {
   /** @default "replace" (the platform's default) */
   readonly configChangePolicy?: ConfigChangePolicy;
   /**
+   * Where the mailboxes live (the VM boot test's `shared-storage` scenario passes
+   * `SharedStorage` with an NFS node).
+   * @default ShareNothing with a 200 GiB volume per mailbox node
+   */
+  readonly storage?: ClusterStorage;
+  /**
    * Package sources and the readiness report (an air-gapped site's mirror; the VM boot test's
    * local repository, `npm run test:vm`).
    * @default the public repositories, no report
@@ -65,7 +72,7 @@ export function kvmExample(app: Construct, options: KvmExampleOptions = {}): Ter
     domain: "example.com",
     gromoxVersion: "3.10",
     network: { cidr: "10.10.10.0/24" },
-    storage: new ShareNothing({ volumeSizeGb: 200 }),
+    storage: options.storage ?? new ShareNothing({ volumeSizeGb: 200 }),
     database: Database.onNode({ volumeSizeGb: 50 }),
     ...(options.configChangePolicy !== undefined ? { configChangePolicy: options.configChangePolicy } : {}),
     ...options.cluster,

@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { READINESS_SCRIPT, SOURCES_LIST_PATH } from "../../lib/provision";
 import { startHub } from "./hub";
 import { parseExportfs } from "./scenarios";
-import { synthesizeKvmExample, testValues } from "./stack";
+import { NFS_NODE, STACK_NAMES, synthesizeKvmExample, testValues } from "./stack";
 
 function frame(dst: string, src: string, payload: string): Buffer {
   const body = Buffer.concat([
@@ -108,6 +108,40 @@ describe("the stack the VM tests boot", () => {
     for (const name of cert.dns_names) expect(x.subjectAltName).toContain(`DNS:${name}`);
     expect(values("random_password.a.result")).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(values("random_password.a.result")).not.toBe(values("random_password.b.result"));
+  });
+});
+
+describe("the shared-storage stack (second layout of the KVM example)", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "vm-synth-shared-"));
+  const shared = synthesizeKvmExample(out, "shared-storage");
+  afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  test("its own stack name; nfs1 added, the other nodes at the default stack's addresses", () => {
+    expect(shared.jsonPath).toContain(`/stacks/${STACK_NAMES["shared-storage"]}/`);
+    expect(STACK_NAMES["shared-storage"]).not.toBe(STACK_NAMES["share-nothing"]);
+    const synthDefault = synthesizeKvmExample(path.join(out, "default"));
+    const addresses = (st: typeof shared) =>
+      Object.fromEntries([...st.topology.nodes].map((n) => [n.name, n.ipv4] as const));
+    const { [NFS_NODE]: nfs, ...others } = addresses(shared);
+    expect(nfs).toBeDefined();
+    expect(others).toEqual(addresses(synthDefault));
+  });
+
+  test("mail2 mounts nfs1's export at /var/lib/gromox at boot; nfs1 exports it to the mailbox nodes", () => {
+    const nfs = shared.topology.node(NFS_NODE).ipv4;
+    const mail2 = shared.provisioning.get("mail2")!;
+    expect(mail2.mounts).toEqual([expect.objectContaining({ kind: "nfs", mountPoint: "/var/lib/gromox" })]);
+    const m = mail2.mounts[0]!;
+    expect(m.kind === "nfs" && m.source.startsWith(`${nfs}:`) && !m.onDemand).toBe(true);
+    const doc = parse(shared.seeds.get("mail2")!.userData, { version: "1.1" });
+    expect(JSON.stringify(doc.bootcmd)).toContain("grommunio-mount-nfs");
+    const exportsFile = shared.files(NFS_NODE).get("/etc/exports") ?? "";
+    expect(
+      exportsFile
+        .split("\n")
+        .filter((l) => l.startsWith("/"))
+        .map((l) => l.split("(")[0]),
+    ).toEqual(shared.topology.mailboxNodes.map((n) => `${m.kind === "nfs" ? m.source.split(":")[1] : ""} ${n.ipv4}`));
   });
 });
 

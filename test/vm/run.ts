@@ -1,6 +1,7 @@
 /**
  * `npm run test:vm [-- scenario...]`: boots the KVM example's synthesized cloud-init in Debian 12
- * guests under qemu and checks what runs (test/vm/scenarios.ts). Needs root (host packages, image
+ * guests under qemu and checks what runs (test/vm/scenarios.ts). One boot per layout of the
+ * example the selected scenarios use (ShareNothing, then SharedStorage), one after the other. Needs root (host packages, image
  * build). Prints per-check results, timings, and as its last line `N passed, N failed`; exits 1 when
  * anything failed.
  *
@@ -15,8 +16,8 @@ import { CheckResult, Harness } from "./harness";
 import { CACHE_DIR, ensureHostPackages, ensureImage } from "./image";
 import { detectAccel } from "./qemu";
 import { ensureRepo, serveRepo } from "./repo";
-import { Booted, SCENARIOS, bootAll } from "./scenarios";
-import { synthesizeKvmExample } from "./stack";
+import { ALL_SCENARIOS, Booted, SCENARIOS, Scenario, bootAll } from "./scenarios";
+import { STACK_NAMES, STACK_VARIANTS, StackVariant, SynthesizedStack, synthesizeKvmExample } from "./stack";
 
 const log = (line: string) => process.stdout.write(line + "\n");
 const secs = (t0: number) => ((Date.now() - t0) / 1000).toFixed(0);
@@ -26,11 +27,20 @@ const loadavg = () =>
     .map((l) => l.toFixed(2))
     .join(" ");
 
+interface Phase {
+  readonly variant: StackVariant;
+  readonly scenarios: readonly Scenario[];
+  stack?: SynthesizedStack;
+  bootSeconds?: number;
+  booted?: Booted;
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   const wanted = process.argv.slice(2);
-  const scenarios = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s.name)) : [...SCENARIOS];
+  const scenarios = wanted.length ? ALL_SCENARIOS.filter((s) => wanted.includes(s.name)) : [...SCENARIOS];
   const results: CheckResult[] = [];
+  const skipped: CheckResult[] = [];
   const infra = (name: string, e: unknown) => {
     const detail = e instanceof Error ? e.message : String(e);
     results.push({ scenario: "setup", name, ok: false, detail });
@@ -39,7 +49,7 @@ async function main(): Promise<number> {
   if (wanted.length && scenarios.length !== wanted.length) {
     infra(
       "scenario names",
-      `unknown scenario in ${wanted.join(", ")}; known: ${SCENARIOS.map((s) => s.name).join(", ")}`,
+      `unknown scenario in ${wanted.join(", ")}; known: ${ALL_SCENARIOS.map((s) => s.name).join(", ")}`,
     );
     return summary(results);
   }
@@ -50,22 +60,32 @@ async function main(): Promise<number> {
   const workDir = process.env.VM_WORK_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-grommunio-vm-"));
   fs.mkdirSync(workDir, { recursive: true });
   log(`test:vm: scratch ${workDir}, cache ${CACHE_DIR}`);
+  // One boot per layout of the KVM example: the stacks share node names and addresses, so their
+  // guests never run at the same time (the share-nothing boot first, powered off before the next).
+  const phases: Phase[] = STACK_VARIANTS.map((variant) => ({
+    variant,
+    scenarios: scenarios.filter((s) => (s.stack ?? "share-nothing") === variant),
+  })).filter((p) => p.scenarios.length > 0);
+  const phaseDir = (p: Phase) => (p.variant === "share-nothing" ? workDir : path.join(workDir, p.variant));
+  const phaseNodes = (p: Phase) => [...new Set(p.scenarios.flatMap((s) => s.nodes))].sort();
 
-  let image, repoInfo, stack;
+  let image, repoInfo;
   try {
     const s = ensureHostPackages();
     log(`host packages: ${s.toFixed(0)} s`);
     image = ensureImage();
     log(`guest image ${image.key}: ${image.built ? `built in ${image.seconds.toFixed(0)} s` : "cached"}`);
-    const ts = Date.now();
-    stack = synthesizeKvmExample(path.join(workDir, "synth"));
-    log(`synthesized ${stack.jsonPath} (${secs(ts)} s)`);
-    const nodes = [...new Set(scenarios.flatMap((sc) => sc.nodes))];
-    const packages = nodes.flatMap((n) => {
-      const p = stack!.provisioning.get(n);
-      if (!p) throw new Error(`the stack has no node ${n}`);
-      return [...p.packages];
-    });
+    const packages: string[] = [];
+    for (const p of phases) {
+      const ts = Date.now();
+      p.stack = synthesizeKvmExample(path.join(phaseDir(p), "synth"), p.variant);
+      log(`synthesized ${p.stack.jsonPath} (${secs(ts)} s)`);
+      for (const n of phaseNodes(p)) {
+        const prov = p.stack.provisioning.get(n);
+        if (!prov) throw new Error(`the stack ${STACK_NAMES[p.variant]} has no node ${n}`);
+        packages.push(...prov.packages);
+      }
+    }
     repoInfo = ensureRepo(CACHE_DIR, image.key, image.rootfs, packages);
     log(
       `local repository ${repoInfo.key}: ${repoInfo.built ? `built in ${repoInfo.seconds.toFixed(0)} s` : "cached"} ` +
@@ -79,47 +99,51 @@ async function main(): Promise<number> {
   const accel = detectAccel();
   log(`accelerator: ${accel.kind === "kvm" ? "KVM" : `TCG (${accel.reason})`}; load average ${loadavg()}`);
   const server = await serveRepo(repoInfo.dir);
-  const h = new Harness(stack, image, server, accel, workDir, log);
   const rows: { name: string; nodes: readonly string[]; boot?: number; checks?: number }[] = [];
-  let bootSeconds = 0;
-  let booted: Booted | undefined;
   try {
-    // One boot for all selected scenarios: a node several of them need boots once.
-    log(`\nboot: ${[...new Set(scenarios.flatMap((s) => s.nodes))].sort().join(", ")}`);
-    const tb = Date.now();
-    try {
-      booted = await bootAll(h, scenarios, (label) => log(`  … ${label} (+${secs(tb)} s)`));
-    } catch (e) {
-      await h.check("boot", "boot ran to the end", () => {
-        throw e;
-      });
-    }
-    bootSeconds = (Date.now() - tb) / 1000;
-    for (const sc of scenarios) {
-      const ready = sc.nodes.map((n) => booted?.ready.get(n)?.seconds);
-      const row: (typeof rows)[number] = {
-        name: sc.name,
-        nodes: sc.nodes,
-        boot: ready.every((r) => r !== undefined) ? Math.max(...ready) : undefined,
-      };
-      rows.push(row);
-      if (!booted) continue;
-      log(`\nscenario ${sc.name}: ${sc.description}`);
-      const ts = Date.now();
+    for (const phase of phases) {
+      const h = new Harness(phase.stack!, image, server, accel, phaseDir(phase), log);
       try {
-        await sc.run(booted);
-      } catch (e) {
-        await h.check(sc.name, "scenario ran to the end", () => {
-          throw e;
-        });
+        // One boot for all selected scenarios of this stack: a node several of them need boots once.
+        log(`\nboot (${STACK_NAMES[phase.variant]}): ${phaseNodes(phase).join(", ")}`);
+        const tb = Date.now();
+        try {
+          phase.booted = await bootAll(h, phase.scenarios, (label) => log(`  … ${label} (+${secs(tb)} s)`));
+        } catch (e) {
+          await h.check("boot", "boot ran to the end", () => {
+            throw e;
+          });
+        }
+        phase.bootSeconds = (Date.now() - tb) / 1000;
+        for (const sc of phase.scenarios) {
+          const ready = sc.nodes.map((n) => phase.booted?.ready.get(n)?.seconds);
+          const row: (typeof rows)[number] = {
+            name: sc.name,
+            nodes: sc.nodes,
+            boot: ready.every((r) => r !== undefined) ? Math.max(...ready) : undefined,
+          };
+          rows.push(row);
+          if (!phase.booted) continue;
+          log(`\nscenario ${sc.name}: ${sc.description}`);
+          const ts = Date.now();
+          try {
+            await sc.run(phase.booted);
+          } catch (e) {
+            await h.check(sc.name, "scenario ran to the end", () => {
+              throw e;
+            });
+          }
+          row.checks = (Date.now() - ts) / 1000;
+          log(`  time ${row.checks.toFixed(0)} s`);
+        }
+        if (h.results.some((r) => !r.ok)) await h.liveDiagnostics();
+      } finally {
+        await h.close();
+        results.push(...h.results);
+        skipped.push(...h.skipped);
       }
-      row.checks = (Date.now() - ts) / 1000;
-      log(`  time ${row.checks.toFixed(0)} s`);
     }
-    if (h.results.some((r) => !r.ok)) await h.liveDiagnostics();
   } finally {
-    await h.close();
-    results.push(...h.results);
     await server.close();
   }
   const cold = image.built || repoInfo.built;
@@ -128,13 +152,24 @@ async function main(): Promise<number> {
   );
   log(`  guest image: ${image.built ? `built in ${image.seconds.toFixed(0)} s` : "cached"}`);
   log(`  local repository: ${repoInfo.built ? `built in ${repoInfo.seconds.toFixed(0)} s` : "cached"}`);
-  log(`  shared boot of ${[...new Set(scenarios.flatMap((s) => s.nodes))].length} guests: ${bootSeconds.toFixed(0)} s`);
-  if (booted) {
+  for (const phase of phases) {
     log(
-      `  readiness report per node, after qemu start (qemu CPU time by then): ${[...booted.ready]
-        .map(([n, r]) => `${n} ${r.seconds.toFixed(0)} s (${r.cpuSeconds?.toFixed(0) ?? "?"} s)`)
-        .join(", ")}`,
+      `  shared boot of ${phaseNodes(phase).length} guests (${STACK_NAMES[phase.variant]}): ${phase.bootSeconds?.toFixed(0) ?? "-"} s`,
     );
+    if (phase.booted) {
+      log(
+        `  readiness report per node, after its qemu start (qemu CPU time by then): ${[...phase.booted.ready]
+          .map(([n, r]) => `${n} ${r.seconds.toFixed(0)} s (${r.cpuSeconds?.toFixed(0) ?? "?"} s)`)
+          .join(", ")}`,
+      );
+      if (phase.booted.events.size) {
+        log(
+          `  during the boot, after its first qemu start: ${[...phase.booted.events]
+            .map(([e, t]) => `${e} ${t.toFixed(0)} s`)
+            .join("; ")}`,
+        );
+      }
+    }
   }
   log(`  ${"scenario".padEnd(14)} ${"nodes".padEnd(20)} ${"booted after".padEnd(13)} checks`);
   for (const r of rows) {
@@ -142,9 +177,9 @@ async function main(): Promise<number> {
       `  ${r.name.padEnd(14)} ${r.nodes.join(", ").padEnd(20)} ${(r.boot === undefined ? "-" : `${r.boot.toFixed(0)} s`).padEnd(13)} ${r.checks === undefined ? "-" : `${r.checks.toFixed(0)} s`}`,
     );
   }
-  if (h.skipped.length) {
+  if (skipped.length) {
     log("out of scope (not counted):");
-    for (const sk of h.skipped) log(`  ${sk.scenario}: ${sk.name} (${sk.detail})`);
+    for (const sk of skipped) log(`  ${sk.scenario}: ${sk.name} (${sk.detail})`);
   }
   const failed = results.some((r) => !r.ok);
   if (!failed && !process.env.VM_KEEP && !process.env.VM_WORK_DIR) fs.rmSync(workDir, { recursive: true, force: true });

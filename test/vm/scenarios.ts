@@ -30,23 +30,50 @@ import {
 } from "../../lib/provision";
 import { FAILOVER_SCRIPT_PATH, MAILBOX_MAP_JOB_PATH, MAILBOX_MAP_UNIT, MAP_READER_CNF } from "../../lib/render/ops";
 import { bootstrapAccounts } from "../fixtures";
+import { NFS_NODE, type StackVariant } from "./stack";
 import { SmtpClient } from "../system/smtp-client";
 import { Fatal, Guest, Harness, Readiness, assert, assertEqual, poll, readFixture } from "./harness";
+import { sleep } from "./qemu";
 
 /** What the scenarios of one boot share. */
 export interface Booted {
   readonly h: Harness;
   readonly guests: Readonly<Record<string, Guest>>;
   readonly ready: ReadonlyMap<string, Readiness>;
+  /** What the scenarios' `duringBoot` watchers saw, in seconds after the boot's first qemu start. */
+  readonly events: ReadonlyMap<string, number>;
+}
+
+/** Nodes a scenario starts only once a condition holds in the guests already running. */
+export interface HeldBack {
+  readonly nodes: readonly string[];
+  /** What is waited for (printed). */
+  readonly until: string;
+  /** Polled every 5 s until it returns true (a failure counts as not yet). */
+  readonly ready: (guests: Readonly<Record<string, Guest>>) => Promise<boolean>;
 }
 
 export interface Scenario {
   readonly name: string;
   readonly description: string;
+  /** The layout of the KVM example it boots. @default "share-nothing" */
+  readonly stack?: StackVariant;
   /** The nodes it needs booted. */
   readonly nodes: readonly string[];
   /** host port forwards it needs, per node (guest ports). */
   readonly forwards?: Readonly<Record<string, readonly number[]>>;
+  /** Nodes started later than the others. @default none: every node at once, as a cloud starts them */
+  readonly heldBack?: HeldBack;
+  /**
+   * Runs while the guests boot (e.g. timestamps of what the nodes wait for): `event` records one;
+   * `over()` turns true once every readiness report is in (the watcher should return then).
+   */
+  duringBoot?(
+    h: Harness,
+    guests: Readonly<Record<string, Guest>>,
+    event: (what: string) => void,
+    over: () => boolean,
+  ): Promise<void>;
   run(b: Booted): Promise<void>;
 }
 
@@ -176,20 +203,53 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
       }
     }
   }
-  const guests = await h.boot("boot", Object.fromEntries(nodes.map((n) => [n, { forwards: forwards[n] ?? [] }])));
-  mark(`qemu started for ${nodes.join(", ")}`);
+  const held = scenarios.flatMap((s) => (s.heldBack ? [s.heldBack] : []));
+  const later = new Set(held.flatMap((x) => x.nodes));
+  const first = nodes.filter((n) => !later.has(n));
+  const guests: Record<string, Guest> = await h.boot(
+    "boot",
+    Object.fromEntries(first.map((n) => [n, { forwards: forwards[n] ?? [] }])),
+  );
+  const t0 = Date.now();
+  mark(`qemu started for ${first.join(", ")}`);
   // Every console is watched from the start, so each report's time is when it appeared (db1's
   // steps below run meanwhile).
-  const reports = new Map(
-    Object.values(guests).map((g) => {
-      const p = g.readiness(BOOT_TIMEOUT_MS).then(
+  const reports = new Map<string, Promise<Readiness | Error>>();
+  const watch = (g: Guest) =>
+    reports.set(
+      g.node,
+      g.readiness(BOOT_TIMEOUT_MS).then(
         (r) => {
-          mark(`${g.node} readiness report (${r.seconds.toFixed(0)} s)`);
+          mark(`${g.node} readiness report (${r.seconds.toFixed(0)} s after its qemu start)`);
           return r;
         },
         (e: unknown) => e as Error,
-      );
-      return [g.node, p] as const;
+      ),
+    );
+  Object.values(guests).forEach(watch);
+  const events = new Map<string, number>();
+  const event = (what: string) => {
+    const t = (Date.now() - t0) / 1000;
+    events.set(what, t);
+    mark(`${what} (${t.toFixed(0)} s)`);
+  };
+  let over = false;
+  const watchers = scenarios.map((s) =>
+    s.duringBoot
+      ? s.duringBoot(h, guests, event, () => over).catch((e: unknown) => mark(`${s.name}: boot watcher: ${String(e)}`))
+      : Promise.resolve(),
+  );
+  // Held-back nodes start once their condition holds (db1's steps below run meanwhile).
+  const started = Promise.all(
+    held.map(async (x) => {
+      const ok = await h.check("boot", `${x.nodes.join(", ")} started once ${x.until}`, async () => {
+        await poll(x.until, BOOT_TIMEOUT_MS, async () => ((await x.ready(guests)) ? true : undefined), 5000);
+      });
+      if (!ok) return;
+      const more = await h.boot("boot", Object.fromEntries(x.nodes.map((n) => [n, { forwards: forwards[n] ?? [] }])));
+      Object.assign(guests, more);
+      event(`qemu started for ${x.nodes.join(", ")} (held back until ${x.until})`);
+      Object.values(more).forEach(watch);
     }),
   );
   const db = guests["db1"];
@@ -236,6 +296,7 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
       );
     }
   }
+  await started;
   const ready = new Map<string, Readiness>();
   await Promise.all(
     Object.values(guests).map(async (g) => {
@@ -264,7 +325,9 @@ export async function bootAll(h: Harness, scenarios: readonly Scenario[], mark: 
     }),
   );
   mark(`readiness reports (${[...ready].map(([n, r]) => `${n} ${r.seconds.toFixed(0)} s`).join(", ")})`);
-  return { h, guests, ready };
+  over = true;
+  await Promise.all(watchers);
+  return { h, guests, ready, events };
 }
 
 /** Test users, their domain and an alias, as the admin API on mail1 would create them (SQL). */
@@ -1202,4 +1265,269 @@ async function m1Read(m1: Guest, file: string): Promise<string> {
   );
 }
 
+/** The shared-storage stack's mailbox node the scenario boots (mail1, the admin node, is played on db1). */
+const SHARED_CLIENT = "mail2";
+/** The gromox units mail2 runs (stand-ins) that write under /var/lib/gromox. */
+const GROMOX_STORE_UNITS = ["gromox-http.service", "gromox-midb.service", "gromox-zcore.service"];
+
+/** The at-boot NFS mount a node's provisioning holds (SharedStorage: the NFS node's export at /var/lib/gromox). */
+function sharedMountOf(h: Harness, node: string): { source: string; mountPoint: string; options: string } {
+  const m = h.stack.provisioning.get(node)?.mounts.find((x) => x.kind === "nfs" && !x.onDemand);
+  assert(m && m.kind === "nfs", `${node} has no at-boot NFS mount`);
+  return { source: m.source, mountPoint: m.mountPoint, options: m.options };
+}
+
+/** `exportfs -v` of `g` as `path client(options)` entries; empty when nfs-server is not active. */
+async function liveExports(g: Guest): Promise<string[]> {
+  if ((await g.exec("systemctl is-active nfs-server", { timeoutMs: 60_000 })).stdout.trim() !== "active") return [];
+  const r = await g.exec("exportfs -v", { timeoutMs: 60_000 });
+  return r.code === 0 ? parseExportfs(r.stdout) : [];
+}
+
+/** `FSTYPE SOURCE` of what is mounted at `dir` (empty when nothing is); reads the mount table only. */
+async function mountedAt(g: Guest, dir: string, timeoutMs = 60_000): Promise<string> {
+  const r = await g.exec(`findmnt -n -r -o FSTYPE,SOURCE --mountpoint ${dir}`, { timeoutMs });
+  return r.code === 0 ? r.stdout.trim() : "";
+}
+
+/**
+ * A unit requires the mount unit of `dir` and is ordered after it (RequiresMountsFor), both are
+ * active, and the unit started after the mount was active.
+ */
+async function requiresMount(g: Guest, unit: string, dir: string): Promise<void> {
+  const mount = (await g.run(`systemd-escape --path --suffix=mount ${dir}`)).trim();
+  const u = await unitProperties(g, unit, ["ActiveState", "Requires", "After", "InactiveExitTimestampMonotonic"]);
+  const mnt = await unitProperties(g, mount, ["ActiveState", "ActiveEnterTimestampMonotonic"]);
+  assertEqual([u.ActiveState, mnt.ActiveState], ["active", "active"], `states of ${unit} and ${mount}`);
+  assert((u.Requires ?? "").split(" ").includes(mount), `${unit} Requires=${u.Requires}`);
+  assert((u.After ?? "").split(" ").includes(mount), `${unit} After=${u.After}`);
+  assert(
+    Number(mnt.ActiveEnterTimestampMonotonic) <= Number(u.InactiveExitTimestampMonotonic),
+    `${mount} active at ${mnt.ActiveEnterTimestampMonotonic} µs, ${unit} started at ${u.InactiveExitTimestampMonotonic} µs`,
+  );
+}
+
+/**
+ * What a mailbox node whose shared mount is missing is left with: cloud-init's state, the mount,
+ * what sits in /var/lib/gromox on the root disk, the gromox units and their mount dependencies.
+ */
+async function sharedClientState(h: Harness, g: Guest, dir: string): Promise<void> {
+  const script = [
+    "echo '--- cloud-init status --long'; cloud-init status --long 2>&1 | head -n 20",
+    "echo '--- bootcmd in cloud-init.log'; grep -E 'bootcmd|grommunio-nfs-client|cannot mount' /var/log/cloud-init.log | tail -n 12",
+    "echo '--- cloud-init-output.log around the NFS client step'; grep -n -B2 -A12 -E 'nfs-common|Unable to locate|Failed to fetch|cannot mount' /var/log/cloud-init-output.log | head -n 60",
+    `echo '--- fstab (nfs4)'; grep ' nfs4 ' /etc/fstab || echo '(none)'`,
+    `echo '--- mounted at ${dir}'; findmnt -n --mountpoint ${dir} || echo '(nothing: ${dir} is on the root file system)'`,
+    `echo '--- file system holding ${dir}'; findmnt -n -o TARGET,SOURCE,FSTYPE --target ${dir}`,
+    `echo '--- ${dir} (ls -la)'; ls -la ${dir} ${dir}/user ${dir}/domain 2>&1 | head -n 30`,
+    `echo '--- gromox units'; for u in ${GROMOX_STORE_UNITS.join(" ")}; do systemctl show $u -p ActiveState -p Requires -p After -p RequiresMountsFor | tr '\\n' ' '; echo; done`,
+    "echo '--- nfs-common'; dpkg-query -W -f '${Status} ${Version}\\n' nfs-common 2>&1",
+    "echo '--- apt sources'; grep -rh -E '^(URIs|deb)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>&1",
+  ].join("; ");
+  const r = await g.exec(script, { timeoutMs: 180_000 });
+  h.note(`--- ${g.node}'s state (its shared mount is missing)\n${(r.stdout + r.stderr).trimEnd()}`);
+}
+
+export const sharedStorage: Scenario = {
+  name: "shared-storage",
+  description:
+    "grommunio's \"Shared storage\" layout (a second stack of the KVM example: SharedStorage with the NFS node nfs1; the same node names and addresses, so it boots on its own, after the other scenarios' guests are off): nfs1 exports its data volume to the mailbox and admin nodes only; mail2 mounts it at /var/lib/gromox at boot (bootcmd) and its gromox units require the mount; a store file written on mail2 is on nfs1's disk with the same owner. nfs1, mail2 and db1 start together, as a cloud starts them",
+  stack: "shared-storage",
+  nodes: [NFS_NODE, SHARED_CLIENT, "db1"],
+  async duringBoot(h, guests, event, over) {
+    // When nfs1 first exports the volume to mail2 and when mail2 has it mounted: mail2's boot
+    // waits for the export (bootcmd's mount step: 120 tries, 5 s apart).
+    const nfs = guests[NFS_NODE]!;
+    const m2 = guests[SHARED_CLIENT]!;
+    const mount = sharedMountOf(h, SHARED_CLIENT);
+    const exportPath = mount.source.slice(mount.source.indexOf(":") + 1);
+    const client = h.stack.topology.node(SHARED_CLIENT).ipv4;
+    let exported = false;
+    let mounted = false;
+    while (!over() && !(exported && mounted)) {
+      if (!exported) {
+        exported = await liveExports(nfs).then(
+          (l) => l.some((e) => e.startsWith(`${exportPath} ${client}(`)),
+          () => false,
+        );
+        if (exported) event(`${NFS_NODE} exports ${exportPath} to ${SHARED_CLIENT} (nfs-server active, exportfs -v)`);
+      }
+      if (!mounted) {
+        mounted = (await mountedAt(m2, mount.mountPoint, 30_000).catch(() => "")).startsWith("nfs4 ");
+        if (mounted) event(`${SHARED_CLIENT} has ${mount.mountPoint} mounted (nfs4)`);
+      }
+      await sleep(5000);
+    }
+  },
+  async run({ h, guests, ready, events }) {
+    const S = this.name;
+    const nfs = guests[NFS_NODE]!;
+    const m2 = guests[SHARED_CLIENT]!;
+    const db = guests["db1"]!;
+    const topo = h.stack.topology;
+    const nfsNode = topo.node(NFS_NODE);
+    const mount = sharedMountOf(h, SHARED_CLIENT);
+    const exportPath = mount.source.slice(mount.source.indexOf(":") + 1);
+    const filesN = h.stack.files(NFS_NODE);
+    const r2 = ready.get(SHARED_CLIENT);
+    h.note(
+      `boot: ${[...events].map(([e, t]) => `${e} after ${t.toFixed(0)} s`).join("; ") || "no boot event seen"}; ` +
+        `readiness reports ${[...ready].map(([n, r]) => `${n} ${r.seconds.toFixed(0)} s`).join(", ")} (after each node's qemu start)`,
+    );
+    h.note(
+      `${SHARED_CLIENT}'s bootcmd in cloud-init.log:\n${(await m2.exec("grep -E 'bootcmd' /var/log/cloud-init.log | head -n 6", { timeoutMs: 60_000 })).stdout.trimEnd()}`,
+    );
+    h.outOfScope(
+      S,
+      "gromox itself writing its stores on the share",
+      "grommunio's packages are not reachable from the test host (stand-ins whose units sleep); the checks write a store file as root and chown it as the admin API does",
+    );
+
+    await h.check(
+      S,
+      `${NFS_NODE}: its data volume (vdb, ext4, label nfs-export, fstab by label) is mounted at the export directory ${exportPath}; nfs-server active`,
+      async () => {
+        const src = (await nfs.run(`findmnt -n -o SOURCE,FSTYPE,LABEL --mountpoint ${exportPath}`)).trim().split(/\s+/);
+        assertEqual(src, ["/dev/vdb", "ext4", "nfs-export"], `mount of ${exportPath}`);
+        assertEqual(
+          (await nfs.run(`grep -c '^LABEL=nfs-export ${exportPath} ext4' /etc/fstab`)).trim(),
+          "1",
+          "fstab lines",
+        );
+        assertEqual((await nfs.exec("systemctl is-active nfs-server")).stdout.trim(), "active", "nfs-server");
+      },
+    );
+    await h.check(
+      S,
+      `${NFS_NODE}: the generated /etc/exports; exportfs -v lists exactly ${exportPath} to the mailbox and admin nodes' addresses (mail1-3), rw, sync, no_root_squash`,
+      async () => {
+        const exportsFile = filesN.get(NFS_EXPORTS_PATH);
+        assert(exportsFile, `${NFS_NODE}'s user-data has no ${NFS_EXPORTS_PATH}`);
+        assertEqual(
+          (await nfs.run(`sha256sum ${NFS_EXPORTS_PATH}`)).split(" ")[0],
+          sha256(exportsFile),
+          `${NFS_EXPORTS_PATH} on disk = generated`,
+        );
+        const want = topo.mailboxNodes.map((n) => `${exportPath} ${n.ipv4}`).sort();
+        const listed = parseExportfs(await nfs.run("exportfs -v"));
+        assertEqual(
+          listed.map((e) => e.replace(/\(.*$/, "")),
+          want,
+          "exportfs -v (path and client)",
+        );
+        for (const e of listed) {
+          const opts = /\((.*)\)$/.exec(e)?.[1]?.split(",") ?? [];
+          assert(
+            ["rw", "sync", "no_root_squash", "no_subtree_check"].every((o) => opts.includes(o)),
+            `options of ${e}`,
+          );
+        }
+      },
+    );
+    const mountedOk = await h.check(
+      S,
+      `${SHARED_CLIENT}: ${mount.mountPoint} is an nfs4 mount of ${mount.source} (findmnt; vers=4.1, hard), from the one generated fstab line`,
+      async () => {
+        const m = await mountedAt(m2, mount.mountPoint);
+        assertEqual(m, `nfs4 ${mount.source}`, `mounted at ${mount.mountPoint}`);
+        const opts = (await m2.run(`findmnt -n -r -o OPTIONS --mountpoint ${mount.mountPoint}`)).trim();
+        assert(/(^|,)vers=4\.1(,|$)/.test(opts) && /(^|,)hard(,|$)/.test(opts), `options: ${opts}`);
+        assertEqual(
+          (await m2.run("grep ' nfs4 ' /etc/fstab || true")).trim(),
+          `${mount.source} ${mount.mountPoint} nfs4 ${mount.options} 0 0`,
+          "nfs4 lines of /etc/fstab",
+        );
+      },
+    );
+    if (!mountedOk) await sharedClientState(h, m2, mount.mountPoint);
+    for (const unit of GROMOX_STORE_UNITS) {
+      await h.check(
+        S,
+        `${SHARED_CLIENT}: ${unit} is active, requires the mount of ${mount.mountPoint} and is ordered after it (the generated drop-in's RequiresMountsFor), and started after it was active`,
+        () => requiresMount(m2, unit, mount.mountPoint),
+      );
+    }
+
+    const dir = `${mount.mountPoint}/user/example.com/vmtest-shared`;
+    const probe = `${dir}/probe`;
+    const onNfs = (p: string) => exportPath + p.slice(mount.mountPoint.length);
+    const payload = `written on ${SHARED_CLIENT} at ${new Date().toISOString()}\n`;
+    await h.check(
+      S,
+      `a store file made on ${SHARED_CLIENT} as root under ${mount.mountPoint}/user (mkdir, a file, chown gromox) is on ${NFS_NODE}'s disk with the same numeric owner and content`,
+      async () => {
+        assert(
+          mountedOk,
+          `${mount.mountPoint} is not the NFS mount on ${SHARED_CLIENT}: the file would land on its root disk`,
+        );
+        const owner = (await m2.run("echo $(id -u gromox):$(id -g gromox)")).trim();
+        await m2.run(
+          `mkdir -p ${dir} && chown gromox:gromox ${mount.mountPoint}/user/example.com ${dir} && ` +
+            `cat > ${probe} && chown gromox:gromox ${probe}`,
+          { input: payload },
+        );
+        const on = (await nfs.run(`stat -c '%u:%g' ${onNfs(dir)} ${onNfs(probe)}`)).trim().split("\n");
+        assertEqual(on, [owner, owner], `numeric owners on ${NFS_NODE}'s disk`);
+        assertEqual(await nfs.run(`cat ${onNfs(probe)}`), payload, `content on ${NFS_NODE}'s disk`);
+        const dev = (await nfs.run(`df --output=source ${onNfs(probe)} | tail -n 1`)).trim();
+        assertEqual(dev, "/dev/vdb", `device holding the file on ${NFS_NODE}`);
+      },
+    );
+    await h.check(
+      S,
+      `gromox and grommunio have the same (pinned) ids on ${NFS_NODE} and ${SHARED_CLIENT}; the file is gromox's by name on both`,
+      async () => {
+        const accounts =
+          "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4";
+        const ids = DEFAULT_ACCOUNT_IDS;
+        const want = [
+          `gromox:${ids.gromox}`,
+          `gromoxcf:${ids.gromoxcf}`,
+          `grommunio:${ids.grommunio}`,
+          `gromox:${ids.gromox}:${ids.gromox}`,
+          `grommunio:${ids.grommunio}:${ids.grommunio}`,
+        ].join("\n");
+        assertEqual((await nfs.run(accounts)).trim(), want, `accounts on ${NFS_NODE}`);
+        assertEqual((await m2.run(accounts)).trim(), want, `accounts on ${SHARED_CLIENT}`);
+        assertEqual((await nfs.run(`stat -c '%U:%G' ${onNfs(probe)}`)).trim(), "gromox:gromox", `owner on ${NFS_NODE}`);
+        assertEqual((await m2.run(`stat -c '%U:%G' ${probe}`)).trim(), "gromox:gromox", `owner on ${SHARED_CLIENT}`);
+      },
+    );
+    await h.check(
+      S,
+      `${NFS_NODE}'s generated nftables: TCP 2049 from ${SHARED_CLIENT} connects, from db1 it is dropped`,
+      async () => {
+        const nft = filesN.get(NFTABLES_PATH) ?? "";
+        assertEqual(
+          (await nfs.run(`sha256sum ${NFTABLES_PATH}`)).split(" ")[0],
+          sha256(nft),
+          `${NFTABLES_PATH} on disk = generated`,
+        );
+        const rules = (await nfs.run("nft list chain inet grommunio input"))
+          .split("\n")
+          .filter((l) => /dport 2049/.test(l))
+          .join("\n");
+        assert(rules.includes(topo.node(SHARED_CLIENT).ipv4), `live rules for 2049 without mail2's address:\n${rules}`);
+        assert(!rules.includes(topo.node("db1").ipv4), `live rules for 2049 name db1's address:\n${rules}`);
+        const outcomes = {
+          [`${SHARED_CLIENT} → 2049`]: await connect(m2, "", nfsNode.ipv4, 2049),
+          "db1 → 2049": await connect(db, "", nfsNode.ipv4, 2049),
+        };
+        assertEqual(
+          outcomes,
+          { [`${SHARED_CLIENT} → 2049`]: CONNECT_OUTCOME[0], "db1 → 2049": CONNECT_OUTCOME[2] },
+          `TCP connections to ${NFS_NODE}`,
+        );
+      },
+    );
+    if (r2)
+      h.note(
+        `${SHARED_CLIENT}'s readiness report: status=${r2.status} failed-units=${r2.failedUnits} warnings=${r2.warnings}`,
+      );
+  },
+};
+
+/** What `npm run test:vm` runs without arguments. */
 export const SCENARIOS: readonly Scenario[] = [database, loadBalancer, classic, storeExport, reboot];
+/** Every scenario a name on the command line can select. */
+export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, sharedStorage];

@@ -1,7 +1,9 @@
 /**
- * The stack the VM tests boot: the KVM example (examples/kvm) with its package sources pointed at
+ * The stacks the VM tests boot: the KVM example (examples/kvm) with its package sources pointed at
  * the test's local repository and the readiness report on ttyS0, both through the library's own
- * props, synthesized to `cdk.tf.json` like `cdktf synth` does. Each node's seed (user-data,
+ * props, synthesized to `cdk.tf.json` like `cdktf synth` does: as it is (ShareNothing), and for the
+ * `shared-storage` scenario a second stack of the same example with `SharedStorage` and an NFS
+ * node `nfs1` (grommunio's "Shared storage" layout). Each node's seed (user-data,
  * meta-data, network-config of its `libvirt_cloudinit_disk`) is read back with Terraform's part
  * evaluated (test/platforms/terraform-eval.ts) and used unchanged.
  */
@@ -11,13 +13,23 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { kvmExample } from "../../examples/kvm/main";
-import type { GrommunioCluster } from "../../lib/cluster";
+import { type GrommunioCluster, SharedStorage } from "../../lib/cluster";
 import type { NodeProvisioning } from "../../lib/provision";
 import type { Topology } from "../../lib/topology";
 import { LibvirtSeed, libvirtSeeds, stackResolver, writtenFiles } from "../platforms/vm-support";
 import { REPO_GUEST_ADDRESS } from "./qemu";
 
 export const STACK_NAME = "grommunio-kvm";
+
+/** Which layout of the KVM example a scenario boots. */
+export type StackVariant = "share-nothing" | "shared-storage";
+export const STACK_VARIANTS: readonly StackVariant[] = ["share-nothing", "shared-storage"];
+export const STACK_NAMES: Readonly<Record<StackVariant, string>> = {
+  "share-nothing": STACK_NAME,
+  "shared-storage": "grommunio-kvm-shared",
+};
+/** The shared-storage stack's NFS node (SharedStorage's `nfsNode`). */
+export const NFS_NODE = "nfs1";
 
 /**
  * Test values of the Terraform references in user-data, as the providers would produce them: a
@@ -104,12 +116,21 @@ export interface SynthesizedStack {
   files(node: string): Map<string, string>;
 }
 
-/** Synthesizes the KVM example with the test's repositories and readiness report into `outdir`. */
-export function synthesizeKvmExample(outdir: string): SynthesizedStack {
+/**
+ * Synthesizes the KVM example with the test's repositories and readiness report into `outdir`: as
+ * the example is (`share-nothing`), or with `SharedStorage` and the NFS node nfs1 (`shared-storage`,
+ * stack grommunio-kvm-shared; the same node names and addresses otherwise).
+ */
+export function synthesizeKvmExample(outdir: string, variant: StackVariant = "share-nothing"): SynthesizedStack {
   fs.rmSync(outdir, { recursive: true, force: true });
+  fs.mkdirSync(outdir, { recursive: true });
   const app = new App({ outdir });
+  const stackName = STACK_NAMES[variant];
   const stack = kvmExample(app, {
-    stackName: STACK_NAME,
+    stackName,
+    ...(variant === "shared-storage"
+      ? { storage: new SharedStorage({ nfsNode: { name: NFS_NODE, volumeSizeGb: 200 } }) }
+      : {}),
     cluster: {
       osRepository: { uris: `http://${REPO_GUEST_ADDRESS}/debian`, suites: ["bookworm"], trusted: true },
       repository: { uris: `http://${REPO_GUEST_ADDRESS}/grommunio`, trusted: true },
@@ -117,7 +138,7 @@ export function synthesizeKvmExample(outdir: string): SynthesizedStack {
     },
   });
   app.synth();
-  const jsonPath = path.join(outdir, "stacks", STACK_NAME, "cdk.tf.json");
+  const jsonPath = path.join(outdir, "stacks", stackName, "cdk.tf.json");
   const json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
   const cluster = stack.node.findChild("mail") as GrommunioCluster;
   const seeds = libvirtSeeds(json, stackResolver(json, testValues(json, path.join(outdir, "tls"))));
