@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { READINESS_SCRIPT, SOURCES_LIST_PATH } from "../../lib/provision";
 import { startHub } from "./hub";
-import { parseExportfs } from "./scenarios";
+import { parseExportfs, saddrCovers } from "./scenarios";
 import { NFS_NODE, STACK_NAMES, synthesizeKvmExample, testValues } from "./stack";
 
 function frame(dst: string, src: string, payload: string): Buffer {
@@ -154,5 +154,20 @@ describe("store-export scenario: reading exportfs -v", () => {
       "/srv/x 10.10.10.22(rw)",
       "/var/lib/gromox/user/mail2.example.com 10.10.10.21(sync,wdelay,hide,no_subtree_check,sec=sys,rw,secure,no_root_squash,no_all_squash)",
     ]);
+  });
+});
+
+describe("shared-storage scenario: which addresses an nftables rule admits", () => {
+  test("one address, a range, a prefix, a set of those", () => {
+    const r = (saddr: string) => `ip saddr ${saddr} tcp dport 2049 accept`;
+    expect(saddrCovers(r("10.10.10.22"), "10.10.10.22")).toBe(true);
+    expect(saddrCovers(r("10.10.10.22"), "10.10.10.5")).toBe(false);
+    expect(saddrCovers(r("10.10.10.21-10.10.10.23"), "10.10.10.22")).toBe(true);
+    expect(saddrCovers(r("10.10.10.21-10.10.10.23"), "10.10.10.5")).toBe(false);
+    expect(saddrCovers(r("10.10.10.16/28"), "10.10.10.22")).toBe(true);
+    expect(saddrCovers(r("10.10.10.16/28"), "10.10.10.5")).toBe(false);
+    expect(saddrCovers(r("{ 10.10.10.5, 10.10.10.21-10.10.10.23 }"), "10.10.10.5")).toBe(true);
+    expect(saddrCovers(r("{ 10.10.10.6, 10.10.10.21-10.10.10.23 }"), "10.10.10.5")).toBe(false);
+    expect(saddrCovers("tcp dport 2049 accept", "10.10.10.5")).toBe(false);
   });
 });
