@@ -382,13 +382,23 @@ describe("grommunio-mailbox-map", () => {
     expect(settings.ADD_MAP_AWK).toContain('!size { print "add map @" version " " map " <<"; chunks++ }');
     expect(settings.ADD_MAP_AWK).toContain('BEGIN { print "prompt" }');
     expect(script).toContain('answer=$(echo "commit map @$version $MAP" | api)');
-    // commit only after every add succeeded (payload lines acknowledged with "+ ", commands with "> ")
-    // (sed drops the acknowledgements, one per entry; what is left is an error)
-    expect(
-      script.indexOf(
-        "| api | sed -e 's/^\\([>+] \\)*//' -e '/^$/d') && [[ -z $answer ]] &&\n      answer=$(echo \"commit map",
-      ),
-    ).toBeGreaterThan(0);
+    // commit only after every add succeeded (payload lines acknowledged with "+ ", commands with "> ";
+    // sed drops the acknowledgements, one per entry; what is left is an error) and the prepared
+    // version holds every entry of the file; then HAProxy must run that version
+    const adds = script.indexOf("| api | sed -e 's/^\\([>+] \\)*//' -e '/^$/d') && [[ -z $answer ]] &&\n");
+    const count = script.indexOf(
+      'answer=$(echo "show map @$version $MAP" | api | awk -v version="$version" -v want="$want" "$VERSION_ENTRIES_AWK") &&\n',
+    );
+    const commit = script.indexOf(
+      '[[ -z $answer ]] && answer=$(echo "commit map @$version $MAP" | api) && [[ -z $answer ]] &&\n',
+    );
+    const committed = script.indexOf(
+      'answer=$(echo "show map" | api | awk -v map="$MAP" -v version="$version" "$COMMITTED_AWK") &&\n',
+    );
+    expect([adds > 0, adds < count, count < commit, commit < committed]).toEqual([true, true, true, true]);
+    expect(script).toContain('want=$(($(wc -l <"$MAP") - 1))\n');
+    // socat leaves its side open: HAProxy ends each session itself (no half-close racing its reads)
+    expect(script).toContain('api() { socat -t 30 -T 30 - "unix-connect:$SOCKET,shut-none" 2>"$work/socat"; }');
     expect(script).toContain('haproxy -c -q -f "$HAPROXY_CONFIG" && systemctl try-reload-or-restart haproxy');
     expect(script.indexOf('if ! answer=$(echo "prepare map $MAP" | api)')).toBeLessThan(
       script.indexOf("haproxy -c -q"),

@@ -45,7 +45,7 @@
  *   up, read from haproxy.cfg at each run (not rendered in: the job is the same on every load
  *   balancer and does not grow with the mailbox nodes; no server there fails the run); the job loads the map
  *   into the running HAProxy through the runtime API (prepare / add in chunks over one connection /
- *   commit) only when it changed (or HAProxy was restarted since), reloads HAProxy only when the API
+ *   commit once the version holds every entry) only when it changed (or HAProxy was restarted since), reloads HAProxy only when the API
  *   is unreachable, and keeps the last good map when the database is not readable.
  */
 import { posix } from "node:path";
@@ -63,7 +63,14 @@ import { HAPROXY_CFG_PATH, MAILBOX_MAP_PATH, renderMailboxMap } from "../haproxy
 import { ConfigFile, sortFiles } from "../types";
 import { COMMON_SH, DATABASE_SH, opsMain, shQuote, shellCode } from "./bash/common";
 import { FAILOVER_SH } from "./bash/failover";
-import { ADD_MAP_AWK, BUILD_MAP_AWK, MAILBOX_MAP_SH, SERVERS_AWK } from "./bash/mailbox-map";
+import {
+  ADD_MAP_AWK,
+  BUILD_MAP_AWK,
+  COMMITTED_AWK,
+  MAILBOX_MAP_SH,
+  SERVERS_AWK,
+  VERSION_ENTRIES_AWK,
+} from "./bash/mailbox-map";
 import { REBALANCE_SH } from "./bash/rebalance";
 import { clientOptionFile } from "./literal";
 import { MAILBOX_MAP_VIEW, MAILBOX_MAP_VIEW_COLUMNS } from "../database/map-view";
@@ -428,6 +435,8 @@ export function mailboxMapSettings(): Record<string, string | number> {
     SERVERS_AWK,
     BUILD_MAP_AWK,
     ADD_MAP_AWK,
+    VERSION_ENTRIES_AWK,
+    COMMITTED_AWK,
   };
 }
 

@@ -54,6 +54,23 @@ size && size + n > limit { print ""; size = 0 }
 { print; size += n }
 END { if (size) print ""; print "quit"; print chunks + 0 > out }`;
 
+/**
+ * awk program of the map job over `show map @<version> <map>` (`-v version=`, `-v want=` the map
+ * file's entries): prints why the prepared version must not be committed (it holds another number
+ * of entries than the file), nothing when it holds them all. Entry lines start with `0x` (the
+ * entry's address); any other text is quoted.
+ */
+export const VERSION_ENTRIES_AWK = sh`/^0x/ { n++; next }
+NF && length(other) < 200 { other = other (other == "" ? "" : " ") $0 }
+END { if (n != want) printf "version %s holds %d of %d entries%s, not committed\n", version, n, want, other == "" ? "" : " (" other ")" }`;
+
+/**
+ * awk program of the map job over `show map` after `commit map` (`-v map=`, `-v version=`): prints
+ * what is wrong when HAProxy does not run that version of the map (`curr_ver=`), nothing otherwise.
+ */
+export const COMMITTED_AWK = sh`$2 == "(" map ")" && !seen++ && match($0, /curr_ver=[0-9]+/) { v = substr($0, RSTART + 9, RLENGTH - 9) }
+END { if (v != version) printf "after commit map @%s, HAProxy runs version %s of the map\n", version, v == "" ? "(none listed)" : v }`;
+
 /** Bash of /usr/local/sbin/grommunio-mailbox-map (after its settings, the query and COMMON_SH). */
 export const MAILBOX_MAP_SH = sh`
 # The C locale: byte order, byte lengths.
@@ -109,7 +126,11 @@ fi
 how="unchanged, already loaded"
 digest=$(sha256sum <"$MAP")
 if [[ $file == rewritten || $force || $(cat "$STATE" 2>/dev/null) != "$digest" ]]; then
-  api() { socat -t 30 -T 30 - "unix-connect:$SOCKET" 2>"$work/socat"; }
+  # shut-none: socat does not half-close the connection after its input; HAProxy ends the session
+  # itself (after one command, or at quit). After a half-close HAProxy 2.6 may end the session
+  # before it has read all that was sent (seen under load: the rest of an add map session
+  # dropped, without error text).
+  api() { socat -t 30 -T 30 - "unix-connect:$SOCKET,shut-none" 2>"$work/socat"; }
   pushed=$EPOCHREALTIME
   if ! answer=$(echo "prepare map $MAP" | api); then
     # Unreachable: check the configuration, then reload (HAProxy reads the file when it starts).
@@ -117,14 +138,19 @@ if [[ $file == rewritten || $force || $(cat "$STATE" 2>/dev/null) != "$digest" ]
     haproxy -c -q -f "$HAPROXY_CONFIG" && systemctl try-reload-or-restart haproxy || die $FAILED "haproxy not reloaded"
     how="haproxy reloaded (runtime API unreachable)"
   else
-    # prepare map, every add map on one connection, then commit map only when they all succeeded:
-    # HAProxy switches to the new entries at once. Payload lines are acknowledged with "+ ",
-    # commands with "> "; sed drops those (one per map entry: a bash pattern substitution over
-    # them took seconds at 100,000 users), so what is left is an error.
+    # prepare map, every add map on one connection, then commit map only when they all succeeded
+    # and the new version holds every entry of the file: HAProxy switches to the new entries at
+    # once. Payload lines are acknowledged with "+ ", commands with "> "; sed drops those (one per
+    # map entry: a bash pattern substitution over them took seconds at 100,000 users), so what is
+    # left is an error. A command HAProxy never read leaves no text: the version's entry count
+    # shows it. Then the map HAProxy runs must be that version (a commit never read neither answers).
     version=\${answer##*: }
+    want=$(($(wc -l <"$MAP") - 1))
     answer=$(tail -n +2 "$MAP" | awk -v version="$version" -v map="$MAP" -v limit="$CHUNK_BYTES" -v out="$work/chunks" \
       "$ADD_MAP_AWK" | api | sed -e 's/^\([>+] \)*//' -e '/^$/d') && [[ -z $answer ]] &&
-      answer=$(echo "commit map @$version $MAP" | api) &&
+      answer=$(echo "show map @$version $MAP" | api | awk -v version="$version" -v want="$want" "$VERSION_ENTRIES_AWK") &&
+      [[ -z $answer ]] && answer=$(echo "commit map @$version $MAP" | api) && [[ -z $answer ]] &&
+      answer=$(echo "show map" | api | awk -v map="$MAP" -v version="$version" "$COMMITTED_AWK") &&
       [[ -z $answer ]] || die $PARTIAL "runtime API: $answer; the file has the new map, the running HAProxy not"
     how="loaded through the runtime API ($(<"$work/chunks") chunks) in $(since "$pushed" 2) s"
   fi
