@@ -831,6 +831,25 @@ export function parseExportfs(out: string): string[] {
   return entries.sort();
 }
 
+/**
+ * `exportfs -v`'s entries (parseExportfs) are exactly `want` (`path client`), each with the
+ * options every generated export has (rw, sync, no_root_squash, no_subtree_check).
+ */
+function assertExports(listed: readonly string[], want: readonly string[]): void {
+  assertEqual(
+    listed.map((e) => e.replace(/\(.*$/, "")),
+    want,
+    "exportfs -v (path and client)",
+  );
+  for (const e of listed) {
+    const opts = /\((.*)\)$/.exec(e)?.[1]?.split(",") ?? [];
+    assert(
+      ["rw", "sync", "no_root_squash", "no_subtree_check"].every((o) => opts.includes(o)),
+      `options of ${e}`,
+    );
+  }
+}
+
 /** Python in the guest: exit 0 when a TCP connection to HOST PORT opens, 1 when refused, 2 on timeout. */
 const CONNECT_PY = [
   "import socket, sys",
@@ -897,19 +916,7 @@ export const storeExport: Scenario = {
           .map((l) => l.replace(/\(.*$/, ""))
           .sort();
         assertEqual(generated, roots.map((r) => `${r} ${admin.ipv4}`).sort(), "generated exports (path and client)");
-        const listed = parseExportfs(await m2.run("exportfs -v"));
-        assertEqual(
-          listed.map((e) => e.replace(/\(.*$/, "")),
-          generated,
-          "exportfs -v (path and client)",
-        );
-        for (const e of listed) {
-          const opts = /\((.*)\)$/.exec(e)?.[1]?.split(",") ?? [];
-          assert(
-            ["rw", "sync", "no_root_squash", "no_subtree_check"].every((o) => opts.includes(o)),
-            `options of ${e}`,
-          );
-        }
+        assertExports(parseExportfs(await m2.run("exportfs -v")), generated);
         const owners = await m2.run(
           roots.map((r) => `stat -c '%U:%G %a' ${r.replace(/\/[^/]+$/, "")} ${r}`).join(" && "),
         );
@@ -1415,19 +1422,7 @@ export const sharedStorage: Scenario = {
           `${NFS_EXPORTS_PATH} on disk = generated`,
         );
         const want = topo.mailboxNodes.map((n) => `${exportPath} ${n.ipv4}`).sort();
-        const listed = parseExportfs(await nfs.run("exportfs -v"));
-        assertEqual(
-          listed.map((e) => e.replace(/\(.*$/, "")),
-          want,
-          "exportfs -v (path and client)",
-        );
-        for (const e of listed) {
-          const opts = /\((.*)\)$/.exec(e)?.[1]?.split(",") ?? [];
-          assert(
-            ["rw", "sync", "no_root_squash", "no_subtree_check"].every((o) => opts.includes(o)),
-            `options of ${e}`,
-          );
-        }
+        assertExports(parseExportfs(await nfs.run("exportfs -v")), want);
       },
     );
     // mail2's shared mount and the units that write under it, after a boot of mail2.
