@@ -35,6 +35,18 @@ import { SmtpClient } from "../system/smtp-client";
 import { Fatal, Guest, Harness, Readiness, assert, assertEqual, poll, readFixture } from "./harness";
 import { sleep } from "./qemu";
 
+/** The pinned accounts as a guest lists them (`name:gid`, `name:uid:gid`) … */
+const PINNED_ACCOUNTS_QUERY =
+  "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4";
+/** … and what that list must be: the default `accountIds`. */
+const PINNED_ACCOUNTS_WANT = [
+  `gromox:${DEFAULT_ACCOUNT_IDS.gromox}`,
+  `gromoxcf:${DEFAULT_ACCOUNT_IDS.gromoxcf}`,
+  `grommunio:${DEFAULT_ACCOUNT_IDS.grommunio}`,
+  `gromox:${DEFAULT_ACCOUNT_IDS.gromox}:${DEFAULT_ACCOUNT_IDS.gromox}`,
+  `grommunio:${DEFAULT_ACCOUNT_IDS.grommunio}:${DEFAULT_ACCOUNT_IDS.grommunio}`,
+].join("\n");
+
 /** What the scenarios of one boot share. */
 export interface Booted {
   readonly h: Harness;
@@ -744,21 +756,7 @@ export const classic: Scenario = {
       "grommunio's packages are not reachable from the test host: the local repository serves stand-ins; gromox's configuration is checked by test/system/gromox.test.ts",
     );
     await h.check(S, "classic1: the pinned account ids (accountIds) survived the stand-in gromox package", async () => {
-      const ids = DEFAULT_ACCOUNT_IDS;
-      const out = await c.run(
-        "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4",
-      );
-      assertEqual(
-        out.trim(),
-        [
-          `gromox:${ids.gromox}`,
-          `gromoxcf:${ids.gromoxcf}`,
-          `grommunio:${ids.grommunio}`,
-          `gromox:${ids.gromox}:${ids.gromox}`,
-          `grommunio:${ids.grommunio}:${ids.grommunio}`,
-        ].join("\n"),
-        "accounts",
-      );
+      assertEqual((await c.run(PINNED_ACCOUNTS_QUERY)).trim(), PINNED_ACCOUNTS_WANT, "accounts");
     });
     await h.check(
       S,
@@ -1018,18 +1016,8 @@ export const storeExport: Scenario = {
       S,
       "gromox and grommunio have the same (pinned) ids on mail1 and mail2, and the store's file is gromox's by name on both",
       async () => {
-        const accounts =
-          "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4";
-        const ids = DEFAULT_ACCOUNT_IDS;
-        const want = [
-          `gromox:${ids.gromox}`,
-          `gromoxcf:${ids.gromoxcf}`,
-          `grommunio:${ids.grommunio}`,
-          `gromox:${ids.gromox}:${ids.gromox}`,
-          `grommunio:${ids.grommunio}:${ids.grommunio}`,
-        ].join("\n");
-        assertEqual((await m1.run(accounts)).trim(), want, "accounts on mail1");
-        assertEqual((await m2.run(accounts)).trim(), want, "accounts on mail2");
+        assertEqual((await m1.run(PINNED_ACCOUNTS_QUERY)).trim(), PINNED_ACCOUNTS_WANT, "accounts on mail1");
+        assertEqual((await m2.run(PINNED_ACCOUNTS_QUERY)).trim(), PINNED_ACCOUNTS_WANT, "accounts on mail2");
         for (const g of [m1, m2]) {
           assertEqual(
             (await g.run(`stat -c '%U:%G' ${probe}`)).trim(),
@@ -1515,18 +1503,8 @@ export const sharedStorage: Scenario = {
       S,
       `gromox and grommunio have the same (pinned) ids on ${NFS_NODE} and ${SHARED_CLIENT}; the file is gromox's by name on both`,
       async () => {
-        const accounts =
-          "getent group gromox gromoxcf grommunio | cut -d: -f1,3; getent passwd gromox grommunio | cut -d: -f1,3,4";
-        const ids = DEFAULT_ACCOUNT_IDS;
-        const want = [
-          `gromox:${ids.gromox}`,
-          `gromoxcf:${ids.gromoxcf}`,
-          `grommunio:${ids.grommunio}`,
-          `gromox:${ids.gromox}:${ids.gromox}`,
-          `grommunio:${ids.grommunio}:${ids.grommunio}`,
-        ].join("\n");
-        assertEqual((await nfs.run(accounts)).trim(), want, `accounts on ${NFS_NODE}`);
-        assertEqual((await m2.run(accounts)).trim(), want, `accounts on ${SHARED_CLIENT}`);
+        assertEqual((await nfs.run(PINNED_ACCOUNTS_QUERY)).trim(), PINNED_ACCOUNTS_WANT, `accounts on ${NFS_NODE}`);
+        assertEqual((await m2.run(PINNED_ACCOUNTS_QUERY)).trim(), PINNED_ACCOUNTS_WANT, `accounts on ${SHARED_CLIENT}`);
         assertEqual((await nfs.run(`stat -c '%U:%G' ${onNfs(probe)}`)).trim(), "gromox:gromox", `owner on ${NFS_NODE}`);
         assertEqual((await m2.run(`stat -c '%U:%G' ${probe}`)).trim(), "gromox:gromox", `owner on ${SHARED_CLIENT}`);
       },
