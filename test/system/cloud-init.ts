@@ -40,7 +40,10 @@ export interface UserDataCheck {
 export function requireCloudInit(): void {
   requireProgram("cloud-init", "cloud-init");
   if (!fs.existsSync(SYSTEM_PYTHON) || run(SYSTEM_PYTHON, ["-c", "import cloudinit"]).status !== 0) {
-    throw new Error(`${SYSTEM_PYTHON} cannot import cloudinit. Install it with: apt-get install cloud-init`);
+    throw new Error(
+      `${SYSTEM_PYTHON} cannot import cloudinit. Install it with: apt-get install cloud-init ` +
+        `(or run scripts/install-system-deps.sh, which installs everything the system tests need).`,
+    );
   }
 }
 

@@ -39,7 +39,14 @@ export interface RunResult {
 export function run(
   cmd: string,
   args: readonly string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+  opts: {
+    input?: string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Sent when the time runs out (SIGTERM unless said; `unshare --fork` blocks SIGTERM). */
+    killSignal?: NodeJS.Signals;
+  } = {},
 ): RunResult {
   const r = spawnSync(cmd, args, {
     input: opts.input,
@@ -47,6 +54,7 @@ export function run(
     cwd: opts.cwd,
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 60_000,
+    killSignal: opts.killSignal,
   });
   if (r.error && !(isEpipe(r.error) && r.status !== null)) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
