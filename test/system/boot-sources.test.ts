@@ -6,8 +6,9 @@
  * node's `bootcmd` and its early (not deferred) `write_files`, and only `bootcmd` and `write-files`
  * enabled, in the order of the package's own cloud.cfg. `apt-get`, `mount`, `mountpoint` and `curl`
  * are stand-ins on PATH that log their arguments; `apt-get update` also copies /etc/apt as it is
- * at that moment. Everything runs in a private mount namespace whose /etc is a scratch copy and
- * whose /run, /var/lib and /var/log are scratch directories: nothing on the host changes.
+ * at that moment. Everything runs in the sandbox of cloud-init-sandbox.ts (a private mount namespace
+ * whose /etc is a scratch copy and whose /run, /var/lib and /var/log are scratch directories):
+ * nothing on the host changes.
  *
  *   npx jest test/system/boot-sources.test.ts --selectProjects system
  */
@@ -15,9 +16,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { GromoxNode, LoadBalancerTier, SharedStorage } from "../../lib";
-import { requireCloudInit } from "./cloud-init";
+import { requireCloudInitSandbox, withCloudInitSandbox } from "./cloud-init-sandbox";
 import { hcloudTestCluster } from "./small-cluster";
-import { requireProgram, run, scratchDir } from "./support";
 
 jest.setTimeout(120_000);
 
@@ -57,7 +57,7 @@ const isAccounts = (e: string | string[]) => typeof e === "string" && e.startsWi
 
 const STAND_IN = (name: string) => `#!/bin/sh
 echo "${name} $*" >> "$STANDIN_LOG"
-${name === "apt-get" ? '[ "$1" != update ] || [ -e "$SNAP" ] || cp -a /etc/apt "$SNAP"' : ""}
+${name === "apt-get" ? '[ "$1" != update ] || [ -e "$SANDBOX/apt-at-update" ] || cp -a /etc/apt "$SANDBOX/apt-at-update"' : ""}
 ${name === "mountpoint" ? "exit 1" : "exit 0"}
 `;
 
@@ -91,63 +91,28 @@ function initModules(): string[] {
 }
 
 function boot(doc: { bootcmd: Array<string | string[]>; write_files: WriteFile[] }): Boot {
-  const root = scratchDir("boot-sources");
-  try {
-    expect(run("cp", ["-a", "/etc", path.join(root, "etc")]).status).toBe(0);
-    const cfgDir = path.join(root, "etc/cloud/cloud.cfg.d");
-    for (const f of fs.readdirSync(cfgDir))
-      if (f !== "05_logging.cfg") fs.rmSync(path.join(cfgDir, f), { force: true });
-    const userData = "#cloud-config\n" + JSON.stringify(doc) + "\n";
-    const cfg = {
-      datasource_list: ["None"],
-      datasource: { None: { userdata_raw: userData } },
-      network: { config: "disabled" },
-      cloud_init_modules: initModules(),
-      cloud_config_modules: [],
-      cloud_final_modules: [],
-      system_info: { distro: "debian" },
-    };
-    fs.writeFileSync(path.join(root, "etc/cloud/cloud.cfg"), JSON.stringify(cfg) + "\n");
-    const bin = path.join(root, "bin");
-    fs.mkdirSync(bin);
-    for (const name of ["apt-get", "mount", "mountpoint", "curl"])
-      fs.writeFileSync(path.join(bin, name), STAND_IN(name), { mode: 0o755 });
-    for (const d of ["run", "var-lib", "var-log"]) fs.mkdirSync(path.join(root, d));
-    const log = path.join(root, "calls");
-    fs.writeFileSync(log, "");
-    const snap = path.join(root, "apt-at-update");
-    const script = [
-      // (stops before cloud-init when a bind mount fails: it must never run on the host's /etc)
-      "set -e",
-      `mount --bind '${root}/etc' /etc; mount --bind '${root}/run' /run`,
-      `mount --bind '${root}/var-lib' /var/lib; mount --bind '${root}/var-log' /var/log`,
-      // (the stand-ins, `mount` among them, are on cloud-init's PATH only)
-      'PATH="$STANDINS:$PATH" cloud-init init >/dev/null 2>&1 && rc=0 || rc=$?; echo "init=$rc"',
-      // what the init stage left, copied out before the namespace (and its mounts) goes
-      `cp -a /etc/apt '${root}/apt-after'`,
-    ].join("\n");
-    const hostPath = process.env.PATH ?? "/usr/bin:/bin";
-    const r = run("unshare", ["-m", "sh", "-c", script], {
-      env: { ...process.env, PATH: hostPath, STANDINS: bin, STANDIN_LOG: log, SNAP: snap },
-      timeoutMs: 120_000,
-    });
+  const script = [
+    // (the stand-ins, `mount` among them, are on cloud-init's PATH only)
+    'PATH="$STANDINS:$PATH" cloud-init init >/dev/null 2>&1 && rc=0 || rc=$?; echo "init=$rc"',
+    // what the init stage left, copied out before the namespace (and its mounts) goes
+    'cp -a /etc/apt "$SANDBOX/apt-after"',
+  ];
+  const standIns = Object.fromEntries(["apt-get", "mount", "mountpoint", "curl"].map((n) => [n, STAND_IN(n)]));
+  const spec = { name: "boot-sources", userData: doc, modules: { init: initModules(), config: [], final: [] } };
+  return withCloudInitSandbox({ ...spec, standIns, script }, (r) => {
     const m = /^init=(\d+)$/m.exec(r.stdout);
     if (!m) throw new Error(`cloud-init did not run (exit ${r.status}): ${r.stdout}${r.stderr}`);
+    const snap = path.join(r.root, "apt-at-update");
     return {
       init: Number(m[1]),
-      calls: fs.readFileSync(log, "utf8").split("\n").filter(Boolean),
+      calls: [...r.calls],
       aptAtUpdate: fs.existsSync(snap) ? readTree(snap) : undefined,
-      aptAfter: readTree(path.join(root, "apt-after")),
+      aptAfter: readTree(path.join(r.root, "apt-after")),
     };
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
-beforeAll(() => {
-  requireCloudInit();
-  requireProgram("unshare", "util-linux");
-});
+beforeAll(requireCloudInitSandbox);
 
 describe("a SharedStorage node with osRepository installs its NFS client from the mirror on its first boot", () => {
   const doc = mail2();

@@ -7,9 +7,9 @@
  * services); only `runcmd` and `scripts-user` are enabled, with the None datasource handing over a
  * document of the node's `runcmd`. `systemctl`, `timeout` and `mysql` are stand-ins on PATH that
  * log their arguments and fail where a case says (the firewall refusing its ruleset, the schema
- * wait running out). Everything runs in a private mount namespace whose /etc is a scratch copy and
- * whose /run, /var/lib and /var/log are scratch directories (network configuration disabled):
- * nothing on the host changes. cloud-init.log starts with an earlier boot's lines, which the
+ * wait running out). Everything runs in the sandbox of cloud-init-sandbox.ts (a private mount
+ * namespace whose /etc is a scratch copy and whose /run, /var/lib and /var/log are scratch
+ * directories; network configuration disabled): nothing on the host changes. cloud-init.log starts with an earlier boot's lines, which the
  * report leaves out (it counts from this boot's welcome line, written by cloud-init itself).
  *
  *   npx jest test/system/runcmd.test.ts --selectProjects system
@@ -25,9 +25,8 @@ import {
   RUNCMD_STOP_ON_ERROR,
   SharedStorage,
 } from "../../lib";
-import { requireCloudInit } from "./cloud-init";
+import { type CloudInitSandboxSpec, requireCloudInitSandbox, withCloudInitSandbox } from "./cloud-init-sandbox";
 import { hcloudTestCluster } from "./small-cluster";
-import { requireProgram, run, scratchDir } from "./support";
 
 /** mail2's runcmd (SharedStorage on Hetzner: waits for the schema, firewall, gromox, web). */
 function nodeRuncmd(): string[] {
@@ -71,72 +70,44 @@ interface Boot {
 
 /** cloud-init's stages on a document of `runcmd`, stand-ins failing on `fail` (a case pattern). */
 function boot(runcmd: readonly string[], fail = "__nothing__"): Boot {
-  const root = scratchDir("runcmd");
-  try {
-    expect(run("cp", ["-a", "/etc", path.join(root, "etc")]).status).toBe(0);
-    // Only cloud.cfg and the logging (cloud-init.log, cloud-init-output.log) of the package.
-    const cfgDir = path.join(root, "etc/cloud/cloud.cfg.d");
-    for (const f of fs.readdirSync(cfgDir))
-      if (f !== "05_logging.cfg") fs.rmSync(path.join(cfgDir, f), { force: true });
-    const userData = "#cloud-config\n" + JSON.stringify({ runcmd }) + "\n";
-    const cfg = {
-      datasource_list: ["None"],
-      datasource: { None: { userdata_raw: userData } },
-      network: { config: "disabled" },
-      cloud_init_modules: [],
-      cloud_config_modules: ["runcmd"],
-      cloud_final_modules: ["scripts-user"],
-      system_info: { distro: "debian" },
-    };
-    fs.writeFileSync(path.join(root, "etc/cloud/cloud.cfg"), JSON.stringify(cfg) + "\n");
-    const bin = path.join(root, "bin");
-    fs.mkdirSync(bin);
-    for (const name of ["systemctl", "timeout", "mysql"])
-      fs.writeFileSync(path.join(bin, name), standIn(name), { mode: 0o755 });
-    for (const d of ["run", "var-lib", "var-log"]) fs.mkdirSync(path.join(root, d));
-    // An earlier boot's lines: the report counts this boot's only (from cloud-init's own welcome line).
-    fs.writeFileSync(path.join(root, "var-log/cloud-init.log"), PREVIOUS_BOOT_LOG);
-    const log = path.join(root, "calls");
-    fs.writeFileSync(log, "");
-    const report = path.join(root, "console");
-    fs.writeFileSync(report, "");
-    const hostPath = process.env.PATH ?? "/usr/bin:/bin";
-    const script = [
-      // (stops before cloud-init when a bind mount fails: it must never run on the host's /etc)
-      "set -e",
-      `mount --bind '${root}/etc' /etc; mount --bind '${root}/run' /run`,
-      `mount --bind '${root}/var-lib' /var/lib; mount --bind '${root}/var-log' /var/log`,
-      "set +e",
-      "cloud-init init >/dev/null 2>&1 || exit 9",
-      "cloud-init modules --mode config >/dev/null 2>&1 || exit 9",
-      'cloud-init modules --mode final >/dev/null 2>&1; echo "final=$?"',
-      "cloud-init status --long",
-      // The report, with the host's programs (not the stand-ins) and its device a scratch file.
-      `PATH='${hostPath}' sh -c "$READINESS" grommunio-readiness '${report}'`,
-    ].join("\n");
-    const r = run("unshare", ["-m", "sh", "-c", script], {
-      env: { ...process.env, PATH: `${bin}:${hostPath}`, FAIL: fail, STANDIN_LOG: log, READINESS: READINESS_SCRIPT },
-      timeoutMs: 120_000,
-    });
+  const script = [
+    "set +e",
+    'PATH="$STANDINS:$PATH"',
+    "cloud-init init >/dev/null 2>&1 || exit 9",
+    "cloud-init modules --mode config >/dev/null 2>&1 || exit 9",
+    'cloud-init modules --mode final >/dev/null 2>&1; echo "final=$?"',
+    "cloud-init status --long",
+    // The report, with the host's programs (not the stand-ins) and its device a scratch file.
+    'PATH="$HOST_PATH" sh -c "$READINESS" grommunio-readiness "$SANDBOX/console"',
+  ];
+  const spec: CloudInitSandboxSpec = {
+    name: "runcmd",
+    userData: { runcmd },
+    modules: { init: [], config: ["runcmd"], final: ["scripts-user"] },
+    standIns: Object.fromEntries(["systemctl", "timeout", "mysql"].map((n) => [n, standIn(n)])),
+    script,
+    env: { FAIL: fail, READINESS: READINESS_SCRIPT },
+    prepare: (root) => {
+      // An earlier boot's lines: the report counts this boot's only (from cloud-init's own welcome line).
+      fs.writeFileSync(path.join(root, "var-log/cloud-init.log"), PREVIOUS_BOOT_LOG);
+      fs.writeFileSync(path.join(root, "console"), "");
+    },
+  };
+  return withCloudInitSandbox(spec, (r) => {
     const m = /^final=(\d+)\n([\s\S]*)$/.exec(r.stdout);
     if (!m) throw new Error(`cloud-init did not run (exit ${r.status}): ${r.stdout}${r.stderr}`);
     return {
       final: Number(m[1]),
       status: m[2]!,
-      calls: fs.readFileSync(log, "utf8").split("\n").filter(Boolean),
-      report: fs.readFileSync(report, "utf8"),
+      calls: [...r.calls],
+      report: fs.readFileSync(path.join(r.root, "console"), "utf8"),
     };
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
 const endLine = (report: string) => report.split("\n").find((l) => l.startsWith(READINESS_END)) ?? "";
 
-beforeAll(() => {
-  requireCloudInit();
-  requireProgram("unshare", "util-linux");
-});
+beforeAll(requireCloudInitSandbox);
 
 describe("runcmd stops at the first failing step (cloud-init runs the entries as one script without -e)", () => {
   const runcmd = nodeRuncmd();
