@@ -21,6 +21,7 @@ export type * from "./platforms/vsphere";
 export type * from "./platforms/docker";
 export { OPTIONAL_PROVIDER_PACKAGES } from "./platforms/optional";
 export type { OptionalProviderPackage } from "./platforms/optional";
+export { CREATION_STACKS_CONTEXT } from "./provision/cdktf";
 export * from "./platforms/vm";
 export * from "./provision";
 export * from "./cluster";

@@ -59,6 +59,7 @@ import {
   Token,
   attribute,
   dependency,
+  withoutCreationStacks,
 } from "../provision/cdktf";
 import { passwordChecksOf } from "./password-check";
 import { MailDns, MailDnsProps } from "../dns/mail-dns";
@@ -336,21 +337,25 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
         this.declareToken(value, { maxLength, charset, description }),
     });
     this.issues.addAll(this.security.issues);
-    this.deployment = props.platform.bind(this, {
+    // The platform's network, the storage and the database make provider resources: without
+    // cdktf's creation stacks (withoutCreationStacks), like every resource the library makes.
+    const binding = {
       clusterName: id,
       clusterPath: this.node.path,
       domain: props.domain,
       network: { cidr: props.network.cidr },
       os: this.os,
-      report: (issue) => this.issues.addAll([issue]),
+      report: (issue: ValidationIssue) => this.issues.addAll([issue]),
       tokens: this.tokens,
-    });
+    };
+    this.deployment = withoutCreationStacks(this, () => props.platform.bind(this, binding));
     const context = this.context();
     markCluster(this, context);
-    this.storageBinding = (props.storage ?? new ShareNothing()).bind(context);
+    const storage = props.storage ?? new ShareNothing();
+    this.storageBinding = withoutCreationStacks(this, () => storage.bind(context));
     (context as { mailboxVolume?: MailboxVolume }).mailboxVolume = this.storageBinding.mailboxVolume;
     (context as { storageMode?: StorageMode }).storageMode = this.storageBinding.mode;
-    this.databaseBinding = props.database.bind(context, id);
+    this.databaseBinding = withoutCreationStacks(this, () => props.database.bind(context, id));
     const finalizer: IAspect = {
       visit: (node) => {
         if (node === this) this.finalize();
@@ -772,10 +777,17 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
     return topology;
   }
 
-  /** Creates the firewall, the cloud load balancer and every node's user-data. Runs once, at synth. */
+  /**
+   * Creates the firewall, the cloud load balancer and every node's user-data. Runs once, at synth,
+   * without cdktf's creation stacks (withoutCreationStacks: the stacks would hold no user frame).
+   */
   private finalize(): void {
     if (this.finalized) return;
     this.finalized = true;
+    withoutCreationStacks(this, () => this.build());
+  }
+
+  private build(): void {
     const topology = this.topology;
     // Certificates, the admin password and the secret store, before anything uses a secret.
     const securityIssues = this.security.prepare(

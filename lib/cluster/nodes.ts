@@ -8,7 +8,7 @@
 import { Construct } from "constructs";
 import type { PlatformMachine, PlatformVolume, VolumePurpose } from "../platforms/platform";
 import { type DataMount, MAILSTORE_ROOT, MARIADB_DATADIR } from "../provision";
-import { Annotations, type TerraformResource } from "../provision/cdktf";
+import { Annotations, type TerraformResource, withoutCreationStacks } from "../provision/cdktf";
 import { NodeInput, NodeRole } from "../topology";
 import { AddressBlock, deriveAddress, nameNumber } from "./addressing";
 import { ClusterContext, ClusterMember, clusterOf } from "./context";
@@ -82,7 +82,7 @@ export abstract class GrommunioNode extends Construct implements ClusterMember {
         this.privateIp = derived.ipv4;
       }
     }
-    this.machine = this.cluster.deployment.addMachine(this, {
+    const machine = {
       name: id,
       hostname: this.hostname,
       roles,
@@ -91,7 +91,8 @@ export abstract class GrommunioNode extends Construct implements ClusterMember {
       ...(props.size !== undefined ? { size: props.size } : {}),
       configChangePolicy: this.cluster.configChangePolicy,
       path: this.node.path,
-    });
+    };
+    this.machine = withoutCreationStacks(this, () => this.cluster.deployment.addMachine(this, machine));
     for (const v of volumes) this.addDataVolume(v);
     this.cluster.registerNode(this);
   }
@@ -133,7 +134,7 @@ export abstract class GrommunioNode extends Construct implements ClusterMember {
       });
       return;
     }
-    const volume = this.cluster.deployment.addVolume(this, this.machine, v);
+    const volume = withoutCreationStacks(this, () => this.cluster.deployment.addVolume(this, this.machine, v));
     this.volumes.set(v.id, volume);
     this.blockMounts.push({ kind: "block", device: volume.devicePath, label: v.label, mountPoint: v.mountPoint });
   }

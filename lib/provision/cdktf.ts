@@ -5,6 +5,7 @@
  */
 import { App, TerraformDataSource, TerraformStack, Token } from "cdktf";
 import type { IResolvable, IResolveContext, TerraformResource } from "cdktf";
+import type { IConstruct } from "constructs";
 
 export { Annotations, Aspects, Fn, Op, Token, TerraformOutput, TerraformStack, Tokenization } from "cdktf";
 export type { IAspect, IResolvable, IResolveContext, TerraformProvider, TerraformResource } from "cdktf";
@@ -76,4 +77,60 @@ export function attribute(element: TerraformResource | TerraformDataSource, name
  */
 export function dependency(element: TerraformResource | TerraformDataSource): string {
   return Token.asString(new ElementReference(() => elementName(element), element.cdktfStack, false));
+}
+
+/**
+ * The context key that keeps cdktf's creation stacks for the resources this library makes
+ * (`withoutCreationStacks`): `"cdktf-grommunio:creationStacks": true` in cdktf.json's `context`,
+ * or `app.node.setContext(…)` before the cluster is built. For debugging a token error inside
+ * the library only; it makes `cdktf synth` slower.
+ */
+export const CREATION_STACKS_CONTEXT = "cdktf-grommunio:creationStacks";
+
+/** cdktf's internal module whose `captureStackTrace` every Intrinsic, Lazy and list token calls. */
+interface StackTraceModule {
+  captureStackTrace: (below?: unknown) => string[];
+}
+
+/**
+ * cdktf's stack-trace module, if it is the one this library was built against: a CommonJS module
+ * whose `captureStackTrace` cdktf's own modules read at each call (`(0, m.captureStackTrace)()`),
+ * and which can be replaced. Undefined otherwise (another cdktf layout, a frozen bundle): then
+ * `withoutCreationStacks` changes nothing and synth is only slower.
+ */
+const cdktfStackTraces: StackTraceModule | undefined = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const m = require("cdktf/lib/tokens/private/stack-trace") as Partial<StackTraceModule>;
+    const own = Object.getOwnPropertyDescriptor(m, "captureStackTrace");
+    return typeof m.captureStackTrace === "function" && own?.writable === true ? (m as StackTraceModule) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+const NO_STACK: StackTraceModule["captureStackTrace"] = () => [];
+
+/**
+ * Runs `make` (which creates provider resources for the library) with cdktf's creation stacks
+ * off, unless `scope`'s context sets `CREATION_STACKS_CONTEXT`. Every cdktf token records the
+ * whole call stack, formatted, when it is made, and every provider resource makes dozens in its
+ * constructor (one per nested block's output list); cdktf reads them only for the text of a
+ * token's resolution error. The library's stacks end in its own code (at synth, in an aspect:
+ * no user frame at all), and formatting them is the largest single cost of a cold synth: with
+ * source maps on (`tsx`, `ts-node`) each frame is also looked up in its file's map. aws-cdk
+ * records such stacks only in debug mode for the same reason. Only cdktf's capture is switched,
+ * and only during `make`: an `Error`'s stack is untouched.
+ */
+export function withoutCreationStacks<T>(scope: IConstruct, make: () => T): T {
+  const m = cdktfStackTraces;
+  const keep = scope.node.tryGetContext(CREATION_STACKS_CONTEXT) as unknown;
+  if (m === undefined || keep === true || keep === "true") return make();
+  const previous = m.captureStackTrace;
+  m.captureStackTrace = NO_STACK;
+  try {
+    return make();
+  } finally {
+    m.captureStackTrace = previous;
+  }
 }
