@@ -476,6 +476,12 @@ export class GrommunioCluster<D extends PlatformDeployment = PlatformDeployment>
    */
   public addDns(props: ClusterDnsProps = {}): MailDns {
     if (this.dns) throw new Error(`${this.node.path} already has its DNS (${this.dns.node.path}).`);
+    // The records, the DKIM key, PTRs, and the addresses (and a cloud load balancer) they need are
+    // made here: without cdktf's creation stacks, like every resource the library makes.
+    return withoutCreationStacks(this, () => this.buildDns(props));
+  }
+
+  private buildDns(props: ClusterDnsProps): MailDns {
     const topology = this.topology;
     this.closedBy = "addDns";
     const { id, entry, options, dkimSigning, reverseDns, ...rest } = props;

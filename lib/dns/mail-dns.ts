@@ -17,6 +17,7 @@ import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { IssueCollector } from "../topology/errors";
 import { Topology } from "../topology/model";
 import { loadOptional } from "../platforms/optional";
+import { withoutCreationStacks } from "../provision/cdktf";
 import {
   DEFAULT_DKIM_SELECTOR,
   DnsRecord,
@@ -355,7 +356,10 @@ export class MailDns extends Construct {
         } else {
           // Invalid input throws below (mailDnsRecords), which aborts the synth with the key unused.
           ensureTlsProvider(this);
-          this.dkimKey = new PrivateKey(this, "dkim-key", { algorithm: "RSA", rsaBits });
+          this.dkimKey = withoutCreationStacks(
+            this,
+            () => new PrivateKey(this, "dkim-key", { algorithm: "RSA", rsaBits }),
+          );
           this.dkimPrivateKeyPem = this.dkimKey.privateKeyPem;
           publicKey = dkimPublicKeyBase64(this.dkimKey.publicKeyPem);
           keyBits = rsaBits;
@@ -410,18 +414,21 @@ export class MailDns extends Construct {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         () => require("@cdktf/provider-aws/lib/route53-record") as Route53Module,
       );
-      for (const r of records) {
-        const zoneId = r.zone === this.zone ? props.route53.zoneId : props.route53.otherZones?.[r.zone];
-        if (zoneId === undefined) continue;
-        route53[recordKey(r)] = new Route53Record(this, recordKey(r), {
-          zoneId,
-          name: r.name,
-          type: r.type,
-          ttl: r.ttl,
-          records: route53Values(r),
-          ...(props.route53.allowOverwrite ? { allowOverwrite: true } : {}),
-        });
-      }
+      const zones = props.route53;
+      withoutCreationStacks(this, () => {
+        for (const r of records) {
+          const zoneId = r.zone === this.zone ? zones.zoneId : zones.otherZones?.[r.zone];
+          if (zoneId === undefined) continue;
+          route53[recordKey(r)] = new Route53Record(this, recordKey(r), {
+            zoneId,
+            name: r.name,
+            type: r.type,
+            ttl: r.ttl,
+            records: route53Values(r),
+            ...(zones.allowOverwrite ? { allowOverwrite: true } : {}),
+          });
+        }
+      });
     }
     this.route53Records = route53;
 

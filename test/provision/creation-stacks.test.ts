@@ -1,6 +1,10 @@
 import { App, Lazy, TerraformStack, Testing, Tokenization } from "cdktf";
 import * as stackTrace from "cdktf/lib/tokens/private/stack-trace";
 import * as root from "../../lib";
+import { GrommunioCluster, MailDns } from "../../lib";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { IConstruct } from "constructs";
+import { DOCUMENTED_ENTRY, documentedDnsOptions, documentedTopology } from "../dns/fixtures";
 import { CREATION_STACKS_CONTEXT, withoutCreationStacks } from "../../lib/provision/cdktf";
 import { awsExample } from "../../examples/aws/main";
 import { hcloudExample } from "../../examples/hcloud/main";
@@ -49,13 +53,12 @@ describe("withoutCreationStacks: cdktf's creation stacks off while the library m
 });
 
 /**
- * Every token object held by the cluster's provider resources (the nested-block output lists and
+ * Every token object held by the provider resources under `root` (the nested-block output lists and
  * objects each provider class makes in its constructor) with the creation stack it recorded.
  */
-function clusterTokenStacks(stack: TerraformStack): string[][] {
+function tokenStacks(root: IConstruct): string[][] {
   const stacks: string[][] = [];
-  const cluster = stack.node.findChild("mail");
-  for (const c of cluster.node.findAll()) {
+  for (const c of root.node.findAll()) {
     if (!("terraformResourceType" in c)) continue;
     for (const value of Object.values(c)) {
       const held = (value as { creationStack?: unknown } | null)?.creationStack;
@@ -66,9 +69,16 @@ function clusterTokenStacks(stack: TerraformStack): string[][] {
 }
 
 describe("the cluster makes its resources without creation stacks", () => {
+  /** The AWS example with the cluster's DNS in Route53 (MailDns: records and the DKIM key). */
+  const awsWithDns = (app: App): TerraformStack => {
+    const stack = awsExample(app);
+    (stack.node.findChild("mail") as GrommunioCluster).addDns({ route53: { zoneId: "Z123" } });
+    return stack;
+  };
   const examples = [
     ["aws", awsExample],
     ["hcloud", hcloudExample],
+    ["aws with Route53 DNS", awsWithDns],
   ] as const;
 
   test.each(examples)(
@@ -76,13 +86,13 @@ describe("the cluster makes its resources without creation stacks", () => {
     (_, example) => {
       const quiet = example(Testing.app());
       Testing.synth(quiet); // the resources made at synth (firewall, user-data, secrets) too
-      const without = clusterTokenStacks(quiet);
+      const without = tokenStacks(quiet.node.findChild("mail"));
       expect(without.length).toBeGreaterThan(20);
       expect(without.filter((s) => s.length > 0)).toEqual([]);
 
       const kept = example(Testing.app({ context: { [CREATION_STACKS_CONTEXT]: true } }));
       Testing.synth(kept);
-      const withStacks = clusterTokenStacks(kept);
+      const withStacks = tokenStacks(kept.node.findChild("mail"));
       expect(withStacks.length).toBe(without.length);
       expect(withStacks.filter((s) => s.length === 0)).toEqual([]);
     },
@@ -92,4 +102,25 @@ describe("the cluster makes its resources without creation stacks", () => {
     const synth = (app: App): string => Testing.synth(example(app));
     expect(synth(Testing.app())).toBe(synth(Testing.app({ context: { [CREATION_STACKS_CONTEXT]: true } })));
   });
+});
+
+test("MailDns on its own makes its Route53 records and DKIM key without creation stacks", () => {
+  const build = (app: App): MailDns => {
+    const stack = new TerraformStack(app, "dns");
+    new AwsProvider(stack, "aws", { region: "eu-central-1" });
+    return new MailDns(stack, "dns", {
+      topology: documentedTopology(),
+      entry: DOCUMENTED_ENTRY,
+      options: documentedDnsOptions({ dkim: undefined }),
+      route53: { zoneId: "Z0GROAT" },
+    });
+  };
+  const quiet = build(Testing.app());
+  expect(quiet.dkimKey).toBeDefined();
+  const without = tokenStacks(quiet);
+  expect(without.length).toBeGreaterThan(5);
+  expect(without.filter((s) => s.length > 0)).toEqual([]);
+  const kept = tokenStacks(build(Testing.app({ context: { [CREATION_STACKS_CONTEXT]: true } })));
+  expect(kept.length).toBe(without.length);
+  expect(kept.filter((s) => s.length === 0)).toEqual([]);
 });
