@@ -116,11 +116,12 @@ const NO_STACK: StackTraceModule["captureStackTrace"] = () => [];
  * off, unless `scope`'s context sets `CREATION_STACKS_CONTEXT`. Every cdktf token records the
  * whole call stack, formatted, when it is made, and every provider resource makes dozens in its
  * constructor (one per nested block's output list); cdktf reads them only for the text of a
- * token's resolution error. The library's stacks end in its own code (at synth, in an aspect:
- * no user frame at all), and formatting them is the largest single cost of a cold synth: with
- * source maps on (`tsx`, `ts-node`) each frame is also looked up in its file's map. aws-cdk
- * records such stacks only in debug mode for the same reason. Only cdktf's capture is switched,
- * and only during `make`: an `Error`'s stack is untouched.
+ * token's resolution error. The library's stacks end in its own code: most are made at synth,
+ * in the cluster's aspect, with no frame of the user's program on the stack; the rest below the
+ * library's constructors. Formatting them was the largest single cost of a cold synth, and with
+ * source maps on (`tsx`, `ts-node`) each frame is also looked up in its file's map. aws-cdk-lib
+ * captures such stacks only in debug mode (`CDK_DEBUG`) for the same reason. Only cdktf's capture
+ * is switched, and only during `make`: an `Error`'s stack is untouched.
  */
 export function withoutCreationStacks<T>(scope: IConstruct, make: () => T): T {
   const m = cdktfStackTraces;
