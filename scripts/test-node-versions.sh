@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
   exit 1
 }
 [ -x node_modules/.bin/tsx ] && [ -x node_modules/.bin/jest ] || {
-  echo "test-node-versions: run 'npm ci' first (node_modules/.bin/tsx and jest are missing)" >&2
+  echo "test-node-versions: run 'npm ci' first (node_modules/.bin/tsx or jest is missing)" >&2
   exit 1
 }
 
@@ -26,9 +26,12 @@ mkdir -p "$cache"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Every example stack, synthesized by `node` as found on PATH, into $1.
+# cdktf.json's app: what `cdktf synth` runs (every example stack).
+app=$(node -p 'require("./cdktf.json").app')
+
+# Every example stack, synthesized by the app under `node` as found on PATH, into $1.
 synth_examples() {
-  CDKTF_OUTDIR="$1" node node_modules/.bin/tsx examples/main.ts > "$1.log" 2>&1 || {
+  CDKTF_OUTDIR="$1" sh -c "$app" > "$1.log" 2>&1 || {
     cat "$1.log" >&2
     echo "test-node-versions: the examples did not synthesize under $(node --version)" >&2
     return 1

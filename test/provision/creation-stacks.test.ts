@@ -1,7 +1,6 @@
 import { App, Lazy, TerraformStack, Testing, Tokenization } from "cdktf";
 import * as stackTrace from "cdktf/lib/tokens/private/stack-trace";
 import * as root from "../../lib";
-import { GrommunioCluster, MailDns } from "../../lib";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { IConstruct } from "constructs";
 import { DOCUMENTED_ENTRY, documentedDnsOptions, documentedTopology } from "../dns/fixtures";
@@ -72,7 +71,7 @@ describe("the cluster makes its resources without creation stacks", () => {
   /** The AWS example with the cluster's DNS in Route53 (MailDns: records and the DKIM key). */
   const awsWithDns = (app: App): TerraformStack => {
     const stack = awsExample(app);
-    (stack.node.findChild("mail") as GrommunioCluster).addDns({ route53: { zoneId: "Z123" } });
+    (stack.node.findChild("mail") as root.GrommunioCluster).addDns({ route53: { zoneId: "Z123" } });
     return stack;
   };
   const examples = [
@@ -105,10 +104,10 @@ describe("the cluster makes its resources without creation stacks", () => {
 });
 
 test("MailDns on its own makes its Route53 records and DKIM key without creation stacks", () => {
-  const build = (app: App): MailDns => {
+  const build = (app: App): root.MailDns => {
     const stack = new TerraformStack(app, "dns");
     new AwsProvider(stack, "aws", { region: "eu-central-1" });
-    return new MailDns(stack, "dns", {
+    return new root.MailDns(stack, "dns", {
       topology: documentedTopology(),
       entry: DOCUMENTED_ENTRY,
       options: documentedDnsOptions({ dkim: undefined }),
