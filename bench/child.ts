@@ -29,6 +29,7 @@ import { renderMailboxMap } from "../lib/render/haproxy";
 import { BenchPlatform, documentedStack, scaledStack } from "./layouts";
 import { buildBareStack, planFromSynth, JsonObject } from "./bare";
 import { syntheticMailboxMap } from "./mailbox-rows";
+import { OutputGzip, gzipReplay, replayGzip } from "./gzip-floor";
 
 export type ChildRequest =
   | {
@@ -47,6 +48,11 @@ export type ChildRequest =
       readonly stackName: string;
       /** Untimed complete synths in the same process before the timed one (default 0: cold). */
       readonly warmup?: number;
+      /**
+       * The floor variant: a JSON file of the output's gzip members (bench/gzip-floor.ts), each
+       * compressed again inside the timed region, after the synth.
+       */
+      readonly gzipFloor?: string;
     }
   | { readonly mode: "scale"; readonly platform: BenchPlatform; readonly mailbox: number; readonly outdir: string }
   | { readonly mode: "map"; readonly users: number };
@@ -245,12 +251,17 @@ function main(req: ChildRequest): ChildResult {
     }
     case "bare": {
       const plan = planFromSynth(req.stackName, JSON.parse(fs.readFileSync(req.capture, "utf8")) as JsonObject);
+      const floor =
+        req.gzipFloor !== undefined
+          ? gzipReplay(JSON.parse(fs.readFileSync(req.gzipFloor, "utf8")) as OutputGzip[])
+          : undefined;
       // Every build patches the plan's references with the new App's constructs: the same plan
       // serves each warm-up.
       const body = (outdir: string): void => {
         const app = new App({ outdir });
         buildBareStack(app, plan);
         app.synth();
+        if (floor) replayGzip(floor);
       };
       const warm = req.warmup ? warmUp(req.warmup, req.outdir, body) : undefined;
       const m = measure(() => body(req.outdir));
