@@ -13,9 +13,8 @@
  * gzip's magic (`H4sI`) in any string, and again inside each member's text (files gzipped inside a
  * gzipped document). Each member must be reproduced byte for byte by one of the two library
  * functions, or the floor would time other work: anything else throws. Members that are equal
- * count once, since one compression is enough for them (the AWS fetch script in every node's
- * user-data; the identical document heads of two load balancers, which the library does compress
- * twice): the floor is a lower bound. Terraform's own gzip (`base64gzip(...)` expressions) is
+ * count once, since one compression is enough for them (the fetch script in every AWS node's
+ * user-data): the floor is a lower bound. Terraform's own gzip (`base64gzip(...)` expressions) is
  * computed at apply time and is in neither side.
  */
 import { gunzipSync } from "node:zlib";
