@@ -79,22 +79,16 @@ export function outputGzipMembers(synthesized: Json): OutputGzip[] {
   return [...seen.values()];
 }
 
-/** Decoded once, before a timed region (base64 decoding does not touch zlib). */
-export interface GzipReplay {
-  readonly texts: readonly Buffer[];
-  readonly padded: readonly boolean[];
-}
+/** The members' texts, decoded once before a timed region (base64 decoding does not touch zlib). */
+export type GzipReplay = ReadonlyArray<{ readonly text: Buffer; readonly padded: boolean }>;
 
 export function gzipReplay(members: readonly OutputGzip[]): GzipReplay {
-  return { texts: members.map((m) => Buffer.from(m.text, "base64")), padded: members.map((m) => m.padded) };
+  return members.map((m) => ({ text: Buffer.from(m.text, "base64"), padded: m.padded }));
 }
 
 /** Compresses every member's text as the library did; returns the bytes made. */
 export function replayGzip(replay: GzipReplay): number {
   let bytes = 0;
-  for (let i = 0; i < replay.texts.length; i++) {
-    const text = replay.texts[i]!;
-    bytes += (replay.padded[i] ? gzipPaddedToThree(text) : gzipDeterministic(text)).length;
-  }
+  for (const { text, padded } of replay) bytes += (padded ? gzipPaddedToThree(text) : gzipDeterministic(text)).length;
   return bytes;
 }

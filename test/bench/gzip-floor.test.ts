@@ -58,7 +58,7 @@ describe("outputGzipMembers: the gzip a synth's output holds", () => {
   it("on the documented Hetzner layout: each whole-gzipped node's document head, and the files gzipped inside text-form nodes", () => {
     const stack = documentedStack(Testing.app(), "hcloud");
     const synthesized = JSON.parse(Testing.synth(stack)) as {
-      resource: { hcloud_server: Record<string, { user_data: string }> };
+      resource: { hcloud_server: Record<string, { name: string; user_data: string }> };
     };
     const members = outputGzipMembers(synthesized);
     const cluster = stack.node.findAll().find((c): c is GrommunioCluster => c instanceof GrommunioCluster)!;
@@ -72,10 +72,12 @@ describe("outputGzipMembers: the gzip a synth's output holds", () => {
         return b64(m.padded ? gzipPaddedToThree(text) : gzipDeterministic(text));
       }),
     );
-    const servers = Object.entries(synthesized.resource.hcloud_server);
+    const servers = Object.values(synthesized.resource.hcloud_server);
     expect(servers.length).toBe(reports.length);
-    for (const [id, server] of servers) {
-      const node = /_([a-z0-9]+)_server_[0-9A-F]+$/.exec(id)![1]!;
+    for (const server of servers) {
+      // The server's name is the node's FQDN.
+      const node = server.name.split(".")[0]!;
+      expect(reports.map((r) => r.node)).toContain(node);
       const head = /^[A-Za-z0-9+/]*/.exec(server.user_data)![0];
       if (gzipped.has(node)) {
         // Two members: the library's head (found; padded to whole base64 quanta), then Terraform's.
