@@ -36,10 +36,6 @@ export interface OutputGzip {
 /** base64 that starts with a gzip header (1f 8b 08: "H4sI"); standard alphabet, optional padding. */
 const GZIP_BASE64 = /H4sI[A-Za-z0-9+/]*={0,2}/g;
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
-
 /** Every gzip member the library made that stands in `synthesized`, deduplicated by its bytes. */
 export function outputGzipMembers(synthesized: Json): OutputGzip[] {
   const seen = new Map<string, OutputGzip>();
@@ -57,8 +53,8 @@ export function outputGzipMembers(synthesized: Json): OutputGzip[] {
             "the floor would not match the output",
         );
       }
-      const padded = !sameBytes(gzipDeterministic(plain), member);
-      if (padded && !sameBytes(gzipPaddedToThree(plain), member)) {
+      const padded = !member.equals(gzipDeterministic(plain));
+      if (padded && !member.equals(gzipPaddedToThree(plain))) {
         throw new Error(
           `${where}: a gzip member (${member.length} B) that neither gzipDeterministic nor gzipPaddedToThree ` +
             "reproduces; the floor times the library's gzip, so it cannot stand for this member",
